@@ -1,0 +1,42 @@
+# Lead-to-Cash warehouse. Two commands matter:
+#   make demo   build the demo warehouse end to end and print a summary
+#   make test   lint everything and run every test
+# Both create the virtual environment (.venv) themselves on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.setup-stamp
+DEALS  ?= 3000
+SEED   ?= 42
+
+.PHONY: setup demo test lint sqlfluff pytest bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(PY) -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'l2c_repo.pth').write_text(str(pathlib.Path.cwd()) + '\n')"
+	touch $(STAMP)
+
+demo: setup
+	$(PY) -m l2c.demo --deals $(DEALS) --seed $(SEED)
+
+lint: setup
+	$(VENV)/bin/ruff check l2c pipelines tests bench
+	$(VENV)/bin/ruff format --check l2c pipelines tests bench
+
+sqlfluff: setup
+	$(PY) -m l2c.lint_sql
+
+pytest: setup
+	$(VENV)/bin/pytest -q
+
+test: lint sqlfluff pytest
+
+bench: setup
+	$(PY) -m bench.run
+
+clean:
+	rm -rf warehouse target logs .pytest_cache .ruff_cache
