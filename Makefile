@@ -28,7 +28,8 @@ lint: setup
 	$(VENV)/bin/ruff format --check l2c pipelines tests bench
 
 sqlfluff: setup
-	$(PY) -m l2c.lint_sql
+	mkdir -p warehouse
+	L2C_DUCKDB_PATH=warehouse/sqlfluff.duckdb $(VENV)/bin/sqlfluff lint models analyses tests/dbt
 
 pytest: setup
 	$(VENV)/bin/pytest -q

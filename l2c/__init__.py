@@ -1,0 +1,1 @@
+"""Lead-to-Cash warehouse package."""

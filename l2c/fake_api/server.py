@@ -1,0 +1,147 @@
+"""FakeApiServer: serves a DemoCompany over HTTP/1.1 on 127.0.0.1 in a background thread."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from l2c.fake_api.app import FakeApp, LogEntry
+from l2c.fake_api.faults import Fault
+from l2c.fake_api.responses import Response
+from l2c.simulator import DemoCompany
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _HttpServer
+
+    def _serve(self) -> None:
+        parts = urlsplit(self.path)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        try:
+            resp = self.server.app.handle(self.command, parts.path, query, headers, body)
+        except Exception as exc:  # a bug in the fake must still answer the client
+            resp = Response(500, {"error": f"fake server error: {exc!r}"})
+        payload = json.dumps(resp.body).encode()
+        self.send_response(resp.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for key, value in resp.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = _serve
+    do_POST = _serve
+    do_DELETE = _serve
+    do_PUT = _serve
+    do_PATCH = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the default stderr access log."""
+
+
+class _HttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    app: FakeApp
+
+
+class FakeApiServer:
+    """Local stand-in for the Pipedrive and Stripe APIs, backed by a DemoCompany."""
+
+    def __init__(
+        self,
+        company: DemoCompany,
+        port: int = 0,
+        *,
+        pipedrive_token: str = "demo-pipedrive-token",
+        stripe_key: str = "sk_test_demo",
+    ) -> None:
+        self.company = company
+        self.pipedrive_token = pipedrive_token
+        self.stripe_key = stripe_key
+        self.app = FakeApp(company, pipedrive_token, stripe_key, on_shutdown=self.stop)
+        self._httpd = _HttpServer(("127.0.0.1", port), _Handler)
+        self._httpd.app = self.app
+        self._thread: threading.Thread | None = None
+        self.shutdown_event = threading.Event()
+        self._stop_lock = threading.Lock()
+        self._stopped = False
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pipedrive_url(self) -> str:
+        return self.base_url + "/pipedrive"
+
+    @property
+    def stripe_url(self) -> str:
+        return self.base_url + "/stripe"
+
+    @property
+    def request_log(self) -> list[LogEntry]:
+        return self.app.request_log
+
+    def clear_log(self) -> None:
+        self.app.clear_log()
+
+    def add_fault(self, fault: Fault) -> None:
+        self.app.faults.add(fault)
+
+    def clear_faults(self) -> None:
+        self.app.faults.clear()
+
+    def malform(self, resource: str, record_id: Any, field: str, value: Any) -> None:
+        self.app.malform(resource, record_id, field, value)
+
+    def start(self) -> FakeApiServer:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, name="fake-api", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until stop() (used by the CLI)."""
+        self._httpd.serve_forever()
+        self.shutdown_event.set()
+
+    def stop(self) -> None:
+        """Stop serving (safe to call twice, from any thread but the serving one)."""
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.shutdown_event.set()
+
+    def __enter__(self) -> FakeApiServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,76 @@
+"""DemoCompany: the public face of the simulator."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from l2c.simulator.clock import from_unix, to_unix
+from l2c.simulator.config import SimConfig
+from l2c.simulator.model import World
+from l2c.simulator.render_pipedrive import render_pipedrive
+from l2c.simulator.render_stripe import render_stripe
+from l2c.simulator.state import DealState
+from l2c.simulator.truth import build_truth
+from l2c.simulator.views import PipedriveView, StripeView
+from l2c.simulator.world import build_world
+
+
+class DemoCompany:
+    """A deterministic company whose API-visible state is rendered as of a moving date."""
+
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.config = config or SimConfig()
+        self.world: World = build_world(self.config)
+        self._as_of = to_unix(self.config.as_of)
+        self._lock = threading.RLock()
+        self._pd: dict[int, tuple[PipedriveView, dict[int, DealState]]] = {}
+        self._stripe: dict[int, StripeView] = {}
+
+    @property
+    def as_of(self) -> datetime:
+        return from_unix(self._as_of)
+
+    @property
+    def as_of_unix(self) -> int:
+        return self._as_of
+
+    def advance(self, days: float = 0, *, seconds: float = 0) -> datetime:
+        """Move as_of forward (never backward); return the new as_of."""
+        delta = int(timedelta(days=days, seconds=seconds).total_seconds())
+        if delta < 0:
+            raise ValueError("advance() only moves forward")
+        with self._lock:
+            self._as_of += delta
+        return self.as_of
+
+    def _pipedrive(self, as_of: int) -> tuple[PipedriveView, dict[int, DealState]]:
+        with self._lock:
+            if as_of not in self._pd:
+                self._pd[as_of] = render_pipedrive(self.world, as_of)
+            return self._pd[as_of]
+
+    def pipedrive_view(self) -> PipedriveView:
+        return self._pipedrive(self._as_of)[0]
+
+    def stripe_view(self) -> StripeView:
+        with self._lock:
+            as_of = self._as_of
+            if as_of not in self._stripe:
+                self._stripe[as_of] = render_stripe(self.world, as_of)
+            return self._stripe[as_of]
+
+    def ground_truth(self) -> dict[str, Any]:
+        with self._lock:
+            as_of = self._as_of
+            view, states = self._pipedrive(as_of)
+            return build_truth(self.world, self.config, as_of, view, states, self.stripe_view())
+
+    def write_ground_truth(self, path: str | Path) -> Path:
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(self.ground_truth(), indent=1, sort_keys=True))
+        return out

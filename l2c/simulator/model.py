@@ -1,0 +1,209 @@
+"""Full-life records of the demo company. Times are unix seconds; some lie after as_of."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Rep:
+    id: int
+    name: str
+    email: str
+    team_index: int
+    discount_mean: float
+    created: int
+    is_manager: bool = False
+
+
+@dataclass
+class Org:
+    id: int
+    name: str
+    region: str
+    country: str
+    city: str
+    owner_id: int
+    add_time: int = 0
+    update_times: list[int] = field(default_factory=list)
+    person_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Person:
+    id: int
+    name: str
+    email: str
+    phone: str
+    org_id: int
+    owner_id: int
+    add_time: int = 0
+    update_times: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Line:
+    """A deal product line; the discount may be raised once by a quote revision."""
+
+    id: int
+    product_index: int
+    item_price: float
+    quantity: int
+    discount_type: str  # "percentage" | "amount"
+    discount: float  # percent or currency amount
+    add_time: int
+    revised_discount: float | None = None
+    revised_at: int | None = None
+
+    def discount_at(self, ts: int) -> float:
+        if self.revised_at is not None and self.revised_at <= ts:
+            assert self.revised_discount is not None
+            return self.revised_discount
+        return self.discount
+
+    def list_cents(self) -> int:
+        return round(self.item_price * self.quantity * 100)
+
+    def net_cents(self, ts: int) -> int:
+        disc = self.discount_at(ts)
+        if self.discount_type == "percentage":
+            return round(self.item_price * self.quantity * (100.0 - disc))
+        return round((self.item_price * self.quantity - disc) * 100)
+
+
+@dataclass
+class DealDiscount:
+    id: str
+    type: str  # percentage | amount
+    amount: float
+    description: str
+    created_at: int
+    created_by: int
+
+
+@dataclass
+class FlowChange:
+    ts: int
+    user_id: int
+    field_key: str
+    old: Any
+    new: Any
+    source: str  # app | api
+    user_agent: str
+    id: int = 0
+
+
+@dataclass
+class Activity:
+    type: str  # quote | call | email | meeting | task
+    subject: str
+    owner_id: int
+    deal_id: int
+    person_id: int
+    org_id: int
+    add_time: int
+    due_time: int  # done at due time
+    id: int = 0
+
+
+@dataclass
+class Lead:
+    id: str
+    title: str
+    owner_id: int
+    person_id: int
+    org_id: int
+    source_name: str
+    add_time: int
+    value: tuple[float, str] | None
+    archived_at: int | None  # converted or disqualified
+    converted_deal_id: int | None = None
+    seen_at: int | None = None
+
+
+@dataclass
+class Deal:
+    id: int
+    title: str
+    owner_id: int  # owner at creation
+    org_id: int
+    person_id: int
+    pipeline: str
+    region: str
+    currency: str
+    add_time: int
+    origin: str
+    source_lead_id: str | None
+    expected_close: int
+    creation_stage: str
+    initial_value: float
+    lines: list[Line] = field(default_factory=list)
+    discounts: list[DealDiscount] = field(default_factory=list)
+    flow: list[FlowChange] = field(default_factory=list)
+    activities: list[Activity] = field(default_factory=list)
+    final_won_time: int | None = None
+    won_value_cents: int = 0
+
+
+@dataclass
+class Charge:
+    id: str
+    payment_intent: str
+    amount: int
+    created: int
+
+
+@dataclass
+class Invoice:
+    id: str
+    deal_id: int
+    customer_id: str
+    currency: str
+    created: int
+    finalized_at: int
+    due_date: int
+    lines: list[tuple[str, int, str, int]]  # (line id, amount, description, quantity)
+    discount_cents: int
+    discount_id: str | None
+    has_metadata: bool
+    paid_at: int | None = None
+    voided_at: int | None = None
+    uncollectible_at: int | None = None
+    charges: list[Charge] = field(default_factory=list)
+    number: str = ""
+
+    @property
+    def total(self) -> int:
+        return sum(amount for _, amount, _, _ in self.lines) - self.discount_cents
+
+
+@dataclass
+class Customer:
+    id: str
+    org_id: int
+    name: str
+    email: str
+    country: str
+    currency: str
+    created: int
+    has_org_metadata: bool
+    number_prefix: str
+
+
+@dataclass
+class World:
+    """Everything the company ever does, before rendering as of a date."""
+
+    reps: list[Rep]
+    teams: list[tuple[int, str, int]]  # (id, name, manager id)
+    orgs: list[Org]
+    persons: list[Person]
+    deals: list[Deal]
+    leads: list[Lead]
+    customers: list[Customer]
+    invoices: list[Invoice]
+    region_field_key: str
+    discount_field_key: str
+    base_time: int  # creation time of the account (users, pipelines, products)
+    params: dict[str, Any]

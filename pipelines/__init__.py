@@ -1,0 +1,1 @@
+"""dlt sources that land raw CRM and finance tables in DuckDB (one dataset per system)."""

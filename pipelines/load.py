@@ -1,0 +1,134 @@
+"""Run the dlt sources into one DuckDB file: dataset `raw_<system>` per system.
+
+    python -m pipelines.load --duckdb warehouse/lead2cash.duckdb [--systems pipedrive stripe]
+
+Credentials and base URLs come from dlt config / environment (see each source's docstring).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import dlt
+from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from pipelines.pipedrive import pipedrive_source
+from pipelines.stripe import stripe_source
+
+SOURCES: dict[str, Callable[..., Any]] = {
+    "pipedrive": pipedrive_source,
+    "stripe": stripe_source,
+}
+
+LoaderFormat = Literal["parquet", "jsonl", "insert_values"]
+
+
+class LoadError(RuntimeError):
+    """A load failed; the message says which system, which step and why."""
+
+
+@dataclass
+class LoadResult:
+    system: str
+    dataset: str
+    rows_by_table: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def rows(self) -> int:
+        return sum(n for t, n in self.rows_by_table.items() if not t.startswith("_dlt"))
+
+    @property
+    def rejects(self) -> int:
+        return self.rows_by_table.get("rejects", 0)
+
+
+def make_pipeline(system: str, duckdb_path: Path, pipelines_dir: Path | None = None) -> Any:
+    pipelines_dir = pipelines_dir or duckdb_path.parent / "dlt_pipelines"
+    return dlt.pipeline(
+        pipeline_name=f"l2c_{system}",
+        destination=dlt.destinations.duckdb(str(duckdb_path)),
+        dataset_name=f"raw_{system}",
+        pipelines_dir=str(pipelines_dir),
+    )
+
+
+def load_system(
+    system: str,
+    duckdb_path: Path,
+    *,
+    loader_file_format: LoaderFormat = "parquet",
+    pipelines_dir: Path | None = None,
+    source_kwargs: dict[str, Any] | None = None,
+) -> LoadResult:
+    if system not in SOURCES:
+        raise LoadError(f"unknown system {system!r}; known: {', '.join(sorted(SOURCES))}")
+    duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    pipeline = make_pipeline(system, duckdb_path, pipelines_dir)
+    started = time.perf_counter()
+    try:
+        source = SOURCES[system](**(source_kwargs or {}))
+        pipeline.run(source, loader_file_format=loader_file_format)
+    except ConfigFieldMissingException as exc:
+        raise LoadError(
+            f"{system}: missing configuration: {', '.join(exc.fields)}. Set them in "
+            f".dlt/secrets.toml under [sources.{system}] or as environment variables, "
+            f"e.g. SOURCES__{system.upper()}__{exc.fields[0].upper()}."
+        ) from exc
+    except PipelineStepFailed as exc:
+        raise LoadError(f"{system}: dlt step '{exc.step}' failed: {exc.exception}") from exc
+    result = LoadResult(system, f"raw_{system}", seconds=time.perf_counter() - started)
+    normalize = pipeline.last_trace.last_normalize_info
+    if normalize is not None:
+        for table, count in normalize.row_counts.items():
+            result.rows_by_table[table] = result.rows_by_table.get(table, 0) + count
+    return result
+
+
+def load_all(
+    duckdb_path: Path,
+    systems: Sequence[str] = ("pipedrive", "stripe"),
+    *,
+    loader_file_format: LoaderFormat = "parquet",
+    pipelines_dir: Path | None = None,
+) -> list[LoadResult]:
+    return [
+        load_system(
+            system,
+            duckdb_path,
+            loader_file_format=loader_file_format,
+            pipelines_dir=pipelines_dir,
+        )
+        for system in systems
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duckdb", type=Path, default=Path("warehouse/lead2cash.duckdb"))
+    parser.add_argument("--systems", nargs="+", default=list(SOURCES))
+    parser.add_argument(
+        "--format", default="parquet", choices=["parquet", "jsonl", "insert_values"]
+    )
+    args = parser.parse_args(argv)
+    try:
+        for result in load_all(args.duckdb, args.systems, loader_file_format=args.format):
+            print(
+                f"{result.system}: {result.rows} rows into {result.dataset} "
+                f"({result.rejects} rejected) in {result.seconds:.1f}s"
+            )
+    except LoadError as exc:
+        print(f"load failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,347 @@
+"""Pipedrive source: API v2 for deals & co (cursor paging, `updated_since`), v1 for users,
+teams, leads, deal fields and the per-deal change flow (start/limit paging).
+
+Configuration (dlt config/secrets or environment):
+    SOURCES__PIPEDRIVE__BASE_URL   default https://api.pipedrive.com
+    SOURCES__PIPEDRIVE__API_TOKEN  required (sent as the `x-api-token` header)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import dlt
+from dlt.sources import DltResource
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.paginators import SinglePagePaginator
+
+from pipelines.http import PipedriveV1Paginator, PipedriveV2Paginator, make_client
+from pipelines.validation import (
+    OPT_INT,
+    OPT_MONEY,
+    OPT_RFC3339,
+    OPT_V1_TS,
+    REQ_ID,
+    REQ_INT,
+    REQ_RFC3339,
+    REQ_V1_TS,
+    RowSpec,
+    emit,
+)
+
+SYSTEM = "pipedrive"
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+DEAL_IDS_PER_REQUEST = 100  # limit of /api/v2/deals/products?deal_ids=
+
+# Fields the event log depends on are type-checked (and timestamps parsed to UTC); a row that
+# fails goes to `rejects` with the reason. Other fields load as they come (schema evolves).
+SPECS: dict[str, RowSpec] = {
+    "deals": RowSpec(
+        "deals",
+        {
+            "id": REQ_INT,
+            "owner_id": OPT_INT,
+            "pipeline_id": OPT_INT,
+            "stage_id": OPT_INT,
+            "value": OPT_MONEY,
+            "add_time": REQ_RFC3339,
+            "update_time": REQ_RFC3339,
+            "stage_change_time": OPT_RFC3339,
+            "won_time": OPT_RFC3339,
+            "lost_time": OPT_RFC3339,
+            "close_time": OPT_RFC3339,
+        },
+    ),
+    "stages": RowSpec("stages", {"id": REQ_INT, "pipeline_id": REQ_INT}),
+    "pipelines": RowSpec("pipelines", {"id": REQ_INT}),
+    "persons": RowSpec("persons", {"id": REQ_INT, "update_time": REQ_RFC3339}),
+    "organizations": RowSpec("organizations", {"id": REQ_INT, "update_time": REQ_RFC3339}),
+    "products": RowSpec("products", {"id": REQ_INT, "update_time": REQ_RFC3339}),
+    "activities": RowSpec(
+        "activities",
+        {
+            "id": REQ_INT,
+            "deal_id": OPT_INT,
+            "add_time": REQ_RFC3339,
+            "update_time": REQ_RFC3339,
+            "marked_as_done_time": OPT_RFC3339,
+        },
+    ),
+    "deal_products": RowSpec(
+        "deal_products",
+        {
+            "id": REQ_INT,
+            "deal_id": REQ_INT,
+            "item_price": OPT_MONEY,
+            "sum": OPT_MONEY,
+            "discount": OPT_MONEY,
+            "add_time": OPT_RFC3339,
+            "update_time": OPT_RFC3339,
+        },
+    ),
+    "deal_discounts": RowSpec(
+        "deal_discounts",
+        {"id": REQ_ID, "deal_id": REQ_INT, "amount": OPT_MONEY, "created_at": OPT_RFC3339},
+    ),
+    "deal_changes": RowSpec(
+        "deal_changes", {"id": REQ_INT, "deal_id": REQ_INT, "log_time": REQ_V1_TS}
+    ),
+    "users": RowSpec("users", {"id": REQ_INT, "created": OPT_V1_TS, "modified": OPT_V1_TS}),
+    "teams": RowSpec("teams", {"id": REQ_INT}),
+    "leads": RowSpec("leads", {"id": REQ_ID, "add_time": REQ_RFC3339, "update_time": REQ_RFC3339}),
+    "deal_fields": RowSpec("deal_fields", {"id": REQ_INT, "key": REQ_ID}),
+}
+
+
+def field_slug(name: str) -> str:
+    """Readable, stable column name for a custom field: 'Discount %' -> 'discount_pct'."""
+    text = name.strip().lower().replace("%", " pct ").replace("#", " number ")
+    slug = re.sub(r"[^a-z0-9]+", "_", text).strip("_")
+    return slug if slug and not slug[0].isdigit() else f"field_{slug}"
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _v2_pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
+    yield from client.paginate(
+        path, params=params, paginator=PipedriveV2Paginator(), data_selector="data"
+    )
+
+
+def _v1_pages(
+    client: RESTClient, path: str, params: dict[str, Any] | None = None, page_size: int = 500
+) -> Iterator[list[Any]]:
+    for page in client.paginate(
+        path, params=params or {}, paginator=PipedriveV1Paginator(page_size), data_selector="data"
+    ):
+        yield [row for row in page if row is not None]
+
+
+def _only_deals(items: Iterable[Any]) -> list[dict[str, Any]]:
+    """Transformers see the deals page; reject rows (routed to `rejects`) carry `reject_id`."""
+    return [row for row in items if isinstance(row, dict) and "reject_id" not in row]
+
+
+class CustomFields:
+    """Maps Pipedrive's 40-char custom-field hashes to readable names (kept stable once seen:
+    renaming a field in Pipedrive does not rename its column) and enum option ids to labels."""
+
+    def __init__(self, client: RESTClient, known_names: dict[str, str]) -> None:
+        self.names: dict[str, str] = dict(known_names)
+        self.options: dict[str, dict[str, str]] = {}
+        for page in _v1_pages(client, "/v1/dealFields"):
+            for field in page:
+                key = str(field.get("key", ""))
+                if not field.get("edit_flag") or not key:
+                    continue
+                self.names.setdefault(key, field_slug(str(field.get("name") or key)))
+                options = field.get("options") or []
+                if options:
+                    self.options[key] = {str(o.get("id")): o.get("label") for o in options}
+
+    def apply(self, deal: dict[str, Any]) -> dict[str, Any]:
+        raw = deal.get("custom_fields")
+        if not isinstance(raw, dict):
+            return deal
+        named: dict[str, Any] = {}
+        for key, value in raw.items():
+            name = self.names.get(key, field_slug(key))
+            if key in self.options and value is not None and not isinstance(value, dict):
+                value = self.options[key].get(str(value), value)
+            named[name] = value
+        return {**deal, "custom_fields": named}
+
+
+@dlt.source(name="pipedrive", max_table_nesting=1)
+def pipedrive_source(
+    api_token: str = dlt.secrets.value,
+    base_url: str = "https://api.pipedrive.com",
+    page_size: int = 500,
+    request_timeout: float = 30.0,
+    max_attempts: int = 6,
+) -> list[DltResource]:
+    client = make_client(
+        base_url,
+        {"x-api-token": api_token, "Accept": "application/json"},
+        timeout_seconds=request_timeout,
+        max_attempts=max_attempts,
+    )
+    limit = min(page_size, 500)
+    # Filled by `deals` before its first page is yielded; read by the `deal_changes`
+    # transformer (which only runs on deals pages) to name custom-field changes.
+    field_names: dict[str, str] = {}
+
+    def v2_incremental(name: str, path: str) -> DltResource:
+        @dlt.resource(name=name, primary_key="id", write_disposition="merge")
+        def resource(
+            updated=dlt.sources.incremental(  # noqa: B008
+                "update_time", initial_value=EPOCH, on_cursor_value_missing="include"
+            ),
+        ) -> Iterator[Any]:
+            params = {
+                "limit": limit,
+                "sort_by": "update_time",
+                "sort_direction": "asc",
+                "updated_since": rfc3339(updated.start_value),
+            }
+            for page in _v2_pages(client, path, params):
+                yield from emit(SYSTEM, SPECS[name], page)
+
+        return resource
+
+    def v2_full(name: str, path: str) -> DltResource:
+        @dlt.resource(name=name, primary_key="id", write_disposition="merge")
+        def resource() -> Iterator[Any]:
+            for page in _v2_pages(client, path, {"limit": limit}):
+                yield from emit(SYSTEM, SPECS[name], page)
+
+        return resource
+
+    @dlt.resource(name="deals", primary_key="id", write_disposition="merge")
+    def deals(
+        updated=dlt.sources.incremental(  # noqa: B008
+            "update_time", initial_value=EPOCH, on_cursor_value_missing="include"
+        ),
+    ) -> Iterator[Any]:
+        state = dlt.current.resource_state()
+        fields = CustomFields(client, state.setdefault("custom_field_names", {}))
+        state["custom_field_names"] = fields.names
+        field_names.update(fields.names)
+        params = {
+            "limit": limit,
+            "sort_by": "update_time",
+            "sort_direction": "asc",
+            "updated_since": rfc3339(updated.start_value),
+            "include_fields": "source_lead_id",
+        }
+        for page in _v2_pages(client, "/api/v2/deals", params):
+            yield from emit(SYSTEM, SPECS["deals"], [fields.apply(deal) for deal in page])
+
+    @dlt.transformer(
+        data_from=deals,
+        name="deal_products",
+        primary_key="id",
+        merge_key="deal_id",
+        write_disposition="merge",
+        parallelized=True,
+    )
+    def deal_products(deal_page: list[Any]) -> Iterator[Any]:
+        """Line items of the deals changed since the last run; a re-fetched deal's lines
+        replace its previous lines (merge_key deal_id)."""
+        ids = [str(d["id"]) for d in _only_deals(deal_page)]
+        rows: list[Any] = []
+        for start in range(0, len(ids), DEAL_IDS_PER_REQUEST):
+            batch = ",".join(ids[start : start + DEAL_IDS_PER_REQUEST])
+            for page in _v2_pages(
+                client, "/api/v2/deals/products", {"deal_ids": batch, "limit": limit}
+            ):
+                rows.extend(page)
+        yield from emit(SYSTEM, SPECS["deal_products"], rows)
+
+    @dlt.transformer(
+        data_from=deals,
+        name="deal_discounts",
+        primary_key="id",
+        merge_key="deal_id",
+        write_disposition="merge",
+        parallelized=True,
+    )
+    def deal_discounts(deal_page: list[Any]) -> Iterator[Any]:
+        rows: list[Any] = []
+        for deal in _only_deals(deal_page):
+            response = client.get(f"/api/v2/deals/{deal['id']}/discounts")
+            response.raise_for_status()
+            rows.extend(
+                {**row, "deal_id": row.get("deal_id", deal["id"])}
+                for row in response.json().get("data") or []
+            )
+        yield from emit(SYSTEM, SPECS["deal_discounts"], rows)
+
+    @dlt.transformer(
+        data_from=deals,
+        name="deal_changes",
+        primary_key="id",
+        write_disposition="merge",
+        parallelized=True,
+    )
+    def deal_changes(deal_page: list[Any]) -> Iterator[Any]:
+        """The v1 deal flow (dealChange items) for each deal changed since the last run."""
+        rows: list[Any] = []
+        for deal in _only_deals(deal_page):
+            params = {"all_changes": 1, "items": "dealChange"}
+            for page in _v1_pages(client, f"/v1/deals/{deal['id']}/flow", params, limit):
+                for item in page:
+                    if not isinstance(item, dict) or item.get("object") != "dealChange":
+                        continue
+                    data = dict(item.get("data") or {})
+                    data["deal_id"] = data.pop("item_id", deal["id"])
+                    key = str(data.get("field_key") or "")
+                    data["field_name"] = field_names.get(key, key)
+                    for side in ("old_value", "new_value"):
+                        value = data.get(side)
+                        data[side] = None if value is None else str(value)
+                    data.pop("additional_data", None)
+                    rows.append(data)
+        yield from emit(SYSTEM, SPECS["deal_changes"], rows)
+
+    @dlt.resource(name="users", primary_key="id", write_disposition="merge")
+    def users() -> Iterator[Any]:
+        for page in client.paginate(
+            "/v1/users", paginator=SinglePagePaginator(), data_selector="data"
+        ):
+            yield from emit(SYSTEM, SPECS["users"], [r for r in page if r is not None])
+
+    def _teams() -> list[Any]:
+        response = client.get("/v1/legacyTeams")
+        response.raise_for_status()
+        return response.json().get("data") or []
+
+    @dlt.resource(name="teams", primary_key="id", write_disposition="merge")
+    def teams() -> Iterator[Any]:
+        rows = [{k: v for k, v in t.items() if k != "users"} for t in _teams()]
+        yield from emit(SYSTEM, SPECS["teams"], rows)
+
+    @dlt.resource(
+        name="team_members", primary_key=("team_id", "user_id"), write_disposition="replace"
+    )
+    def team_members() -> Iterator[Any]:
+        """Current team membership (a full snapshot on every run)."""
+        yield [
+            {"team_id": team["id"], "user_id": user_id}
+            for team in _teams()
+            for user_id in team.get("users") or []
+        ]
+
+    @dlt.resource(name="leads", primary_key="id", write_disposition="merge")
+    def leads() -> Iterator[Any]:
+        """v1 leads have no `updated_since` filter: all leads (incl. archived) each run."""
+        for page in _v1_pages(client, "/v1/leads", {"archived_status": "all"}, limit):
+            yield from emit(SYSTEM, SPECS["leads"], page)
+
+    @dlt.resource(name="deal_fields", primary_key="id", write_disposition="merge")
+    def deal_fields() -> Iterator[Any]:
+        for page in _v1_pages(client, "/v1/dealFields", None, limit):
+            yield from emit(SYSTEM, SPECS["deal_fields"], page)
+
+    return [
+        deals,
+        deal_products,
+        deal_discounts,
+        deal_changes,
+        v2_full("stages", "/api/v2/stages"),
+        v2_full("pipelines", "/api/v2/pipelines"),
+        v2_incremental("persons", "/api/v2/persons"),
+        v2_incremental("organizations", "/api/v2/organizations"),
+        v2_incremental("products", "/api/v2/products"),
+        v2_incremental("activities", "/api/v2/activities"),
+        users,
+        teams,
+        team_members,
+        leads,
+        deal_fields,
+    ]

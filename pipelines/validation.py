@@ -1,0 +1,228 @@
+"""Type checks for the fields the event log depends on (ids, timestamps, money).
+
+A row that fails a check is not loaded into its table: it becomes a *reject* row
+(``rejects`` table of the system's dataset) that keeps the whole payload and says
+which field failed and why. Nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import dlt
+
+Checker = Callable[[Any], Any]
+"""Returns the (possibly converted) value or raises ValueError with a short reason."""
+
+
+class Missing(ValueError):
+    """Raised when a required field is absent or null."""
+
+
+def _required(check: Checker) -> Checker:
+    def run(value: Any) -> Any:
+        if value is None:
+            raise Missing("required value is missing")
+        return check(value)
+
+    return run
+
+
+def _optional(check: Checker) -> Checker:
+    def run(value: Any) -> Any:
+        return None if value is None else check(value)
+
+    return run
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+        raise ValueError(f"expected an integer, got {value!r}")
+    return value
+
+
+def _text_id(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int) or str(value).strip() == "":
+        raise ValueError(f"expected a non-empty id, got {value!r}")
+    return str(value)
+
+
+def _money(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return float(value)
+
+
+def _minor_units(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected an integer amount in minor units, got {value!r}")
+    return value
+
+
+def _rfc3339(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError(f"expected an RFC3339 timestamp, got {value!r}")
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"expected an RFC3339 timestamp, got {value!r}") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"timestamp has no time zone: {value!r}")
+    return parsed.astimezone(timezone.utc)
+
+
+def _v1_timestamp(value: Any) -> datetime:
+    """Pipedrive v1 writes 'YYYY-MM-DD HH:MM:SS' in UTC (sometimes ISO with 'T'/'Z')."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected 'YYYY-MM-DD HH:MM:SS', got {value!r}")
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"expected 'YYYY-MM-DD HH:MM:SS', got {value!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _unix_seconds(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected unix seconds, got {value!r}")
+    return value
+
+
+REQ_INT = _required(_int)
+OPT_INT = _optional(_int)
+REQ_ID = _required(_text_id)
+OPT_ID = _optional(_text_id)
+OPT_MONEY = _optional(_money)
+REQ_MINOR = _required(_minor_units)
+OPT_MINOR = _optional(_minor_units)
+REQ_RFC3339 = _required(_rfc3339)
+OPT_RFC3339 = _optional(_rfc3339)
+REQ_V1_TS = _required(_v1_timestamp)
+OPT_V1_TS = _optional(_v1_timestamp)
+REQ_UNIX = _required(_unix_seconds)
+OPT_UNIX = _optional(_unix_seconds)
+
+FieldSpec = Mapping[str, Checker]
+"""Field name (dotted path for nested dicts, e.g. 'status_transitions.paid_at') -> checker."""
+
+
+@dataclass(frozen=True)
+class RowSpec:
+    """What a resource's rows must satisfy before they are loaded."""
+
+    resource: str
+    fields: FieldSpec
+    id_field: str = "id"
+
+
+def _get(row: Mapping[str, Any], path: str) -> Any:
+    current: Any = row
+    for part in path.split("."):
+        if not isinstance(current, Mapping):
+            return None
+        current = current.get(part)
+    return current
+
+
+def _set(row: dict[str, Any], path: str, value: Any) -> None:
+    """Set a dotted path, copying nested dicts on the way so the input is never mutated."""
+    parts = path.split(".")
+    current = row
+    for part in parts[:-1]:
+        current[part] = dict(current[part])
+        current = current[part]
+    current[parts[-1]] = value
+
+
+def check_row(row: Any, spec: RowSpec) -> tuple[dict[str, Any] | None, str | None]:
+    """Returns (converted row, None) or (None, reason naming every failing field)."""
+    if not isinstance(row, dict):
+        return None, f"record is not a JSON object: {type(row).__name__}"
+    converted = dict(row)
+    problems: list[str] = []
+    for path, checker in spec.fields.items():
+        value = _get(row, path)
+        try:
+            new_value = checker(value)
+        except ValueError as exc:
+            problems.append(f"{path}: {exc}")
+            continue
+        if value is not None and new_value is not value:
+            _set(converted, path, new_value)
+    if problems:
+        return None, "; ".join(problems)
+    return converted, None
+
+
+def reject_row(system: str, resource: str, row: Any, reason: str, id_field: str = "id") -> dict:
+    payload = json.dumps(row, sort_keys=True, default=str)
+    record_id = row.get(id_field) if isinstance(row, dict) else None
+    digest = hashlib.sha1(f"{resource}|{payload}".encode()).hexdigest()
+    return {
+        "reject_id": digest,
+        "source_system": system,
+        "resource": resource,
+        "record_id": None if record_id is None else str(record_id),
+        "reason": reason,
+        "payload": payload,
+        "rejected_at": datetime.now(timezone.utc),
+    }
+
+
+def rejects_hints() -> Any:
+    """Fresh hints for each use: dlt may mutate the hints object it is given."""
+    return dlt.mark.make_hints(
+        table_name="rejects",
+        write_disposition="merge",
+        primary_key="reject_id",
+        columns={
+            "reject_id": {"data_type": "text", "nullable": False},
+            "source_system": {"data_type": "text"},
+            "resource": {"data_type": "text"},
+            "record_id": {"data_type": "text"},
+            "reason": {"data_type": "text"},
+            "payload": {"data_type": "text"},
+            "rejected_at": {"data_type": "timestamp"},
+        },
+    )
+
+
+@dataclass
+class SplitPage:
+    good: list[dict[str, Any]]
+    rejects: list[dict[str, Any]]
+
+
+def split_page(system: str, spec: RowSpec, rows: Iterable[Any]) -> SplitPage:
+    good: list[dict[str, Any]] = []
+    rejects: list[dict[str, Any]] = []
+    for row in rows:
+        converted, reason = check_row(row, spec)
+        if converted is None:
+            rejects.append(reject_row(system, spec.resource, row, reason or "", spec.id_field))
+        else:
+            good.append(converted)
+    return SplitPage(good, rejects)
+
+
+def emit(system: str, spec: RowSpec, rows: Iterable[Any]) -> Iterable[Any]:
+    """Yield the good rows to the resource's table and the bad ones to ``rejects``."""
+    page = split_page(system, spec, rows)
+    if page.good:
+        yield page.good
+    if page.rejects:
+        yield dlt.mark.with_hints(page.rejects, rejects_hints(), create_table_variant=True)
