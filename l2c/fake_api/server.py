@@ -17,6 +17,9 @@ from l2c.simulator import DemoCompany
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: without TCP_NODELAY every keep-alive response
+    # waits ~40 ms for a delayed ACK
+    disable_nagle_algorithm = True
     server: _HttpServer
 
     def _serve(self) -> None:

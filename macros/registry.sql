@@ -1,0 +1,143 @@
+{#- The canonical contract: the columns every staging model of an entity must output, in
+    order. Listed once here; *_unioned intermediate models select exactly these columns from
+    every registered system (var l2c_systems) that declares the entity. -#}
+
+{% macro canonical_columns(entity) -%}
+    {%- set contract = {
+        'users': ['user_key:string', 'user_id:string', 'source_system:string',
+                  'user_name:string', 'email:string', 'is_active:boolean',
+                  'created_at:timestamp'],
+        'teams': ['team_key:string', 'team_id:string', 'source_system:string',
+                  'team_name:string', 'manager_user_key:string', 'is_active:boolean'],
+        'team_members': ['team_key:string', 'user_key:string', 'source_system:string'],
+        'leads': ['lead_key:string', 'lead_id:string', 'source_system:string', 'title:string',
+                  'owner_user_key:string', 'person_key:string', 'account_key:string',
+                  'lead_source:string', 'is_archived:boolean', 'value:float',
+                  'currency:string', 'created_at:timestamp', 'updated_at:timestamp'],
+        'deals': ['deal_key:string', 'deal_id:string', 'source_system:string', 'title:string',
+                  'owner_user_key:string', 'account_key:string', 'person_key:string',
+                  'pipeline_key:string', 'stage_key:string', 'status:string', 'value:float',
+                  'currency:string', 'region:string', 'lead_key:string',
+                  'created_at:timestamp', 'updated_at:timestamp', 'won_at:timestamp',
+                  'lost_at:timestamp', 'closed_at:timestamp', 'lost_reason:string',
+                  'expected_close_date:date', 'is_deleted:boolean'],
+        'pipelines': ['pipeline_key:string', 'pipeline_id:string', 'source_system:string',
+                      'pipeline_name:string', 'pipeline_order:int', 'is_deleted:boolean'],
+        'stages': ['stage_key:string', 'stage_id:string', 'source_system:string',
+                   'pipeline_key:string', 'stage_name:string', 'stage_order:int',
+                   'is_deleted:boolean'],
+        'stage_changes': ['stage_change_key:string', 'stage_change_id:string',
+                          'source_system:string', 'deal_key:string', 'changed_at:timestamp',
+                          'from_stage_key:string', 'to_stage_key:string', 'user_key:string',
+                          'is_automated:boolean'],
+        'quotes': ['quote_key:string', 'quote_id:string', 'source_system:string',
+                   'deal_key:string', 'owner_user_key:string', 'subject:string',
+                   'amount:float', 'currency:string', 'created_at:timestamp',
+                   'quote_sent_at:timestamp'],
+        'activities': ['activity_key:string', 'activity_id:string', 'source_system:string',
+                       'activity_type:string', 'subject:string', 'deal_key:string',
+                       'owner_user_key:string', 'is_done:boolean', 'done_at:timestamp',
+                       'due_date:date', 'created_at:timestamp'],
+        'deal_lines': ['deal_line_key:string', 'deal_line_id:string', 'source_system:string',
+                       'deal_key:string', 'product_key:string', 'product_name:string',
+                       'quantity:float', 'unit_price:float', 'list_amount:float',
+                       'net_amount:float', 'discount_amount:float', 'currency:string',
+                       'created_at:timestamp'],
+        'deal_discounts': ['deal_discount_key:string', 'deal_discount_id:string',
+                           'source_system:string', 'deal_key:string', 'discount_type:string',
+                           'discount_value:float', 'description:string',
+                           'created_at:timestamp'],
+        'customers': ['customer_key:string', 'customer_id:string', 'source_system:string',
+                      'customer_name:string', 'email:string', 'currency:string',
+                      'country:string', 'crm_account_key:string', 'created_at:timestamp'],
+        'invoices': ['invoice_key:string', 'invoice_id:string', 'source_system:string',
+                     'customer_key:string', 'crm_deal_key:string', 'invoice_number:string',
+                     'status:string', 'collection_method:string', 'currency:string',
+                     'subtotal:float', 'total:float', 'amount_due:float', 'amount_paid:float',
+                     'amount_remaining:float', 'created_at:timestamp', 'due_at:timestamp',
+                     'finalized_at:timestamp', 'paid_at:timestamp', 'voided_at:timestamp',
+                     'uncollectible_at:timestamp'],
+        'payments': ['payment_key:string', 'payment_id:string', 'source_system:string',
+                     'invoice_key:string', 'customer_key:string', 'amount:float',
+                     'amount_refunded:float', 'currency:string', 'status:string',
+                     'is_successful:boolean', 'paid_at:timestamp'],
+    } -%}
+    {%- if entity not in contract -%}
+        {{ exceptions.raise_compiler_error("Unknown canonical entity '" ~ entity ~ "'") }}
+    {%- endif -%}
+    {{ return(contract[entity]) }}
+{%- endmacro %}
+
+{#- Systems of the registry that provide an entity. -#}
+{% macro systems_for(entity) -%}
+    {%- set systems = [] -%}
+    {%- for system, cfg in var('l2c_systems').items() -%}
+        {%- if entity in cfg.get('entities', []) -%}
+            {%- do systems.append(system) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(systems) }}
+{%- endmacro %}
+
+{#- Union of stg_<system>__<entity> over the registry, exactly the canonical columns.
+    With no provider the result is an empty typed select. -#}
+{% macro union_canonical(entity) -%}
+    {%- set cols = [] -%}
+    {%- for spec in canonical_columns(entity) -%}
+        {%- do cols.append(parse_column_spec(spec)) -%}
+    {%- endfor -%}
+    {%- set systems = systems_for(entity) -%}
+    {%- if systems | length == 0 %}
+    select
+    {%- for col in cols %}
+        cast(null as {{ l2c_type(col.type) }}) as {{ col.name }}{{ "," if not loop.last }}
+    {%- endfor %}
+    where 1 = 0
+    {%- else -%}
+    {%- for system in systems %}
+    select
+    {%- for col in cols %}
+        cast({{ col.name }} as {{ l2c_type(col.type) }}) as {{ col.name }}{{ "," if not loop.last }}
+    {%- endfor %}
+    from {{ ref('stg_' ~ system ~ '__' ~ entity) }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+    {%- endif %}
+{%- endmacro %}
+
+{#- Staging helper: final select of the canonical columns of an entity from a CTE. -#}
+{% macro select_canonical(entity, relation='renamed') -%}
+    select
+    {%- for spec in canonical_columns(entity) %}
+        {%- set col = parse_column_spec(spec) %}
+        cast({{ col.name }} as {{ l2c_type(col.type) }}) as {{ col.name }}{{ "," if not loop.last }}
+    {%- endfor %}
+    from {{ relation }}
+{%- endmacro %}
+
+{#- CRM key from finance metadata columns: var maps metadata column suffix -> CRM system. -#}
+{% macro crm_key_from_metadata(var_name) -%}
+    {%- set mapping = var(var_name, {}) -%}
+    {%- if mapping | length == 0 -%}
+        cast(null as {{ dbt.type_string() }})
+    {%- else -%}
+        coalesce(
+        {%- for key, system in mapping.items() %}
+            {{ make_key(system, "nullif(trim(metadata__" ~ key ~ "), '')") }}
+            {{- "," if not loop.last }}
+        {%- endfor %},
+            cast(null as {{ dbt.type_string() }})
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Column specs for the metadata columns named in a var (for select_source_columns). -#}
+{% macro metadata_column_specs(var_name) -%}
+    {%- set specs = [] -%}
+    {%- for key in var(var_name, {}).keys() -%}
+        {%- do specs.append('metadata__' ~ key ~ ':string') -%}
+    {%- endfor -%}
+    {{ return(specs) }}
+{%- endmacro %}

@@ -1,0 +1,10 @@
+-- Canonical deal_lines of every registered system (var l2c_systems) that provides them.
+with unioned as (
+    {{ union_canonical('deal_lines') }}
+),
+
+final as (
+    select * from unioned
+)
+
+select * from final

@@ -1,0 +1,56 @@
+-- Leads with their conversion status:
+--   converted     a (non-deleted) deal references the lead; earliest such deal wins
+--   disqualified  archived and referenced by no deal (disqualified_at = last update)
+--   open          everything else
+with leads as (
+    select * from {{ ref('int_leads_unioned') }}
+),
+
+deals as (
+    select * from {{ ref('int_deals_filtered') }}
+),
+
+conversions as (
+    select
+        source_system,
+        lead_key,
+        deal_key,
+        created_at,
+        row_number() over (
+            partition by source_system, lead_key
+            order by created_at, deal_key
+        ) as conversion_rank
+    from deals
+    where lead_key is not null
+),
+
+classified as (
+    select
+        leads.*,
+        conversions.deal_key as converted_deal_key,
+        conversions.created_at as converted_at,
+        case
+            when conversions.deal_key is not null then 'converted'
+            when leads.is_archived then 'disqualified'
+            else 'open'
+        end as lead_status
+    from leads
+    left join conversions
+        on
+            leads.lead_key = conversions.lead_key
+            and leads.source_system = conversions.source_system
+            and conversions.conversion_rank = 1
+),
+
+final as (
+    select
+        *,
+        case when lead_status = 'disqualified' then updated_at end as disqualified_at,
+        coalesce(
+            converted_deal_key,
+            {{ make_key_expr('source_system', 'lead_id', 'lead') }}
+        ) as case_id
+    from classified
+)
+
+select * from final

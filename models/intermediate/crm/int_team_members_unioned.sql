@@ -1,0 +1,10 @@
+-- Canonical team_members of every registered system (var l2c_systems) that provides them.
+with unioned as (
+    {{ union_canonical('team_members') }}
+),
+
+final as (
+    select * from unioned
+)
+
+select * from final

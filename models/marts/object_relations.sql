@@ -1,0 +1,113 @@
+-- Object-to-object relations (lead -> deal -> quote, deal -> invoice, invoice -> payment),
+-- kept apart from the log so it can be exported object-centric (OCEL 2.0) and re-cased.
+-- source_system is the system of the record that carries the reference (the `to` object).
+with leads as (
+    select * from {{ ref('int_leads_classified') }}
+),
+
+deals as (
+    select * from {{ ref('int_deals_filtered') }}
+),
+
+quotes as (
+    select * from {{ ref('int_quotes_unioned') }}
+),
+
+invoices as (
+    select * from {{ ref('int_invoices_linked') }}
+),
+
+payments as (
+    select * from {{ ref('int_payments_unioned') }}
+    where is_successful
+),
+
+lead_deal as (
+    select
+        'lead' as from_object_type,
+        leads.lead_key as from_object_id,
+        'deal' as to_object_type,
+        leads.converted_deal_key as to_object_id,
+        'converted_to' as relation,
+        leads.source_system,
+        cast(null as {{ dbt.type_string() }}) as link_method
+    from leads
+    where leads.converted_deal_key is not null
+),
+
+deal_quote as (
+    select
+        'deal' as from_object_type,
+        quotes.deal_key as from_object_id,
+        'quote' as to_object_type,
+        quotes.quote_key as to_object_id,
+        'has_quote' as relation,
+        quotes.source_system,
+        cast(null as {{ dbt.type_string() }}) as link_method
+    from quotes
+    inner join deals
+        on
+            quotes.deal_key = deals.deal_key
+            and quotes.source_system = deals.source_system
+),
+
+deal_invoice as (
+    select
+        'deal' as from_object_type,
+        invoices.deal_key as from_object_id,
+        'invoice' as to_object_type,
+        invoices.invoice_key as to_object_id,
+        'billed_by' as relation,
+        invoices.source_system,
+        invoices.link_method
+    from invoices
+    where invoices.deal_key is not null
+),
+
+invoice_payment as (
+    select
+        'invoice' as from_object_type,
+        invoices.invoice_key as from_object_id,
+        'payment' as to_object_type,
+        payments.payment_key as to_object_id,
+        'paid_by' as relation,
+        payments.source_system,
+        cast(null as {{ dbt.type_string() }}) as link_method
+    from payments
+    inner join invoices
+        on
+            payments.invoice_key = invoices.invoice_key
+            and payments.source_system = invoices.source_system
+),
+
+relations as (
+    select * from lead_deal
+    union all
+    select * from deal_quote
+    union all
+    select * from deal_invoice
+    union all
+    select * from invoice_payment
+),
+
+identified as (
+    select
+        *,
+        {{ stable_id(['from_object_id', 'relation', 'to_object_id']) }} as relation_id
+    from relations
+),
+
+final as (
+    select
+        cast(relation_id as {{ dbt.type_string() }}) as relation_id,
+        cast(from_object_type as {{ dbt.type_string() }}) as from_object_type,
+        cast(from_object_id as {{ dbt.type_string() }}) as from_object_id,
+        cast(to_object_type as {{ dbt.type_string() }}) as to_object_type,
+        cast(to_object_id as {{ dbt.type_string() }}) as to_object_id,
+        cast(relation as {{ dbt.type_string() }}) as relation,
+        cast(source_system as {{ dbt.type_string() }}) as source_system,
+        cast(link_method as {{ dbt.type_string() }}) as link_method
+    from identified
+)
+
+select * from final

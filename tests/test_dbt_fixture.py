@@ -1,0 +1,222 @@
+"""Build the dbt project on the hand-written raw fixture and check the planted facts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.fixtures.raw_fixture import L2, L3, build_raw_fixture
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
+
+
+def _dbt_build(db_path: Path, target_path: Path) -> None:
+    from dbt.cli.main import dbtRunner
+
+    old = os.environ.get("L2C_DUCKDB_PATH")
+    os.environ["L2C_DUCKDB_PATH"] = str(db_path)
+    try:
+        result = dbtRunner().invoke(
+            [
+                "build",
+                "--project-dir",
+                str(PROJECT_DIR),
+                "--profiles-dir",
+                str(PROJECT_DIR / "profiles"),
+                "--target-path",
+                str(target_path),
+                "--log-path",
+                str(target_path / "logs"),
+                "--no-partial-parse",
+                "--quiet",
+            ]
+        )
+    finally:
+        if old is None:
+            os.environ.pop("L2C_DUCKDB_PATH", None)
+        else:
+            os.environ["L2C_DUCKDB_PATH"] = old
+    assert result.success, result.exception
+    statuses = [r.status for r in result.result]
+    assert "error" not in statuses and "fail" not in statuses
+    warned = [r.node.name for r in result.result if r.status == "warn"]
+    assert warned == ["assert_all_stages_mapped"]
+
+
+def _event_log(db_path: Path) -> list[tuple]:
+    with duckdb.connect(str(db_path)) as con:
+        return con.execute("select * from marts.event_log order by event_id").fetchall()
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("l2c_dbt")
+    db_path = tmp / "fixture.duckdb"
+    build_raw_fixture(str(db_path))
+    _dbt_build(db_path, tmp / "target")
+    return {"db_path": db_path, "tmp": tmp, "first_log": _event_log(db_path)}
+
+
+def _q(warehouse, sql: str) -> list[tuple]:
+    with duckdb.connect(str(warehouse["db_path"])) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_cases_and_outcomes(warehouse):
+    assert _q(warehouse, "select count(*) from marts.cases") == [(8,)]
+    outcomes = dict(_q(warehouse, "select outcome, count(*) from marts.cases group by outcome"))
+    assert outcomes == {"won": 4, "lost": 2, "open": 2}
+    lead_cases = {
+        row[0]: row[1]
+        for row in _q(
+            warehouse, "select lead_key, outcome from marts.cases where case_type = 'lead'"
+        )
+    }
+    assert lead_cases == {f"pipedrive:{L2}": "lost", f"pipedrive:{L3}": "open"}
+
+
+def test_converted_lead_is_in_deal_case(warehouse):
+    rows = _q(
+        warehouse,
+        "select case_id, event_order from marts.event_log where activity = 'Lead Created' "
+        "and case_id = 'pipedrive:101'",
+    )
+    assert rows == [("pipedrive:101", 1)]
+
+
+def test_utc_normalisation(warehouse):
+    rows = _q(
+        warehouse,
+        "select cast(deal_created_at as varchar) from marts.cases where case_id = 'pipedrive:101'",
+    )
+    assert rows == [("2024-01-10 09:00:00",)]
+
+
+def test_backward_move_and_creation_stage(warehouse):
+    stages = [
+        r[0]
+        for r in _q(
+            warehouse,
+            "select activity from marts.event_log where case_id = 'pipedrive:101' "
+            "and activity_family = 'Stage Entered' order by event_order",
+        )
+    ]
+    assert stages == [
+        "Stage Entered: Prospecting",
+        "Stage Entered: Qualification",
+        "Stage Entered: Demo",
+        "Stage Entered: Proposal",
+        "Stage Entered: Demo",
+        "Stage Entered: Proposal",
+        "Stage Entered: Negotiation",
+        "Stage Entered: Contract",
+    ]
+    # deal 103 never changed stage: creation entry is its current stage
+    assert _q(
+        warehouse,
+        "select activity from marts.event_log where case_id = 'pipedrive:103' "
+        "and activity_family = 'Stage Entered'",
+    ) == [("Stage Entered: Qualification",)]
+    assert _q(
+        warehouse,
+        "select count(*) from marts.event_log where case_id = 'pipedrive:101' and is_automated",
+    ) == [(1,)]
+
+
+def test_same_timestamp_events_follow_catalog_order(warehouse):
+    rows = _q(
+        warehouse,
+        "select activity from marts.event_log where case_id = 'pipedrive:101' "
+        "and event_at = timestamp '2024-02-20 10:00:00' order by event_order",
+    )
+    assert rows == [("Stage Entered: Contract",), ("Deal Won",)]
+    rows = _q(
+        warehouse,
+        "select activity from marts.event_log where case_id = 'pipedrive:101' "
+        "and event_at = timestamp '2024-01-10 09:00:00' order by event_order",
+    )
+    assert rows == [("Deal Created",), ("Stage Entered: Prospecting",)]
+
+
+def test_invoice_link_methods(warehouse):
+    links = dict(_q(warehouse, "select invoice_id, link_method from marts.invoices"))
+    assert links == {
+        "in_1": "metadata",
+        "in_4": "metadata",
+        "in_2": "rule",
+        "in_3": None,
+        "in_5": None,
+    }
+    assert _q(warehouse, "select deal_key from marts.invoices where invoice_id = 'in_2'") == [
+        ("pipedrive:102",)
+    ]
+    summary = _q(
+        warehouse,
+        "select invoices_count, linked_by_metadata, linked_by_rule, unlinked, share_linked "
+        "from marts.invoice_link_summary",
+    )
+    assert summary == [(5, 2, 1, 2, 0.6)]
+    in_log = _q(
+        warehouse,
+        "select count(*) from marts.event_log where object_id in ('stripe:in_3', 'stripe:in_5')",
+    )
+    assert in_log == [(0,)]
+
+
+def test_payments_and_paid_at(warehouse):
+    rows = _q(
+        warehouse,
+        "select amount from marts.event_log where case_id = 'pipedrive:101' "
+        "and activity = 'Payment Received' order by event_order",
+    )
+    assert rows == [(4000.0,), (5000.0,)]
+    rows = _q(
+        warehouse,
+        "select invoices_count, amount_invoiced, amount_paid, cast(paid_at as varchar) "
+        "from marts.cases where case_id = 'pipedrive:101'",
+    )
+    assert rows == [(1, 9000.0, 9000.0, "2024-03-15 12:00:00")]
+
+
+def test_discount_and_reporting_currency(warehouse):
+    assert _q(
+        warehouse, "select discount_pct from marts.cases where case_id = 'pipedrive:101'"
+    ) == [(pytest.approx(10.0),)]
+    assert _q(
+        warehouse, "select discount_pct from marts.cases where case_id = 'pipedrive:103'"
+    ) == [(None,)]
+    assert _q(
+        warehouse,
+        "select deal_value_reporting from marts.cases where case_id = 'pipedrive:102'",
+    ) == [(pytest.approx(4600.0),)]
+    assert _q(
+        warehouse,
+        "select amount, currency, amount_reporting from marts.event_log "
+        "where case_id = 'pipedrive:102' and activity = 'Deal Won'",
+    ) == [(5000.0, "USD", pytest.approx(4600.0))]
+
+
+def test_followups(warehouse):
+    rows = _q(
+        warehouse,
+        "select object_id from marts.event_log where activity = 'Follow-up Activity' "
+        "order by event_at",
+    )
+    assert rows == [("pipedrive:9003",), ("pipedrive:9005",)]
+
+
+def test_object_relations(warehouse):
+    rows = dict(
+        _q(warehouse, "select relation, count(*) from marts.object_relations group by relation")
+    )
+    assert rows == {"converted_to": 1, "has_quote": 2, "billed_by": 3, "paid_by": 4}
+
+
+def test_second_build_is_identical(warehouse):
+    _dbt_build(warehouse["db_path"], warehouse["tmp"] / "target2")
+    assert _event_log(warehouse["db_path"]) == warehouse["first_log"]
