@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.setup-stamp
 DEALS  ?= 3000
 SEED   ?= 42
 
-.PHONY: setup demo test lint sqlfluff pytest bench clean
+.PHONY: setup demo refresh test lint sqlfluff pytest bench clean
 
 setup: $(STAMP)
 
@@ -22,6 +22,10 @@ $(STAMP): requirements.txt constraints.txt
 
 demo: setup
 	$(PY) -m l2c.demo --deals $(DEALS) --seed $(SEED)
+
+# The scheduled job against the configured (real) sources: load, check, build, check.
+refresh: setup
+	$(PY) -m l2c.refresh
 
 lint: setup
 	$(VENV)/bin/ruff check l2c pipelines tests bench
@@ -37,7 +41,7 @@ pytest: setup
 test: lint sqlfluff pytest
 
 bench: setup
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(ARGS)
 
 clean:
 	rm -rf warehouse target logs .pytest_cache .ruff_cache

@@ -1,7 +1,7 @@
 """The main job on the embedded demo company:
 
-synthetic company -> local Pipedrive/Stripe API server -> dlt -> DuckDB -> Great Expectations on
-raw data -> dbt build -> Great Expectations on the event log -> a summary.
+synthetic company -> local Pipedrive/Stripe API server (127.0.0.1) -> dlt -> DuckDB ->
+Great Expectations on raw data -> dbt build -> Great Expectations on the event log -> summary.
 
     python -m l2c.demo [--deals 3000] [--seed 42] [--duckdb warehouse/lead2cash.duckdb] [--keep]
 """
@@ -16,17 +16,17 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from l2c.dbt_runner import DbtError, run_dbt
+from l2c.dbt_runner import DbtError
 from l2c.fake_api import FakeApiServer
-from l2c.quality import QualityError, check, event_log_suites, raw_suites
+from l2c.quality import QualityError
+from l2c.refresh import refresh, step
 from l2c.simulator import DemoCompany, SimConfig
-from l2c.summary import summarize
-from pipelines.load import LoadError, load_all
+from pipelines.load import LoadError
 
 
 def point_sources_at(server: FakeApiServer) -> None:
-    """Configure the dlt sources for the local server exactly as a user would for the real
-    APIs: through dlt's environment variables."""
+    """Configure the dlt sources for the local server exactly as a user configures them for
+    the real APIs: through dlt's environment variables."""
     os.environ["SOURCES__PIPEDRIVE__BASE_URL"] = server.pipedrive_url
     os.environ["SOURCES__PIPEDRIVE__API_TOKEN"] = server.pipedrive_token
     os.environ["SOURCES__STRIPE__BASE_URL"] = server.stripe_url
@@ -39,55 +39,21 @@ def reset(duckdb_path: Path) -> None:
     shutil.rmtree(duckdb_path.parent / "dlt_pipelines", ignore_errors=True)
 
 
-def step(title: str) -> float:
-    print(f"\n== {title}", flush=True)
-    return time.perf_counter()
-
-
-def run(deals: int, seed: int, duckdb_path: Path, keep: bool) -> int:
-    # dlt warns about every column that stayed empty in a load; the demo keeps its output short
-    os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
+def run(deals: int, seed: int, duckdb_path: Path, keep: bool) -> None:
     duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     if not keep:
         reset(duckdb_path)
-
     started = step(f"Demo company: {deals:,} deals, seed {seed}")
     company = DemoCompany(SimConfig(seed=seed, n_deals=deals))
-    truth_path = duckdb_path.parent / "ground_truth.json"
-    company.write_ground_truth(truth_path)
+    truth_path = company.write_ground_truth(duckdb_path.parent / "ground_truth.json")
     print(
         f"simulated up to {company.as_of:%Y-%m-%d}; ground truth in {truth_path} "
         f"({time.perf_counter() - started:.1f}s)"
     )
-
     with FakeApiServer(company, port=0) as server:
+        print(f"serving the Pipedrive and Stripe APIs at {server.base_url}")
         point_sources_at(server)
-        started = step(f"dlt: Pipedrive and Stripe APIs at {server.base_url} -> {duckdb_path}")
-        results = load_all(duckdb_path)
-        for result in results:
-            print(
-                f"{result.system:<10} {result.rows:>9,} rows into {result.dataset:<14} "
-                f"{result.rejects:,} rejected  ({result.seconds:.1f}s)"
-            )
-
-    started = step("Great Expectations: raw data")
-    print(check(duckdb_path, raw_suites()).render())
-
-    started = step("dbt build (models, seeds, data tests, unit tests)")
-    completed = run_dbt(["build"], duckdb_path, quiet=True)
-    for line in completed.stdout.splitlines():
-        if "Done. PASS=" in line or " WARN " in line or "Warning in" in line:
-            print(line.split("  ", 1)[-1].strip())
-    print(
-        f"dbt build took {time.perf_counter() - started:.1f}s "
-        "(full log: logs/dbt.log; rerun with `.venv/bin/dbt build --profiles-dir profiles`)"
-    )
-
-    step("Great Expectations: event log")
-    print(check(duckdb_path, event_log_suites()).render())
-
-    print(summarize(duckdb_path))
-    return 0
+        refresh(duckdb_path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -98,16 +64,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--duckdb", type=Path, default=Path("warehouse/lead2cash.duckdb"))
     parser.add_argument(
-        "--keep",
-        action="store_true",
-        help="load into the existing DuckDB file instead of starting fresh",
+        "--keep", action="store_true", help="load into the existing DuckDB file (default: fresh)"
     )
     args = parser.parse_args(argv)
     try:
-        return run(args.deals, args.seed, args.duckdb, args.keep)
+        run(args.deals, args.seed, args.duckdb, args.keep)
     except (LoadError, DbtError, QualityError) as exc:
         print(f"\nFAILED: {exc}", file=sys.stderr)
         return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -135,7 +135,8 @@ class FakeApp:
             return Response(200, {"as_of": self.company.as_of.isoformat()})
         if name == "shutdown" and method == "POST":
             if self.on_shutdown is not None:
-                threading.Thread(target=self.on_shutdown, daemon=True).start()
+                # answer first: the process may exit as soon as the server stops
+                threading.Timer(0.3, self.on_shutdown).start()
             return Response(200, {"ok": True})
         return Response(404, {"error": "unknown admin endpoint", "path": path})
 
