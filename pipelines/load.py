@@ -8,6 +8,7 @@ Credentials and base URLs come from dlt config / environment (see each source's 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -48,6 +49,10 @@ class LoadResult:
     @property
     def rejects(self) -> int:
         return self.rows_by_table.get("rejects", 0)
+
+
+# Arrow pages of one table may differ in optional columns; let dlt merge such safe differences.
+os.environ.setdefault("DATA_WRITER__ARROW_CONCAT_PROMOTE_OPTIONS", "default")
 
 
 def make_pipeline(system: str, duckdb_path: Path, pipelines_dir: Path | None = None) -> Any:

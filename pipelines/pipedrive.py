@@ -14,12 +14,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 import dlt
+import pyarrow as pa
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import SinglePagePaginator
 
 from pipelines.http import PipedriveV1Paginator, PipedriveV2Paginator, make_client
 from pipelines.validation import (
+    OPT_BOOL,
     OPT_INT,
     OPT_MONEY,
     OPT_RFC3339,
@@ -87,12 +89,35 @@ SPECS: dict[str, RowSpec] = {
         {"id": REQ_ID, "deal_id": REQ_INT, "amount": OPT_MONEY, "created_at": OPT_RFC3339},
     ),
     "deal_changes": RowSpec(
-        "deal_changes", {"id": REQ_INT, "deal_id": REQ_INT, "log_time": REQ_V1_TS}
+        "deal_changes",
+        {
+            "id": REQ_INT,
+            "deal_id": REQ_INT,
+            "user_id": OPT_INT,
+            "log_time": REQ_V1_TS,
+            "is_bulk_update": OPT_BOOL,
+        },
     ),
     "users": RowSpec("users", {"id": REQ_INT, "created": OPT_V1_TS, "modified": OPT_V1_TS}),
     "teams": RowSpec("teams", {"id": REQ_INT}),
     "leads": RowSpec("leads", {"id": REQ_ID, "add_time": REQ_RFC3339, "update_time": REQ_RFC3339}),
     "deal_fields": RowSpec("deal_fields", {"id": REQ_INT, "key": REQ_ID}),
+}
+
+
+# The flow is the largest table (several changes per deal): it is written as Arrow tables.
+DEAL_CHANGE_TYPES: dict[str, pa.DataType] = {
+    "id": pa.int64(),
+    "deal_id": pa.int64(),
+    "user_id": pa.int64(),
+    "field_key": pa.string(),
+    "field_name": pa.string(),
+    "old_value": pa.string(),
+    "new_value": pa.string(),
+    "log_time": pa.timestamp("us", tz="UTC"),
+    "change_source": pa.string(),
+    "change_source_user_agent": pa.string(),
+    "is_bulk_update": pa.bool_(),
 }
 
 
@@ -120,6 +145,23 @@ def _v1_pages(
         path, params=params or {}, paginator=PipedriveV1Paginator(page_size), data_selector="data"
     ):
         yield [row for row in page if row is not None]
+
+
+def _v1_get_all(
+    client: RESTClient, path: str, params: dict[str, Any], page_size: int
+) -> Iterator[list[Any]]:
+    """v1 start/limit paging with plain GETs: for the per-deal endpoints, called once per deal,
+    where `paginate()`'s per-call setup costs as much as the request itself."""
+    start = 0
+    while True:
+        response = client.get(path, params={**params, "start": start, "limit": page_size})
+        response.raise_for_status()
+        body = response.json()
+        yield [row for row in body.get("data") or [] if row is not None]
+        pagination = (body.get("additional_data") or {}).get("pagination") or {}
+        if not pagination.get("more_items_in_collection"):
+            return
+        start = int(pagination.get("next_start", start + page_size))
 
 
 def _only_deals(items: Iterable[Any]) -> list[dict[str, Any]]:
@@ -274,7 +316,7 @@ def pipedrive_source(
         rows: list[Any] = []
         for deal in _only_deals(deal_page):
             params = {"all_changes": 1, "items": "dealChange"}
-            for page in _v1_pages(client, f"/v1/deals/{deal['id']}/flow", params, limit):
+            for page in _v1_get_all(client, f"/v1/deals/{deal['id']}/flow", params, limit):
                 for item in page:
                     if not isinstance(item, dict) or item.get("object") != "dealChange":
                         continue
@@ -285,9 +327,8 @@ def pipedrive_source(
                     for side in ("old_value", "new_value"):
                         value = data.get(side)
                         data[side] = None if value is None else str(value)
-                    data.pop("additional_data", None)
                     rows.append(data)
-        yield from emit(SYSTEM, SPECS["deal_changes"], rows)
+        yield from emit(SYSTEM, SPECS["deal_changes"], rows, DEAL_CHANGE_TYPES)
 
     @dlt.resource(name="users", primary_key="id", write_disposition="merge")
     def users() -> Iterator[Any]:

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import dlt
+import pyarrow as pa
 
 Checker = Callable[[Any], Any]
 """Returns the (possibly converted) value or raises ValueError with a short reason."""
@@ -53,6 +54,12 @@ def _text_id(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int) or str(value).strip() == "":
         raise ValueError(f"expected a non-empty id, got {value!r}")
     return str(value)
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
 
 
 def _money(value: Any) -> float:
@@ -107,6 +114,7 @@ OPT_INT = _optional(_int)
 REQ_ID = _required(_text_id)
 OPT_ID = _optional(_text_id)
 OPT_MONEY = _optional(_money)
+OPT_BOOL = _optional(_bool)
 REQ_MINOR = _required(_minor_units)
 OPT_MINOR = _optional(_minor_units)
 REQ_RFC3339 = _required(_rfc3339)
@@ -219,10 +227,41 @@ def split_page(system: str, spec: RowSpec, rows: Iterable[Any]) -> SplitPage:
     return SplitPage(good, rejects)
 
 
-def emit(system: str, spec: RowSpec, rows: Iterable[Any]) -> Iterable[Any]:
-    """Yield the good rows to the resource's table and the bad ones to ``rejects``."""
+ArrowTypes = Mapping[str, pa.DataType]
+"""Column -> Arrow type for a high-volume resource whose rows dlt should not normalize one by
+one. Columns not listed are kept as text (JSON text for non-string values), so new fields in
+the API still land, never with a type that could clash between pages."""
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def to_arrow(rows: list[dict[str, Any]], types: ArrowTypes) -> pa.Table:
+    names = list(types)
+    for row in rows:
+        for key in row:
+            if key not in types and key not in names:
+                names.append(key)
+    columns = {}
+    for name in names:
+        values = [row.get(name) for row in rows]
+        kind = types.get(name, pa.string())
+        if pa.types.is_string(kind):
+            values = [_as_text(v) for v in values]
+        columns[name] = pa.array(values, type=kind)
+    return pa.table(columns)
+
+
+def emit(
+    system: str, spec: RowSpec, rows: Iterable[Any], arrow_types: ArrowTypes | None = None
+) -> Iterable[Any]:
+    """Yield the good rows to the resource's table (as an Arrow table when `arrow_types` is
+    given) and the bad ones to ``rejects``."""
     page = split_page(system, spec, rows)
     if page.good:
-        yield page.good
+        yield page.good if arrow_types is None else to_arrow(page.good, arrow_types)
     if page.rejects:
         yield dlt.mark.with_hints(page.rejects, rejects_hints(), create_table_variant=True)
