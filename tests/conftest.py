@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +63,43 @@ def query(path: Path, sql: str, params: list[Any] | None = None) -> list[tuple[A
         return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+@dataclass
+class DemoWarehouse:
+    """A demo company loaded through dlt and built with dbt once per test session.
+    Treat it as read-only: tests that change data build their own warehouse."""
+
+    company: DemoCompany
+    truth: dict[str, Any]
+    db: Path
+    target: Path
+
+
+DEMO_SEED = 5
+DEMO_DEALS = 1500
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWarehouse]:
+    # local imports keep the fast unit tests independent of the loaders
+    from l2c.dbt_runner import run_dbt
+    from pipelines.load import load_all
+
+    work = tmp_path_factory.mktemp("demo_warehouse")
+    company = DemoCompany(SimConfig(seed=DEMO_SEED, n_deals=DEMO_DEALS))
+    with pytest.MonkeyPatch.context() as mp, FakeApiServer(company, port=0) as server:
+        mp.setenv("SOURCES__PIPEDRIVE__BASE_URL", server.pipedrive_url)
+        mp.setenv("SOURCES__PIPEDRIVE__API_TOKEN", server.pipedrive_token)
+        mp.setenv("SOURCES__STRIPE__BASE_URL", server.stripe_url)
+        mp.setenv("SOURCES__STRIPE__API_KEY", server.stripe_key)
+        db = work / "l2c.duckdb"
+        load_all(db)
+    as_of = company.as_of.strftime("%Y-%m-%d %H:%M:%S")
+    args = ["build", "--vars", f"{{as_of: '{as_of}'}}"]
+    # while developing one area, L2C_TEST_DBT_SELECT narrows the build (e.g. '+marts.sales')
+    select = os.environ.get("L2C_TEST_DBT_SELECT")
+    if select:
+        args += ["--select", select]
+    run_dbt(args, db, target_path=work / "target", quiet=True)
+    yield DemoWarehouse(company, company.ground_truth(), db, work / "target")
