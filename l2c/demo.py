@@ -53,7 +53,8 @@ def run(deals: int, seed: int, duckdb_path: Path, keep: bool) -> None:
     with FakeApiServer(company, port=0) as server:
         print(f"serving the Pipedrive and Stripe APIs at {server.base_url}")
         point_sources_at(server)
-        refresh(duckdb_path)
+        # open durations are measured to the simulated 'now', not to today's date
+        refresh(duckdb_path, dbt_vars={"as_of": f"{company.as_of:%Y-%m-%d %H:%M:%S}"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

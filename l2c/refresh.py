@@ -8,6 +8,7 @@ demo APIs; point the sources at the real APIs (see README) and run:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -25,8 +26,13 @@ def step(title: str) -> float:
     return time.perf_counter()
 
 
-def refresh(duckdb_path: Path, systems: Sequence[str] = tuple(SOURCES)) -> None:
-    """Raises LoadError, QualityError or DbtError with a message saying what failed where."""
+def refresh(
+    duckdb_path: Path,
+    systems: Sequence[str] = tuple(SOURCES),
+    dbt_vars: dict[str, str] | None = None,
+) -> None:
+    """`dbt_vars` are passed to `dbt build --vars` (e.g. the demo's as_of).
+    Raises LoadError, QualityError or DbtError with a message saying what failed where."""
     # dlt warns about every column that stayed empty in a load; keep the job's output short
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
     started = step(f"dlt: load {', '.join(systems)} -> {duckdb_path}")
@@ -41,7 +47,10 @@ def refresh(duckdb_path: Path, systems: Sequence[str] = tuple(SOURCES)) -> None:
     print(check(duckdb_path, raw_suites()).render())
 
     started = step("dbt build (seeds, models, data tests, unit tests)")
-    completed = run_dbt(["build"], duckdb_path, quiet=True)
+    args = ["build"]
+    if dbt_vars:
+        args += ["--vars", json.dumps(dbt_vars)]
+    completed = run_dbt(args, duckdb_path, quiet=True)
     for line in completed.stdout.splitlines():
         if "Done. PASS=" in line or " WARN " in line:
             print(line.split("  ", 1)[-1].strip())
