@@ -1,0 +1,1 @@
+"""Plain-words findings for the demo summary, one module per mart area."""
