@@ -21,16 +21,17 @@ from l2c.fake_api import FakeApiServer
 from l2c.quality import QualityError
 from l2c.refresh import refresh, step
 from l2c.simulator import DemoCompany, SimConfig
-from pipelines.load import LoadError
+from l2c.simulator.crms import ALL_CRMS
+from pipelines.load import SOURCES, LoadError
+
+# share of the demo company's accounts per business unit, when that CRM is included
+CRM_WEIGHTS = {"pipedrive": 0.4, "salesforce": 0.3, "oracle_cx": 0.15, "zendesk_sell": 0.15}
 
 
 def point_sources_at(server: FakeApiServer) -> None:
     """Configure the dlt sources for the local server exactly as a user configures them for
     the real APIs: through dlt's environment variables."""
-    os.environ["SOURCES__PIPEDRIVE__BASE_URL"] = server.pipedrive_url
-    os.environ["SOURCES__PIPEDRIVE__API_TOKEN"] = server.pipedrive_token
-    os.environ["SOURCES__STRIPE__BASE_URL"] = server.stripe_url
-    os.environ["SOURCES__STRIPE__API_KEY"] = server.stripe_key
+    os.environ.update(server.source_env())
 
 
 def reset(duckdb_path: Path) -> None:
@@ -39,12 +40,17 @@ def reset(duckdb_path: Path) -> None:
     shutil.rmtree(duckdb_path.parent / "dlt_pipelines", ignore_errors=True)
 
 
-def run(deals: int, seed: int, duckdb_path: Path, keep: bool) -> None:
+def run(
+    deals: int, seed: int, duckdb_path: Path, keep: bool, crms: Sequence[str] = ("pipedrive",)
+) -> None:
     duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     if not keep:
         reset(duckdb_path)
-    started = step(f"Demo company: {deals:,} deals, seed {seed}")
-    company = DemoCompany(SimConfig(seed=seed, n_deals=deals))
+    started = step(f"Demo company: {deals:,} deals, seed {seed}, CRMs: {', '.join(crms)}")
+    weights = tuple(CRM_WEIGHTS.get(c, 0.1) for c in crms)
+    company = DemoCompany(
+        SimConfig(seed=seed, n_deals=deals, crms=tuple(crms), crm_weights=weights)
+    )
     truth_path = company.write_ground_truth(duckdb_path.parent / "ground_truth.json")
     print(
         f"simulated up to {company.as_of:%Y-%m-%d}; ground truth in {truth_path} "
@@ -54,7 +60,11 @@ def run(deals: int, seed: int, duckdb_path: Path, keep: bool) -> None:
         print(f"serving the Pipedrive and Stripe APIs at {server.base_url}")
         point_sources_at(server)
         # open durations are measured to the simulated 'now', not to today's date
-        refresh(duckdb_path, dbt_vars={"as_of": f"{company.as_of:%Y-%m-%d %H:%M:%S}"})
+        refresh(
+            duckdb_path,
+            systems=[*crms, "stripe"],
+            dbt_vars={"as_of": f"{company.as_of:%Y-%m-%d %H:%M:%S}"},
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,11 +75,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--duckdb", type=Path, default=Path("warehouse/lead2cash.duckdb"))
     parser.add_argument(
+        "--crms",
+        nargs="+",
+        default=["pipedrive"],
+        choices=[c for c in ALL_CRMS if c in SOURCES],
+        help="CRMs of the company's business units (each bills through Stripe)",
+    )
+    parser.add_argument(
         "--keep", action="store_true", help="load into the existing DuckDB file (default: fresh)"
     )
     args = parser.parse_args(argv)
     try:
-        run(args.deals, args.seed, args.duckdb, args.keep)
+        run(args.deals, args.seed, args.duckdb, args.keep, args.crms)
     except (LoadError, DbtError, QualityError) as exc:
         print(f"\nFAILED: {exc}", file=sys.stderr)
         return 1

@@ -28,7 +28,7 @@ def step(title: str) -> float:
 
 def refresh(
     duckdb_path: Path,
-    systems: Sequence[str] = tuple(SOURCES),
+    systems: Sequence[str] = ("pipedrive", "stripe"),
     dbt_vars: dict[str, str] | None = None,
 ) -> None:
     """`dbt_vars` are passed to `dbt build --vars` (e.g. the demo's as_of).
@@ -71,7 +71,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         default=Path(os.environ.get("L2C_DUCKDB_PATH", "warehouse/lead2cash.duckdb")),
     )
-    parser.add_argument("--systems", nargs="+", default=list(SOURCES), choices=list(SOURCES))
+    parser.add_argument(
+        "--systems",
+        nargs="+",
+        default=os.environ.get("L2C_SYSTEMS", "pipedrive,stripe").replace(",", " ").split(),
+        choices=list(SOURCES),
+        help="systems to load (default: env L2C_SYSTEMS, else pipedrive stripe)",
+    )
     args = parser.parse_args(argv)
     try:
         refresh(args.duckdb, args.systems)

@@ -14,6 +14,7 @@ from l2c.fake_api.faults import Fault, FaultBook
 from l2c.fake_api.pipedrive_api import PipedriveApi
 from l2c.fake_api.responses import ApiError, Response, pipedrive_error, stripe_error
 from l2c.fake_api.stripe_api import handle_stripe
+from l2c.fake_api.systems import EXTRA_SYSTEMS, SystemApi
 from l2c.simulator import DemoCompany
 from l2c.simulator.views import Record
 
@@ -34,6 +35,7 @@ class FakeApp:
         self.faults = FaultBook()
         self.on_shutdown = on_shutdown
         self._pipedrive = PipedriveApi()
+        self.systems: dict[str, SystemApi] = {name: make() for name, make in EXTRA_SYSTEMS.items()}
         self._lock = threading.Lock()
         self._log: list[LogEntry] = []
         self._malformed: dict[tuple[str, str], dict[str, Any]] = {}
@@ -81,12 +83,38 @@ class FakeApp:
             if fault.delay_seconds:
                 time.sleep(fault.delay_seconds)
             if fault.status is not None:
-                return _fault_response(path, fault)
+                return _fault_response(path, fault, self._system_of(path))
         if path == "/pipedrive" or path.startswith("/pipedrive/"):
             return self._pipedrive_request(method, path[len("/pipedrive") :], query, headers)
         if path == "/stripe" or path.startswith("/stripe/"):
             return self._stripe_request(method, path[len("/stripe") :], query, headers)
+        api = self._system_of(path)
+        if api is not None:
+            return self._system_request(api, method, path, query, headers, body)
         return Response(404, {"error": "not found", "path": path})
+
+    def _system_of(self, path: str) -> SystemApi | None:
+        name = path.strip("/").split("/", 1)[0]
+        return self.systems.get(name)
+
+    def _system_request(
+        self,
+        api: SystemApi,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> Response:
+        if not api.authorized(headers, query):
+            return api.error(401, "unauthorized")
+        relative = path[len(api.system) + 1 :]
+        try:
+            return api.handle(
+                self.company, method, relative, query, headers, body, self._patcher(api.system)
+            )
+        except ApiError as err:
+            return api.error(err.status, err.message)
 
     def _pipedrive_request(
         self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str]
@@ -164,10 +192,12 @@ def _stripe_key(header: str) -> str | None:
     return None
 
 
-def _fault_response(path: str, fault: Fault) -> Response:
+def _fault_response(path: str, fault: Fault, api: SystemApi | None) -> Response:
     status = fault.status or 500
     message = "Rate limit exceeded" if status == 429 else "Injected server error"
-    if path.startswith("/stripe"):
+    if api is not None:
+        resp = api.error(status, message)
+    elif path.startswith("/stripe"):
         resp = stripe_error(status, message)
     elif path.startswith("/pipedrive"):
         resp = pipedrive_error(status, message)

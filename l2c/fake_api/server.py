@@ -96,6 +96,22 @@ class FakeApiServer:
     def stripe_url(self) -> str:
         return self.base_url + "/stripe"
 
+    def url_for(self, system: str) -> str:
+        return f"{self.base_url}/{system}"
+
+    def source_env(self) -> dict[str, str]:
+        """dlt environment variables pointing every source at this server, with its demo
+        credentials: how a user configures the real APIs, only with local URLs."""
+        env = {
+            "SOURCES__PIPEDRIVE__BASE_URL": self.pipedrive_url,
+            "SOURCES__PIPEDRIVE__API_TOKEN": self.pipedrive_token,
+            "SOURCES__STRIPE__BASE_URL": self.stripe_url,
+            "SOURCES__STRIPE__API_KEY": self.stripe_key,
+        }
+        for name, api in self.app.systems.items():
+            env.update(api.source_env(self.url_for(name)))
+        return env
+
     @property
     def request_log(self) -> list[LogEntry]:
         return self.app.request_log

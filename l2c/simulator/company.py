@@ -11,9 +11,10 @@ from typing import Any
 from l2c.simulator.clock import from_unix, to_unix
 from l2c.simulator.config import SimConfig
 from l2c.simulator.model import World
+from l2c.simulator.orders import SalesOrder, build_orders
 from l2c.simulator.render_pipedrive import render_pipedrive
 from l2c.simulator.render_stripe import render_stripe
-from l2c.simulator.state import DealState
+from l2c.simulator.state import DealState, deal_state
 from l2c.simulator.truth import build_truth
 from l2c.simulator.views import PipedriveView, StripeView
 from l2c.simulator.world import build_world
@@ -29,6 +30,8 @@ class DemoCompany:
         self._lock = threading.RLock()
         self._pd: dict[int, tuple[PipedriveView, dict[int, DealState]]] = {}
         self._stripe: dict[int, StripeView] = {}
+        self._states: dict[int, dict[int, DealState]] = {}
+        self.orders: list[SalesOrder] = build_orders(self.world, self.config.seed)
 
     @property
     def as_of(self) -> datetime:
@@ -66,8 +69,26 @@ class DemoCompany:
     def ground_truth(self) -> dict[str, Any]:
         with self._lock:
             as_of = self._as_of
-            view, states = self._pipedrive(as_of)
-            return build_truth(self.world, self.config, as_of, view, states, self.stripe_view())
+            view, _ = self._pipedrive(as_of)
+            return build_truth(
+                self.world,
+                self.config,
+                as_of,
+                view,
+                self.deal_states(),
+                self.stripe_view(),
+                self.orders,
+            )
+
+    def deal_states(self) -> dict[int, DealState]:
+        """State at as_of of every deal that exists by then, in every CRM."""
+        with self._lock:
+            as_of = self._as_of
+            if as_of not in self._states:
+                self._states[as_of] = {
+                    d.id: deal_state(d, as_of) for d in self.world.deals if d.add_time <= as_of
+                }
+            return self._states[as_of]
 
     def write_ground_truth(self, path: str | Path) -> Path:
         out = Path(path)

@@ -71,6 +71,12 @@ class SimConfig:
     customer_org_metadata_share: float = 0.90
     link_rule_window_days: int = 60
 
+    # business units: each customer account (org) is sold to by one unit, with its own CRM and
+    # reps (rep i works in crms[i % len(crms)]); every unit bills through Stripe.
+    # Systems: see l2c.simulator.crms. Default: a single unit on Pipedrive.
+    crms: tuple[str, ...] = ("pipedrive",)
+    crm_weights: tuple[float, ...] = (1.0,)
+
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_params(self) -> dict[str, Any]:

@@ -148,7 +148,9 @@ class LifeBuilder:
             seq.remove(rng.choice([s for s in stages[1:] if s != PROPOSAL]))
         stuck = rng.choice(seq) if rng.random() < cfg.stuck_share else None
         if rng.random() < cfg.owner_change_share:
-            team = [r for r in self._team_members[rep.team_index] if r.id != rep.id]
+            team = [
+                r for r in self._team_members[rep.team_index] if r.id != rep.id and r.crm == rep.crm
+            ]
             if team:
                 when = deal.add_time + self._days(0.3, 3.0)
                 self._change(deal, when, "user_id", rep.id, rng.choice(team).id)

@@ -15,6 +15,7 @@ class Rep:
     discount_mean: float
     created: int
     is_manager: bool = False
+    crm: str = "pipedrive"
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Org:
     add_time: int = 0
     update_times: list[int] = field(default_factory=list)
     person_ids: list[int] = field(default_factory=list)
+    crm: str = "pipedrive"
 
 
 @dataclass
@@ -120,6 +122,7 @@ class Lead:
     archived_at: int | None  # converted or disqualified
     converted_deal_id: int | None = None
     seen_at: int | None = None
+    crm: str = "pipedrive"
 
 
 @dataclass
@@ -144,6 +147,7 @@ class Deal:
     activities: list[Activity] = field(default_factory=list)
     final_won_time: int | None = None
     won_value_cents: int = 0
+    crm: str = "pipedrive"
 
 
 @dataclass

@@ -18,6 +18,8 @@ from l2c.simulator.model import Deal, FlowChange, World
 from l2c.simulator.state import DealState, deal_state
 from l2c.simulator.views import PipedriveView, Record
 
+SYSTEM = "pipedrive"
+
 STANDARD_FIELDS = (
     ("title", "Title", "varchar"),
     ("value", "Value", "monetary"),
@@ -47,6 +49,8 @@ def _static(world: World, view: PipedriveView) -> None:
     base = world.base_time
     teams = {team_id - 1: team_id for team_id, _, _ in world.teams}
     for rep in world.reps:
+        if rep.crm != SYSTEM:
+            continue
         view.users.append(
             {
                 "id": rep.id,
@@ -61,13 +65,13 @@ def _static(world: World, view: PipedriveView) -> None:
             }
         )
     for team_id, name, manager in world.teams:
-        members = [r.id for r in world.reps if teams[r.team_index] == team_id]
+        members = [r.id for r in world.reps if teams[r.team_index] == team_id and r.crm == SYSTEM]
         view.legacy_teams.append(
             {
                 "id": team_id,
                 "name": name,
                 "description": f"Sales {name}",
-                "manager_id": manager,
+                "manager_id": manager if world.reps[manager - 1].crm == SYSTEM else None,
                 "users": members,
                 "active_flag": True,
                 "add_time": clock.v1(base),
@@ -179,7 +183,7 @@ def _deal_fields(world: World, view: PipedriveView) -> None:
 
 def _people(world: World, view: PipedriveView, as_of: int) -> None:
     for org in sorted(world.orgs, key=lambda o: o.id):
-        if org.add_time > as_of:
+        if org.add_time > as_of or org.crm != SYSTEM:
             continue
         view.organizations.append(
             {
@@ -195,8 +199,9 @@ def _people(world: World, view: PipedriveView, as_of: int) -> None:
                 },
             }
         )
+    crm_orgs = {org.id for org in world.orgs if org.crm == SYSTEM}
     for p in world.persons:
-        if p.add_time > as_of:
+        if p.add_time > as_of or p.org_id not in crm_orgs:
             continue
         view.persons.append(
             {
@@ -358,7 +363,7 @@ def _deal_children(deal: Deal, view: PipedriveView, as_of: int) -> None:
 
 def _leads(world: World, view: PipedriveView, as_of: int) -> None:
     for lead in world.leads:
-        if lead.add_time > as_of:
+        if lead.add_time > as_of or lead.crm != SYSTEM:
             continue
         archived = lead.archived_at is not None and lead.archived_at <= as_of
         seen = lead.seen_at is not None and lead.seen_at <= as_of
@@ -399,7 +404,7 @@ def render_pipedrive(world: World, as_of: int) -> tuple[PipedriveView, dict[int,
     _leads(world, view, as_of)
     states: dict[int, DealState] = {}
     for deal in world.deals:
-        if deal.add_time > as_of:
+        if deal.add_time > as_of or deal.crm != SYSTEM:
             continue
         st = deal_state(deal, as_of)
         states[deal.id] = st

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from l2c.simulator.crms import crm
 from l2c.simulator.model import Customer, Invoice, World
 from l2c.simulator.views import Record, StripeView
 
@@ -10,7 +11,7 @@ def _at(ts: int | None, as_of: int) -> int | None:
     return ts if ts is not None and ts <= as_of else None
 
 
-def _invoice(inv: Invoice, as_of: int) -> Record:
+def _invoice(inv: Invoice, as_of: int, deal_crm: str) -> Record:
     paid = sum(ch.amount for ch in inv.charges if ch.created <= as_of)
     finalized = _at(inv.finalized_at, as_of)
     voided = _at(inv.voided_at, as_of)
@@ -48,7 +49,7 @@ def _invoice(inv: Invoice, as_of: int) -> Record:
             if inv.discount_cents
             else []
         ),
-        "metadata": {"pipedrive_deal_id": str(inv.deal_id)} if inv.has_metadata else {},
+        "metadata": _deal_metadata(inv.deal_id, deal_crm) if inv.has_metadata else {},
         "status_transitions": {
             "finalized_at": finalized,
             "paid_at": paid_at,
@@ -75,7 +76,13 @@ def _invoice(inv: Invoice, as_of: int) -> Record:
     }
 
 
-def _customer(cust: Customer) -> Record:
+def _deal_metadata(deal_id: int, system: str) -> dict[str, str]:
+    unit = crm(system)
+    return {unit.deal_metadata_key: unit.deal_ref(deal_id)}
+
+
+def _customer(cust: Customer, org_crm: str) -> Record:
+    unit = crm(org_crm)
     return {
         "id": cust.id,
         "object": "customer",
@@ -83,7 +90,11 @@ def _customer(cust: Customer) -> Record:
         "email": cust.email,
         "created": cust.created,
         "currency": cust.currency,
-        "metadata": {"pipedrive_org_id": str(cust.org_id)} if cust.has_org_metadata else {},
+        "metadata": (
+            {unit.account_metadata_key: unit.account_ref(cust.org_id)}
+            if cust.has_org_metadata
+            else {}
+        ),
         "address": {"country": cust.country},
         "livemode": False,
     }
@@ -95,13 +106,17 @@ def _newest_first(rows: list[Record]) -> list[Record]:
 
 def render_stripe(world: World, as_of: int) -> StripeView:
     view = StripeView(as_of=as_of)
-    view.customers = _newest_first([_customer(c) for c in world.customers if c.created <= as_of])
+    org_crm = {org.id: org.crm for org in world.orgs}
+    deal_crm = {deal.id: deal.crm for deal in world.deals}
+    view.customers = _newest_first(
+        [_customer(c, org_crm[c.org_id]) for c in world.customers if c.created <= as_of]
+    )
     invoices: list[Record] = []
     charges: list[Record] = []
     for inv in world.invoices:
         if inv.created > as_of:
             continue
-        invoices.append(_invoice(inv, as_of))
+        invoices.append(_invoice(inv, as_of, deal_crm[inv.deal_id]))
         for ch in inv.charges:
             if ch.created > as_of:
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import pairwise
 from typing import Any
 
@@ -9,7 +10,9 @@ from l2c.simulator import clock
 from l2c.simulator.catalog import PIPELINES
 from l2c.simulator.clock import DAY
 from l2c.simulator.config import SimConfig
+from l2c.simulator.crms import CRMS, case_id
 from l2c.simulator.model import Deal, Invoice, World
+from l2c.simulator.orders import SalesOrder
 from l2c.simulator.state import DealState
 from l2c.simulator.views import PipedriveView, Record, StripeView
 
@@ -67,6 +70,8 @@ def _deal_truth(
     rep = world.reps[st.owner_id - 1]
     return {
         "id": deal.id,
+        "crm": deal.crm,
+        "case_id": case_id(deal.crm, deal.id),
         "owner_id": st.owner_id,
         "team": world.teams[rep.team_index][1],
         "region": deal.region,
@@ -87,12 +92,13 @@ def _deal_truth(
     }
 
 
-def _invoice_truth(inv: Invoice, region: str, rec: Record) -> Record:
+def _invoice_truth(inv: Invoice, deal: Deal, rec: Record) -> Record:
     paid_at = rec["status_transitions"]["paid_at"]
     late = None if paid_at is None else round((paid_at - inv.due_date) / DAY, 3)
     return {
         "id": inv.id,
         "deal_id": inv.deal_id,
+        "deal_case_id": case_id(deal.crm, deal.id),
         "has_deal_metadata": inv.has_metadata,
         "created": inv.created,
         "due_date": inv.due_date,
@@ -100,35 +106,40 @@ def _invoice_truth(inv: Invoice, region: str, rec: Record) -> Record:
         "days_late": late,
         "partial_payments": len(inv.charges) > 1,
         "voided": rec["status"] == "void",
-        "region": region,
+        "region": deal.region,
     }
 
 
 def linkable_by_rule(
-    pd: PipedriveView, stripe: StripeView, window_days: int
+    world: World, states: dict[int, DealState], stripe: StripeView, window_days: int
 ) -> dict[str, int | None]:
     """For each invoice without deal metadata: the single deal the rule finds, else None.
 
-    Rule: customer.metadata.pipedrive_org_id == deal.org_id, deal won at as_of, same currency,
-    won_time <= invoice.created <= won_time + window_days, and invoice.total equals the deal
-    value in minor units, or its half rounded down or up (split billing). The rule links only
-    when exactly one deal matches.
+    Rule: the customer's CRM account metadata (e.g. pipedrive_org_id) names the deal's account,
+    deal won at as_of, same currency, won_time <= invoice.created <= won_time + window_days, and
+    invoice.total equals the deal value in minor units, or its half rounded down or up (split
+    billing). The rule links only when exactly one deal matches.
     """
-    cust_org = {
-        c["id"]: int(c["metadata"]["pipedrive_org_id"])
-        for c in stripe.customers
-        if "pipedrive_org_id" in c["metadata"]
+    account_keys = {
+        (unit.account_metadata_key, unit.account_ref(org.id)): org.id
+        for org in world.orgs
+        for unit in (CRMS[org.crm],)
     }
+    cust_org: dict[str, int] = {}
+    for c in stripe.customers:
+        for key, value in c["metadata"].items():
+            if (key, value) in account_keys:
+                cust_org[c["id"]] = account_keys[(key, value)]
     won_by_org: dict[int, list[tuple[int, int, str, int]]] = {}
-    for d in pd.deals:
-        if d["status"] == "won":
-            cents = round(d["value"] * 100)
-            won_ts = clock.parse_rfc3339(d["won_time"])
-            row = (d["id"], won_ts, d["currency"].lower(), cents)
-            won_by_org.setdefault(d["org_id"], []).append(row)
+    for d in world.deals:
+        st = states.get(d.id)
+        if st is not None and st.status == "won" and st.won_time is not None:
+            row = (d.id, st.won_time, d.currency.lower(), round(st.value * 100))
+            won_by_org.setdefault(d.org_id, []).append(row)
+    deal_keys = {unit.deal_metadata_key for unit in CRMS.values()}
     out: dict[str, int | None] = {}
     for inv in stripe.invoices:
-        if inv["metadata"].get("pipedrive_deal_id"):
+        if deal_keys & set(inv["metadata"]):
             continue
         org = cust_org.get(inv["customer"])
         matches = [
@@ -142,6 +153,27 @@ def linkable_by_rule(
     return out
 
 
+def _outcome_counts(
+    world: World, states: dict[int, DealState], as_of: int, crm: str | None
+) -> dict[str, int]:
+    deals = [d for d in world.deals if d.id in states and crm in (None, d.crm)]
+    leads = [lead for lead in world.leads if lead.add_time <= as_of and crm in (None, lead.crm)]
+    return {
+        "deals": len(deals),
+        "won": sum(1 for d in deals if states[d.id].status == "won"),
+        "lost": sum(1 for d in deals if states[d.id].status == "lost"),
+        "open": sum(1 for d in deals if states[d.id].status == "open"),
+        "leads": len(leads),
+        "leads_converted": sum(
+            1
+            for lead in leads
+            if lead.converted_deal_id is not None
+            and lead.archived_at is not None
+            and lead.archived_at <= as_of
+        ),
+    }
+
+
 def build_truth(
     world: World,
     cfg: SimConfig,
@@ -149,7 +181,10 @@ def build_truth(
     pd: PipedriveView,
     states: dict[int, DealState],
     stripe: StripeView,
+    orders: Sequence[SalesOrder] = (),
 ) -> dict[str, Any]:
+    """`states`: every deal that exists at as_of, in every CRM. Counts cover all CRMs, except
+    the Pipedrive object counts (activities ... deal_discounts), which describe its API."""
     inv_recs = {r["id"]: r for r in stripe.invoices}
     deals_by_id = {d.id: d for d in world.deals}
     inv_by_deal: dict[int, list[str]] = {}
@@ -157,37 +192,33 @@ def build_truth(
     for inv in world.invoices:
         if inv.id in inv_recs:
             inv_by_deal.setdefault(inv.deal_id, []).append(inv.id)
-            region = deals_by_id[inv.deal_id].region
-            invoices.append(_invoice_truth(inv, region, inv_recs[inv.id]))
+            invoices.append(_invoice_truth(inv, deals_by_id[inv.deal_id], inv_recs[inv.id]))
     deals = [
         _deal_truth(world, cfg, d, states[d.id], as_of, inv_by_deal.get(d.id, []))
         for d in world.deals
         if d.id in states
     ]
     true_deal = {inv.id: inv.deal_id for inv in world.invoices}
-    links = linkable_by_rule(pd, stripe, cfg.link_rule_window_days)
-    flows = [ch for st in states.values() for ch in st.flow]
+    links = linkable_by_rule(world, states, stripe, cfg.link_rule_window_days)
+    pd_flows = [
+        ch
+        for d in world.deals
+        if d.crm == "pipedrive" and d.id in states
+        for ch in states[d.id].flow
+    ]
+    deal_keys = {unit.deal_metadata_key for unit in CRMS.values()}
     counts = {
-        "deals": len(pd.deals),
-        "won": sum(1 for d in pd.deals if d["status"] == "won"),
-        "lost": sum(1 for d in pd.deals if d["status"] == "lost"),
-        "open": sum(1 for d in pd.deals if d["status"] == "open"),
-        "leads": len(pd.leads),
-        "leads_converted": sum(
-            1
-            for lead in world.leads
-            if lead.converted_deal_id is not None
-            and lead.archived_at is not None
-            and lead.archived_at <= as_of
-        ),
+        **_outcome_counts(world, states, as_of, None),
         "activities": len(pd.activities),
         "quotes": sum(1 for a in pd.activities if a["type"] == "quote"),
-        "stage_changes": sum(1 for ch in flows if ch.field_key == "stage_id"),
-        "flow_changes": len(flows),
+        "stage_changes": sum(1 for ch in pd_flows if ch.field_key == "stage_id"),
+        "flow_changes": len(pd_flows),
         "deal_products": len(pd.deal_products),
         "deal_discounts": sum(len(v) for v in pd.deal_discounts.values()),
         "invoices": len(stripe.invoices),
-        "invoices_with_deal_metadata": sum(1 for i in stripe.invoices if i["metadata"]),
+        "invoices_with_deal_metadata": sum(
+            1 for i in stripe.invoices if deal_keys & set(i["metadata"])
+        ),
         "invoices_linkable_by_rule": sum(
             1 for inv_id, deal_id in links.items() if deal_id == true_deal[inv_id]
         ),
@@ -198,8 +229,20 @@ def build_truth(
         "seed": cfg.seed,
         "as_of": clock.v2(as_of),
         "n_deals_config": cfg.n_deals,
+        "crms": list(cfg.crms),
         "params": planted_params(world, cfg),
         "counts": counts,
+        "counts_by_crm": {c: _outcome_counts(world, states, as_of, c) for c in cfg.crms},
         "deals": deals,
         "invoices": invoices,
+        "orders": [
+            {
+                "number": o.number,
+                "deal_case_id": case_id(o.crm, o.deal_id),
+                "created": o.created,
+                "fulfilled": o.fulfilled_at(as_of),
+            }
+            for o in orders
+            if o.visible(as_of)
+        ],
     }

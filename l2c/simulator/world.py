@@ -56,6 +56,26 @@ def _orgs(rng: random.Random, cfg: SimConfig, reps: list[Rep]) -> list[Org]:
     return orgs
 
 
+def _business_units(cfg: SimConfig, reps: list[Rep], orgs: list[Org]) -> dict[str, list[Rep]]:
+    """Split reps and accounts into the configured CRM business units. A separate random
+    stream keeps the single-CRM company identical to what it was before units existed."""
+    if len(cfg.crms) != len(cfg.crm_weights) or not cfg.crms:
+        raise ValueError("SimConfig.crms and crm_weights must be non-empty and of equal length")
+    if len(cfg.crms) > len(reps):
+        raise ValueError(f"{len(cfg.crms)} CRMs need at least as many reps (n_reps={len(reps)})")
+    for i, rep in enumerate(reps):
+        rep.crm = cfg.crms[i % len(cfg.crms)]
+    if len(cfg.crms) > 1:
+        unit_rng = random.Random(f"business-units-{cfg.seed}")
+        for org in orgs:
+            org.crm = unit_rng.choices(cfg.crms, weights=cfg.crm_weights)[0]
+            org.owner_id = unit_rng.choice([r for r in reps if r.crm == org.crm]).id
+    else:
+        for org in orgs:
+            org.crm = cfg.crms[0]
+    return {c: [r for r in reps if r.crm == c] for c in cfg.crms}
+
+
 def _creation_times(rng: random.Random, cfg: SimConfig, as_of: int, n: int) -> list[int]:
     start = as_of - cfg.history_days * DAY
     span = (cfg.history_days + cfg.future_days) * DAY
@@ -71,6 +91,7 @@ def build_world(cfg: SimConfig) -> World:
     reps = _reps(rng, cfg, base)
     teams = [(i + 1, name, i + 1) for i, name in enumerate(cfg.team_names)]
     orgs = _orgs(rng, cfg, reps)
+    reps_by_crm = _business_units(cfg, reps, orgs)
     org_weights = list(itertools.accumulate(1.0 / (k + 1) ** 0.6 for k in range(len(orgs))))
     region_key, discount_key = ids.hash40(), ids.hash40()
     builder = LifeBuilder(rng, cfg, ids, reps, discount_key)
@@ -80,7 +101,7 @@ def build_world(cfg: SimConfig) -> World:
     for deal_id, add in enumerate(_creation_times(rng, cfg, as_of, cfg.n_deals), start=1):
         org_i = rng.choices(range(len(orgs)), cum_weights=org_weights)[0]
         org = orgs[org_i]
-        rep = rng.choice(reps)
+        rep = rng.choice(reps_by_crm[org.crm])
         pipeline = EXPANSION if rng.random() < cfg.expansion_share else NEW_BUSINESS
         currency = rng.choices(cfg.currencies, weights=cfg.currency_weights)[0]
         lead_id: str | None = None
@@ -94,6 +115,7 @@ def build_world(cfg: SimConfig) -> World:
                 lead_id, f"{org.name} lead", rep.id, -1, org_i, source, lead_add, value, add
             )
             lead.converted_deal_id = deal_id
+            lead.crm = org.crm
             lead.seen_at = lead_add + int(rng.uniform(0.05, 2.0) * DAY)
             leads.append(lead)
             first_use[org_i] = min(first_use.get(org_i, lead_add), lead_add)
@@ -115,9 +137,10 @@ def build_world(cfg: SimConfig) -> World:
             PIPELINES[pipeline][0],
             0.0,
         )
+        deal.crm = org.crm
         builder.build(deal, rep)
         deals.append(deal)
-    leads.extend(_unconverted_leads(rng, cfg, ids, reps, orgs, as_of, len(leads), first_use))
+    leads.extend(_unconverted_leads(rng, cfg, ids, reps_by_crm, orgs, as_of, len(leads), first_use))
     persons = _finish_orgs(rng, orgs, first_use, as_of)
     _link_people(rng, orgs, deals, leads)
     _assign_ids(deals)
@@ -142,7 +165,7 @@ def _unconverted_leads(
     rng: random.Random,
     cfg: SimConfig,
     ids: IdMaker,
-    reps: list[Rep],
+    reps_by_crm: dict[str, list[Rep]],
     orgs: list[Org],
     as_of: int,
     n_converted: int,
@@ -158,7 +181,7 @@ def _unconverted_leads(
         lead = Lead(
             ids.uuid(),
             f"{orgs[org_i].name} inquiry",
-            rng.choice(reps).id,
+            rng.choice(reps_by_crm[orgs[org_i].crm]).id,
             -1,
             org_i,
             rng.choice(LEAD_SOURCES),
@@ -166,6 +189,7 @@ def _unconverted_leads(
             value,
             archived,
         )
+        lead.crm = orgs[org_i].crm
         lead.seen_at = add + int(rng.uniform(0.05, 5.0) * DAY) if rng.random() < 0.8 else None
         out.append(lead)
         first_use[org_i] = min(first_use.get(org_i, add), add)

@@ -1,4 +1,4 @@
--- Object-to-object relations (lead -> deal -> quote, deal -> invoice, invoice -> payment),
+-- Object-to-object relations (lead -> deal -> quote / order, deal -> invoice, invoice -> payment),
 -- kept apart from the log so it can be exported object-centric (OCEL 2.0) and re-cased.
 -- source_system is the system of the record that carries the reference (the `to` object).
 with leads as (
@@ -15,6 +15,10 @@ quotes as (
 
 invoices as (
     select * from {{ ref('int_invoices_linked') }}
+),
+
+orders as (
+    select * from {{ ref('int_orders_unioned') }}
 ),
 
 payments as (
@@ -64,6 +68,20 @@ deal_invoice as (
     where invoices.deal_key is not null
 ),
 
+deal_order as (
+    select
+        'deal' as from_object_type,
+        orders.deal_key as from_object_id,
+        'order' as to_object_type,
+        orders.order_key as to_object_id,
+        'ordered_as' as relation,
+        orders.source_system,
+        cast(null as {{ dbt.type_string() }}) as link_method
+    from orders
+    inner join deals
+        on orders.deal_key = deals.deal_key
+),
+
 invoice_payment as (
     select
         'invoice' as from_object_type,
@@ -86,6 +104,8 @@ relations as (
     select * from deal_quote
     union all
     select * from deal_invoice
+    union all
+    select * from deal_order
     union all
     select * from invoice_payment
 ),

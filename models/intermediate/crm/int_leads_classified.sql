@@ -1,5 +1,6 @@
 -- Leads with their conversion status:
---   converted     a (non-deleted) deal references the lead; earliest such deal wins
+--   converted     a (non-deleted) deal references the lead (its own lead reference, or the
+--                 lead's converted_deal_key: see int_deals_filtered); earliest such deal wins
 --   disqualified  archived and referenced by no deal (disqualified_at = last update)
 --   open          everything else
 with leads as (
@@ -26,7 +27,12 @@ conversions as (
 
 classified as (
     select
-        leads.*,
+        {%- for spec in canonical_columns('leads') %}
+            {%- set col = parse_column_spec(spec) %}
+            {%- if col.name != 'converted_deal_key' %}
+        leads.{{ col.name }},
+            {%- endif %}
+        {%- endfor %}
         conversions.deal_key as converted_deal_key,
         conversions.created_at as converted_at,
         case

@@ -3,7 +3,7 @@
 
 with events as (
     {{ union_event_families(
-        ['lead', 'deal', 'stage', 'quote', 'followup', 'invoice', 'payment']
+        ['lead', 'deal', 'stage', 'quote', 'followup', 'order', 'invoice', 'payment']
     ) }}
 ),
 

@@ -2,6 +2,7 @@
 -- Quote Sent and before the next Quote Sent of the same deal.
 with quote_events as (
     select * from {{ ref('int_quote_events_derived') }}
+    where activity = 'Quote Sent'
 ),
 
 activities as (

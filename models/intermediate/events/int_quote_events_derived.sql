@@ -1,4 +1,5 @@
--- Quote family: Quote Sent for every sent quote of a case deal.
+-- Quote family for the quotes of a case deal: Quote Sent, Quote Accepted, Quote Rejected
+-- (the last two only where the CRM records the customer's answer).
 with quotes as (
     select * from {{ ref('int_quotes_unioned') }}
 ),
@@ -7,25 +8,21 @@ deals as (
     select * from {{ ref('int_deals_filtered') }}
 ),
 
-final as (
-    select
-        quotes.deal_key as case_id,
-        'Quote Sent' as activity,
-        quotes.quote_sent_at as event_at,
-        'quote' as object_type,
-        quotes.quote_key as object_id,
-        quotes.source_system,
-        quotes.quote_id as source_row_id,
-        quotes.owner_user_key as resource_user_key,
-        cast(null as {{ dbt.type_boolean() }}) as is_automated,
-        quotes.amount,
-        quotes.currency
+case_quotes as (
+    select quotes.*
     from quotes
     inner join deals
         on
             quotes.deal_key = deals.deal_key
             and quotes.source_system = deals.source_system
-    where quotes.quote_sent_at is not null
+),
+
+final as (
+    {{ timestamp_events('case_quotes', 'quote', 'quote_key', 'quote_id', [
+        ['Quote Sent', 'quote_sent_at', 'amount'],
+        ['Quote Accepted', 'quote_accepted_at', 'amount'],
+        ['Quote Rejected', 'quote_rejected_at', 'amount'],
+    ], resource_user_key='owner_user_key') }}
 )
 
 select * from final

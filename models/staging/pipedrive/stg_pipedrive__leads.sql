@@ -21,7 +21,9 @@ renamed as (
         value__amount as value,
         upper(value__currency) as currency,
         {{ to_utc_timestamp('add_time') }} as created_at,
-        {{ to_utc_timestamp('update_time') }} as updated_at
+        {{ to_utc_timestamp('update_time') }} as updated_at,
+        -- Pipedrive records the conversion on the deal (deal.origin_id), not on the lead
+        cast(null as {{ dbt.type_string() }}) as converted_deal_key
     from source
 ),
 

@@ -30,7 +30,10 @@ renamed as (
         cast(null as {{ type_double() }}) as amount,
         cast(null as {{ dbt.type_string() }}) as currency,
         {{ to_utc_timestamp('add_time') }} as created_at,
-        {{ to_utc_timestamp('marked_as_done_time') }} as quote_sent_at
+        {{ to_utc_timestamp('marked_as_done_time') }} as quote_sent_at,
+        -- Pipedrive activities do not record the customer's answer
+        cast(null as {{ dbt.type_timestamp() }}) as quote_accepted_at,
+        cast(null as {{ dbt.type_timestamp() }}) as quote_rejected_at
     from quote_activities
 ),
 
