@@ -21,11 +21,8 @@ from l2c.fake_api import FakeApiServer
 from l2c.quality import QualityError
 from l2c.refresh import refresh, step
 from l2c.simulator import DemoCompany, SimConfig
-from l2c.simulator.crms import ALL_CRMS
+from l2c.simulator.crms import ALL_CRMS, CRM_WEIGHTS
 from pipelines.load import SOURCES, LoadError
-
-# share of the demo company's accounts per business unit, when that CRM is included
-CRM_WEIGHTS = {"pipedrive": 0.4, "salesforce": 0.3, "oracle_cx": 0.15, "zendesk_sell": 0.15}
 
 
 def point_sources_at(server: FakeApiServer) -> None:

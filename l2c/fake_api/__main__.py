@@ -10,18 +10,25 @@ from pathlib import Path
 
 from l2c.fake_api.server import FakeApiServer
 from l2c.simulator import DemoCompany, SimConfig
+from l2c.simulator.crms import CRM_WEIGHTS
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m l2c.fake_api", description=__doc__)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--deals", type=int, default=3000)
+    parser.add_argument(
+        "--crms", nargs="+", default=["pipedrive"], help="CRMs of the company's business units"
+    )
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--port-file", type=Path, default=None)
     parser.add_argument("--pipedrive-token", default="demo-pipedrive-token")
     parser.add_argument("--stripe-key", default="sk_test_demo")
     args = parser.parse_args(argv)
-    company = DemoCompany(SimConfig(seed=args.seed, n_deals=args.deals))
+    weights = tuple(CRM_WEIGHTS.get(c, 0.1) for c in args.crms)
+    company = DemoCompany(
+        SimConfig(seed=args.seed, n_deals=args.deals, crms=tuple(args.crms), crm_weights=weights)
+    )
     server = FakeApiServer(
         company, args.port, pipedrive_token=args.pipedrive_token, stripe_key=args.stripe_key
     )

@@ -34,6 +34,8 @@ class FakeApp:
         self.stripe_key = stripe_key
         self.faults = FaultBook()
         self.on_shutdown = on_shutdown
+        # set by the server: the dlt env vars that point every source at it
+        self.source_env: Callable[[], dict[str, str]] | None = None
         self._pipedrive = PipedriveApi()
         self.systems: dict[str, SystemApi] = {name: make() for name, make in EXTRA_SYSTEMS.items()}
         self._lock = threading.Lock()
@@ -159,6 +161,8 @@ class FakeApp:
             return Response(200, {"ok": True})
         if name == "ground_truth" and method == "GET":
             return Response(200, self.company.ground_truth())
+        if name == "source_env" and method == "GET" and self.source_env is not None:
+            return Response(200, self.source_env())
         if name == "as_of" and method == "GET":
             return Response(200, {"as_of": self.company.as_of.isoformat()})
         if name == "shutdown" and method == "POST":

@@ -75,6 +75,7 @@ class FakeApiServer:
         self.app = FakeApp(company, pipedrive_token, stripe_key, on_shutdown=self.stop)
         self._httpd = _HttpServer(("127.0.0.1", port), _Handler)
         self._httpd.app = self.app
+        self.app.source_env = self.source_env
         self._thread: threading.Thread | None = None
         self.shutdown_event = threading.Event()
         self._stop_lock = threading.Lock()

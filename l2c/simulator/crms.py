@@ -73,6 +73,14 @@ CRMS: dict[str, CrmSystem] = {
 
 ALL_CRMS: tuple[str, ...] = ("pipedrive", "salesforce", "oracle_cx", "zendesk_sell")
 
+# the demo company's share of accounts per business unit, when that CRM is included
+CRM_WEIGHTS: dict[str, float] = {
+    "pipedrive": 0.4,
+    "salesforce": 0.3,
+    "oracle_cx": 0.15,
+    "zendesk_sell": 0.15,
+}
+
 
 def crm(system: str) -> CrmSystem:
     try:
