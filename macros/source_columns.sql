@@ -17,25 +17,25 @@
     }) }}
 {%- endmacro %}
 
-{% macro source_relation_or_none(source_name, table_name) -%}
+{#- The lower-cased column names of a raw table, read from the database (not from dbt's
+    relation cache: with several threads the cache of a schema can be half-filled while
+    another model compiles, and a cached miss would silently turn a loaded table into an
+    empty staging model). An empty list means the table does not exist (yet). -#}
+{% macro source_columns_present(source_name, table_name) -%}
     {%- set rel = source(source_name, table_name) -%}
-    {%- if not execute -%}
-        {{ return(rel) }}
+    {%- set names = [] -%}
+    {%- if execute -%}
+        {%- for c in adapter.get_columns_in_relation(rel) -%}
+            {%- do names.append(c.name | lower) -%}
+        {%- endfor -%}
     {%- endif -%}
-    {%- set found = adapter.get_relation(database=rel.database, schema=rel.schema,
-                                         identifier=rel.identifier) -%}
-    {{ return(found) }}
+    {{ return(names) }}
 {%- endmacro %}
 
 {% macro select_source_columns(source_name, table_name, columns) -%}
     {%- set rel = source(source_name, table_name) -%}
-    {%- set found = source_relation_or_none(source_name, table_name) -%}
-    {%- set existing = [] -%}
-    {%- if execute and found is not none -%}
-        {%- for c in adapter.get_columns_in_relation(found) -%}
-            {%- do existing.append(c.name | lower) -%}
-        {%- endfor -%}
-    {%- endif %}
+    {%- set existing = source_columns_present(source_name, table_name) -%}
+    {%- set found = (not execute) or (existing | length > 0) %}
     select
     {%- for spec in columns %}
         {%- set col = parse_column_spec(spec) %}
@@ -46,7 +46,7 @@
         {%- endif -%}
         {{- "," if not loop.last }}
     {%- endfor %}
-    {%- if found is not none %}
+    {%- if found %}
     from {{ rel }}
     {%- else %}
     where 1 = 0

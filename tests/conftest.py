@@ -100,6 +100,6 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWar
     # while developing one area, L2C_TEST_DBT_SELECT narrows the build (e.g. '+marts.sales')
     select = os.environ.get("L2C_TEST_DBT_SELECT")
     if select:
-        args += ["--select", select]
+        args += ["--select", select, "--indirect-selection", "cautious"]
     run_dbt(args, db, target_path=work / "target", quiet=True)
     yield DemoWarehouse(company, company.ground_truth(), db, work / "target")
