@@ -60,7 +60,11 @@ def run(
         refresh(
             duckdb_path,
             systems=[*crms, "stripe"],
-            dbt_vars={"as_of": f"{company.as_of:%Y-%m-%d %H:%M:%S}"},
+            dbt_vars={
+                "as_of": f"{company.as_of:%Y-%m-%d %H:%M:%S}",
+                # the demo company plants its follow-up effect at this many days
+                "follow_up_within_days": company.config.follow_up_days,
+            },
         )
 
 

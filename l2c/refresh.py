@@ -29,7 +29,7 @@ def step(title: str) -> float:
 def refresh(
     duckdb_path: Path,
     systems: Sequence[str] = ("pipedrive", "stripe"),
-    dbt_vars: dict[str, str] | None = None,
+    dbt_vars: dict[str, object] | None = None,
 ) -> None:
     """`dbt_vars` are passed to `dbt build --vars` (e.g. the demo's as_of).
     Raises LoadError, QualityError or DbtError with a message saying what failed where."""

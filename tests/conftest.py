@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -96,7 +97,10 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWar
         db = work / "l2c.duckdb"
         load_all(db)
     as_of = company.as_of.strftime("%Y-%m-%d %H:%M:%S")
-    args = ["build", "--vars", f"{{as_of: '{as_of}'}}"]
+    # as the demo does: open durations measured to the simulated 'now', and the follow-up
+    # window the company plants
+    dbt_vars = {"as_of": as_of, "follow_up_within_days": company.config.follow_up_days}
+    args = ["build", "--vars", json.dumps(dbt_vars)]
     # while developing one area, L2C_TEST_DBT_SELECT narrows the build (e.g. '+marts.sales')
     select = os.environ.get("L2C_TEST_DBT_SELECT")
     if select:

@@ -1,0 +1,108 @@
+-- Win rates of deals as at the as-of instant. One row per (dimension, group_value):
+-- dimension 'overall' (group 'all'), 'cohort_month' (month the deal was created), 'rep'
+-- (current owner), 'team', 'region', 'pipeline', 'source_system'. A missing value is '(none)'.
+-- win_rate = won / (won + lost): closed deals only, open deals are not in the denominator.
+{%- set dimensions = [
+    ('overall', "'all'", "'all'"),
+    ('cohort_month', 'cast(cohort_month as ' ~ dbt.type_string() ~ ')',
+     'cast(cohort_month as ' ~ dbt.type_string() ~ ')'),
+    ('rep', 'owner_key', 'owner_name'),
+    ('team', 'team', 'team'),
+    ('region', 'region', 'region'),
+    ('pipeline', 'pipeline', 'pipeline'),
+    ('source_system', 'source_system', 'source_system'),
+] %}
+
+with cases as (
+    select * from {{ ref('cases') }}
+    where case_type = 'deal'
+),
+
+as_of as (
+    select * from {{ ref('int_as_of_resolved') }}
+),
+
+deals as (
+    select
+        cases.case_id,
+        cases.source_system,
+        cases.owner_key,
+        cases.owner_name,
+        cases.team,
+        cases.region,
+        cases.pipeline,
+        cases.deal_value_reporting,
+        cast({{ dbt.date_trunc('month', 'cases.deal_created_at') }} as date) as cohort_month,
+        case
+            when cases.outcome = 'won' and cases.won_at <= as_of.as_of then 'won'
+            when cases.outcome = 'lost' and cases.lost_at <= as_of.as_of then 'lost'
+            else 'open'
+        end as outcome_at_as_of
+    from cases
+    cross join as_of
+    where cases.deal_created_at <= as_of.as_of
+),
+
+grouped as (
+    {%- for dimension, value, label in dimensions %}
+        select
+            '{{ dimension }}' as dimension,
+            coalesce({{ value }}, '(none)') as group_value,
+            coalesce({{ label }}, {{ value }}, '(none)') as group_label,
+            outcome_at_as_of,
+            deal_value_reporting
+        from deals
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
+),
+
+aggregated as (
+    select
+        dimension,
+        group_value,
+        min(group_label) as group_label,
+        count(*) as deals_count,
+        sum(case when outcome_at_as_of = 'won' then 1 else 0 end) as won_count,
+        sum(case when outcome_at_as_of = 'lost' then 1 else 0 end) as lost_count,
+        sum(case when outcome_at_as_of = 'open' then 1 else 0 end) as open_count,
+        sum(case when outcome_at_as_of = 'won' then deal_value_reporting else 0 end)
+            as won_value_reporting,
+        sum(case when outcome_at_as_of = 'lost' then deal_value_reporting else 0 end)
+            as lost_value_reporting
+    from grouped
+    group by dimension, group_value
+),
+
+final as (
+    select
+        cast(dimension as {{ dbt.type_string() }}) as dimension,
+        cast(group_value as {{ dbt.type_string() }}) as group_value,
+        cast(group_label as {{ dbt.type_string() }}) as group_label,
+        cast(deals_count as {{ dbt.type_bigint() }}) as deals_count,
+        cast(won_count as {{ dbt.type_bigint() }}) as won_count,
+        cast(lost_count as {{ dbt.type_bigint() }}) as lost_count,
+        cast(open_count as {{ dbt.type_bigint() }}) as open_count,
+        cast(won_count + lost_count as {{ dbt.type_bigint() }}) as closed_count,
+        cast(
+            case
+                when won_count + lost_count > 0
+                    then cast(won_count as {{ type_double() }}) / (won_count + lost_count)
+            end as {{ type_double() }}
+        ) as win_rate,
+        cast(
+            case
+                when won_value_reporting + lost_value_reporting > 0
+                    then won_value_reporting / (won_value_reporting + lost_value_reporting)
+            end as {{ type_double() }}
+        ) as value_win_rate,
+        cast(won_value_reporting as {{ type_double() }}) as won_value_reporting,
+        cast(lost_value_reporting as {{ type_double() }}) as lost_value_reporting,
+        cast(
+            won_count + lost_count < {{ var('min_group_size') }} as {{ dbt.type_boolean() }}
+        ) as is_below_min_group_size
+    from aggregated
+)
+
+select * from final
