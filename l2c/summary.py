@@ -6,6 +6,8 @@ from pathlib import Path
 
 import duckdb
 
+from l2c.findings import findings_lines
+
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> object:
     row = con.execute(sql).fetchone()
@@ -34,19 +36,27 @@ def summarize(duckdb_path: Path) -> str:
         top = con.execute(
             "select activity, count(*) as n from marts.event_log group by 1 order by 2 desc limit 5"
         ).fetchall()
-        rejects = {
-            schema: _scalar(
-                con,
-                f"select count(*) from information_schema.tables where table_schema = '{schema}' "
-                "and table_name = 'rejects'",
-            )
-            for schema in ("raw_pipedrive", "raw_stripe")
-        }
+        reject_schemas = [
+            row[0]
+            for row in con.execute(
+                "select table_schema from information_schema.tables "
+                "where table_schema like 'raw\\_%' escape '\\' and table_name = 'rejects' "
+                "order by 1"
+            ).fetchall()
+        ]
         reject_rows = sum(
             int(_scalar(con, f"select count(*) from {schema}.rejects") or 0)
-            for schema, present in rejects.items()
-            if present
+            for schema in reject_schemas
         )
+        findings = findings_lines(con)
+        schemas = [
+            row[0]
+            for row in con.execute(
+                "select distinct schema_name from information_schema.schemata "
+                "where schema_name not in ('main', 'information_schema', 'pg_catalog') "
+                "and catalog_name = current_database() order by 1"
+            ).fetchall()
+        ]
     finally:
         con.close()
     won, lost, open_ = (outcomes.get(k, 0) for k in ("won", "lost", "open"))
@@ -65,10 +75,14 @@ def summarize(duckdb_path: Path) -> str:
         f"rejected raw rows: {reject_rows:,} (see raw_<system>.rejects)",
         "most frequent activities: " + ", ".join(f"{a} ({n:,})" for a, n in top),
         "",
+        "Findings",
+        "--------",
+        *findings,
+        "",
         f"DuckDB file: {duckdb_path.resolve()}",
         "Query it, e.g.:",
         f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{duckdb_path}', "
         "read_only=True).sql('select * from marts.cases limit 5'))\"",
-        "  (schemas: raw_pipedrive, raw_stripe, staging, intermediate, marts)",
+        f"  (schemas: {', '.join(schemas)})",
     ]
     return "\n".join(lines)

@@ -1,1 +1,32 @@
 """Plain-words findings for the demo summary, one module per mart area."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+
+import duckdb
+
+Finder = Callable[[duckdb.DuckDBPyConnection], list[str]]
+
+
+def _finders() -> list[tuple[str, Finder]]:
+    from l2c.findings.revenue import findings as revenue
+    from l2c.findings.sales import findings as sales
+
+    return [("sales", sales), ("revenue", revenue)]
+
+
+def findings_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Each area's findings as wrapped bullet lines. An area whose marts are missing says so
+    instead of failing the summary."""
+    lines: list[str] = []
+    for area, finder in _finders():
+        try:
+            sentences = finder(con)
+        except duckdb.Error as exc:
+            first = str(exc).splitlines()[0]
+            sentences = [f"({area} findings unavailable: {first})"]
+        for sentence in sentences:
+            lines += textwrap.wrap(sentence, width=96, initial_indent="- ", subsequent_indent="  ")
+    return lines
