@@ -192,11 +192,14 @@ def reject_row(system: str, resource: str, row: Any, reason: str, id_field: str 
 
 
 def rejects_hints() -> Any:
-    """Fresh hints for each use: dlt may mutate the hints object it is given."""
+    """Fresh hints for each use: dlt may mutate the hints object it is given. The variant
+    table inherits the resource's other hints, so its merge key is cleared explicitly (a
+    transformer merging on deal_id must not make dlt look for deal_id in rejects)."""
     return dlt.mark.make_hints(
         table_name="rejects",
         write_disposition="merge",
         primary_key="reject_id",
+        merge_key=[],
         columns={
             "reject_id": {"data_type": "text", "nullable": False},
             "source_system": {"data_type": "text"},

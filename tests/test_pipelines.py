@@ -193,3 +193,19 @@ def test_wrong_credentials_fail_clearly(
     monkeypatch.setenv("SOURCES__PIPEDRIVE__API_TOKEN", "wrong")
     with pytest.raises(LoadError, match="401"):
         load_system("pipedrive", duckdb_path)
+
+
+def test_a_rejected_child_row_does_not_break_its_merge_key_table(
+    server: FakeApiServer, company: DemoCompany, duckdb_path: Path
+) -> None:
+    """deal_products merges on deal_id; its rejects go to a table without that merge key."""
+    line = company.pipedrive_view().deal_products[0]
+    server.malform(
+        resource="pipedrive.deal_products", record_id=line["id"], field="sum", value="a lot"
+    )
+    load_all(duckdb_path, ["pipedrive"])
+    rejects = query(duckdb_path, "select resource, record_id, reason from raw_pipedrive.rejects")
+    assert [(r[0], r[1]) for r in rejects] == [("deal_products", str(line["id"]))]
+    assert "sum" in rejects[0][2]
+    truth = company.ground_truth()["counts"]
+    assert table_counts(duckdb_path, "raw_pipedrive")["deal_products"] == truth["deal_products"] - 1
