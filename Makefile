@@ -10,13 +10,15 @@ STAMP  := $(VENV)/.setup-stamp
 DEALS  ?= 3000
 SEED   ?= 42
 
-.PHONY: setup demo refresh test lint sqlfluff pytest bench clean
+.PHONY: setup demo refresh test lint sqlfluff pytest bench bench-mining clean
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt constraints.txt
+# requirements-dev.txt holds the test-only oracle (pm4py, AGPL): installed into the same venv
+# for the tests and benchmarks, never imported by the warehouse code
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
 	$(PY) -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'l2c_repo.pth').write_text(str(pathlib.Path.cwd()) + '\n')"
 	touch $(STAMP)
 
@@ -42,6 +44,10 @@ test: lint sqlfluff pytest
 
 bench: setup
 	$(PY) -m bench.run $(ARGS)
+
+# process mining vs pm4py on generated logs, e.g. ARGS="--events 100000 1000000"
+bench-mining: setup
+	$(PY) -m bench.mining $(ARGS)
 
 clean:
 	rm -rf warehouse target logs .pytest_cache .ruff_cache

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from l2c.findings import findings_lines
+from l2c.findings import findings_lines, process_lines
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> object:
@@ -49,6 +49,7 @@ def summarize(duckdb_path: Path) -> str:
             for schema in reject_schemas
         )
         findings = findings_lines(con)
+        process = process_lines(con)
         schemas = [
             row[0]
             for row in con.execute(
@@ -74,6 +75,10 @@ def summarize(duckdb_path: Path) -> str:
         + ", ".join(f"{m} {n:,}" for m, n in by_method),
         f"rejected raw rows: {reject_rows:,} (see raw_<system>.rejects)",
         "most frequent activities: " + ", ".join(f"{a} ({n:,})" for a, n in top),
+        "",
+        "Process",
+        "-------",
+        *process,
         "",
         "Findings",
         "--------",

@@ -17,6 +17,16 @@ def _finders() -> list[tuple[str, Finder]]:
     return [("sales", sales), ("revenue", revenue)]
 
 
+def process_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Top variants and the slowest edge of the process map (l2c.mining.summary)."""
+    from l2c.mining.summary import summary_lines
+
+    try:
+        return summary_lines(con)
+    except duckdb.Error as exc:
+        return [f"(process-mining summary unavailable: {str(exc).splitlines()[0]})"]
+
+
 def findings_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Each area's findings as wrapped bullet lines. An area whose marts are missing says so
     instead of failing the summary."""

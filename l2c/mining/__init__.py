@@ -1,0 +1,36 @@
+"""Process mining on DuckDB: variants, process map (DFG), rework, conformance, outcomes.
+
+Everything runs as SQL on a DuckDB connection (no per-event Python). Start with
+`prepare_log(con, relation)`, then `mine_variants(log)`; the other functions build on that.
+"""
+
+from l2c.mining.conformance import Conformance, check_conformance
+from l2c.mining.dfg import ProcessMap, process_map
+from l2c.mining.eventlog import EventLog, prepare_log
+from l2c.mining.outcomes import case_payment_lateness, conformance_summary, variant_outcomes
+from l2c.mining.rework import activity_rework, case_backward_moves, stage_backward_moves
+from l2c.mining.variants import (
+    Variants,
+    case_variants_relation,
+    mine_variants,
+    variants_relation,
+)
+
+__all__ = [
+    "Conformance",
+    "EventLog",
+    "ProcessMap",
+    "Variants",
+    "activity_rework",
+    "case_backward_moves",
+    "case_payment_lateness",
+    "case_variants_relation",
+    "check_conformance",
+    "conformance_summary",
+    "mine_variants",
+    "prepare_log",
+    "process_map",
+    "stage_backward_moves",
+    "variant_outcomes",
+    "variants_relation",
+]

@@ -1,0 +1,46 @@
+"""Small SQL helpers shared by the mining modules: temporary names, quoting, registration."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TypeAlias
+
+import duckdb
+import pyarrow as pa
+
+# What the public functions accept as a table: a DuckDB relation of the same connection, or an
+# Arrow table (registered on the connection as a temporary view).
+Source: TypeAlias = duckdb.DuckDBPyRelation | pa.Table
+
+
+def temp_name(kind: str) -> str:
+    """A fresh name for a temporary table or view of this connection."""
+    return f"_l2c_pm_{kind}_{uuid.uuid4().hex[:12]}"
+
+
+def ident(name: str) -> str:
+    """Quote an identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: str) -> str:
+    """Quote a string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def register(con: duckdb.DuckDBPyConnection, source: Source) -> str:
+    """Register a relation or Arrow table as a temporary view and return its name.
+
+    `con.register` creates a temporary view; `DuckDBPyRelation.create_view` would persist a view
+    in the database file, which a dbt build must not leave behind.
+    """
+    name = temp_name("src")
+    con.register(name, source)
+    return name
+
+
+def temp_table(con: duckdb.DuckDBPyConnection, kind: str, query: str) -> str:
+    """Materialise a query as a temporary table (private to this connection) and return its name."""
+    name = temp_name(kind)
+    con.execute(f"create temp table {name} as {query}")
+    return name

@@ -1,0 +1,258 @@
+"""Conformance of each case to an ideal path.
+
+The ideal path is a table (path, position, activity, step_type):
+- path: which cases it applies to (the dbt models use the case's pipeline); '*' is the path of
+  every case whose own path has no rows. A '*' path is required.
+- position: the intended order (1, 2, ...). Steps may share a position: they may then occur in
+  either order (e.g. a follow-up before or after entering the next stage).
+- step_type: 'required' (must occur once the case has gone past it), 'optional' (may be
+  left out), or 'exit' (may end the case from anywhere, e.g. Deal Lost; its position is
+  ignored and may be null).
+
+Deviation algorithm, per case, on its ordered trace (positions 1..n):
+1. extra: every event whose activity is not a step of the case's path.
+2. repeated: every occurrence of a step after its first occurrence in the case.
+3. out_of_order: a first occurrence of a required/optional step whose position is lower than
+   the highest position among the first occurrences of required/optional steps before it
+   (running maximum, so one early jump ahead flags every later lower step).
+4. skipped: a required step that never occurs although the case reached a later step: its
+   position is lower than the highest position of any required/optional step that occurs.
+   Steps at or after the furthest position are "not reached yet", not skipped: a case that was
+   lost early, or is still open, fits as long as what it did followed the path.
+A case fits when it has no deviation. Deviations carry the trace position of the offending
+event (null for skipped) and the ideal position of the step (null for extra).
+Everything depends only on (path, trace), so it is computed per distinct pair and joined to
+the cases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from l2c.mining._sql import Source, register, temp_table
+from l2c.mining.variants import Variants
+
+DEVIATION_KINDS = ("skipped", "extra", "out_of_order", "repeated")
+STEP_TYPES = ("required", "optional", "exit")
+DEFAULT_PATH = "*"
+
+
+@dataclass(frozen=True)
+class Conformance:
+    cases: duckdb.DuckDBPyRelation
+    deviations: duckdb.DuckDBPyRelation
+
+
+def _ideal_table(con: duckdb.DuckDBPyConnection, ideal_path: Source) -> str:
+    name = register(con, ideal_path)
+    table = temp_table(
+        con,
+        "ideal",
+        f"""
+        select
+            cast(path as varchar) as path,
+            cast(position as integer) as position,
+            cast(activity as varchar) as activity,
+            cast(step_type as varchar) as step_type
+        from {name}
+        """,
+    )
+    problems = con.sql(
+        f"""
+        select 'unknown step_type ' || coalesce(step_type, 'null') as problem
+        from {table}
+        where step_type is null or step_type not in ('required', 'optional', 'exit')
+        union all
+        select 'no position for ' || activity from {table}
+        where position is null and step_type <> 'exit'
+        union all
+        select 'duplicate step ' || path || ' / ' || activity from {table}
+        group by path, activity having count(*) > 1
+        union all
+        select 'no default path ''*''' where not exists (select 1 from {table} where path = '*')
+        """
+    ).fetchall()
+    if problems:
+        raise ValueError("invalid ideal path: " + "; ".join(sorted(p[0] for p in problems)))
+    return table
+
+
+def check_conformance(
+    v: Variants, ideal_path: Source, case_paths: Source | None = None
+) -> Conformance:
+    """Deviations of every case of `v` from `ideal_path`. `case_paths` (case_id, path) picks
+    each case's path; cases without one, or whose path has no rows, use '*'."""
+    con = v.log.con
+    ideal = _ideal_table(con, ideal_path)
+    given = (
+        f"select cast(case_id as varchar) as case_id, cast(path as varchar) as path "
+        f"from {register(con, case_paths)}"
+        if case_paths is not None
+        else "select null::varchar as case_id, null::varchar as path where false"
+    )
+    case_path = temp_table(
+        con,
+        "case_path",
+        f"""
+        with given as ({given}),
+
+        known as (
+            select g.case_id, g.path
+            from given as g
+            where g.path in (select path from {ideal})
+        )
+
+        select t.case_id, t.variant_rank, coalesce(k.path, '{DEFAULT_PATH}') as path
+        from {v.traces} as t
+        left join known as k on t.case_id = k.case_id
+        """,
+    )
+    deviations = temp_table(
+        con,
+        "deviations",
+        f"""
+        with pairs as (
+            select distinct path, variant_rank from {case_path}
+        ),
+
+        trace_events as (
+            select
+                p.path,
+                p.variant_rank,
+                unnest(range(1, len(v.trace) + 1)) as trace_position,
+                unnest(v.activities) as activity
+            from pairs as p
+            inner join {v.table} as v on p.variant_rank = v.variant_rank
+        ),
+
+        classified as (
+            select
+                e.*,
+                i.position,
+                i.step_type,
+                row_number() over (
+                    partition by e.path, e.variant_rank, e.activity order by e.trace_position
+                ) as occurrence
+            from trace_events as e
+            left join {ideal} as i on e.path = i.path and e.activity = i.activity
+        ),
+
+        firsts as (
+            select
+                *,
+                max(position) over (
+                    partition by path, variant_rank
+                    order by trace_position
+                    rows between unbounded preceding and 1 preceding
+                ) as highest_before
+            from classified
+            where step_type in ('required', 'optional') and occurrence = 1
+        ),
+
+        reached as (
+            select path, variant_rank, max(position) as furthest_position
+            from firsts
+            group by path, variant_rank
+        ),
+
+        skipped as (
+            select r.path, r.variant_rank, i.activity, i.position
+            from reached as r
+            inner join {ideal} as i
+                on r.path = i.path and i.step_type = 'required' and i.position < r.furthest_position
+            where not exists (
+                select 1 from firsts as f
+                where
+                    f.path = r.path
+                    and f.variant_rank = r.variant_rank
+                    and f.activity = i.activity
+            )
+        ),
+
+        all_deviations as (
+            select path, variant_rank, 'extra' as deviation_kind, activity, trace_position,
+                null::integer as ideal_position
+            from classified where step_type is null
+            union all
+            select path, variant_rank, 'repeated', activity, trace_position, position
+            from classified where step_type is not null and occurrence > 1
+            union all
+            select path, variant_rank, 'out_of_order', activity, trace_position, position
+            from firsts where position < highest_before
+            union all
+            select path, variant_rank, 'skipped', activity, null, position
+            from skipped
+        )
+
+        select
+            d.*,
+            r.furthest_position
+        from all_deviations as d
+        left join reached as r on d.path = r.path and d.variant_rank = r.variant_rank
+        union all
+        -- a row per (path, variant) without deviations keeps furthest_position for the cases
+        select r.path, r.variant_rank, null, null, null, null, r.furthest_position
+        from reached as r
+        """,
+    )
+    cases = v.log.sql(
+        f"""
+        with per_pair as (
+            select
+                path,
+                variant_rank,
+                any_value(furthest_position) as furthest_position,
+                count(deviation_kind) as deviations_count,
+                count(*) filter (where deviation_kind = 'skipped') as skipped_count,
+                count(*) filter (where deviation_kind = 'extra') as extra_count,
+                count(*) filter (where deviation_kind = 'out_of_order') as out_of_order_count,
+                count(*) filter (where deviation_kind = 'repeated') as repeated_count
+            from {deviations}
+            group by path, variant_rank
+        )
+
+        select
+            c.case_id,
+            c.path,
+            v.variant_id,
+            coalesce(p.deviations_count, 0) = 0 as fits,
+            cast(coalesce(p.deviations_count, 0) as integer) as deviations_count,
+            cast(coalesce(p.skipped_count, 0) as integer) as skipped_count,
+            cast(coalesce(p.extra_count, 0) as integer) as extra_count,
+            cast(coalesce(p.out_of_order_count, 0) as integer) as out_of_order_count,
+            cast(coalesce(p.repeated_count, 0) as integer) as repeated_count,
+            p.furthest_position as furthest_ideal_position
+        from {case_path} as c
+        inner join {v.table} as v on c.variant_rank = v.variant_rank
+        left join per_pair as p on c.path = p.path and c.variant_rank = p.variant_rank
+        """
+    )
+    case_deviations = v.log.sql(
+        f"""
+        with numbered as (
+            select
+                *,
+                row_number() over (
+                    partition by path, variant_rank
+                    order by
+                        trace_position nulls last, ideal_position, deviation_kind, activity
+                ) as deviation_no
+            from {deviations}
+            where deviation_kind is not null
+        )
+
+        select
+            c.case_id,
+            cast(n.deviation_no as integer) as deviation_no,
+            n.deviation_kind,
+            n.activity,
+            cast(n.trace_position as integer) as trace_position,
+            n.ideal_position,
+            c.path
+        from {case_path} as c
+        inner join numbered as n on c.path = n.path and c.variant_rank = n.variant_rank
+        """
+    )
+    return Conformance(cases, case_deviations)
