@@ -22,6 +22,7 @@ from l2c.quality import QualityError
 from l2c.refresh import refresh, step
 from l2c.simulator import DemoCompany, SimConfig
 from l2c.simulator.crms import ALL_CRMS
+from l2c.simulator.render_erp import ERP_CRMS, write_erp_export
 from pipelines.load import SOURCES, LoadError
 
 # share of the demo company's accounts per business unit, when that CRM is included
@@ -38,6 +39,7 @@ def reset(duckdb_path: Path) -> None:
     for path in (duckdb_path, duckdb_path.with_suffix(".duckdb.wal")):
         path.unlink(missing_ok=True)
     shutil.rmtree(duckdb_path.parent / "dlt_pipelines", ignore_errors=True)
+    shutil.rmtree(duckdb_path.parent / "erp_drop", ignore_errors=True)
 
 
 def run(
@@ -56,13 +58,21 @@ def run(
         f"simulated up to {company.as_of:%Y-%m-%d}; ground truth in {truth_path} "
         f"({time.perf_counter() - started:.1f}s)"
     )
+    systems = [*crms, "stripe"]
+    erp_units = [c for c in crms if c in ERP_CRMS]
+    if erp_units:  # these units' sales orders come from the ERP's export files (file drop)
+        drop = duckdb_path.parent / "erp_drop"
+        files = write_erp_export(company, drop, erp_units)
+        os.environ["SOURCES__ERP__FOLDER"] = str(drop)
+        systems.append("erp")
+        print(f"ERP sales-order export: {len(files)} files in {drop}")
     with FakeApiServer(company, port=0) as server:
         print(f"serving the Pipedrive and Stripe APIs at {server.base_url}")
         point_sources_at(server)
         # open durations are measured to the simulated 'now', not to today's date
         refresh(
             duckdb_path,
-            systems=[*crms, "stripe"],
+            systems=systems,
             dbt_vars={"as_of": f"{company.as_of:%Y-%m-%d %H:%M:%S}"},
         )
 

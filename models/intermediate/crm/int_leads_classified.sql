@@ -1,6 +1,7 @@
 -- Leads with their conversion status:
 --   converted     a (non-deleted) deal references the lead (its own lead reference, or the
---                 lead's converted_deal_key: see int_deals_filtered); earliest such deal wins
+--                 lead's converted_deal_key: see int_deals_filtered); earliest such deal wins.
+--                 converted_deal_key here is that deal (the source's value is superseded).
 --   disqualified  archived and referenced by no deal (disqualified_at = last update)
 --   open          everything else
 with leads as (
@@ -27,12 +28,19 @@ conversions as (
 
 classified as (
     select
-        {%- for spec in canonical_columns('leads') %}
-            {%- set col = parse_column_spec(spec) %}
-            {%- if col.name != 'converted_deal_key' %}
-        leads.{{ col.name }},
-            {%- endif %}
-        {%- endfor %}
+        leads.lead_key,
+        leads.lead_id,
+        leads.source_system,
+        leads.title,
+        leads.owner_user_key,
+        leads.person_key,
+        leads.account_key,
+        leads.lead_source,
+        leads.is_archived,
+        leads.value,
+        leads.currency,
+        leads.created_at,
+        leads.updated_at,
         conversions.deal_key as converted_deal_key,
         conversions.created_at as converted_at,
         case
