@@ -1,9 +1,12 @@
 """The main job on the embedded demo company:
 
-synthetic company -> local Pipedrive/Stripe API server (127.0.0.1) -> dlt -> DuckDB ->
-Great Expectations on raw data -> dbt build -> Great Expectations on the event log -> summary.
+synthetic company with business units on Pipedrive, Salesforce, Oracle CX Sales and Zendesk
+Sell, billing through Stripe, sales orders of the Pipedrive / Oracle units in ERP export files
+-> local API server (127.0.0.1) and a file-drop folder -> dlt -> DuckDB -> Great Expectations
+on raw data -> dbt build -> Great Expectations on the event log -> summary.
 
-    python -m l2c.demo [--deals 3000] [--seed 42] [--duckdb warehouse/lead2cash.duckdb] [--keep]
+    python -m l2c.demo [--deals 3000] [--seed 42] [--crms pipedrive salesforce ...]
+                       [--duckdb warehouse/lead2cash.duckdb] [--keep]
 """
 
 from __future__ import annotations
@@ -22,7 +25,13 @@ from l2c.quality import QualityError
 from l2c.refresh import refresh, step
 from l2c.simulator import DemoCompany, SimConfig
 from l2c.simulator.crms import ALL_CRMS, CRM_WEIGHTS
-from pipelines.load import SOURCES, LoadError
+from l2c.simulator.render_erp import ERP_CRMS, write_erp_export
+from pipelines.load import LoadError
+from pipelines.zendesk_sell_schedule import history_config, run_history_loads
+
+# Zendesk Sell history: weekly scheduled loads over the last weeks before the final load
+ZENDESK_LOADS = 12
+ZENDESK_EVERY_DAYS = 7.0
 
 
 def point_sources_at(server: FakeApiServer) -> None:
@@ -35,31 +44,49 @@ def reset(duckdb_path: Path) -> None:
     for path in (duckdb_path, duckdb_path.with_suffix(".duckdb.wal")):
         path.unlink(missing_ok=True)
     shutil.rmtree(duckdb_path.parent / "dlt_pipelines", ignore_errors=True)
+    shutil.rmtree(duckdb_path.parent / "erp_drop", ignore_errors=True)
 
 
 def run(
-    deals: int, seed: int, duckdb_path: Path, keep: bool, crms: Sequence[str] = ("pipedrive",)
+    deals: int, seed: int, duckdb_path: Path, keep: bool, crms: Sequence[str] = ALL_CRMS
 ) -> None:
     duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     if not keep:
         reset(duckdb_path)
     started = step(f"Demo company: {deals:,} deals, seed {seed}, CRMs: {', '.join(crms)}")
     weights = tuple(CRM_WEIGHTS.get(c, 0.1) for c in crms)
-    company = DemoCompany(
-        SimConfig(seed=seed, n_deals=deals, crms=tuple(crms), crm_weights=weights)
-    )
-    truth_path = company.write_ground_truth(duckdb_path.parent / "ground_truth.json")
-    print(
-        f"simulated up to {company.as_of:%Y-%m-%d}; ground truth in {truth_path} "
-        f"({time.perf_counter() - started:.1f}s)"
-    )
+    config = SimConfig(seed=seed, n_deals=deals, crms=tuple(crms), crm_weights=weights)
+    history = "zendesk_sell" in crms
+    if history:  # start earlier: Zendesk Sell stage history comes from scheduled loads
+        config = history_config(config, ZENDESK_LOADS, ZENDESK_EVERY_DAYS)
+    company = DemoCompany(config)
     with FakeApiServer(company, port=0) as server:
-        print(f"serving the Pipedrive and Stripe APIs at {server.base_url}")
+        print(f"serving the demo company's APIs ({', '.join(crms)}, stripe) at {server.base_url}")
         point_sources_at(server)
+        if history:
+            started_history = step(
+                f"Zendesk Sell: {ZENDESK_LOADS} earlier scheduled loads, every "
+                f"{ZENDESK_EVERY_DAYS:g} days (its deals show only their current stage)"
+            )
+            run_history_loads(company, duckdb_path, ZENDESK_LOADS, ZENDESK_EVERY_DAYS)
+            print(f"done in {time.perf_counter() - started_history:.1f}s")
+        truth_path = company.write_ground_truth(duckdb_path.parent / "ground_truth.json")
+        print(
+            f"simulated up to {company.as_of:%Y-%m-%d}; ground truth in {truth_path} "
+            f"({time.perf_counter() - started:.1f}s)"
+        )
+        systems = [*crms, "stripe"]
+        erp_units = [c for c in crms if c in ERP_CRMS]
+        if erp_units:  # these units' sales orders come from the ERP's export files (file drop)
+            drop = duckdb_path.parent / "erp_drop"
+            files = write_erp_export(company, drop, erp_units)
+            os.environ["SOURCES__ERP__FOLDER"] = str(drop)
+            systems.append("erp")
+            print(f"ERP sales-order export: {len(files)} files in {drop}")
         # open durations are measured to the simulated 'now', not to today's date
         refresh(
             duckdb_path,
-            systems=[*crms, "stripe"],
+            systems=systems,
             dbt_vars={
                 "as_of": f"{company.as_of:%Y-%m-%d %H:%M:%S}",
                 # the demo company plants its follow-up effect at this many days
@@ -78,8 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--crms",
         nargs="+",
-        default=["pipedrive"],
-        choices=[c for c in ALL_CRMS if c in SOURCES],
+        default=list(ALL_CRMS),
+        choices=list(ALL_CRMS),
         help="CRMs of the company's business units (each bills through Stripe)",
     )
     parser.add_argument(

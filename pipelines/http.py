@@ -86,3 +86,23 @@ class StripePaginator(BasePaginator):
 
     def update_request(self, request: Request) -> None:
         request.params["starting_after"] = self.last_id
+
+
+class SalesforceQueryPaginator(BasePaginator):
+    """Salesforce SOQL query paging: while `done` is false, GET `nextRecordsUrl` (a path such
+    as /services/data/v62.0/query/01gxx-2000, relative to the org's instance URL)."""
+
+    def __init__(self, instance_url: str) -> None:
+        super().__init__()
+        self.instance_url = instance_url.rstrip("/")
+        self.next_url: str | None = None
+
+    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
+        body = response.json()
+        self.next_url = None if body.get("done", True) else body.get("nextRecordsUrl")
+        self._has_next_page = bool(self.next_url)
+
+    def update_request(self, request: Request) -> None:
+        if self.next_url:
+            request.url = self.instance_url + self.next_url
+            request.params = {}

@@ -20,12 +20,20 @@ import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from pipelines.file_drop import file_drop_source
+from pipelines.oracle_cx import oracle_cx_source
 from pipelines.pipedrive import pipedrive_source
+from pipelines.salesforce import salesforce_source
 from pipelines.stripe import stripe_source
+from pipelines.zendesk_sell import zendesk_sell_source
 
 SOURCES: dict[str, Callable[..., Any]] = {
     "pipedrive": pipedrive_source,
     "stripe": stripe_source,
+    "salesforce": salesforce_source,
+    "zendesk_sell": zendesk_sell_source,
+    "erp": file_drop_source,
+    "oracle_cx": oracle_cx_source,
 }
 
 LoaderFormat = Literal["parquet", "jsonl", "insert_values"]

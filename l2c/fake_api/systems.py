@@ -52,7 +52,11 @@ class SystemApi(Protocol):
 
 def _extra_systems() -> dict[str, Callable[[], SystemApi]]:
     # Register additional systems here (imports are local so a broken module names itself).
-    return {}
+    from l2c.fake_api.oracle_cx_api import OracleCxApi
+    from l2c.fake_api.salesforce_api import SalesforceApi
+    from l2c.fake_api.zendesk_sell_api import ZendeskSellApi
+
+    return {"zendesk_sell": ZendeskSellApi, "oracle_cx": OracleCxApi, "salesforce": SalesforceApi}
 
 
 EXTRA_SYSTEMS: Mapping[str, Callable[[], SystemApi]] = _extra_systems()

@@ -12,8 +12,11 @@ from l2c.simulator.clock import from_unix, to_unix
 from l2c.simulator.config import SimConfig
 from l2c.simulator.model import World
 from l2c.simulator.orders import SalesOrder, build_orders
+from l2c.simulator.render_oracle_cx import OracleCxView, render_oracle_cx
 from l2c.simulator.render_pipedrive import render_pipedrive
+from l2c.simulator.render_salesforce import SalesforceView, render_salesforce
 from l2c.simulator.render_stripe import render_stripe
+from l2c.simulator.render_zendesk_sell import ZendeskSellView, render_zendesk_sell
 from l2c.simulator.state import DealState, deal_state
 from l2c.simulator.truth import build_truth
 from l2c.simulator.views import PipedriveView, StripeView
@@ -30,7 +33,10 @@ class DemoCompany:
         self._lock = threading.RLock()
         self._pd: dict[int, tuple[PipedriveView, dict[int, DealState]]] = {}
         self._stripe: dict[int, StripeView] = {}
+        self._oracle_cx: dict[int, OracleCxView] = {}
+        self._salesforce: dict[int, SalesforceView] = {}
         self._states: dict[int, dict[int, DealState]] = {}
+        self._zendesk_sell: dict[int, ZendeskSellView] = {}
         self.orders: list[SalesOrder] = build_orders(self.world, self.config.seed)
 
     @property
@@ -65,6 +71,34 @@ class DemoCompany:
             if as_of not in self._stripe:
                 self._stripe[as_of] = render_stripe(self.world, as_of)
             return self._stripe[as_of]
+
+    def oracle_cx_view(self) -> OracleCxView:
+        """The oracle_cx business unit as Oracle CX Sales REST shows it at as_of."""
+        with self._lock:
+            as_of = self._as_of
+            if as_of not in self._oracle_cx:
+                self._oracle_cx[as_of] = render_oracle_cx(self.world, as_of)
+            return self._oracle_cx[as_of]
+
+    def salesforce_view(self) -> SalesforceView:
+        """The salesforce business unit as the Salesforce REST API shows it at as_of (an org
+        with Salesforce CPQ when SimConfig.extra["salesforce_cpq"] is true)."""
+        with self._lock:
+            as_of = self._as_of
+            if as_of not in self._salesforce:
+                cpq = bool(self.config.extra.get("salesforce_cpq", False))
+                self._salesforce[as_of] = render_salesforce(self.world, as_of, self.orders, cpq=cpq)
+            return self._salesforce[as_of]
+
+    def zendesk_sell_view(self) -> ZendeskSellView:
+        """The zendesk_sell business unit as Zendesk Sell's Core API shows it at as_of."""
+        with self._lock:
+            as_of = self._as_of
+            if as_of not in self._zendesk_sell:
+                self._zendesk_sell[as_of] = render_zendesk_sell(
+                    self.world, as_of, self.orders, self.deal_states()
+                )
+            return self._zendesk_sell[as_of]
 
     def ground_truth(self) -> dict[str, Any]:
         with self._lock:

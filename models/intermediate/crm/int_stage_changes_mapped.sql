@@ -1,7 +1,9 @@
 -- Stage entries per deal, mapped to canonical stages.
 -- A deal's creation is not a change in the source, so a synthetic creation entry is added at
 -- the deal's created_at: its stage is the first change's from-stage, or the deal's current
--- stage when it never changed stage.
+-- stage when it never changed stage. When that stage is unknown (a CRM whose history is
+-- reconstructed from snapshots did not see it), there is no creation entry: the log does not
+-- claim a stage nobody observed.
 with deals as (
     select * from {{ ref('int_deals_filtered') }}
 ),
@@ -38,7 +40,10 @@ creation_entries as (
         {{ dbt.concat(["deals.deal_key", "':creation'"]) }} as stage_entry_key,
         'creation' as source_row_id,
         deals.created_at as entered_at,
-        coalesce(first_changes.from_stage_key, deals.stage_key) as stage_key,
+        case
+            when first_changes.deal_key is not null then first_changes.from_stage_key
+            else deals.stage_key
+        end as stage_key,
         deals.owner_user_key as user_key,
         cast(null as {{ dbt.type_boolean() }}) as is_automated,
         true as is_creation_entry
@@ -48,6 +53,9 @@ creation_entries as (
             deals.deal_key = first_changes.deal_key
             and deals.source_system = first_changes.source_system
             and first_changes.change_rank = 1
+    where
+        (first_changes.deal_key is not null and first_changes.from_stage_key is not null)
+        or (first_changes.deal_key is null and deals.stage_key is not null)
 ),
 
 change_entries as (

@@ -1,0 +1,24 @@
+with source as (
+    {{ select_source_columns('salesforce', 'users', [
+        'id:string', 'name:string', 'email:string', 'is_active:boolean',
+        'created_date:timestamptz',
+    ]) }}
+),
+
+renamed as (
+    select
+        'salesforce' as source_system,
+        {{ make_key('salesforce', 'id') }} as user_key,
+        id as user_id,
+        name as user_name,
+        lower(email) as email,
+        is_active,
+        {{ to_utc_timestamp('created_date') }} as created_at
+    from source
+),
+
+final as (
+    {{ select_canonical('users') }}
+)
+
+select * from final

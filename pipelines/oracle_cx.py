@@ -1,0 +1,341 @@
+"""Oracle CX Sales source: Fusion Sales REST `crmRestApi/resources/11.13.18.05`, Basic auth.
+
+Configuration (dlt config/secrets or environment):
+    SOURCES__ORACLE_CX__BASE_URL   required, the pod, e.g. https://abcd.fa.us2.oraclecloud.com
+    SOURCES__ORACLE_CX__USERNAME   required (a user with read access to the sales objects)
+    SOURCES__ORACLE_CX__PASSWORD   required
+    optional: PAGE_SIZE (<= 500), REQUEST_TIMEOUT, MAX_ATTEMPTS, REST_FRAMEWORK_VERSION
+
+Resources (table <- endpoint; primary key; write disposition; change filter):
+    opportunities     <- /opportunities                  OptyId            merge  LastUpdateDate
+    revenue_items     <- expanded ChildRevenue           RevnId            merge  (per opty)
+    stage_snapshots   <- expanded opportunityStageSnapshots  OptyStgSnapshotId  merge (per opty)
+    opportunity_leads <- expanded OpportunityLead        OptyLeadId        merge  (per opty)
+    leads             <- /leads                          LeadId            merge  LastUpdateDate
+    resources         <- /resources                      PartyId           merge  LastUpdateDate
+    sales_methods     <- /salesMethods                   SalesMethodId     merge  (full read)
+    sales_stages      <- /salesMethods/{id}/child/SalesStage  StgId        merge  (full read)
+
+Opportunities are read with `q=LastUpdateDate >= '<cursor>'`, `orderBy=LastUpdateDate:asc,
+OptyId:asc` and `expand=ChildRevenue,opportunityStageSnapshots,OpportunityLead`, so the
+children of every changed opportunity arrive with it, without a request per opportunity; an
+expanded child collection that says `hasMore` is completed from its child endpoint. The child
+tables merge on their own key with merge_key OptyId: a re-read opportunity's children replace
+the ones stored for it. The opportunity key stored in the warehouse is OptyId (the number
+Stripe metadata `oracle_opty_id` carries); OptyNumber is kept as a column.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import dlt
+import pyarrow as pa
+from dlt.sources import DltResource
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.auth import HttpBasicAuth
+from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
+
+from pipelines.http import make_client
+from pipelines.validation import (
+    OPT_INT,
+    OPT_MONEY,
+    OPT_RFC3339,
+    REQ_INT,
+    REQ_RFC3339,
+    ArrowTypes,
+    RowSpec,
+    rejects_hints,
+    split_page,
+    to_arrow,
+)
+
+SYSTEM = "oracle_cx"
+API_PATH = "/crmRestApi/resources/11.13.18.05"
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MAX_PAGE_SIZE = 500  # Oracle's upper bound for `limit`
+OPTY_CHILDREN = {
+    "ChildRevenue": "revenue_items",
+    "opportunityStageSnapshots": "stage_snapshots",
+    "OpportunityLead": "opportunity_leads",
+}
+
+# Fields the event log depends on are type-checked (timestamps parsed to UTC); a failing row
+# goes to `rejects` with the reason. Other attributes load as they come (schema evolves).
+SPECS: dict[str, RowSpec] = {
+    "opportunities": RowSpec(
+        "opportunities",
+        {
+            "OptyId": REQ_INT,
+            "SalesMethodId": OPT_INT,
+            "SalesStageId": OPT_INT,
+            "OwnerResourcePartyId": OPT_INT,
+            "TargetPartyId": OPT_INT,
+            "Revenue": OPT_MONEY,
+            "CreationDate": REQ_RFC3339,
+            "LastUpdateDate": REQ_RFC3339,
+        },
+        id_field="OptyId",
+    ),
+    "revenue_items": RowSpec(
+        "revenue_items",
+        {
+            "RevnId": REQ_INT,
+            "OptyId": REQ_INT,
+            "Quantity": OPT_MONEY,
+            "UnitPrice": OPT_MONEY,
+            "RevnAmount": OPT_MONEY,
+            "CreationDate": OPT_RFC3339,
+        },
+        id_field="RevnId",
+    ),
+    # stage snapshots are renamed to snake_case before the checks (they load as Arrow)
+    "stage_snapshots": RowSpec(
+        "stage_snapshots",
+        {
+            "opty_stg_snapshot_id": REQ_INT,
+            "opty_id": REQ_INT,
+            "stg_id": REQ_INT,
+            "stg_enter_date": REQ_RFC3339,
+            "stg_exit_date": OPT_RFC3339,
+            "creation_date": OPT_RFC3339,
+            "last_update_date": OPT_RFC3339,
+        },
+        id_field="opty_stg_snapshot_id",
+    ),
+    "opportunity_leads": RowSpec(
+        "opportunity_leads",
+        {"OptyLeadId": REQ_INT, "OptyId": REQ_INT, "LeadId": OPT_INT},
+        id_field="OptyLeadId",
+    ),
+    "leads": RowSpec(
+        "leads",
+        {
+            "LeadId": REQ_INT,
+            "OwnerId": OPT_INT,
+            "ConvertedOpportunityId": OPT_INT,
+            "DealAmount": OPT_MONEY,
+            "CreationDate": REQ_RFC3339,
+            "LastUpdateDate": REQ_RFC3339,
+            "ConvertedTimestamp": OPT_RFC3339,
+        },
+        id_field="LeadId",
+    ),
+    "resources": RowSpec(
+        "resources",
+        {"PartyId": REQ_INT, "LastUpdateDate": REQ_RFC3339, "CreationDate": OPT_RFC3339},
+        id_field="PartyId",
+    ),
+    "sales_methods": RowSpec("sales_methods", {"SalesMethodId": REQ_INT}, "SalesMethodId"),
+    "sales_stages": RowSpec(
+        "sales_stages",
+        {"StgId": REQ_INT, "SalesMethodId": REQ_INT, "StgOrder": OPT_INT},
+        id_field="StgId",
+    ),
+}
+
+# The stage history is the largest table (one row per stage visit): written as Arrow tables.
+SNAPSHOT_TYPES: dict[str, pa.DataType] = {
+    "opty_stg_snapshot_id": pa.int64(),
+    "opty_id": pa.int64(),
+    "stg_id": pa.int64(),
+    "stg_enter_date": pa.timestamp("us", tz="UTC"),
+    "stg_exit_date": pa.timestamp("us", tz="UTC"),
+    "active_flag": pa.bool_(),
+    "created_by": pa.string(),
+    "creation_date": pa.timestamp("us", tz="UTC"),
+    "last_update_date": pa.timestamp("us", tz="UTC"),
+}
+
+
+def snake_case(name: str) -> str:
+    """dlt's column name for an Oracle attribute: 'OptyStgSnapshotId' -> 'opty_stg_snapshot_id'."""
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", text)
+    return re.sub(r"_+", "_", text).lower()
+
+
+def oracle_timestamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def emit(spec: RowSpec, rows: list[Any], arrow_types: ArrowTypes | None = None) -> Iterator[Any]:
+    """validation.emit, except that the `rejects` variant drops the resource's merge_key: a
+    child resource merges on OptyId, which reject rows do not have (dlt would refuse them)."""
+    page = split_page(SYSTEM, spec, rows)
+    if page.good:
+        yield page.good if arrow_types is None else to_arrow(page.good, arrow_types)
+    if page.rejects:
+        base = rejects_hints()
+        hints = dlt.mark.make_hints(
+            table_name="rejects",
+            write_disposition="merge",
+            primary_key="reject_id",
+            merge_key=[],
+            columns=base["columns"],
+        )
+        yield dlt.mark.with_hints(page.rejects, hints, create_table_variant=True)
+
+
+def _valid(rows: list[Any]) -> list[dict[str, Any]]:
+    """Transformers see their parent's page; reject rows (routed to `rejects`) carry
+    `reject_id`."""
+    return [row for row in rows if isinstance(row, dict) and "reject_id" not in row]
+
+
+def _pages(client: RESTClient, path: str, params: dict[str, Any], limit: int) -> Iterator[list]:
+    paginator = OffsetPaginator(
+        limit=limit,
+        offset_param="offset",
+        limit_param="limit",
+        total_path=None,
+        has_more_path="hasMore",
+    )
+    yield from client.paginate(path, params=params, paginator=paginator, data_selector="items")
+
+
+@dlt.source(name="oracle_cx", max_table_nesting=0)
+def oracle_cx_source(
+    base_url: str = dlt.config.value,
+    username: str = dlt.secrets.value,
+    password: str = dlt.secrets.value,
+    page_size: int = MAX_PAGE_SIZE,
+    request_timeout: float = 30.0,
+    max_attempts: int = 6,
+    rest_framework_version: int = 4,
+) -> list[DltResource]:
+    client = make_client(
+        base_url.rstrip("/") + API_PATH,
+        {"Accept": "application/json", "REST-Framework-Version": str(rest_framework_version)},
+        timeout_seconds=request_timeout,
+        max_attempts=max_attempts,
+    )
+    client.auth = HttpBasicAuth(username, password)
+    limit = max(1, min(page_size, MAX_PAGE_SIZE))
+    # Children of the opportunities of the current page, filled by `opportunities` before it
+    # yields the page and consumed by the child transformers (keyed by (child, OptyId)).
+    pending: dict[tuple[str, int], tuple[str, list[Any]]] = {}
+
+    def incremental_list(
+        name: str, path: str, key: str, extra: dict[str, Any] | None = None
+    ) -> DltResource:
+        @dlt.resource(name=name, primary_key=key, write_disposition="merge")
+        def resource(
+            updated=dlt.sources.incremental(  # noqa: B008
+                "LastUpdateDate", initial_value=EPOCH, on_cursor_value_missing="include"
+            ),
+        ) -> Iterator[Any]:
+            params = {
+                "q": f"LastUpdateDate >= '{oracle_timestamp(updated.start_value)}'",
+                "orderBy": f"LastUpdateDate:asc,{key}:asc",
+                "onlyData": "true",
+                **(extra or {}),
+            }
+            for page in _pages(client, path, params, limit):
+                yield from emit(SPECS[name], page)
+
+        return resource
+
+    @dlt.resource(name="opportunities", primary_key="OptyId", write_disposition="merge")
+    def opportunities(
+        updated=dlt.sources.incremental(  # noqa: B008
+            "LastUpdateDate", initial_value=EPOCH, on_cursor_value_missing="include"
+        ),
+    ) -> Iterator[Any]:
+        params = {
+            "q": f"LastUpdateDate >= '{oracle_timestamp(updated.start_value)}'",
+            "orderBy": "LastUpdateDate:asc,OptyId:asc",
+            "onlyData": "true",
+            "expand": ",".join(OPTY_CHILDREN),
+        }
+        for page in _pages(client, "/opportunities", params, limit):
+            rows = []
+            for item in page:
+                if not isinstance(item, dict):
+                    rows.append(item)
+                    continue
+                row = dict(item)
+                for child in OPTY_CHILDREN:
+                    collection = row.pop(child, None)
+                    if isinstance(row.get("OptyId"), int):
+                        pending[(child, row["OptyId"])] = (str(row.get("OptyNumber")), collection)
+                rows.append(row)
+            yield from emit(SPECS["opportunities"], rows)
+
+    def child_rows(child: str, opportunity: dict[str, Any]) -> list[Any]:
+        """The expanded child collection of an opportunity of the current page, completed from
+        /opportunities/{OptyNumber}/child/<child> when it was cut short (hasMore) or missing."""
+        number, collection = pending.pop(
+            (child, opportunity["OptyId"]), (str(opportunity.get("OptyNumber")), None)
+        )
+        if isinstance(collection, dict) and not collection.get("hasMore"):
+            return list(collection.get("items") or [])
+        rows: list[Any] = []
+        path = f"/opportunities/{number}/child/{child}"
+        for page in _pages(client, path, {"onlyData": "true"}, limit):
+            rows.extend(page)
+        return rows
+
+    def opportunity_child(child: str, key: str) -> DltResource:
+        name = OPTY_CHILDREN[child]
+        snake = name == "stage_snapshots"
+
+        @dlt.transformer(
+            data_from=opportunities,
+            name=name,
+            # stage snapshots load as Arrow tables with snake_case columns
+            primary_key=snake_case(key) if snake else key,
+            merge_key="opty_id" if snake else "OptyId",
+            write_disposition="merge",
+        )
+        def transformer(opportunity_page: list[Any]) -> Iterator[Any]:
+            rows: list[Any] = []
+            for opportunity in _valid(opportunity_page):
+                for row in child_rows(child, opportunity):
+                    if isinstance(row, dict):
+                        row = {**row, "OptyId": row.get("OptyId", opportunity["OptyId"])}
+                    rows.append(row)
+            if snake:
+                rows = [{snake_case(k): v for k, v in r.items()} for r in rows]
+                yield from emit(SPECS[name], rows, SNAPSHOT_TYPES)
+            else:
+                yield from emit(SPECS[name], rows)
+
+        return transformer
+
+    @dlt.resource(name="sales_methods", primary_key="SalesMethodId", write_disposition="merge")
+    def sales_methods() -> Iterator[Any]:
+        for page in _pages(client, "/salesMethods", {"onlyData": "true"}, limit):
+            yield from emit(SPECS["sales_methods"], page)
+
+    @dlt.transformer(
+        data_from=sales_methods,
+        name="sales_stages",
+        primary_key="StgId",
+        write_disposition="merge",
+    )
+    def sales_stages(method_page: list[Any]) -> Iterator[Any]:
+        rows: list[Any] = []
+        for method in _valid(method_page):
+            path = f"/salesMethods/{method['SalesMethodId']}/child/SalesStage"
+            for page in _pages(client, path, {"onlyData": "true"}, limit):
+                rows.extend(
+                    {**r, "SalesMethodId": r.get("SalesMethodId", method["SalesMethodId"])}
+                    for r in page
+                    if isinstance(r, dict)
+                )
+        yield from emit(SPECS["sales_stages"], rows)
+
+    return [
+        opportunities,
+        opportunity_child("ChildRevenue", "RevnId"),
+        opportunity_child("opportunityStageSnapshots", "OptyStgSnapshotId"),
+        opportunity_child("OpportunityLead", "OptyLeadId"),
+        incremental_list("leads", "/leads", "LeadId"),
+        incremental_list("resources", "/resources", "PartyId"),
+        sales_methods,
+        sales_stages,
+    ]

@@ -1,0 +1,805 @@
+"""Salesforce source: SOQL over the REST API (`/services/data/vXX.X/query`, `nextRecordsUrl`
+paging), OAuth 2.0 client credentials or a ready access token.
+
+Resources (table <- object; all merge on Id unless said otherwise):
+    users <- User, user_roles <- UserRole, accounts <- Account, contacts <- Contact,
+    leads <- Lead, opportunities <- Opportunity, opportunity_line_items <- OpportunityLineItem,
+    quotes <- Quote, quote_line_items <- QuoteLineItem, cpq_quotes <- SBQQ__Quote__c,
+    orders <- Order, tasks <- Task: incremental on SystemModstamp;
+    opportunity_history <- OpportunityHistory, opportunity_field_history <-
+    OpportunityFieldHistory: incremental on CreatedDate (history rows never change);
+    record_types <- RecordType (Opportunity record types = pipelines), opportunity_stages <-
+    OpportunityStage, stage_picklist_values <- the UI API StageName values of each record type
+    (key RecordTypeId + value): small, re-read on every run.
+Objects the org does not have (e.g. SBQQ__Quote__c without Salesforce CPQ, Order without
+orders enabled) are skipped: the source reads `/sobjects` first.
+
+Shaping (otherwise records load as the API returns them): the per-record `attributes` are
+dropped; Opportunity carries `LastOpenStageName`, the StageName of its newest OpportunityHistory
+row in an open stage (a child subquery: the stage a closed opportunity was closed in);
+OpportunityHistory carries its opportunity's `Opportunity.RecordTypeId` (relationship field);
+OpportunityFieldHistory OldValue/NewValue (anyType) are loaded as text.
+
+Configuration (dlt config/secrets or environment):
+    SOURCES__SALESFORCE__LOGIN_URL        the org's My Domain URL (client credentials flow)
+    SOURCES__SALESFORCE__CLIENT_ID        consumer key of the connected / external client app
+    SOURCES__SALESFORCE__CLIENT_SECRET    its consumer secret
+  or
+    SOURCES__SALESFORCE__ACCESS_TOKEN     a ready OAuth access token (not refreshed), with
+    SOURCES__SALESFORCE__INSTANCE_URL     the org's instance URL (default: LOGIN_URL)
+  optional: API_VERSION (62.0), PAGE_SIZE (batchSize, default 2000), REQUEST_TIMEOUT,
+  MAX_ATTEMPTS, OPPORTUNITY_CUSTOM_FIELDS (default ["Region__c", "Loss_Reason__c",
+  "Discount_Percent__c"]).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime, timezone
+from typing import Any
+
+import dlt
+import pyarrow as pa
+from dlt.common.typing import TSecretStrValue
+from dlt.sources import DltResource
+from dlt.sources.helpers.rest_client import RESTClient
+from requests import PreparedRequest, Response
+from requests.auth import AuthBase
+
+from pipelines.http import SalesforceQueryPaginator, make_client
+from pipelines.validation import (
+    OPT_BOOL,
+    OPT_ID,
+    OPT_MONEY,
+    OPT_RFC3339,
+    REQ_ID,
+    REQ_RFC3339,
+    Checker,
+    RowSpec,
+    emit,
+)
+
+SYSTEM = "salesforce"
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MASTER_RECORD_TYPE = "012000000000000AAA"
+DEFAULT_CUSTOM_FIELDS = ("Region__c", "Loss_Reason__c", "Discount_Percent__c")
+
+
+class SalesforceError(RuntimeError):
+    """Configuration or authentication problem, named for the user."""
+
+
+def _date(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a date 'YYYY-MM-DD', got {value!r}")
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"expected a date 'YYYY-MM-DD', got {value!r}") from None
+    return value
+
+
+def _optional(check: Callable[[Any], Any]) -> Checker:
+    def run(value: Any) -> Any:
+        return None if value is None else check(value)
+
+    return run
+
+
+OPT_DATE = _optional(_date)
+STAMPED = {"Id": REQ_ID, "CreatedDate": REQ_RFC3339, "SystemModstamp": REQ_RFC3339}
+
+# Fields the event log depends on are type-checked (timestamps parsed to UTC); a row that fails
+# goes to `rejects` with the reason. Other fields load as they come (schema evolves).
+SPECS: dict[str, RowSpec] = {
+    "users": RowSpec("users", {**STAMPED, "IsActive": OPT_BOOL}, "Id"),
+    "user_roles": RowSpec("user_roles", {"Id": REQ_ID}, "Id"),
+    "record_types": RowSpec("record_types", {"Id": REQ_ID}, "Id"),
+    "opportunity_stages": RowSpec("opportunity_stages", {"Id": REQ_ID}, "Id"),
+    "accounts": RowSpec("accounts", STAMPED, "Id"),
+    "contacts": RowSpec("contacts", STAMPED, "Id"),
+    "leads": RowSpec(
+        "leads",
+        {
+            **STAMPED,
+            "LastModifiedDate": OPT_RFC3339,
+            "IsConverted": OPT_BOOL,
+            "ConvertedDate": OPT_DATE,
+            "ConvertedOpportunityId": OPT_ID,
+        },
+        "Id",
+    ),
+    "opportunities": RowSpec(
+        "opportunities",
+        {
+            **STAMPED,
+            "LastModifiedDate": OPT_RFC3339,
+            "LastStageChangeDate": OPT_RFC3339,
+            "AccountId": OPT_ID,
+            "OwnerId": OPT_ID,
+            "Amount": OPT_MONEY,
+            "IsClosed": OPT_BOOL,
+            "IsWon": OPT_BOOL,
+            "CloseDate": OPT_DATE,
+        },
+        "Id",
+    ),
+    "opportunity_history": RowSpec(
+        "opportunity_history",
+        {
+            "Id": REQ_ID,
+            "OpportunityId": REQ_ID,
+            "Amount": OPT_MONEY,
+            "PrevAmount": OPT_MONEY,
+            "ExpectedRevenue": OPT_MONEY,
+            "Probability": OPT_MONEY,
+            "CloseDate": OPT_DATE,
+            "PrevCloseDate": OPT_DATE,
+            "CreatedDate": REQ_RFC3339,
+            "SystemModstamp": OPT_RFC3339,
+            "IsDeleted": OPT_BOOL,
+        },
+        "Id",
+    ),
+    "opportunity_field_history": RowSpec(
+        "opportunity_field_history",
+        {"Id": REQ_ID, "OpportunityId": REQ_ID, "CreatedDate": REQ_RFC3339, "IsDeleted": OPT_BOOL},
+        "Id",
+    ),
+    "opportunity_line_items": RowSpec(
+        "opportunity_line_items",
+        {
+            **STAMPED,
+            "OpportunityId": REQ_ID,
+            "Quantity": OPT_MONEY,
+            "ListPrice": OPT_MONEY,
+            "UnitPrice": OPT_MONEY,
+            "TotalPrice": OPT_MONEY,
+        },
+        "Id",
+    ),
+    "quotes": RowSpec(
+        "quotes",
+        {**STAMPED, "LastModifiedDate": OPT_RFC3339, "GrandTotal": OPT_MONEY},
+        "Id",
+    ),
+    "quote_line_items": RowSpec(
+        "quote_line_items", {**STAMPED, "QuoteId": REQ_ID, "TotalPrice": OPT_MONEY}, "Id"
+    ),
+    "cpq_quotes": RowSpec(
+        "cpq_quotes",
+        {**STAMPED, "LastModifiedDate": OPT_RFC3339, "SBQQ__NetAmount__c": OPT_MONEY},
+        "Id",
+    ),
+    "orders": RowSpec(
+        "orders",
+        {**STAMPED, "ActivatedDate": OPT_RFC3339, "TotalAmount": OPT_MONEY},
+        "Id",
+    ),
+    "tasks": RowSpec("tasks", {**STAMPED, "CompletedDateTime": OPT_RFC3339}, "Id"),
+}
+
+_TS = pa.timestamp("us", tz="UTC")
+# The history objects are the largest tables: written as Arrow tables (fixed schema, unknown
+# fields kept as text).
+HISTORY_TYPES: dict[str, pa.DataType] = {
+    "Id": pa.string(),
+    "OpportunityId": pa.string(),
+    "StageName": pa.string(),
+    "Amount": pa.float64(),
+    "ExpectedRevenue": pa.float64(),
+    "CloseDate": pa.string(),
+    "Probability": pa.float64(),
+    "ForecastCategory": pa.string(),
+    "PrevAmount": pa.float64(),
+    "PrevCloseDate": pa.string(),
+    "CreatedDate": _TS,
+    "CreatedById": pa.string(),
+    "SystemModstamp": _TS,
+    "IsDeleted": pa.bool_(),
+    "Opportunity__RecordTypeId": pa.string(),
+}
+FIELD_HISTORY_TYPES: dict[str, pa.DataType] = {
+    "Id": pa.string(),
+    "OpportunityId": pa.string(),
+    "Field": pa.string(),
+    "DataType": pa.string(),
+    "OldValue": pa.string(),
+    "NewValue": pa.string(),
+    "CreatedDate": _TS,
+    "CreatedById": pa.string(),
+    "IsDeleted": pa.bool_(),
+}
+
+FIELDS: dict[str, tuple[str, ...]] = {
+    "User": (
+        "Id",
+        "Username",
+        "Name",
+        "Email",
+        "IsActive",
+        "UserType",
+        "UserRoleId",
+        "ManagerId",
+        "CreatedDate",
+        "LastModifiedDate",
+        "SystemModstamp",
+    ),
+    "UserRole": ("Id", "Name", "DeveloperName", "ParentRoleId", "ForecastUserId", "SystemModstamp"),
+    "RecordType": ("Id", "Name", "DeveloperName", "SobjectType", "IsActive", "SystemModstamp"),
+    "OpportunityStage": (
+        "Id",
+        "MasterLabel",
+        "ApiName",
+        "IsActive",
+        "SortOrder",
+        "IsClosed",
+        "IsWon",
+        "DefaultProbability",
+        "ForecastCategoryName",
+        "SystemModstamp",
+    ),
+    "Account": (
+        "Id",
+        "Name",
+        "OwnerId",
+        "Type",
+        "Industry",
+        "BillingCountry",
+        "CreatedDate",
+        "LastModifiedDate",
+        "SystemModstamp",
+    ),
+    "Contact": (
+        "Id",
+        "AccountId",
+        "OwnerId",
+        "Name",
+        "Email",
+        "CreatedDate",
+        "LastModifiedDate",
+        "SystemModstamp",
+    ),
+    "Lead": (
+        "Id",
+        "Name",
+        "Company",
+        "Status",
+        "LeadSource",
+        "OwnerId",
+        "IsConverted",
+        "ConvertedDate",
+        "ConvertedOpportunityId",
+        "ConvertedAccountId",
+        "ConvertedContactId",
+        "CreatedDate",
+        "LastModifiedDate",
+        "SystemModstamp",
+    ),
+    "Opportunity": (
+        "Id",
+        "Name",
+        "AccountId",
+        "ContactId",
+        "OwnerId",
+        "RecordTypeId",
+        "Type",
+        "StageName",
+        "Probability",
+        "ForecastCategoryName",
+        "IsClosed",
+        "IsWon",
+        "Amount",
+        "CurrencyIsoCode",
+        "CloseDate",
+        "LeadSource",
+        "SyncedQuoteId",
+        "LastStageChangeDate",
+        "CreatedDate",
+        "CreatedById",
+        "LastModifiedDate",
+        "SystemModstamp",
+        "IsDeleted",
+    ),
+    "OpportunityHistory": (
+        "Id",
+        "OpportunityId",
+        "StageName",
+        "Amount",
+        "ExpectedRevenue",
+        "CloseDate",
+        "Probability",
+        "ForecastCategory",
+        "PrevAmount",
+        "PrevCloseDate",
+        "CreatedDate",
+        "CreatedById",
+        "SystemModstamp",
+        "IsDeleted",
+        "Opportunity.RecordTypeId",
+    ),
+    "OpportunityFieldHistory": (
+        "Id",
+        "OpportunityId",
+        "Field",
+        "DataType",
+        "OldValue",
+        "NewValue",
+        "CreatedDate",
+        "CreatedById",
+        "IsDeleted",
+    ),
+    "OpportunityLineItem": (
+        "Id",
+        "OpportunityId",
+        "Product2Id",
+        "Product2.Name",
+        "Quantity",
+        "ListPrice",
+        "UnitPrice",
+        "Discount",
+        "Subtotal",
+        "TotalPrice",
+        "CurrencyIsoCode",
+        "CreatedDate",
+        "SystemModstamp",
+    ),
+    "Quote": (
+        "Id",
+        "Name",
+        "QuoteNumber",
+        "OpportunityId",
+        "Status",
+        "IsSyncing",
+        "Subtotal",
+        "Discount",
+        "GrandTotal",
+        "CurrencyIsoCode",
+        "CreatedDate",
+        "CreatedById",
+        "LastModifiedDate",
+        "SystemModstamp",
+    ),
+    "QuoteLineItem": (
+        "Id",
+        "QuoteId",
+        "Product2Id",
+        "Product2.Name",
+        "Quantity",
+        "ListPrice",
+        "UnitPrice",
+        "Discount",
+        "TotalPrice",
+        "CurrencyIsoCode",
+        "CreatedDate",
+        "SystemModstamp",
+    ),
+    "SBQQ__Quote__c": (
+        "Id",
+        "Name",
+        "OwnerId",
+        "SBQQ__Opportunity2__c",
+        "SBQQ__Status__c",
+        "SBQQ__Primary__c",
+        "SBQQ__ListAmount__c",
+        "SBQQ__NetAmount__c",
+        "SBQQ__AverageCustomerDiscount__c",
+        "CurrencyIsoCode",
+        "CreatedDate",
+        "CreatedById",
+        "LastModifiedDate",
+        "SystemModstamp",
+    ),
+    "Order": (
+        "Id",
+        "OrderNumber",
+        "OpportunityId",
+        "AccountId",
+        "OwnerId",
+        "Status",
+        "EffectiveDate",
+        "ActivatedDate",
+        "TotalAmount",
+        "CurrencyIsoCode",
+        "CreatedDate",
+        "LastModifiedDate",
+        "SystemModstamp",
+    ),
+    "Task": (
+        "Id",
+        "Subject",
+        "Type",
+        "TaskSubtype",
+        "Status",
+        "IsClosed",
+        "WhatId",
+        "OwnerId",
+        "ActivityDate",
+        "CompletedDateTime",
+        "CreatedDate",
+        "SystemModstamp",
+    ),
+}
+
+
+def soql_datetime(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def soql_text(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def strip_attributes(value: Any) -> Any:
+    """Drop the `attributes` ({type, url}) Salesforce puts on every record and relationship."""
+    if isinstance(value, dict):
+        return {k: strip_attributes(v) for k, v in value.items() if k != "attributes"}
+    if isinstance(value, list):
+        return [strip_attributes(v) for v in value]
+    return value
+
+
+def flatten_relationships(row: dict[str, Any]) -> dict[str, Any]:
+    """{"Opportunity": {"RecordTypeId": x}} -> {"Opportunity__RecordTypeId": x} (for the Arrow
+    tables; dlt flattens nested dicts the same way for the others)."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            for sub, sub_value in value.items():
+                out[f"{key}__{sub}"] = sub_value
+        else:
+            out[key] = value
+    return out
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+class SalesforceAuth(AuthBase):
+    """Bearer auth with a lazily obtained (client credentials) token, renewed once when the API
+    answers 401 INVALID_SESSION_ID; or a ready access token."""
+
+    def __init__(
+        self,
+        login: RESTClient | None,
+        client_id: str | None,
+        client_secret: str | None,
+        access_token: str | None,
+        instance_url: str | None,
+    ) -> None:
+        self._login = login
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._token = access_token
+        self._instance_url = instance_url.rstrip("/") if instance_url else None
+        self._lock = threading.Lock()
+        self.tokens_issued = 0
+
+    @property
+    def can_refresh(self) -> bool:
+        return bool(self._login and self._client_id and self._client_secret)
+
+    def ensure(self) -> tuple[str, str]:
+        """(access token, instance URL), authenticating on first use."""
+        with self._lock:
+            if self._token is None:
+                self._authenticate()
+            assert self._token is not None and self._instance_url is not None
+            return self._token, self._instance_url
+
+    def _authenticate(self) -> None:
+        if not self.can_refresh or self._login is None:
+            raise SalesforceError(
+                "salesforce: missing configuration: set SOURCES__SALESFORCE__CLIENT_ID and "
+                "SOURCES__SALESFORCE__CLIENT_SECRET (with SOURCES__SALESFORCE__LOGIN_URL), or "
+                "SOURCES__SALESFORCE__ACCESS_TOKEN (with SOURCES__SALESFORCE__INSTANCE_URL), in "
+                ".dlt/secrets.toml under [sources.salesforce] or as environment variables"
+            )
+        url = f"{self._login.base_url}/services/oauth2/token"
+        response = self._login.session.post(
+            url,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self._client_id,
+                "client_secret": self._client_secret,
+            },
+        )
+        if response.status_code != 200:
+            raise SalesforceError(
+                f"salesforce: OAuth token request to {url} failed with {response.status_code}: "
+                f"{response.text[:300]}"
+            )
+        body = response.json()
+        self._token = body["access_token"]
+        self._instance_url = str(body.get("instance_url") or self._login.base_url).rstrip("/")
+        self.tokens_issued += 1
+
+    def _renew(self, stale: str) -> str:
+        with self._lock:
+            if self._token == stale:
+                self._authenticate()
+            assert self._token is not None
+            return self._token
+
+    def __call__(self, request: PreparedRequest) -> PreparedRequest:
+        token, _ = self.ensure()
+        request.headers["Authorization"] = f"Bearer {token}"
+        request.register_hook("response", self._on_response)
+        return request
+
+    def _on_response(self, response: Response, **kwargs: Any) -> Response:
+        request = response.request
+        if response.status_code != 401 or not self.can_refresh:
+            return response
+        if request.headers.get("X-L2C-Reauthenticated"):
+            return response
+        stale = str(request.headers.get("Authorization", "")).removeprefix("Bearer ")
+        token = self._renew(stale)
+        retry = request.copy()
+        retry.headers["Authorization"] = f"Bearer {token}"
+        retry.headers["X-L2C-Reauthenticated"] = "1"
+        _ = response.content
+        response.close()
+        connection = getattr(response, "connection", None)
+        if connection is None:
+            return response
+        renewed: Response = connection.send(retry, **kwargs)
+        renewed.history.append(response)
+        renewed.request = retry
+        return renewed
+
+
+class SalesforceConnection:
+    """The REST client of one source run: authenticated, versioned and with the org's list of
+    objects, all obtained on first use (inside extraction, so errors name the failed step)."""
+
+    def __init__(
+        self,
+        auth: SalesforceAuth,
+        api_version: str,
+        page_size: int,
+        timeout: float,
+        max_attempts: int,
+    ) -> None:
+        self.auth = auth
+        self.api_version = api_version
+        self.page_size = page_size
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self._client: RESTClient | None = None
+        self._objects: set[str] | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> RESTClient:
+        with self._lock:
+            if self._client is None:
+                _, instance_url = self.auth.ensure()
+                client = make_client(
+                    f"{instance_url}/services/data/v{self.api_version}",
+                    {
+                        "Accept": "application/json",
+                        "Sforce-Query-Options": f"batchSize={self.page_size}",
+                    },
+                    timeout_seconds=self.timeout,
+                    max_attempts=self.max_attempts,
+                )
+                client.auth = self.auth
+                self._client = client
+            return self._client
+
+    def has(self, sobject: str) -> bool:
+        client = self.client
+        with self._lock:
+            if self._objects is None:
+                response = client.get("/sobjects")
+                response.raise_for_status()
+                self._objects = {o["name"] for o in response.json().get("sobjects") or []}
+            return sobject in self._objects
+
+    def query(self, soql: str) -> Iterator[list[dict[str, Any]]]:
+        client = self.client
+        _, instance_url = self.auth.ensure()
+        for page in client.paginate(
+            "/query",
+            params={"q": soql},
+            paginator=SalesforceQueryPaginator(instance_url),
+            data_selector="records",
+        ):
+            yield [strip_attributes(row) for row in page]
+
+    def get(self, path: str) -> Any:
+        response = self.client.get(path)
+        response.raise_for_status()
+        return response.json()
+
+
+def _incremental_soql(
+    sobject: str, fields: Sequence[str], cursor: str, since: datetime, where: str = ""
+) -> str:
+    conditions = [f"{cursor} >= {soql_datetime(since)}", *([where] if where else [])]
+    return (
+        f"SELECT {', '.join(fields)} FROM {sobject} WHERE {' AND '.join(conditions)} "
+        f"ORDER BY {cursor} ASC, Id ASC"
+    )
+
+
+@dlt.source(name="salesforce", max_table_nesting=1)
+def salesforce_source(
+    login_url: str = "https://login.salesforce.com",
+    client_id: str | None = None,
+    client_secret: TSecretStrValue | None = None,
+    access_token: TSecretStrValue | None = None,
+    instance_url: str | None = None,
+    api_version: str = "62.0",
+    page_size: int = 2000,
+    request_timeout: float = 30.0,
+    max_attempts: int = 6,
+    opportunity_custom_fields: Sequence[str] = DEFAULT_CUSTOM_FIELDS,
+) -> list[DltResource]:
+    login = make_client(
+        login_url,
+        {"Accept": "application/json"},
+        timeout_seconds=request_timeout,
+        max_attempts=max_attempts,
+    )
+    auth = SalesforceAuth(
+        login,
+        client_id,
+        client_secret,
+        access_token,
+        instance_url or (login_url if access_token else None),
+    )
+    conn = SalesforceConnection(
+        auth, api_version, max(1, min(page_size, 2000)), request_timeout, max_attempts
+    )
+
+    def incremental(
+        name: str,
+        sobject: str,
+        cursor: str = "SystemModstamp",
+        shape: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        arrow_types: dict[str, pa.DataType] | None = None,
+    ) -> DltResource:
+        @dlt.resource(name=name, primary_key="Id", write_disposition="merge")
+        def resource(
+            updated=dlt.sources.incremental(  # noqa: B008
+                cursor, initial_value=EPOCH, on_cursor_value_missing="include"
+            ),
+        ) -> Iterator[Any]:
+            if not conn.has(sobject):
+                return
+            soql = _incremental_soql(sobject, FIELDS[sobject], cursor, updated.start_value)
+            for page in conn.query(soql):
+                rows = [shape(row) for row in page] if shape else page
+                yield from emit(SYSTEM, SPECS[name], rows, arrow_types)
+
+        return resource
+
+    def full(name: str, sobject: str) -> DltResource:
+        """A small object re-read on every run."""
+        # lookups that are often empty still get a column (e.g. UserRole.ParentRoleId)
+        lookups = {f: {"data_type": "text"} for f in FIELDS[sobject] if f.endswith("Id")}
+
+        @dlt.resource(name=name, primary_key="Id", write_disposition="merge", columns=lookups)
+        def resource() -> Iterator[Any]:
+            if not conn.has(sobject):
+                return
+            for page in conn.query(f"SELECT {', '.join(FIELDS[sobject])} FROM {sobject}"):
+                yield from emit(SYSTEM, SPECS[name], page)
+
+        return resource
+
+    def opportunity_record_types() -> list[dict[str, Any]]:
+        soql = (
+            f"SELECT {', '.join(FIELDS['RecordType'])} FROM RecordType "
+            "WHERE SobjectType = 'Opportunity'"
+        )
+        rows = [row for page in conn.query(soql) for row in page]
+        if rows:
+            return rows
+        # an org without Opportunity record types has one sales process: the master one
+        return [
+            {
+                "Id": MASTER_RECORD_TYPE,
+                "Name": "Master",
+                "DeveloperName": "Master",
+                "SobjectType": "Opportunity",
+                "IsActive": True,
+            }
+        ]
+
+    @dlt.resource(name="record_types", primary_key="Id", write_disposition="merge")
+    def record_types() -> Iterator[Any]:
+        """Opportunity record types: the pipelines (one sales process each)."""
+        yield from emit(SYSTEM, SPECS["record_types"], opportunity_record_types())
+
+    @dlt.resource(
+        name="stage_picklist_values",
+        primary_key=("RecordTypeId", "value"),
+        write_disposition="merge",
+    )
+    def stage_picklist_values() -> Iterator[Any]:
+        """StageName values of each record type's sales process (UI API), in sales order."""
+        rows = []
+        for record_type in opportunity_record_types():
+            body = conn.get(
+                f"/ui-api/object-info/Opportunity/picklist-values/{record_type['Id']}/StageName"
+            )
+            for order, value in enumerate(body.get("values") or [], start=1):
+                rows.append({"RecordTypeId": record_type["Id"], "SortOrder": order, **value})
+        yield rows
+
+    def closed_stages() -> list[str]:
+        soql = "SELECT ApiName FROM OpportunityStage WHERE IsClosed = true"
+        return [row["ApiName"] for page in conn.query(soql) for row in page]
+
+    @dlt.resource(name="opportunities", primary_key="Id", write_disposition="merge")
+    def opportunities(
+        updated=dlt.sources.incremental(  # noqa: B008
+            "SystemModstamp", initial_value=EPOCH, on_cursor_value_missing="include"
+        ),
+    ) -> Iterator[Any]:
+        closed = closed_stages()
+        open_only = f" WHERE StageName NOT IN ({', '.join(soql_text(s) for s in closed)})"
+        subquery = (
+            "(SELECT StageName FROM OpportunityHistories"
+            f"{open_only if closed else ''} ORDER BY CreatedDate DESC LIMIT 1)"
+        )
+        fields = [*FIELDS["Opportunity"], *opportunity_custom_fields, subquery]
+        soql = _incremental_soql("Opportunity", fields, "SystemModstamp", updated.start_value)
+        for page in conn.query(soql):
+            yield from emit(SYSTEM, SPECS["opportunities"], [_last_open_stage(r) for r in page])
+
+    return [
+        incremental("users", "User"),
+        full("user_roles", "UserRole"),
+        record_types,
+        full("opportunity_stages", "OpportunityStage"),
+        stage_picklist_values,
+        incremental("accounts", "Account"),
+        incremental("contacts", "Contact"),
+        incremental("leads", "Lead"),
+        opportunities,
+        incremental(
+            "opportunity_history",
+            "OpportunityHistory",
+            cursor="CreatedDate",
+            shape=flatten_relationships,
+            arrow_types=HISTORY_TYPES,
+        ),
+        incremental(
+            "opportunity_field_history",
+            "OpportunityFieldHistory",
+            cursor="CreatedDate",
+            shape=_field_values_as_text,
+            arrow_types=FIELD_HISTORY_TYPES,
+        ),
+        incremental("opportunity_line_items", "OpportunityLineItem"),
+        incremental("quotes", "Quote"),
+        incremental("quote_line_items", "QuoteLineItem"),
+        incremental("cpq_quotes", "SBQQ__Quote__c"),
+        incremental("orders", "Order"),
+        incremental("tasks", "Task"),
+    ]
+
+
+def _last_open_stage(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    child = out.pop("OpportunityHistories", None)  # null when the subquery found no row
+    records = child.get("records") or [] if isinstance(child, dict) else []
+    out["LastOpenStageName"] = records[0].get("StageName") if records else None
+    return out
+
+
+def _field_values_as_text(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **row,
+        "OldValue": _as_text(row.get("OldValue")),
+        "NewValue": _as_text(row.get("NewValue")),
+    }

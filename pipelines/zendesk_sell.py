@@ -1,0 +1,457 @@
+"""Zendesk Sell source: Core API v2 lists (`{"items": [{"data": ...}]}`, page/per_page, the
+`meta.links.next_page` URL followed to the end), Bearer token.
+
+Configuration (dlt config/secrets or environment):
+    SOURCES__ZENDESK_SELL__ACCESS_TOKEN     required (OAuth or personal access token)
+    SOURCES__ZENDESK_SELL__BASE_URL         default https://api.getbase.com
+    SOURCES__ZENDESK_SELL__PAGE_SIZE        per_page, at most 100 (default 100)
+    SOURCES__ZENDESK_SELL__LOOKBACK_SECONDS re-read window below the stored cursors (default 0)
+
+Incremental loading: Zendesk Sell lists have no "updated since" filter, only `sort_by`. Deals,
+leads and orders are read newest first (`sort_by=updated_at:desc`) and paging stops at the
+first record older than the cursor kept in the resource state (the newest `updated_at` of the
+previous run, minus the lookback); lead conversions are immutable and come newest first, so
+they stop at the previous run's newest `created_at`. Users, pipelines, stages, loss reasons and
+lead sources are small and re-read in full.
+
+Stage history: a deal shows only its current stage and `last_stage_change_at`. Every deal
+read is also written to `deal_stage_snapshots`, keyed by (deal id, stage id,
+last_stage_change_at): one row per stage entry the loads have seen, so running the load on a
+schedule accumulates the stage history (see docs/zendesk-sell-history.md for what it can and
+cannot see).
+
+Lookups resolved at load time (staging does no joins): a deal gets its stage's `category` and
+`pipeline_id` and its loss reason's name, a lead its source's name and its conversion
+(`converted_deal_id`, `converted_at`), an order the `amount`/`currency` of its line items.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import dlt
+from dlt.sources import DltResource
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator
+
+from pipelines.http import make_client
+from pipelines.validation import (
+    OPT_INT,
+    OPT_MONEY,
+    OPT_RFC3339,
+    REQ_INT,
+    REQ_RFC3339,
+    RowSpec,
+    SplitPage,
+    rejects_hints,
+    split_page,
+)
+
+SYSTEM = "zendesk_sell"
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MAX_PER_PAGE = 100
+OUTCOME_CATEGORIES = ("won", "lost")
+
+SPECS: dict[str, RowSpec] = {
+    "deals": RowSpec(
+        "deals",
+        {
+            "id": REQ_INT,
+            "stage_id": REQ_INT,
+            "owner_id": OPT_INT,
+            "contact_id": OPT_INT,
+            "organization_id": OPT_INT,
+            "loss_reason_id": OPT_INT,
+            "last_stage_change_by_id": OPT_INT,
+            "value": OPT_MONEY,
+            "created_at": REQ_RFC3339,
+            "updated_at": REQ_RFC3339,
+            "last_stage_change_at": OPT_RFC3339,
+        },
+    ),
+    "leads": RowSpec(
+        "leads",
+        {
+            "id": REQ_INT,
+            "owner_id": OPT_INT,
+            "source_id": OPT_INT,
+            "created_at": REQ_RFC3339,
+            "updated_at": REQ_RFC3339,
+        },
+    ),
+    "lead_conversions": RowSpec(
+        "lead_conversions",
+        {"id": REQ_INT, "lead_id": REQ_INT, "deal_id": OPT_INT, "created_at": REQ_RFC3339},
+    ),
+    "orders": RowSpec(
+        "orders",
+        {
+            "id": REQ_INT,
+            "deal_id": REQ_INT,
+            "discount": OPT_MONEY,
+            "created_at": REQ_RFC3339,
+            "updated_at": REQ_RFC3339,
+        },
+    ),
+    "order_line_items": RowSpec(
+        "order_line_items",
+        {
+            "id": REQ_INT,
+            "order_id": REQ_INT,
+            "product_id": OPT_INT,
+            "quantity": OPT_MONEY,
+            "price": OPT_MONEY,
+            "value": OPT_MONEY,
+            "variation": OPT_MONEY,
+            "created_at": OPT_RFC3339,
+            "updated_at": OPT_RFC3339,
+        },
+    ),
+    "users": RowSpec("users", {"id": REQ_INT, "created_at": OPT_RFC3339}),
+    "pipelines": RowSpec("pipelines", {"id": REQ_INT}),
+    "stages": RowSpec("stages", {"id": REQ_INT, "pipeline_id": REQ_INT, "position": OPT_INT}),
+    "loss_reasons": RowSpec("loss_reasons", {"id": REQ_INT}),
+    "lead_sources": RowSpec("lead_sources", {"id": REQ_INT}),
+}
+
+
+# Optional fields the demo leaves empty: typed here so their columns exist from the first run
+# (dlt creates a column only once it sees a value).
+OPTIONAL_COLUMNS: dict[str, dict[str, Any]] = {
+    "deals": {
+        "source_id": {"data_type": "bigint"},
+        "unqualified_reason_id": {"data_type": "bigint"},
+        "customized_win_likelihood": {"data_type": "bigint"},
+        "loss_reason_id": {"data_type": "bigint"},
+        "loss_reason_name": {"data_type": "text"},
+    },
+    "leads": {
+        "title": {"data_type": "text"},
+        "unqualified_reason_id": {"data_type": "bigint"},
+        "lead_conversion_id": {"data_type": "bigint"},
+        "converted_deal_id": {"data_type": "bigint"},
+        "converted_at": {"data_type": "timestamp"},
+    },
+    "order_line_items": {"description": {"data_type": "text"}},
+    "users": {"deleted_at": {"data_type": "timestamp"}, "phone_number": {"data_type": "text"}},
+}
+
+
+def _pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
+    """Every page of a list endpoint, unwrapped from the `items[].data` envelope."""
+    for page in client.paginate(
+        path,
+        params=params,
+        paginator=JSONLinkPaginator(next_url_path="meta.links.next_page"),
+        data_selector="items",
+    ):
+        yield [item.get("data") if isinstance(item, dict) else item for item in page]
+
+
+def _moment(value: Any) -> datetime | None:
+    """A record's timestamp for paging decisions (None when absent or unreadable; the row's
+    own validation reports it)."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class DescCursor:
+    """An 'updated since' for a list that can only be sorted: the caller reads newest first
+    and stops at the first record older than `start` (the previous run's newest value minus
+    the lookback). The new value is stored in the resource state when the run commits."""
+
+    def __init__(self, key: str, lookback_seconds: float) -> None:
+        self.state = dlt.current.resource_state()
+        self.key = key
+        stored = _moment(self.state.get(key))
+        self.previous = stored or EPOCH
+        self.start = self.previous - timedelta(seconds=lookback_seconds) if stored else EPOCH
+        self.newest = self.previous
+
+    def reached_end(self, page: list[Any], field: str) -> bool:
+        """True when the page's last (oldest) record is older than start: stop paging."""
+        if not page or not isinstance(page[-1], dict):
+            return False
+        oldest = _moment(page[-1].get(field))
+        return oldest is not None and oldest < self.start
+
+    def keep(self, rows: Iterable[Any], field: str) -> list[Any]:
+        """Rows at or after start (rows without a readable value are kept: validation
+        rejects them with a reason)."""
+        kept = []
+        for row in rows:
+            moment = _moment(row.get(field)) if isinstance(row, dict) else None
+            if moment is None or moment >= self.start:
+                kept.append(row)
+                if moment is not None and moment > self.newest:
+                    self.newest = moment
+        return kept
+
+    def commit(self) -> None:
+        self.state[self.key] = self.newest.isoformat()
+
+
+class Lookups:
+    """Small id -> attributes lists read once per run: stages, loss reasons, lead sources."""
+
+    def __init__(self, client: RESTClient, page_size: int) -> None:
+        self._client = client
+        self._page_size = page_size
+        self._lock = threading.Lock()
+        self._cache: dict[str, dict[int, dict[str, Any]]] = {}
+
+    def get(self, name: str) -> dict[int, dict[str, Any]]:
+        with self._lock:
+            if name not in self._cache:
+                rows: dict[int, dict[str, Any]] = {}
+                for page in _pages(self._client, f"/v2/{name}", {"per_page": self._page_size}):
+                    for row in page:
+                        key = _as_int(row.get("id")) if isinstance(row, dict) else None
+                        if key is not None:
+                            rows[key] = row
+                self._cache[name] = rows
+            return self._cache[name]
+
+
+def _split(name: str, rows: Iterable[Any]) -> SplitPage:
+    return split_page(SYSTEM, SPECS[name], rows)
+
+
+def _rejects(page: SplitPage) -> Iterator[Any]:
+    if page.rejects:
+        yield dlt.mark.with_hints(page.rejects, rejects_hints(), create_table_variant=True)
+
+
+def _table(rows: list[dict[str, Any]], table: str, key: str, merge_key: str | None) -> Any:
+    if merge_key:
+        hints = dlt.mark.make_hints(
+            table_name=table,
+            write_disposition="merge",
+            primary_key=key,
+            merge_key=merge_key,
+            columns=OPTIONAL_COLUMNS.get(table, {}),
+        )
+    else:
+        hints = dlt.mark.make_hints(
+            table_name=table,
+            write_disposition="merge",
+            primary_key=key,
+            columns=OPTIONAL_COLUMNS.get(table, {}),
+        )
+    return dlt.mark.with_hints(rows, hints, create_table_variant=True)
+
+
+def snapshot_id(deal: dict[str, Any]) -> str:
+    """Key of one observed stage entry: deal id, stage id and the time it entered the stage."""
+    entered = deal.get("last_stage_change_at")
+    stamp = entered.strftime("%Y%m%dT%H%M%SZ") if isinstance(entered, datetime) else "none"
+    return f"{deal['id']}-{deal['stage_id']}-{stamp}"
+
+
+@dlt.source(name="zendesk_sell", max_table_nesting=1)
+def zendesk_sell_source(
+    access_token: str = dlt.secrets.value,
+    base_url: str = "https://api.getbase.com",
+    page_size: int = MAX_PER_PAGE,
+    request_timeout: float = 30.0,
+    max_attempts: int = 6,
+    lookback_seconds: float = 0.0,
+) -> list[DltResource]:
+    client = make_client(
+        base_url,
+        {"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+        timeout_seconds=request_timeout,
+        max_attempts=max_attempts,
+    )
+    per_page = max(1, min(page_size, MAX_PER_PAGE))
+    lookups = Lookups(client, per_page)
+
+    def full(name: str) -> DltResource:
+        @dlt.resource(
+            name=name,
+            primary_key="id",
+            write_disposition="merge",
+            columns=OPTIONAL_COLUMNS.get(name, {}),
+        )
+        def resource() -> Iterator[Any]:
+            for page in _pages(client, f"/v2/{name}", {"per_page": per_page}):
+                split = _split(name, page)
+                if split.good:
+                    yield split.good
+                yield from _rejects(split)
+
+        return resource
+
+    def newest_first(path: str, cursor: DescCursor, field: str) -> Iterator[list[Any]]:
+        params = {"per_page": per_page, "sort_by": f"{field}:desc"}
+        for page in _pages(client, path, params):
+            yield cursor.keep(page, field)
+            if cursor.reached_end(page, field):
+                return
+
+    def enrich_deal(deal: dict[str, Any]) -> dict[str, Any]:
+        stage = lookups.get("stages").get(_as_int(deal.get("stage_id")) or -1) or {}
+        reason = lookups.get("loss_reasons").get(_as_int(deal.get("loss_reason_id")) or -1)
+        return {
+            **deal,
+            "stage_category": stage.get("category"),
+            "stage_pipeline_id": stage.get("pipeline_id"),
+            "loss_reason_name": (reason or {}).get("name"),
+        }
+
+    @dlt.resource(
+        name="deals", primary_key="id", write_disposition="merge", columns=OPTIONAL_COLUMNS["deals"]
+    )
+    def deals() -> Iterator[Any]:
+        """Deals changed since the last run (newest first), with their stage's category and
+        pipeline and their loss reason's name resolved."""
+        cursor = DescCursor("updated_at", lookback_seconds)
+        for page in newest_first("/v2/deals", cursor, "updated_at"):
+            split = _split("deals", [enrich_deal(d) if isinstance(d, dict) else d for d in page])
+            if split.good:
+                yield split.good
+            yield from _rejects(split)
+        cursor.commit()
+
+    @dlt.transformer(
+        data_from=deals,
+        name="deal_stage_snapshots",
+        primary_key="snapshot_id",
+        write_disposition="merge",
+        columns=OPTIONAL_COLUMNS["deals"],
+    )
+    def deal_stage_snapshots(deal_page: list[Any]) -> Iterator[Any]:
+        """One row per (deal, stage, last_stage_change_at) seen by a load: the deal as last
+        read while it was in that stage. Scheduled loads accumulate the stage history."""
+        rows = [
+            {**deal, "snapshot_id": snapshot_id(deal), "deal_id": deal["id"]}
+            for deal in deal_page
+            if isinstance(deal, dict) and "reject_id" not in deal
+        ]
+        if rows:
+            yield rows
+
+    def conversions_since(cursor: DescCursor) -> list[dict[str, Any]]:
+        rows: list[Any] = []
+        for page in _pages(client, "/v2/lead_conversions", {"per_page": per_page}):
+            rows.extend(cursor.keep(page, "created_at"))
+            if cursor.reached_end(page, "created_at"):
+                break
+        return rows
+
+    def conversion_of(lead_id: int) -> list[Any]:
+        rows: list[Any] = []
+        for page in _pages(client, "/v2/lead_conversions", {"lead_id": lead_id}):
+            rows.extend(page)
+        return rows
+
+    @dlt.resource(
+        name="leads", primary_key="id", write_disposition="merge", columns=OPTIONAL_COLUMNS["leads"]
+    )
+    def leads() -> Iterator[Any]:
+        """Leads changed since the last run with their source name and conversion attached;
+        the conversions read on the way land in `lead_conversions`.
+
+        Leads are read before the conversions: a conversion made during the run also updates
+        its lead, so the next run reads that lead again and finds the conversion. A changed
+        lead created before the previous conversion cursor may have an older conversion: it
+        is looked up by `lead_id` (one request per such lead)."""
+        lead_cursor = DescCursor("updated_at", lookback_seconds)
+        changed: list[Any] = []
+        for page in newest_first("/v2/leads", lead_cursor, "updated_at"):
+            changed.extend(page)
+        conv_cursor = DescCursor("conversions_created_at", lookback_seconds)
+        conv_split = _split("lead_conversions", conversions_since(conv_cursor))
+        by_lead = {row["lead_id"]: row for row in conv_split.good}
+        lead_split = _split("leads", changed)
+        looked_up: list[Any] = []
+        sources = lookups.get("lead_sources")
+        for lead in lead_split.good:
+            conversion = by_lead.get(lead["id"])
+            if conversion is None and lead["created_at"] < conv_cursor.previous:
+                found = _split("lead_conversions", conversion_of(lead["id"]))
+                looked_up.extend(found.good)
+                conversion = found.good[0] if found.good else None
+            source = sources.get(_as_int(lead.get("source_id")) or -1) or {}
+            lead["source_name"] = source.get("name")
+            lead["lead_conversion_id"] = conversion["id"] if conversion else None
+            lead["converted_deal_id"] = conversion["deal_id"] if conversion else None
+            lead["converted_at"] = conversion["created_at"] if conversion else None
+        if lead_split.good:
+            yield lead_split.good
+        yield from _rejects(lead_split)
+        conversions = conv_split.good + looked_up
+        if conversions:
+            yield _table(conversions, "lead_conversions", "id", None)
+        yield from _rejects(conv_split)
+        lead_cursor.commit()
+        conv_cursor.commit()
+
+    def line_items(order: dict[str, Any]) -> list[Any]:
+        rows: list[Any] = []
+        for page in _pages(client, f"/v2/orders/{order['id']}/line_items", {"per_page": per_page}):
+            rows.extend(
+                {**item, "order_id": order["id"], "deal_id": order["deal_id"]}
+                if isinstance(item, dict)
+                else item
+                for item in page
+            )
+        return rows
+
+    @dlt.resource(name="orders", primary_key="id", write_disposition="merge")
+    def orders() -> Iterator[Any]:
+        """Orders changed since the last run; their line items land in `order_line_items`
+        (a re-read order's items replace its previous ones) and give the order its amount:
+        sum(value * quantity) less the order's percent discount."""
+        cursor = DescCursor("updated_at", lookback_seconds)
+        for page in newest_first("/v2/orders", cursor, "updated_at"):
+            split = _split("orders", page)
+            items: list[dict[str, Any]] = []
+            item_rejects: list[dict[str, Any]] = []
+            for order in split.good:
+                order_items = _split("order_line_items", line_items(order))
+                items.extend(order_items.good)
+                item_rejects.extend(order_items.rejects)
+                gross = sum(
+                    (i.get("value") or 0.0) * (i.get("quantity") or 0.0) for i in order_items.good
+                )
+                discount = order.get("discount") or 0.0
+                order["amount"] = round(gross * (1 - discount / 100.0), 2)
+                currencies = {i.get("currency") for i in order_items.good} - {None}
+                order["currency"] = currencies.pop() if len(currencies) == 1 else None
+            if split.good:
+                yield split.good
+            if items:
+                yield _table(items, "order_line_items", "id", "order_id")
+            yield from _rejects(split)
+            yield from _rejects(SplitPage([], item_rejects))
+        cursor.commit()
+
+    return [
+        deals,
+        deal_stage_snapshots,
+        leads,
+        orders,
+        full("users"),
+        full("pipelines"),
+        full("stages"),
+        full("loss_reasons"),
+        full("lead_sources"),
+    ]
