@@ -7,6 +7,7 @@
 
 with quote_events as (
     select * from {{ ref('int_quote_events_derived') }}
+    where activity = 'Quote Sent'
 ),
 
 as_of as (
