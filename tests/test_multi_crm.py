@@ -1,0 +1,167 @@
+"""One event log across four CRMs: a company with business units on Pipedrive, Salesforce,
+Oracle CX Sales and Zendesk Sell, billing through Stripe and exporting the orders of the
+Pipedrive and Oracle units from its ERP, loaded and built once; every check is per source."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import query
+
+from l2c.dbt_runner import ROOT, run_dbt
+from l2c.fake_api import FakeApiServer
+from l2c.simulator import DemoCompany, SimConfig
+from l2c.simulator.crms import ALL_CRMS, CRM_WEIGHTS
+from l2c.simulator.render_erp import ERP_CRMS, write_erp_export
+from pipelines.load import load_all
+
+pytestmark = pytest.mark.slow
+
+# stage histories of these CRMs are complete in the source; Zendesk Sell's are rebuilt from
+# scheduled loads and have a documented blind spot (tests/test_zendesk_sell.py)
+FULL_HISTORY = ("pipedrive", "salesforce", "oracle_cx")
+
+
+@dataclass
+class Built:
+    company: DemoCompany
+    truth: dict[str, Any]
+    db: Path
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    work = tmp_path_factory.mktemp("multi_crm")
+    config = SimConfig(
+        seed=13,
+        n_deals=1200,
+        crms=ALL_CRMS,
+        crm_weights=tuple(CRM_WEIGHTS[c] for c in ALL_CRMS),
+    )
+    company = DemoCompany(config)
+    drop = work / "erp_drop"
+    write_erp_export(company, drop, ERP_CRMS)
+    db = work / "l2c.duckdb"
+    with pytest.MonkeyPatch.context() as mp, FakeApiServer(company, port=0) as server:
+        for key, value in server.source_env().items():
+            mp.setenv(key, value)
+        mp.setenv("SOURCES__ERP__FOLDER", str(drop))
+        load_all(db, [*ALL_CRMS, "stripe", "erp"])
+    dbt_vars = {
+        "as_of": f"{company.as_of:%Y-%m-%d %H:%M:%S}",
+        "follow_up_within_days": config.follow_up_days,
+    }
+    run_dbt(["build", "--vars", json.dumps(dbt_vars)], db, target_path=work / "target", quiet=True)
+    yield Built(company, company.ground_truth(), db)
+
+
+def _canonical() -> dict[tuple[str, str], str]:
+    with (ROOT / "seeds" / "stage_mapping.csv").open() as handle:
+        return {
+            (row["pipeline_name"], row["stage_name"]): row["canonical_stage"]
+            for row in csv.DictReader(handle)
+            if row["source_system"] == "pipedrive"  # the simulator's abstract stage names
+        }
+
+
+def test_every_crm_has_its_cases_and_outcomes(built: Built) -> None:
+    rows = query(
+        built.db,
+        "select source_system, outcome, count(*) from marts.cases "
+        "where case_type = 'deal' group by 1, 2",
+    )
+    found: dict[str, dict[str, int]] = {}
+    for system, outcome, n in rows:
+        found.setdefault(system, {})[outcome] = n
+    assert set(found) == set(ALL_CRMS)
+    for crm, counts in built.truth["counts_by_crm"].items():
+        expected = {k: counts[k] for k in ("won", "lost", "open") if counts[k]}
+        assert found[crm] == expected, crm
+
+
+def test_stage_paths_equal_the_truth_in_every_full_history_crm(built: Built) -> None:
+    mapping = _canonical()
+    logged: dict[str, list[str]] = {}
+    for case_id, activity in query(
+        built.db,
+        "select case_id, activity from marts.event_log "
+        "where activity_family = 'Stage Entered' order by case_id, event_order",
+    ):
+        logged.setdefault(case_id, []).append(activity.removeprefix("Stage Entered: "))
+    checked: Counter[str] = Counter()
+    wrong: list[str] = []
+    for deal in built.truth["deals"]:
+        if deal["crm"] not in FULL_HISTORY:
+            continue
+        checked[deal["crm"]] += 1
+        expected = [mapping[(deal["pipeline"], s)] for s in deal["stages_entered"]]
+        if logged.get(deal["case_id"], []) != expected:
+            wrong.append(deal["case_id"])
+    assert not wrong, f"{len(wrong)} cases differ, e.g. {wrong[:5]}"
+    assert all(checked[crm] > 50 for crm in FULL_HISTORY), checked
+
+
+def test_invoices_link_to_the_right_case_in_every_crm(built: Built) -> None:
+    true_case = {i["id"]: i["deal_case_id"] for i in built.truth["invoices"]}
+    rows = query(built.db, "select invoice_id, deal_key from marts.invoices")
+    assert len(rows) == len(true_case)
+    linked = [(i, d) for i, d in rows if d is not None]
+    assert not [(i, d) for i, d in linked if true_case[i] != d]
+    by_crm = Counter(d.split(":", 1)[0] for _, d in linked)
+    assert set(by_crm) == set(ALL_CRMS)
+    assert len(linked) >= 0.97 * len(rows)
+
+
+def test_orders_from_crm_objects_and_erp_files_are_the_truths(built: Built) -> None:
+    expected = Counter(o["deal_case_id"] for o in built.truth["orders"])
+    rows = query(
+        built.db,
+        "select case_id, count(*) from marts.event_log "
+        "where activity = 'Sales Order Created' group by 1",
+    )
+    assert dict(rows) == dict(expected)
+    order_systems = dict(
+        query(
+            built.db,
+            "select source_system, count(*) from marts.event_log "
+            "where activity = 'Sales Order Created' group by 1",
+        )
+    )
+    # Salesforce and Zendesk Sell have order objects; Pipedrive and Oracle orders are ERP rows
+    assert set(order_systems) == {"salesforce", "zendesk_sell", "erp"}
+
+
+def test_skipped_and_backward_stages_per_source_equal_the_truth(built: Built) -> None:
+    rows = query(
+        built.db,
+        "select case_id, skipped_stages_count, backward_moves_count "
+        "from marts.case_stage_progression",
+    )
+    mart = {case_id: (skipped, backward) for case_id, skipped, backward in rows}
+    for crm in FULL_HISTORY:
+        deals = [d for d in built.truth["deals"] if d["crm"] == crm]
+        truth = {d["case_id"]: (len(d["skipped_stages"]), d["backward_moves"]) for d in deals}
+        assert {c: mart[c] for c in truth} == truth, crm
+
+
+def test_the_slow_paying_region_is_the_slowest_in_every_crm(built: Built) -> None:
+    slow = built.truth["params"]["slow_paying_region"]
+    rows = query(
+        built.db,
+        "select split_part(deal_key, ':', 1) as crm, region, days_late "
+        "from marts.invoice_payments where days_late is not null and deal_key is not null",
+    )
+    late: dict[str, dict[str, list[float]]] = {}
+    for crm, region, days in rows:
+        late.setdefault(crm, {}).setdefault(region, []).append(days)
+    for crm in ALL_CRMS:
+        medians = {r: statistics.median(v) for r, v in late[crm].items() if len(v) >= 5}
+        assert max(medians, key=medians.__getitem__) == slow, (crm, medians)
