@@ -38,7 +38,7 @@ sqlfluff: setup
 	L2C_DUCKDB_PATH=warehouse/sqlfluff.duckdb $(VENV)/bin/sqlfluff lint models analyses tests/dbt
 
 pytest: setup
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n auto --dist loadfile --durations=15
 
 test: lint sqlfluff pytest
 

@@ -15,6 +15,20 @@ class DbtError(RuntimeError):
     pass
 
 
+# The event log and what it is made of (cases, invoices, relations), without the analytical
+# and process-mining marts: `dbt build` args for jobs and tests that need only the log.
+EVENT_LOG_BUILD: tuple[str, ...] = (
+    "--select",
+    "+event_log",
+    "+cases",
+    "+invoices",
+    "+invoice_link_summary",
+    "+object_relations",
+    "--indirect-selection",
+    "cautious",
+)
+
+
 def dbt_env(duckdb_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["L2C_DUCKDB_PATH"] = str(Path(duckdb_path).resolve())

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import query
 
-from l2c.dbt_runner import ROOT, run_dbt
+from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
 from l2c.fake_api import FakeApiServer
 from l2c.quality import QualityError, check, event_log_suites, raw_suites, run_suites
 from l2c.simulator import DemoCompany, SimConfig
@@ -43,7 +43,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
         mp.setenv("SOURCES__STRIPE__API_KEY", server.stripe_key)
         db = work / "l2c.duckdb"
         load_all(db)
-        run_dbt(["build"], db, target_path=work / "target", quiet=True)
+        run_dbt(["build", *EVENT_LOG_BUILD], db, target_path=work / "target", quiet=True)
         yield Built(company, server, db, work / "target")
 
 
@@ -146,7 +146,7 @@ def test_reloading_and_rebuilding_changes_nothing(built: Built) -> None:
     before = _log_fingerprint(built.db)
     counts_before = query(built.db, "select count(*) from raw_pipedrive.deal_changes")
     load_all(built.db)
-    run_dbt(["build"], built.db, target_path=built.target, quiet=True)
+    run_dbt(["build", *EVENT_LOG_BUILD], built.db, target_path=built.target, quiet=True)
     assert query(built.db, "select count(*) from raw_pipedrive.deal_changes") == counts_before
     assert _log_fingerprint(built.db) == before
 
@@ -176,7 +176,7 @@ def test_a_new_custom_field_does_not_break_staging(built: Built) -> None:
         built.db, "select count(*) from raw_pipedrive.deals where custom_fields__lead_score = 87.5"
     )[0][0]
     assert scored == 5
-    run_dbt(["build"], built.db, target_path=built.target, quiet=True)
+    run_dbt(["build", *EVENT_LOG_BUILD], built.db, target_path=built.target, quiet=True)
     assert (
         query(built.db, "select count(*) from marts.cases where case_type = 'deal'")[0][0]
         == (built.company.ground_truth()["counts"]["deals"])

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from conftest import query
 
-from l2c.dbt_runner import run_dbt
+from l2c.dbt_runner import EVENT_LOG_BUILD, run_dbt
 from l2c.fake_api import FakeApiServer
 from l2c.simulator import DemoCompany, SimConfig
 from l2c.simulator.crms import CRMS
@@ -580,7 +580,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoCompan
         load_all(db, [*crms, "stripe", "erp"])
     as_of = company.as_of.strftime("%Y-%m-%d %H:%M:%S")
     run_dbt(
-        ["build", "--vars", f"{{as_of: '{as_of}'}}"], db, target_path=work / "target", quiet=True
+        ["build", *EVENT_LOG_BUILD, "--vars", f"{{as_of: '{as_of}'}}"],
+        db,
+        target_path=work / "target",
+        quiet=True,
     )
     yield company, db
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from conftest import query
 
-from l2c.dbt_runner import ROOT, run_dbt
+from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
 from l2c.fake_api import FakeApiServer
 from l2c.simulator import DemoCompany, SimConfig
 from l2c.simulator.crms import ALL_CRMS, CRM_WEIGHTS
@@ -59,7 +59,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
         "as_of": f"{company.as_of:%Y-%m-%d %H:%M:%S}",
         "follow_up_within_days": config.follow_up_days,
     }
-    run_dbt(["build", "--vars", json.dumps(dbt_vars)], db, target_path=work / "target", quiet=True)
+    # the log and the two analytical marts the checks read
+    selection = ["+case_stage_progression", "+invoice_payments"]
+    args = ["build", *EVENT_LOG_BUILD[:-2], *selection, *EVENT_LOG_BUILD[-2:]]
+    run_dbt([*args, "--vars", json.dumps(dbt_vars)], db, target_path=work / "target", quiet=True)
     yield Built(company, company.ground_truth(), db)
 
 

@@ -16,7 +16,7 @@ import pytest
 import requests
 from conftest import query, table_counts
 
-from l2c.dbt_runner import ROOT, run_dbt
+from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
 from l2c.fake_api import FakeApiServer, Fault
 from l2c.fake_api.salesforce_api import SalesforceApi
 from l2c.simulator import DemoCompany, SimConfig
@@ -497,7 +497,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
             server.malform("salesforce.Opportunity", opp["Id"], "Lead_Score__c", 87.5)
         db = work / "l2c.duckdb"
         load_all(db, systems=["pipedrive", "salesforce", "stripe"])
-    run_dbt(["build"], db, target_path=work / "target", quiet=True)
+    run_dbt(["build", *EVENT_LOG_BUILD], db, target_path=work / "target", quiet=True)
     yield Built(company, company.ground_truth(), db)
 
 

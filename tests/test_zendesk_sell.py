@@ -15,7 +15,7 @@ import pytest
 import requests
 from conftest import query, table_counts
 
-from l2c.dbt_runner import ROOT, run_dbt
+from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
 from l2c.fake_api import FakeApiServer, Fault
 from l2c.simulator import DemoCompany, SimConfig
 from l2c.simulator.catalog import STAGE_NAMES
@@ -476,7 +476,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
         load_all(db, ["pipedrive", SYSTEM, "stripe"])
         as_of = company.as_of.strftime("%Y-%m-%d %H:%M:%S")
         run_dbt(
-            ["build", "--vars", f"{{as_of: '{as_of}'}}"],
+            ["build", *EVENT_LOG_BUILD, "--vars", f"{{as_of: '{as_of}'}}"],
             db,
             target_path=work / "target",
             quiet=True,
