@@ -14,7 +14,7 @@ from l2c.fake_api.faults import Fault, FaultBook
 from l2c.fake_api.pipedrive_api import PipedriveApi
 from l2c.fake_api.responses import ApiError, Response, pipedrive_error, stripe_error
 from l2c.fake_api.stripe_api import handle_stripe
-from l2c.fake_api.systems import EXTRA_SYSTEMS, SystemApi
+from l2c.fake_api.systems import EXTRA_SYSTEMS, Patcher, SystemApi
 from l2c.simulator import DemoCompany
 from l2c.simulator.views import Record
 
@@ -56,17 +56,19 @@ class FakeApp:
         with self._lock:
             self._malformed.setdefault((resource, str(record_id)), {})[field] = value
 
-    def _patcher(self, system: str) -> Callable[[str, list[Record]], list[Record]]:
+    def _patcher(self, system: str) -> Patcher:
         with self._lock:
             rules = {k: dict(v) for k, v in self._malformed.items()}
 
-        def patch(name: str, rows: list[Record]) -> list[Record]:
+        def patch(name: str, rows: list[Record], key: str = "id") -> list[Record]:
+            """Apply the rules of resource `<system>.<name>` to the rows whose `key` field
+            (`id`, or e.g. Salesforce's `Id`) is a rule's record id."""
             if not rules:
                 return rows
             resource = f"{system}.{name}"
             out = []
             for row in rows:
-                fields = rules.get((resource, str(row.get("id"))))
+                fields = rules.get((resource, str(row.get(key))))
                 out.append(_apply(row, fields) if fields else row)
             return out
 

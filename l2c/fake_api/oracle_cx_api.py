@@ -26,16 +26,15 @@ from __future__ import annotations
 import base64
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from l2c.fake_api.responses import ApiError, Response, int_param
+from l2c.fake_api.systems import Patcher
 from l2c.simulator import DemoCompany
 from l2c.simulator.clock import parse_rfc3339
 from l2c.simulator.render_oracle_cx import OracleCxView, ts
 from l2c.simulator.views import Record
-
-Patch = Callable[[str, list[Record]], list[Record]]
 
 SYSTEM = "oracle_cx"
 BASE = "/crmRestApi/resources/11.13.18.05"
@@ -223,18 +222,6 @@ def _flag(query: Mapping[str, str], name: str) -> bool:
     return query.get(name, "").strip().lower() == "true"
 
 
-def _keyed_patch(patch: Patch, resource: str, key: str, rows: list[Record]) -> list[Record]:
-    """The app's malformed-record rules match `row["id"]`; Oracle rows are keyed by their own
-    attribute, so the key is exposed as `id` while patching and removed afterwards."""
-    patched = patch(resource, [{**row, "id": row.get(key)} for row in rows])
-    out = []
-    for row in patched:
-        clean = dict(row)
-        clean.pop("id", None)
-        out.append(clean)
-    return out
-
-
 class OracleCxApi:
     """The SystemApi of Oracle CX Sales (see l2c.fake_api.systems)."""
 
@@ -293,7 +280,7 @@ class OracleCxApi:
         query: dict[str, str],
         headers: Mapping[str, str],
         body: bytes,
-        patch: Patch,
+        patch: Patcher,
     ) -> Response:
         if method != "GET":
             raise ApiError(405, f"Method {method} is not allowed on {path}")
@@ -327,7 +314,7 @@ class _Request:
         view: OracleCxView,
         query: dict[str, str],
         headers: Mapping[str, str],
-        patch: Patch,
+        patch: Patcher,
     ) -> None:
         self.api = api
         self.view = view
@@ -397,7 +384,7 @@ class _Request:
 
     def _shape(self, name: str, rows: list[Record]) -> list[Record]:
         resource, key = COLLECTIONS[name]
-        page = _keyed_patch(self.patch, resource, key, rows)
+        page = self.patch(resource, rows, key)
         expand = self._expand_names(name)
         out = []
         for row in page:
@@ -407,7 +394,7 @@ class _Request:
                 shown = items[: self.api.expand_limit]
                 child_resource, child_key = CHILDREN[name][child]
                 item[child] = {
-                    "items": _keyed_patch(self.patch, child_resource, child_key, shown),
+                    "items": self.patch(child_resource, shown, child_key),
                     "count": len(shown),
                     "hasMore": len(items) > len(shown),
                     "limit": self.api.expand_limit,
@@ -461,7 +448,7 @@ class _Request:
         parent_key = parent["OptyNumber"] if name == "opportunities" else parent["SalesMethodId"]
         href = f"{self.href}/{name}/{parent_key}/child/{child}"
         page, envelope = self._page(rows, href, child)
-        items = _keyed_patch(self.patch, resource, key, page)
+        items = self.patch(resource, page, key)
         if not self.only_data:
             items = [
                 {**r, "links": [{"rel": "self", "href": f"{href}/{r[key]}", "kind": "item"}]}
@@ -473,5 +460,5 @@ class _Request:
         resource, key = CHILDREN[name][child]
         for row in rows:
             if str(row.get(key)) == ident:
-                return Response(200, _keyed_patch(self.patch, resource, key, [row])[0])
+                return Response(200, self.patch(resource, [row], key)[0])
         raise ApiError(404, f"The requested resource {child}/{ident} was not found")

@@ -305,24 +305,13 @@ class SalesforceApi:
         body: dict[str, Any] = {"totalSize": len(rows), "done": offset + size >= len(rows)}
         if not body["done"]:
             body["nextRecordsUrl"] = f"/services/data/v{version}/query/{locator}-{offset + size}"
-        body["records"] = _patched(patch, sobject, page)
+        body["records"] = patch(sobject, page, "Id")
         return Response(200, body)
 
 
 def _oauth_error(code: str, description: str) -> Response:
     """OAuth endpoint errors have their own shape (not the REST API's error list)."""
     return Response(400, {"error": code, "error_description": description})
-
-
-def _patched(patch: Patcher, sobject: str, page: list[Record]) -> list[Record]:
-    """Apply malformed-record rules (matched on `id`) to Salesforce rows (keyed by `Id`)."""
-    shimmed = [{"id": row.get("Id"), **row} for row in page]
-    out = []
-    for row in patch(sobject, shimmed):
-        row = dict(row)
-        row.pop("id", None)
-        out.append(row)
-    return out
 
 
 def _batch_size(headers: Mapping[str, str]) -> int:

@@ -16,7 +16,12 @@ from l2c.fake_api.responses import Response
 from l2c.simulator import DemoCompany
 from l2c.simulator.views import Record
 
-Patcher = Callable[[str, list[Record]], list[Record]]
+
+class Patcher(Protocol):
+    """Applies the malformed-record rules set by tests to one page of a resource; rows are
+    matched on their `key` field."""
+
+    def __call__(self, name: str, rows: list[Record], key: str = "id") -> list[Record]: ...
 
 
 class SystemApi(Protocol):
@@ -37,7 +42,7 @@ class SystemApi(Protocol):
         patch: Patcher,
     ) -> Response:
         """Answer a request; `path` is relative to /<system>. Raise ApiError for API errors.
-        `patch(resource, rows)` applies malformed-record rules set by tests to a page."""
+        `patch(resource, rows, key)` applies malformed-record rules set by tests to a page."""
         ...
 
     def error(self, status: int, message: str) -> Response:
