@@ -30,7 +30,6 @@ from l2c.mining import (
     variants_relation,
 )
 from l2c.mining.summary import abbreviate, summary_lines
-from l2c.mining.tracekey import TraceKey
 
 # (case_id, activity, event time with its own UTC offset, tie-breaker)
 Event = tuple[str, str, str, int]
@@ -122,11 +121,9 @@ def event_relation(
     )
 
 
-def mine(
-    con: duckdb.DuckDBPyConnection, events: duckdb.DuckDBPyRelation, max_key_chunks: int = 8
-) -> dict[str, Any]:
+def mine(con: duckdb.DuckDBPyConnection, events: duckdb.DuckDBPyRelation) -> dict[str, Any]:
     """The results pm4py also computes, as plain Python values."""
-    v = mine_variants(prepare_log(con, events), max_key_chunks=max_key_chunks)
+    v = mine_variants(prepare_log(con, events))
     pm = process_map(v, min_transitions=1, bottlenecks=1)
     rework = activity_rework(v).fetchall()
     return {
@@ -200,22 +197,27 @@ def test_results_do_not_depend_on_row_order(con: duckdb.DuckDBPyConnection, seed
     assert ordered == shuffled == reversed_rows
 
 
-def test_list_keys_give_the_same_results_as_packed_keys(con: duckdb.DuckDBPyConnection) -> None:
-    """Traces too long for packed integer keys fall back to ordered list() keys."""
-    long_case = [
-        ("long", f"Activity {i % 7}", f"2024-06-01T00:{i // 60:02d}:{i % 60:02d}+00:00", i)
-        for i in range(300)
-    ]
-    rows = EDGE_LOG + long_case
+def test_long_traces_are_keyed_exactly(con: duckdb.DuckDBPyConnection) -> None:
+    """Sequences longer than one packed word (14 activities -> 4 bits, 16 codes per word)
+    differ or match on every word, including a difference in the last event only."""
+
+    def case(name: str, last: str, n: int = 300) -> list[Event]:
+        acts = [f"Activity {i % 7}" for i in range(n - 1)] + [last]
+        return [
+            (name, a, f"2024-06-01T00:{i // 60:02d}:{i % 60:02d}+00:00", i)
+            for i, a in enumerate(acts)
+        ]
+
+    rows = EDGE_LOG + case("long a", "Activity 0") + case("long b", "Activity 0")
+    rows += case("long c", "Activity 1") + case("shorter", "Activity 0", n=299)
     log = prepare_log(con, event_relation(con, rows))
     assert log.longest_case == 300 and log.activity_count == 14
-    # 14 activities -> 4 bits per event, 31 events per 126-bit chunk -> 10 chunks
-    assert TraceKey.for_log(log, max_chunks=100).chunks == 10
-    assert not TraceKey.for_log(log, max_chunks=8).packed
-    packed = mine(con, event_relation(con, rows), max_key_chunks=100)
-    listed = mine(con, event_relation(con, rows), max_key_chunks=0)
-    assert packed == listed == mine(con, event_relation(con, rows))
-    assert packed["variants"][tuple(f"Activity {i % 7}" for i in range(300))] == 1
+    variants = mine(con, event_relation(con, rows))["variants"]
+    long_a = tuple(a for _, a, _, _ in case("x", "Activity 0"))
+    assert variants[long_a] == 2
+    assert variants[(*long_a[:-1], "Activity 1")] == 1
+    assert variants[tuple(a for _, a, _, _ in case("x", "Activity 0", n=299))] == 1
+    assert {k: n for k, n in variants.items() if len(k) < 299} == EXPECTED_VARIANTS
 
 
 @pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata", "Pacific/Chatham"])

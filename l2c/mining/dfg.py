@@ -2,15 +2,17 @@
 
 - An edge a -> b is one pair of consecutive events of a case (in the log's order).
   transitions_count = how many such pairs; cases_count = cases with at least one.
-  Both are computed per distinct trace and weighted by its case count (exact, and cheap).
-- Waiting time of a transition = event_at(b) - event_at(a) in seconds, from the successor
-  columns of the single ordered window pass (`EventLog.events`); per edge its mean, median,
-  p90 (continuous quantile), min, max and total.
+- Waiting time of a transition = event_at(b) - event_at(a) in seconds; per edge its mean,
+  median, p90 (continuous quantile, as DuckDB's quantile_cont), min, max and total.
+- Start / end activities: the first / last activity of each case, with the share of cases.
 - Bottlenecks, per segment: edges with transitions_count >= min_transitions ranked by median
   wait (then p90, then names); bottleneck_rank 1 is the slowest edge, and the first
   `bottlenecks` ranks are flagged is_bottleneck. Edges below the minimum have no rank.
 - Segments: 'all' (segment_value 'all') plus one segmentation per requested case attribute
-  (e.g. source_system, region, outcome); a null attribute is the value '(none)'.
+  (e.g. source_system, region, outcome); a null attribute is the value '(none)', and a case
+  without a row in the attributes is in no segment of that type.
+The counting is NumPy over the ordered events (`ordering.edge_waits`, `ordering.endpoints`);
+SQL names the activities and ranks.
 """
 
 from __future__ import annotations
@@ -19,8 +21,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from l2c.mining._sql import Source, ident, literal, register, temp_table
+from l2c.mining._sql import Source, ident, register
+from l2c.mining.eventlog import EventLog
+from l2c.mining.ordering import Ints, edge_waits, endpoints
 from l2c.mining.variants import Variants
 
 
@@ -30,65 +37,89 @@ class ProcessMap:
     endpoints: duckdb.DuckDBPyRelation
 
 
-def _segment_cases(
-    con: duckdb.DuckDBPyConnection, cases: Source | None, segments: Sequence[str]
-) -> str | None:
-    """Temp table `segment_type, segment_value, case_id` for each requested segmentation."""
+@dataclass(frozen=True)
+class Segmentation:
+    """segment_type, a group number per case (-1: no row) and the value of each group."""
+
+    segment_type: str
+    group: Ints | None
+    values: pa.Array
+
+
+def segmentations(
+    log: EventLog, cases: Source | None, segments: Sequence[str]
+) -> list[Segmentation]:
+    """'all' and one segmentation per requested case attribute."""
+    result = [Segmentation("all", None, pa.array(["all"]))]
     if not segments:
-        return None
+        return result
     if cases is None:
         raise ValueError("segments need the case attributes (cases)")
-    name = register(con, cases)
-    return temp_table(
-        con,
-        "segment_cases",
-        "\nunion all\n".join(
-            f"select {literal(seg)} as segment_type, "
-            f"coalesce(cast({ident(seg)} as varchar), '(none)') as segment_value, "
-            f"cast(case_id as varchar) as case_id from {name}"
-            for seg in segments
-        ),
-    )
+    name = register(log.con, cases)
+    case_ids = log.ordered.case_ids
+    for seg in segments:
+        attrs = log.con.sql(
+            f"select cast(case_id as varchar) as case_id, "
+            f"coalesce(cast({ident(seg)} as varchar), '(none)') as value from {name}"
+        ).to_arrow_table()
+        row = pc.index_in(case_ids, value_set=attrs["case_id"].combine_chunks())
+        values = pc.dictionary_encode(attrs["value"].combine_chunks())
+        codes = values.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        group = np.full(len(case_ids), -1, dtype=np.int64)
+        group[row.is_valid().to_numpy(zero_copy_only=False)] = codes[row.drop_null().to_numpy()]
+        result.append(Segmentation(seg, group, values.dictionary))
+    log.con.unregister(name)
+    return result
 
 
-def _segment_variants_sql(v: Variants, seg_cases: str | None) -> str:
-    """`segment_type, segment_value, variant_rank, cases_count`, incl. 'all'."""
-    sql = f"""
-        select 'all' as segment_type, 'all' as segment_value, variant_rank, cases_count
-        from {v.table}
-    """
-    if seg_cases:
-        sql += f"""
-        union all
-        select s.segment_type, s.segment_value, t.variant_rank, count(*) as cases_count
-        from {v.traces} as t
-        inner join {seg_cases} as s on t.case_id = s.case_id
-        group by all
-        """
-    return sql
+def _segment_columns(seg: Segmentation, group: Ints) -> dict[str, pa.Array]:
+    return {
+        "segment_type": pa.array([seg.segment_type] * len(group), pa.string()),
+        "segment_value": seg.values.take(pa.array(group, pa.int64())).cast(pa.string()),
+    }
 
 
-def _steps_sql(v: Variants, seg_cases: str | None) -> str:
-    """`segment_type, segment_value, act, next_act, wait_s` per transition, incl. 'all'."""
-    sql = f"""
-        select
-            'all' as segment_type,
-            'all' as segment_value,
-            act,
-            next_act,
-            (next_ts - ts) / 1000000.0 as wait_s
-        from {v.log.events}
-        where next_act is not null
-    """
-    if seg_cases:
-        sql += f"""
-        union all
-        select s.segment_type, s.segment_value, e.act, e.next_act, (e.next_ts - e.ts) / 1000000.0
-        from {v.log.events} as e
-        inner join {seg_cases} as s on e.case_id = s.case_id
-        where e.next_act is not null
-        """
-    return sql
+def _edge_table(log: EventLog, segs: list[Segmentation]) -> pa.Table:
+    parts = []
+    for seg in segs:
+        w = edge_waits(log.ordered, seg.group)
+        parts.append(
+            pa.table(
+                {
+                    **_segment_columns(seg, w.group),
+                    "act": w.act.astype(np.int32),
+                    "next_act": w.next_act.astype(np.int32),
+                    "transitions_count": w.count,
+                    "cases_count": w.cases,
+                    "wait_mean_s": w.mean,
+                    "wait_median_s": w.median,
+                    "wait_p90_s": w.p90,
+                    "wait_min_s": w.low,
+                    "wait_max_s": w.high,
+                    "wait_total_s": w.total,
+                }
+            )
+        )
+    return pa.concat_tables(parts)
+
+
+def _endpoint_table(log: EventLog, segs: list[Segmentation]) -> pa.Table:
+    parts = []
+    for seg in segs:
+        e = endpoints(log.ordered, seg.group)
+        for endpoint, counts in (("start", e.starts), ("end", e.ends)):
+            used = counts > 0
+            parts.append(
+                pa.table(
+                    {
+                        **_segment_columns(seg, e.group[used]),
+                        "endpoint": pa.array([endpoint] * int(used.sum()), pa.string()),
+                        "act": e.act[used].astype(np.int32),
+                        "cases_count": counts[used],
+                    }
+                )
+            )
+    return pa.concat_tables(parts)
 
 
 def process_map(
@@ -101,86 +132,27 @@ def process_map(
 ) -> ProcessMap:
     """The DFG edges and the start / end activities, overall ('all') and per segment."""
     log = v.log
-    seg_cases = _segment_cases(log.con, cases, segments)
-    seg_variants = _segment_variants_sql(v, seg_cases)
+    segs = segmentations(log, cases, segments)
+    edge_stats = register(log.con, _edge_table(log, segs))
+    endpoint_counts = register(log.con, _endpoint_table(log, segs))
     edges = log.sql(
         f"""
-        with segment_variants as ({seg_variants}),
-
-        pairs as (
-            select
-                s.segment_type,
-                s.segment_value,
-                s.variant_rank,
-                s.cases_count,
-                v.trace,
-                unnest(range(1, len(v.trace))) as i
-            from segment_variants as s
-            inner join {v.table} as v on s.variant_rank = v.variant_rank
-        ),
-
-        per_variant as (
-            select
-                segment_type,
-                segment_value,
-                variant_rank,
-                trace[i] as act,
-                trace[i + 1] as next_act,
-                any_value(cases_count) as cases_count,
-                count(*) as occurrences
-            from pairs
-            group by segment_type, segment_value, variant_rank, act, next_act
-        ),
-
-        counts as (
-            select
-                segment_type,
-                segment_value,
-                act,
-                next_act,
-                sum(cases_count * occurrences) as transitions_count,
-                sum(cases_count) as cases_count
-            from per_variant
-            group by segment_type, segment_value, act, next_act
-        ),
-
-        waits as (
-            select
-                segment_type,
-                segment_value,
-                act,
-                next_act,
-                avg(wait_s) as wait_mean_s,
-                quantile_cont(wait_s, [0.5, 0.9]) as wait_q,
-                min(wait_s) as wait_min_s,
-                max(wait_s) as wait_max_s,
-                sum(wait_s) as wait_total_s
-            from ({_steps_sql(v, seg_cases)})
-            group by segment_type, segment_value, act, next_act
-        ),
-
-        joined as (
+        with joined as (
             select
                 c.segment_type,
                 c.segment_value,
                 a.activity as from_activity,
                 b.activity as to_activity,
-                cast(c.transitions_count as bigint) as transitions_count,
-                cast(c.cases_count as bigint) as cases_count,
-                w.wait_mean_s,
-                w.wait_q[1] as wait_median_s,
-                w.wait_q[2] as wait_p90_s,
-                w.wait_min_s,
-                w.wait_max_s,
-                w.wait_total_s,
+                c.transitions_count,
+                c.cases_count,
+                c.wait_mean_s,
+                c.wait_median_s,
+                c.wait_p90_s,
+                c.wait_min_s,
+                c.wait_max_s,
+                c.wait_total_s,
                 c.transitions_count >= {int(min_transitions)} as is_ranked
-            from counts as c
-            inner join waits as w
-                on
-                    c.segment_type = w.segment_type
-                    and c.segment_value = w.segment_value
-                    and c.act = w.act
-                    and c.next_act = w.next_act
+            from {edge_stats} as c
             inner join {log.activities} as a on c.act = a.act
             inner join {log.activities} as b on c.next_act = b.act
         ),
@@ -202,47 +174,20 @@ def process_map(
         order by segment_type, segment_value, transitions_count desc, from_activity, to_activity
         """
     )
-    endpoints = log.sql(
+    endpoint_rel = log.sql(
         f"""
-        with segment_variants as ({seg_variants}),
-
-        ends as (
-            select
-                s.segment_type,
-                s.segment_value,
-                s.cases_count,
-                v.trace[1] as first_act,
-                v.trace[-1] as last_act
-            from segment_variants as s
-            inner join {v.table} as v on s.variant_rank = v.variant_rank
-        ),
-
-        both_ends as (
-            select segment_type, segment_value, 'start' as endpoint, first_act as act, cases_count
-            from ends
-            union all
-            select segment_type, segment_value, 'end' as endpoint, last_act as act, cases_count
-            from ends
-        ),
-
-        counted as (
-            select segment_type, segment_value, endpoint, act, sum(cases_count) as cases_count
-            from both_ends
-            group by all
-        )
-
         select
             c.segment_type,
             c.segment_value,
             c.endpoint,
             a.activity,
-            cast(c.cases_count as bigint) as cases_count,
+            c.cases_count,
             c.cases_count / sum(c.cases_count) over (
                 partition by c.segment_type, c.segment_value, c.endpoint
             ) as share
-        from counted as c
+        from {endpoint_counts} as c
         inner join {log.activities} as a on c.act = a.act
         order by c.segment_type, c.segment_value, c.endpoint desc, c.cases_count desc, a.activity
         """
     )
-    return ProcessMap(edges, endpoints)
+    return ProcessMap(edges, endpoint_rel)

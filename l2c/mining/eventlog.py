@@ -1,18 +1,22 @@
 """The prepared event log every mining function works on.
 
 `prepare_log` takes any event relation with a case id, an activity, a timestamp and an explicit
-tie-breaker column. It never trusts the input order: events are numbered per case by
-(timestamp in UTC, tie-breaker, activity) in one window pass, which also yields each event's
-successor (the directly-follows relation). Activities are stored as integer codes.
+tie-breaker column. It never trusts the input order: the events are read once into Arrow and
+ordered per case by (timestamp in UTC, tie-breaker, activity) with one NumPy lexsort
+(`l2c.mining.ordering`); each event's successor in that order is the directly-follows relation.
+Activities are stored as integer codes in activity-name order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import duckdb
+import pyarrow as pa
 
-from l2c.mining._sql import Source, ident, register, temp_table
+from l2c.mining._sql import Source, ident, register
+from l2c.mining.ordering import OrderedLog, events_table, order_events
 
 # Column types accepted for the timestamp and how each becomes UTC epoch microseconds.
 # A timestamptz is an instant: epoch_us() of it does not depend on the session time zone.
@@ -23,20 +27,24 @@ _NAIVE_TYPES = ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DAT
 
 @dataclass(frozen=True)
 class EventLog:
-    """A case-ordered event log held in temporary tables of `con`.
+    """A case-ordered event log: NumPy arrays (`ordered`) plus views of `con` over them.
 
-    events: case_id varchar, seq bigint (1..n per case), act integer (activity code),
+    activities: act integer, activity varchar (codes in activity-name order, from 0).
+    events (built on first use): case_id varchar, seq bigint (1..n per case), act integer,
         ts bigint (UTC epoch microseconds), next_act / next_ts (the next event of the case,
         null for the last one).
-    activities: act integer, activity varchar (codes in activity-name order, from 0).
     activity_count / longest_case: number of activities, events of the longest case.
     """
 
     con: duckdb.DuckDBPyConnection
-    events: str
+    ordered: OrderedLog
     activities: str
     activity_count: int
     longest_case: int
+
+    @cached_property
+    def events(self) -> str:
+        return register(self.con, events_table(self.ordered))
 
     def sql(self, query: str) -> duckdb.DuckDBPyRelation:
         return self.con.sql(query)
@@ -77,50 +85,30 @@ def prepare_log(
     """
     src = register(con, source)
     ts_expr = utc_epoch_us(con, src, timestamp)
-    activities = temp_table(
-        con,
-        "activities",
+    table = con.sql(
         f"""
         select
-            activity,
-            cast(row_number() over (order by activity) - 1 as integer) as act
-        from (
-            select distinct cast({ident(activity)} as varchar) as activity
-            from {src}
-            where {ident(activity)} is not null
-        )
-        """,
-    )
-    events = temp_table(
-        con,
-        "events",
-        f"""
-        with source_events as (
-            select
-                cast(s.{ident(case_id)} as varchar) as case_id,
-                a.act,
-                {ts_expr} as ts,
-                s.{ident(order)} as tie
-            from {src} as s
-            inner join {activities} as a
-                on cast(s.{ident(activity)} as varchar) = a.activity
-            where s.{ident(case_id)} is not null and s.{ident(timestamp)} is not null
-        )
-
-        select
-            case_id,
-            row_number() over w as seq,
-            act,
-            ts,
-            lead(act) over w as next_act,
-            lead(ts) over w as next_ts
-        from source_events
-        window w as (partition by case_id order by ts, tie nulls last, act)
-        """,
-    )
+            cast({ident(case_id)} as varchar) as case_id,
+            cast({ident(activity)} as varchar) as activity,
+            {ts_expr} as ts,
+            {ident(order)} as tie
+        from {src}
+        where
+            {ident(case_id)} is not null
+            and {ident(activity)} is not null
+            and {ident(timestamp)} is not null
+        """
+    ).to_arrow_table()
     con.unregister(src)
-    counts = con.sql(
-        f"select (select count(*) from {activities}), (select max(seq) from {events})"
-    ).fetchone()
-    assert counts is not None
-    return EventLog(con, events, activities, int(counts[0]), int(counts[1] or 0))
+    ordered = order_events(table)
+    activities = register(
+        con,
+        pa.table(
+            {
+                "activity": pa.array(ordered.activities, pa.string()),
+                "act": pa.array(range(len(ordered.activities)), pa.int32()),
+            }
+        ),
+    )
+    longest = int(ordered.lengths.max()) if len(ordered.starts) else 0
+    return EventLog(con, ordered, activities, len(ordered.activities), longest)

@@ -1,8 +1,8 @@
 """Variants: the ordered activity sequence of each case, counted.
 
-Each case's sequence is keyed once, from the numbered events, by a `TraceKey` (packed integer
-activity codes; an ordered `list()` for very long traces); everything that only depends on a
-case's sequence (variants, DFG frequencies, start/end activities, rework, conformance) is then
+Each case's sequence is keyed once, exactly, from the ordered events (`ordering.group_traces`:
+packed activity codes compared word by word); everything that only depends on a case's
+sequence (variants, DFG frequencies, start/end activities, rework, conformance) is then
 computed per distinct sequence (`Variants.table.trace`) and weighted by its case count.
 
 Definitions
@@ -22,10 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
+import pyarrow as pa
 
 from l2c.mining._sql import Source, register, temp_table
 from l2c.mining.eventlog import EventLog
-from l2c.mining.tracekey import TraceKey
+from l2c.mining.ordering import collapse_repeats, group_traces, named, traces_of
 
 
 @dataclass(frozen=True)
@@ -58,26 +59,35 @@ def _case_facts(con: duckdb.DuckDBPyConnection, cases: Source | None) -> str:
     )
 
 
-def mine_variants(log: EventLog, cases: Source | None = None, max_key_chunks: int = 8) -> Variants:
+def mine_variants(log: EventLog, cases: Source | None = None) -> Variants:
     """Build traces and variant statistics. `cases` (optional): case_id, outcome
-    ('won' | 'lost' | 'open'), deal_value. Traces longer than `max_key_chunks` packed chunks
-    are keyed by an ordered list() instead (same results, slower)."""
+    ('won' | 'lost' | 'open'), deal_value."""
     con = log.con
-    key = TraceKey.for_log(log, max_key_chunks)
-    keys = ", ".join(key.columns())
-    grouped = temp_table(
+    ordered = log.ordered
+    groups = group_traces(ordered)
+    grouped = register(
         con,
-        "traces",
-        f"""
-        select
-            case_id,
-            count(*) as events_count,
-            min(ts) as first_ts,
-            max(ts) as last_ts,
-            {key.aggregates()}
-        from {log.events}
-        group by case_id
-        """,
+        pa.table(
+            {
+                "case_id": ordered.case_ids,
+                "events_count": ordered.lengths,
+                "first_ts": ordered.ts[ordered.starts],
+                "last_ts": ordered.ts[ordered.ends - 1],
+                "variant": groups.variant,
+            }
+        ),
+    )
+    trace = traces_of(ordered, groups.first_case)
+    sequences = register(
+        con,
+        pa.table(
+            {
+                "variant": pa.array(range(len(groups.first_case)), pa.int64()),
+                "trace": trace,
+                "activities": named(trace, ordered.activities),
+                "shortened": named(collapse_repeats(trace), ordered.activities),
+            }
+        ),
     )
     if cases is None:
         per_case = f"select *, null::varchar as outcome, null::double as deal_value from {grouped}"
@@ -95,8 +105,7 @@ def mine_variants(log: EventLog, cases: Source | None = None, max_key_chunks: in
         f"""
         with stats as (
             select
-                {keys},
-                any_value(events_count) as n_events,
+                variant,
                 count(*) as cases_count,
                 quantile_cont((last_ts - first_ts) / 1000000.0, [0.5, 0.9])
                     filter (where {censor}) as duration_q,
@@ -105,25 +114,17 @@ def mine_variants(log: EventLog, cases: Source | None = None, max_key_chunks: in
                 count(*) filter (where outcome = 'open') as cases_open,
                 avg(deal_value) as deal_value_mean
             from ({per_case})
-            group by {keys}
-        ),
-
-        names as (select {log.activity_names()} as names),
-
-        decoded as (
-            select
-                s.*,
-                {key.decode().replace("events_count", "n_events")} as trace
-            from stats as s
+            group by variant
         ),
 
         named as (
             select
-                d.* exclude (trace),
-                d.trace,
-                list_transform(d.trace, lambda c: n.names[c + 1]) as activities
-            from decoded as d
-            cross join names as n
+                s.*,
+                q.trace,
+                q.activities,
+                q.shortened
+            from stats as s
+            inner join {sequences} as q on s.variant = q.variant
         )
 
         select
@@ -132,24 +133,24 @@ def mine_variants(log: EventLog, cases: Source | None = None, max_key_chunks: in
                 as variant_rank,
             md5(array_to_string(activities, chr(31))) as variant_id,
             activities,
-            list_filter(activities, lambda a, i: i = 1 or a <> activities[i - 1]) as shortened,
+            shortened,
             duration_q[1] as duration_median_s,
             duration_q[2] as duration_p90_s,
-            * exclude (activities, duration_q)
+            * exclude (activities, shortened, duration_q)
         from named
         """,
     )
-    join_on = " and ".join(f"t.{c} = v.{c}" for c in key.columns())
     traces = temp_table(
         con,
         "case_traces",
         f"""
         select t.case_id, t.events_count, t.first_ts, t.last_ts, v.variant_rank
         from {grouped} as t
-        inner join {table} as v on {join_on}
+        inner join {table} as v on t.variant = v.variant
         """,
     )
-    con.execute(f"drop table {grouped}")
+    con.unregister(grouped)
+    con.unregister(sequences)
     return Variants(log, traces, table)
 
 

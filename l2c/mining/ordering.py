@@ -1,0 +1,322 @@
+"""The vectorised core of the mining: order a log per case, key each case's sequence, and
+aggregate waiting times per edge. Plain NumPy over Arrow columns, no per-event Python.
+
+Why not SQL for this part: a case's sequence needs the events ordered per case, and in SQL
+that is a window pass or an ordered aggregate that materialises every event at least once more;
+here the order is one sort of packed integer keys (`sort_order`) and everything after it is a
+linear scan of contiguous per-case slices.
+
+Exactness
+- Order per case: (timestamp as UTC epoch microseconds, tie-breaker with nulls last, activity
+  name). Rows equal in all three are interchangeable for every result.
+- Sequences are keyed exactly: the activity codes (code + 1, never 0) are packed into 64-bit
+  words, `64 // bits` codes per word, and cases are compared on all their words; cases are
+  bucketed by word count so a few very long cases never pad every other case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class OrderedLog:
+    """Events in case order: the events of case i are rows starts[i]:ends[i].
+
+    case_ids: one string per case; activities: names, code = index (name order);
+    act / ts: per event, activity code and UTC epoch microseconds.
+    """
+
+    case_ids: pa.Array
+    activities: list[str]
+    act: Ints
+    ts: Ints
+    starts: Ints
+    ends: Ints
+
+    @property
+    def lengths(self) -> Ints:
+        return self.ends - self.starts
+
+    @property
+    def case_of_event(self) -> Ints:
+        return np.repeat(np.arange(len(self.starts), dtype=np.int64), self.lengths)
+
+    @property
+    def follows(self) -> npt.NDArray[np.bool_]:
+        """Per event i < n - 1: whether event i + 1 is the next event of the same case."""
+        same = np.ones(max(len(self.act) - 1, 0), dtype=bool)
+        same[self.ends[:-1] - 1] = False
+        return same
+
+
+def _codes(values: pa.ChunkedArray | pa.Array) -> tuple[Ints, pa.Array]:
+    """Dictionary codes (first-appearance order) and the distinct values."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    encoded = pc.dictionary_encode(values)
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
+
+
+def _packed(keys: tuple[Ints, ...]) -> Ints | None:
+    """The keys (most significant first) packed into one non-negative int64 with the same
+    order, or None when their ranges need more than 62 bits."""
+    shifted = [k - k.min() for k in keys]
+    widths = [int(k.max()).bit_length() for k in shifted]
+    if sum(widths) > 62:
+        return None
+    packed = np.zeros(len(keys[0]), dtype=np.int64)
+    for key, width in zip(shifted, widths, strict=True):
+        packed = (packed << width) | key
+    return packed
+
+
+def sort_order(group: Ints, keys: tuple[Ints, ...]) -> Ints:
+    """The permutation that sorts rows by `group`, then by `keys` (most significant first).
+
+    One argsort of the keys packed into an int64 (a lexsort when they do not fit), then a
+    stable argsort by group; rows equal in group and keys keep no particular order."""
+    if len(group) == 0:
+        return np.zeros(0, dtype=np.int64)
+    packed = _packed(keys)
+    within = np.argsort(packed) if packed is not None else np.lexsort(keys[::-1])
+    by_group = group[within]
+    if int(by_group.max()) < 2**16:  # 16-bit keys get NumPy's radix sort
+        by_group = by_group.astype(np.uint16)
+    return within[np.argsort(by_group, kind="stable")]
+
+
+def _tie_rank(tie: pa.ChunkedArray) -> Ints:
+    """An integer with the order of the tie-breaker, nulls last."""
+    if pa.types.is_integer(tie.type) and tie.null_count == 0:
+        return tie.to_numpy().astype(np.int64)
+    ranks = pc.rank(tie, sort_keys="ascending", tiebreaker="dense")
+    ranks_np = ranks.to_numpy(zero_copy_only=False).astype(np.int64)
+    nulls = tie.is_null().to_numpy(zero_copy_only=False)
+    return np.where(nulls, len(ranks_np) + 1, ranks_np)
+
+
+def order_events(table: pa.Table) -> OrderedLog:
+    """`table`: case_id, activity (strings), ts (int64 UTC epoch us), tie (any orderable type);
+    no nulls in the first three."""
+    case_codes, case_ids = _codes(table["case_id"])
+    act_codes, names = _codes(table["activity"])
+    by_name = np.argsort(np.array(names.to_pylist(), dtype=object), kind="stable")
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[by_name] = np.arange(len(names), dtype=np.int64)
+    act = rank[act_codes]
+    ts = table["ts"].to_numpy().astype(np.int64)
+    order = sort_order(case_codes, (ts, _tie_rank(table["tie"]), act))
+    cases = case_codes[order]
+    n = len(cases)
+    breaks = np.flatnonzero(cases[1:] != cases[:-1]) + 1
+    starts = np.concatenate(([0], breaks)).astype(np.int64) if n else np.zeros(0, np.int64)
+    ends = np.concatenate((breaks, [n])).astype(np.int64) if n else np.zeros(0, np.int64)
+    return OrderedLog(
+        case_ids=case_ids.take(pa.array(cases[starts])),
+        activities=[names[int(i)].as_py() for i in by_name],
+        act=act[order],
+        ts=ts[order],
+        starts=starts,
+        ends=ends,
+    )
+
+
+def events_table(log: OrderedLog) -> pa.Table:
+    """case_id, seq (1..n per case), act, ts, next_act, next_ts (null for a case's last event)."""
+    case = log.case_of_event
+    n = len(log.act)
+    follows = np.zeros(n, dtype=bool)
+    next_act = np.zeros(n, dtype=np.int64)
+    next_ts = np.zeros(n, dtype=np.int64)
+    if n:
+        follows[:-1] = log.follows
+        next_act[:-1], next_ts[:-1] = log.act[1:], log.ts[1:]
+    return pa.table(
+        {
+            "case_id": log.case_ids.take(pa.array(case)),
+            "seq": np.arange(n, dtype=np.int64) - np.repeat(log.starts, log.lengths) + 1,
+            "act": log.act.astype(np.int32),
+            "ts": log.ts,
+            "next_act": pa.array(next_act.astype(np.int32), mask=~follows),
+            "next_ts": pa.array(next_ts, mask=~follows),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class TraceGroups:
+    """variant: per case, the index of its sequence (0..k-1, in no meaningful order);
+    first_case: per sequence, one case that has it; cases: per sequence, its case count."""
+
+    variant: Ints
+    first_case: Ints
+    cases: Ints
+
+
+def group_traces(log: OrderedLog) -> TraceGroups:
+    """Cases with equal activity sequences share an index (exact; see the module docstring)."""
+    n_cases = len(log.starts)
+    if n_cases == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return TraceGroups(empty, empty, empty)
+    bits = max(1, len(log.activities).bit_length())
+    per_word = 64 // bits
+    lengths = log.lengths
+    words_per_case = -(-lengths // per_word)
+    word_start = np.concatenate(([0], np.cumsum(words_per_case)[:-1]))
+    pos = np.arange(len(log.act), dtype=np.int64) - np.repeat(log.starts, lengths)
+    word_of_event = np.repeat(word_start, lengths) + pos // per_word
+    digits = (log.act.astype(np.uint64) + np.uint64(1)) << (
+        np.uint64(bits) * (pos % per_word).astype(np.uint64)
+    )
+    words = np.zeros(int(words_per_case.sum()), dtype=np.uint64)
+    first = np.concatenate(([0], np.flatnonzero(word_of_event[1:] != word_of_event[:-1]) + 1))
+    words[word_of_event[first]] = np.bitwise_or.reduceat(digits, first)
+
+    variant = np.empty(n_cases, dtype=np.int64)
+    first_case: list[Ints] = []
+    counts: list[Ints] = []
+    offset = 0
+    for width in np.unique(words_per_case):  # one bucket per word count, not per case
+        members = np.flatnonzero(words_per_case == width)
+        keys = words[word_start[members][:, None] + np.arange(width)]
+        rows = np.ascontiguousarray(keys).view(np.dtype((np.void, 8 * int(width)))).ravel()
+        _, index, inverse, count = np.unique(
+            rows, return_index=True, return_inverse=True, return_counts=True
+        )
+        variant[members] = offset + inverse.ravel()
+        first_case.append(members[index])
+        counts.append(count.astype(np.int64))
+        offset += len(index)
+    return TraceGroups(variant, np.concatenate(first_case), np.concatenate(counts))
+
+
+def traces_of(log: OrderedLog, cases: Ints) -> pa.ListArray:
+    """The activity-code sequence of each given case, as a list<int32> array."""
+    lengths = log.lengths[cases]
+    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
+    within = np.arange(int(offsets[-1]), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+    values = log.act[np.repeat(log.starts[cases], lengths) + within].astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))
+
+
+def named(traces: pa.ListArray, activities: list[str]) -> pa.ListArray:
+    """The same lists with activity names for codes."""
+    names = pa.array(activities, pa.string())
+    return pa.ListArray.from_arrays(traces.offsets, names.take(traces.values))
+
+
+def collapse_repeats(traces: pa.ListArray) -> pa.ListArray:
+    """Each (non-empty) list with immediate repeats collapsed: [A, A, B, A] -> [A, B, A]."""
+    offsets = traces.offsets.to_numpy().astype(np.int64)
+    codes = traces.values.to_numpy(zero_copy_only=False)
+    keep = np.ones(len(codes), dtype=bool)
+    keep[1:] = codes[1:] != codes[:-1]
+    keep[offsets[:-1][offsets[:-1] < len(codes)]] = True
+    kept_before = np.concatenate(([0], np.cumsum(keep)))
+    new_offsets = kept_before[offsets].astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(new_offsets), pa.array(codes[keep]))
+
+
+@dataclass(frozen=True)
+class EdgeWaits:
+    """Per distinct (group, act, next_act) with at least one transition: how many
+    transitions (count) in how many distinct cases (cases), and waiting-time stats in seconds.
+    quantiles: continuous (linear interpolation at (n - 1) * q), as DuckDB's quantile_cont."""
+
+    group: Ints
+    act: Ints
+    next_act: Ints
+    count: Ints
+    cases: Ints
+    mean: Floats
+    median: Floats
+    p90: Floats
+    low: Floats
+    high: Floats
+    total: Floats
+
+
+def edge_waits(log: OrderedLog, case_group: Ints | None = None) -> EdgeWaits:
+    """Waiting times of every directly-follows transition, aggregated per edge and per group
+    of cases (`case_group`: a group number per case, -1 = in no group; None = all in group 0)."""
+    follows = log.follows
+    a_count = max(len(log.activities), 1)
+    src, dst = log.act[:-1][follows], log.act[1:][follows]
+    wait_us = (log.ts[1:] - log.ts[:-1])[follows]
+    case = log.case_of_event[:-1][follows]
+    group = np.zeros(len(src), dtype=np.int64)
+    if case_group is not None:
+        group = case_group[case]
+        keep = group >= 0
+        src, dst, group, case = src[keep], dst[keep], group[keep], case[keep]
+        wait_us = wait_us[keep]
+    key = (group * a_count + src) * a_count + dst
+    if len(key) == 0:
+        empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0, np.float64)
+        return EdgeWaits(empty_i, empty_i, empty_i, empty_i, empty_i, *([empty_f] * 6))
+    # distinct cases per edge: distinct (edge, case) pairs, counted per edge
+    pairs = np.sort(key * max(len(log.starts), 1) + case)
+    pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))] // max(len(log.starts), 1)
+    order = sort_order(key, (wait_us,))
+    key, wait = key[order], wait_us[order] / 1_000_000.0
+    begin = np.concatenate(([0], np.flatnonzero(key[1:] != key[:-1]) + 1))
+    end = np.concatenate((begin[1:], [len(key)]))
+    count = end - begin
+
+    def quantile(q: float) -> Floats:
+        h = (count - 1) * q
+        lo = np.floor(h).astype(np.int64)
+        hi = np.ceil(h).astype(np.int64)
+        low_value = wait[begin + lo]
+        return low_value + (h - lo) * (wait[begin + hi] - low_value)
+
+    total = np.add.reduceat(wait, begin)
+    edge = key[begin]
+    return EdgeWaits(
+        group=edge // (a_count * a_count),
+        act=(edge // a_count) % a_count,
+        next_act=edge % a_count,
+        count=count,
+        cases=np.diff(np.concatenate(([0], np.flatnonzero(np.diff(pairs)) + 1, [len(pairs)]))),
+        mean=total / count,
+        median=quantile(0.5),
+        p90=quantile(0.9),
+        low=wait[begin],
+        high=wait[end - 1],
+        total=total,
+    )
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Per (group, act): cases starting (starts) and ending (ends) with the activity."""
+
+    group: Ints
+    act: Ints
+    starts: Ints
+    ends: Ints
+
+
+def endpoints(log: OrderedLog, case_group: Ints | None = None) -> Endpoints:
+    """First and last activity of each case, counted per group (-1 = in no group)."""
+    a_count = max(len(log.activities), 1)
+    group = np.zeros(len(log.starts), dtype=np.int64) if case_group is None else case_group
+    keep = group >= 0
+    first = log.act[log.starts][keep]
+    last = log.act[log.ends - 1][keep]
+    group = group[keep]
+    size = (int(group.max()) + 1 if len(group) else 0) * a_count
+    starts = np.bincount(group * a_count + first, minlength=size)
+    ends = np.bincount(group * a_count + last, minlength=size)
+    key = np.flatnonzero((starts > 0) | (ends > 0))
+    return Endpoints(key // a_count, key % a_count, starts[key], ends[key])
