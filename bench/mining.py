@@ -5,7 +5,7 @@
 
 For each size it writes a synthetic Lead-to-Cash event log (parquet) and runs, each in its own
 subprocess so peak memory (ru_maxrss of that process) is not mixed:
-- project: l2c.mining on a DuckDB table: prepare (one ordered window pass), variants with
+- project: l2c.mining on a DuckDB table: prepare (read once, one packed-key sort), variants with
   case mapping and durations, process map (DFG counts, distinct cases, waiting-time mean /
   median / p90 / min / max / total, bottlenecks) and start/end activities, all materialised;
 - pm4py: format_dataframe (its sort) + get_variants + discover_dfg (incl. start/end) +

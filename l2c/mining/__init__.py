@@ -1,6 +1,7 @@
 """Process mining on DuckDB: variants, process map (DFG), rework, conformance, outcomes.
 
-Everything runs as SQL on a DuckDB connection (no per-event Python). Start with
+Per-event work is vectorised NumPy over Arrow columns (`ordering`; no per-event Python loop),
+per-variant and per-case work is SQL on the DuckDB connection. Start with
 `prepare_log(con, relation)`, then `mine_variants(log)`; the other functions build on that.
 """
 
