@@ -102,7 +102,13 @@ def _key(column: str) -> list[Any]:
     ]
 
 
-def raw_suites() -> list[Suite]:
+def _timestamps(table: str, key: str, columns: Sequence[str], extra: str = "") -> str:
+    """`select key, <timestamp columns as naive UTC>, extra from table` (session zone UTC)."""
+    casts = ", ".join(f"cast({c} as timestamp) as {c}" for c in columns)
+    return f"select {key}, {casts}{', ' + extra if extra else ''} from {table}"
+
+
+def _pipedrive_suites() -> list[Suite]:
     return [
         Suite(
             "raw_pipedrive.deals",
@@ -135,6 +141,11 @@ def raw_suites() -> list[Suite]:
             "select id, cast(add_time as timestamp) as add_time from raw_pipedrive.leads",
             [*_key("id"), _between_ts("add_time")],
         ),
+    ]
+
+
+def _stripe_suites() -> list[Suite]:
+    return [
         Suite(
             "raw_stripe.invoices",
             "select id, customer, created, amount_due, amount_paid, total, status "
@@ -160,6 +171,164 @@ def raw_suites() -> list[Suite]:
             ],
         ),
     ]
+
+
+def _salesforce_suites() -> list[Suite]:
+    return [
+        Suite(
+            "raw_salesforce.opportunities",
+            _timestamps(
+                "raw_salesforce.opportunities",
+                "id",
+                ["created_date", "system_modstamp"],
+                "amount, stage_name, is_closed, is_won",
+            ),
+            [
+                *_key("id"),
+                gxe.ExpectColumnValuesToNotBeNull(column="created_date"),
+                _between_ts("created_date"),
+                _between_ts("system_modstamp"),
+                gxe.ExpectColumnValuesToNotBeNull(column="stage_name"),
+                gxe.ExpectColumnValuesToNotBeNull(column="is_closed"),
+                gxe.ExpectColumnValuesToBeBetween(column="amount", min_value=0),
+            ],
+        ),
+        Suite(
+            "raw_salesforce.opportunity_history",
+            _timestamps(
+                "raw_salesforce.opportunity_history", "id", ["created_date"], "opportunity_id"
+            ),
+            [
+                *_key("id"),
+                gxe.ExpectColumnValuesToNotBeNull(column="opportunity_id"),
+                _between_ts("created_date"),
+            ],
+        ),
+        Suite(
+            "raw_salesforce.leads",
+            _timestamps("raw_salesforce.leads", "id", ["created_date"]),
+            [*_key("id"), _between_ts("created_date")],
+        ),
+    ]
+
+
+def _oracle_cx_suites() -> list[Suite]:
+    return [
+        Suite(
+            "raw_oracle_cx.opportunities",
+            _timestamps(
+                "raw_oracle_cx.opportunities",
+                "opty_id",
+                ["creation_date", "last_update_date"],
+                "revenue, status_code",
+            ),
+            [
+                *_key("opty_id"),
+                gxe.ExpectColumnValuesToNotBeNull(column="creation_date"),
+                _between_ts("creation_date"),
+                _between_ts("last_update_date"),
+                gxe.ExpectColumnValuesToBeBetween(column="revenue", min_value=0),
+                gxe.ExpectColumnValuesToBeInSet(
+                    column="status_code", value_set=["OPEN", "WON", "LOST"]
+                ),
+            ],
+        ),
+        Suite(
+            "raw_oracle_cx.stage_snapshots",
+            _timestamps(
+                "raw_oracle_cx.stage_snapshots",
+                "opty_stg_snapshot_id",
+                ["stg_enter_date"],
+                "opty_id",
+            ),
+            [
+                *_key("opty_stg_snapshot_id"),
+                gxe.ExpectColumnValuesToNotBeNull(column="opty_id"),
+                gxe.ExpectColumnValuesToNotBeNull(column="stg_enter_date"),
+                _between_ts("stg_enter_date"),
+            ],
+        ),
+        Suite(
+            "raw_oracle_cx.leads",
+            _timestamps("raw_oracle_cx.leads", "lead_id", ["creation_date"]),
+            [*_key("lead_id"), _between_ts("creation_date")],
+        ),
+    ]
+
+
+def _zendesk_sell_suites() -> list[Suite]:
+    return [
+        Suite(
+            "raw_zendesk_sell.deals",
+            _timestamps(
+                "raw_zendesk_sell.deals", "id", ["created_at", "updated_at"], "value, stage_id"
+            ),
+            [
+                *_key("id"),
+                gxe.ExpectColumnValuesToNotBeNull(column="created_at"),
+                _between_ts("created_at"),
+                _between_ts("updated_at"),
+                gxe.ExpectColumnValuesToNotBeNull(column="stage_id"),
+                gxe.ExpectColumnValuesToBeBetween(column="value", min_value=0),
+            ],
+        ),
+        Suite(
+            "raw_zendesk_sell.deal_stage_snapshots",
+            _timestamps(
+                "raw_zendesk_sell.deal_stage_snapshots",
+                "snapshot_id",
+                ["last_stage_change_at"],
+                "deal_id, stage_id",
+            ),
+            [
+                *_key("snapshot_id"),
+                gxe.ExpectColumnValuesToNotBeNull(column="deal_id"),
+                gxe.ExpectColumnValuesToNotBeNull(column="stage_id"),
+                _between_ts("last_stage_change_at"),
+            ],
+        ),
+        Suite(
+            "raw_zendesk_sell.leads",
+            _timestamps("raw_zendesk_sell.leads", "id", ["created_at"]),
+            [*_key("id"), _between_ts("created_at")],
+        ),
+    ]
+
+
+def _erp_suites() -> list[Suite]:
+    return [
+        Suite(
+            "raw_erp.orders",
+            _timestamps(
+                "raw_erp.orders",
+                "order_no",
+                ["order_date", "fulfilment_date"],
+                "cast(net_amount as double) as net_amount, status",
+            ),
+            [
+                *_key("order_no"),
+                gxe.ExpectColumnValuesToNotBeNull(column="order_date"),
+                _between_ts("order_date"),
+                _between_ts("fulfilment_date"),
+                gxe.ExpectColumnValuesToBeBetween(column="net_amount", min_value=0),
+            ],
+        ),
+    ]
+
+
+RAW_SUITES = {
+    "pipedrive": _pipedrive_suites,
+    "stripe": _stripe_suites,
+    "salesforce": _salesforce_suites,
+    "oracle_cx": _oracle_cx_suites,
+    "zendesk_sell": _zendesk_sell_suites,
+    "erp": _erp_suites,
+}
+
+
+def raw_suites(systems: Sequence[str] = ("pipedrive", "stripe")) -> list[Suite]:
+    """The raw-data suites of the systems that were loaded (a system without suites has none)."""
+    return [suite for system in systems for suite in RAW_SUITES.get(system, list)()]
 
 
 def event_log_suites(min_link_share: float = 0.85) -> list[Suite]:

@@ -44,7 +44,7 @@ def refresh(
     print(f"loaded in {time.perf_counter() - started:.1f}s")
 
     step("Great Expectations: raw data")
-    print(check(duckdb_path, raw_suites()).render())
+    print(check(duckdb_path, raw_suites(systems)).render())
 
     started = step("dbt build (seeds, models, data tests, unit tests)")
     args = ["build"]

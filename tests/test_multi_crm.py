@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import statistics
 from collections import Counter
 from collections.abc import Iterator
@@ -13,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from conftest import query
 
 from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
 from l2c.fake_api import FakeApiServer
+from l2c.quality import QualityError, check, raw_suites, run_suites
 from l2c.simulator import DemoCompany, SimConfig
 from l2c.simulator.crms import ALL_CRMS, CRM_WEIGHTS
 from l2c.simulator.render_erp import ERP_CRMS, write_erp_export
@@ -168,3 +171,29 @@ def test_the_slow_paying_region_is_the_slowest_in_every_crm(built: Built) -> Non
     for crm in ALL_CRMS:
         medians = {r: statistics.median(v) for r, v in late[crm].items() if len(v) >= 5}
         assert max(medians, key=medians.__getitem__) == slow, (crm, medians)
+
+
+def test_great_expectations_cover_every_loaded_system(built: Built, tmp_path: Path) -> None:
+    systems = [*ALL_CRMS, "stripe", "erp"]
+    report = run_suites(built.db, raw_suites(systems))
+    assert report.success, report.render()
+    assert {r.suite.split(".")[0] for r in report.results} == {f"raw_{s}" for s in systems}
+    # a duplicated Salesforce opportunity and an Oracle stage entry without a date must fail,
+    # naming the suite and the column
+    broken = tmp_path / "broken.duckdb"
+    shutil.copy(built.db, broken)
+    with duckdb.connect(str(broken)) as con:
+        con.execute(
+            "insert into raw_salesforce.opportunities select * from raw_salesforce.opportunities "
+            "limit 1"
+        )
+        con.execute(
+            "update raw_oracle_cx.stage_snapshots set stg_enter_date = null "
+            "where opty_stg_snapshot_id = "
+            "(select min(opty_stg_snapshot_id) from raw_oracle_cx.stage_snapshots)"
+        )
+    with pytest.raises(QualityError) as failed:
+        check(broken, raw_suites(["salesforce", "oracle_cx"]))
+    message = str(failed.value)
+    assert "FAIL raw_salesforce.opportunities" in message and "unique(id)" in message
+    assert "FAIL raw_oracle_cx.stage_snapshots" in message and "(stg_enter_date)" in message
