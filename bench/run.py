@@ -1,6 +1,7 @@
 """Load and build benchmark for a demo company (default 20,000 deals).
 
     python -m bench.run [--deals 20000] [--seed 42] [--crms pipedrive ...] [--skip-insert-path]
+                        [--keep DIR]
 
 Starts the local API server in its own process, loads every CRM of the company + Stripe with
 dlt's fast loader-file path (parquet) and, for comparison, with dlt's default insert-statement
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -91,6 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--crms", nargs="+", default=["pipedrive"])
     parser.add_argument("--skip-insert-path", action="store_true")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="copy the loaded warehouse (before dbt) to DIR/l2c.duckdb, to time dbt on it again",
+    )
     args = parser.parse_args(argv)
     systems = [*args.crms, "stripe"]
 
@@ -111,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 slow_db = work / "insert" / "l2c.duckdb"
                 seconds, results = timed_load(slow_db, "insert_values", systems)
                 report("dlt load, insert statements (default)", seconds, results)
+        if args.keep is not None:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(fast_db, args.keep / "l2c.duckdb")
+            print(f"loaded warehouse kept in {args.keep / 'l2c.duckdb'}")
 
         as_of = SimConfig().as_of  # the simulated 'now' (the server's company uses the default)
         dbt_vars = json.dumps({"as_of": f"{as_of:%Y-%m-%d %H:%M:%S}"})
