@@ -5,8 +5,14 @@
 
 Starts the local API server in its own process, loads every CRM of the company + Stripe with
 dlt's fast loader-file path (parquet) and, for comparison, with dlt's default insert-statement
-path, then times `dbt build` in three steps: the event log and everything under it, the
-analytical marts on top of it, and the process-mining models. Prints figures; asserts nothing.
+path, then times `dbt parse` and `dbt build` in three steps: the event log and everything under
+it, the analytical marts on top of it, and the process-mining models. Prints figures; asserts
+nothing.
+
+The parse is its own step: a scheduled `dbt build` on a machine that keeps its target directory
+reuses the parsed project (target/partial_parse.msgpack) while no project file, var or profile
+setting changed, so the build steps are timed against the warm target the parse left behind.
+A first run on a fresh machine pays the parse once on top of the build.
 """
 
 from __future__ import annotations
@@ -99,6 +105,10 @@ def timed_dbt(args: Sequence[str], duckdb_path: Path, target_path: Path) -> tupl
     return seconds, cpu
 
 
+def print_step(label: str, seconds: float, cpu: float) -> None:
+    print(f"{label:<56} {seconds:>8.1f} s  (cpu {cpu:.1f} s)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--deals", type=int, default=20_000)
@@ -149,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         as_of = SimConfig().as_of  # the simulated 'now' (the server's company uses the default)
         dbt_vars = json.dumps({"as_of": f"{as_of:%Y-%m-%d %H:%M:%S}"})
+        seconds, cpu = timed_dbt(["parse", "--vars", dbt_vars], fast_db, work / "target")
+        print_step("dbt parse (cold target; once per project change)", seconds, cpu)
         total = 0.0
         done: list[str] = []
         for label, selection in BUILD_STEPS:
@@ -171,8 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             done += selection.split()
             total += seconds
-            print(f"{label + ' (models + data tests)':<56} {seconds:>8.1f} s  (cpu {cpu:.1f} s)")
-        print(f"{'dbt build, all steps':<56} {total:>8.1f} s")
+            print_step(f"{label} (models + data tests)", seconds, cpu)
+        print(f"{'dbt build, all steps (warm parse)':<56} {total:>8.1f} s")
     return 0
 
 
