@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -220,3 +221,69 @@ def test_object_relations(warehouse):
 def test_second_build_is_identical(warehouse):
     _dbt_build(warehouse["db_path"], warehouse["tmp"] / "target2")
     assert _event_log(warehouse["db_path"]) == warehouse["first_log"]
+
+
+def test_primary_key_test_fails_on_a_duplicate_and_on_a_null(warehouse):
+    """The project's generic test `primary_key` (unique + not_null in one query) fails on a
+    duplicated key and on a null key. On a copy of the built fixture: users get one duplicated
+    row, teams one row with a null key, pipelines stay as built."""
+    from dbt.cli.main import dbtRunner
+
+    source = warehouse["db_path"]
+    db_path = warehouse["tmp"] / "primary_key" / source.name  # same name: views name the catalog
+    db_path.parent.mkdir()
+    for suffix in ("", ".wal"):  # the in-process dbt may not have checkpointed yet
+        if source.with_name(source.name + suffix).exists():
+            shutil.copyfile(
+                source.with_name(source.name + suffix), db_path.with_name(db_path.name + suffix)
+            )
+    with duckdb.connect(str(db_path)) as con:
+        for model, planted in (
+            ("int_users_unioned", "select * from intermediate.kept limit 1"),
+            (
+                "int_teams_unioned",
+                "select * replace (null as team_key) from intermediate.kept limit 1",
+            ),
+        ):
+            relation = f"intermediate.{model}"
+            assert con.execute(f"select count(*) from {relation}").fetchone()[0] > 0
+            con.execute(f"create table intermediate.kept as select * from {relation}")
+            con.execute(f"drop view {relation}")
+            con.execute(
+                f"create table {relation} as select * from intermediate.kept union all ({planted})"
+            )
+            con.execute("drop table intermediate.kept")
+
+    old = os.environ.get("L2C_DUCKDB_PATH")
+    os.environ["L2C_DUCKDB_PATH"] = str(db_path)
+    try:
+        target = warehouse["tmp"] / "target_primary_key"
+        result = dbtRunner().invoke(
+            [
+                "test",
+                "--select",
+                "test_name:primary_key,int_users_unioned",
+                "test_name:primary_key,int_teams_unioned",
+                "test_name:primary_key,int_pipelines_unioned",
+                "--project-dir",
+                str(PROJECT_DIR),
+                "--profiles-dir",
+                str(PROJECT_DIR / "profiles"),
+                "--target-path",
+                str(target),
+                "--log-path",
+                str(target / "logs"),
+                "--quiet",
+            ]
+        )
+    finally:
+        if old is None:
+            os.environ.pop("L2C_DUCKDB_PATH", None)
+        else:
+            os.environ["L2C_DUCKDB_PATH"] = old
+    outcomes = {r.node.name: (r.status, r.failures) for r in result.result}
+    assert outcomes == {
+        "primary_key_int_users_unioned_user_key": ("fail", 1),
+        "primary_key_int_teams_unioned_team_key": ("fail", 1),
+        "primary_key_int_pipelines_unioned_pipeline_key": ("pass", 0),
+    }
