@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -15,15 +16,15 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def _dbt_build(db_path: Path, target_path: Path) -> None:
+def _dbt_invoke(db_path: Path, args: list[str], target_path: Path):
     from dbt.cli.main import dbtRunner
 
     old = os.environ.get("L2C_DUCKDB_PATH")
     os.environ["L2C_DUCKDB_PATH"] = str(db_path)
     try:
-        result = dbtRunner().invoke(
+        return dbtRunner().invoke(
             [
-                "build",
+                *args,
                 "--project-dir",
                 str(PROJECT_DIR),
                 "--profiles-dir",
@@ -32,7 +33,6 @@ def _dbt_build(db_path: Path, target_path: Path) -> None:
                 str(target_path),
                 "--log-path",
                 str(target_path / "logs"),
-                "--no-partial-parse",
                 "--quiet",
             ]
         )
@@ -41,6 +41,10 @@ def _dbt_build(db_path: Path, target_path: Path) -> None:
             os.environ.pop("L2C_DUCKDB_PATH", None)
         else:
             os.environ["L2C_DUCKDB_PATH"] = old
+
+
+def _dbt_build(db_path: Path, target_path: Path) -> None:
+    result = _dbt_invoke(db_path, ["build", "--no-partial-parse"], target_path)
     assert result.success, result.exception
     statuses = [r.status for r in result.result]
     assert "error" not in statuses and "fail" not in statuses
@@ -220,3 +224,81 @@ def test_object_relations(warehouse):
 def test_second_build_is_identical(warehouse):
     _dbt_build(warehouse["db_path"], warehouse["tmp"] / "target2")
     assert _event_log(warehouse["db_path"]) == warehouse["first_log"]
+
+
+def _copy_built(warehouse, name: str) -> Path:
+    """A copy of the built fixture warehouse, under the same file name (views name the catalog)."""
+    source = warehouse["db_path"]
+    db_path = warehouse["tmp"] / name / source.name
+    db_path.parent.mkdir()
+    for suffix in ("", ".wal"):  # the in-process dbt may not have checkpointed yet
+        if source.with_name(source.name + suffix).exists():
+            shutil.copyfile(
+                source.with_name(source.name + suffix), db_path.with_name(db_path.name + suffix)
+            )
+    return db_path
+
+
+def test_primary_key_test_fails_on_a_duplicate_and_on_a_null(warehouse):
+    """The project's generic test `primary_key` (unique + not_null in one query) fails on a
+    duplicated key and on a null key. On a copy of the built fixture: users get one duplicated
+    row, teams one row with a null key, pipelines stay as built."""
+    db_path = _copy_built(warehouse, "primary_key")
+    with duckdb.connect(str(db_path)) as con:
+        for model, planted in (
+            ("int_users_unioned", "select * from intermediate.kept limit 1"),
+            (
+                "int_teams_unioned",
+                "select * replace (null as team_key) from intermediate.kept limit 1",
+            ),
+        ):
+            relation = f"intermediate.{model}"
+            assert con.execute(f"select count(*) from {relation}").fetchone()[0] > 0
+            con.execute(f"create table intermediate.kept as select * from {relation}")
+            con.execute(f"drop view {relation}")
+            con.execute(
+                f"create table {relation} as select * from intermediate.kept union all ({planted})"
+            )
+            con.execute("drop table intermediate.kept")
+
+    result = _dbt_invoke(
+        db_path,
+        [
+            "test",
+            "--select",
+            "test_name:primary_key,int_users_unioned",
+            "test_name:primary_key,int_teams_unioned",
+            "test_name:primary_key,int_pipelines_unioned",
+        ],
+        db_path.parent / "target",
+    )
+    outcomes = {r.node.name: (r.status, r.failures) for r in result.result}
+    assert outcomes == {
+        "primary_key_int_users_unioned_user_key": ("fail", 1),
+        "primary_key_int_teams_unioned_team_key": ("fail", 1),
+        "primary_key_int_pipelines_unioned_pipeline_key": ("pass", 0),
+    }
+
+
+def test_not_null_constraint_fails_the_mart_build(warehouse):
+    """Mart columns declare not null as an enforced contract constraint instead of a not_null
+    data test: a null fails the model's build and the mart keeps its last good rows. On a copy
+    of the built fixture, one event of int_events_unioned loses its timestamp."""
+    db_path = _copy_built(warehouse, "not_null_constraint")
+    with duckdb.connect(str(db_path)) as con:
+        before = con.execute("select count(*) from marts.event_log").fetchone()[0]
+        con.execute(
+            "update intermediate.int_events_unioned set event_at = null "
+            "where event_id = (select min(event_id) from intermediate.int_events_unioned)"
+        )
+    result = _dbt_invoke(db_path, ["run", "--select", "event_log"], db_path.parent / "target")
+    assert not result.success
+    [run] = result.result
+    assert run.status == "error"
+    assert "NOT NULL constraint failed" in run.message and "event_at" in run.message
+    with duckdb.connect(str(db_path)) as con:
+        assert con.execute("select count(*) from marts.event_log").fetchone()[0] == before
+        assert (
+            con.execute("select count(*) from marts.event_log where event_at is null").fetchone()[0]
+            == 0
+        )

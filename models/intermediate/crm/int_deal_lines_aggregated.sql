@@ -1,5 +1,8 @@
--- One row per deal with line items: list and net amounts and the value-weighted discount,
--- including deal-level additional discounts (percentage of the net line sum, or an amount).
+-- One row per deal with line items: its discount, exact in minor units (cents). List and net
+-- of the product lines (each line rounded to the cent), deal-level additional discounts (a
+-- percentage of the line net sum, rounded to the cent, or an amount), the net after them and
+-- the value-weighted discount %. The one definition of a deal's discount: cases (through
+-- int_deals_enriched) and the revenue marts (through int_deals_discounted) read it from here.
 with lines as (
     select * from {{ ref('int_deal_lines_unioned') }}
 ),
@@ -13,8 +16,8 @@ line_totals as (
         source_system,
         deal_key,
         count(*) as lines_count,
-        sum(list_amount) as list_amount,
-        sum(net_amount) as line_net_amount
+        sum({{ to_minor_units('list_amount') }}) as list_minor,
+        sum({{ to_minor_units('net_amount') }}) as line_net_minor
     from lines
     group by source_system, deal_key
 ),
@@ -26,10 +29,12 @@ deal_level as (
         sum(
             case
                 when deal_discounts.discount_type = 'percentage'
-                    then line_totals.line_net_amount * deal_discounts.discount_value / 100.0
-                else deal_discounts.discount_value
+                    then {{ convert_minor_units(
+                        'line_totals.line_net_minor', 'deal_discounts.discount_value / 100.0'
+                    ) }}
+                else {{ to_minor_units('deal_discounts.discount_value') }}
             end
-        ) as deal_discount_amount
+        ) as deal_discount_minor
     from line_totals
     inner join deal_discounts
         on
@@ -38,28 +43,32 @@ deal_level as (
     group by line_totals.source_system, line_totals.deal_key
 ),
 
-final as (
+netted as (
     select
         line_totals.source_system,
         line_totals.deal_key,
         line_totals.lines_count,
-        line_totals.list_amount,
-        line_totals.line_net_amount,
-        coalesce(deal_level.deal_discount_amount, 0) as deal_discount_amount,
-        line_totals.line_net_amount
-        - coalesce(deal_level.deal_discount_amount, 0) as net_amount,
-        case
-            when line_totals.list_amount > 0
-                then 100.0 * (
-                    line_totals.list_amount
-                    - (line_totals.line_net_amount - coalesce(deal_level.deal_discount_amount, 0))
-                ) / line_totals.list_amount
-        end as discount_pct
+        line_totals.list_minor,
+        line_totals.line_net_minor,
+        coalesce(deal_level.deal_discount_minor, 0) as deal_discount_minor,
+        line_totals.line_net_minor
+        - coalesce(deal_level.deal_discount_minor, 0) as net_minor
     from line_totals
     left join deal_level
         on
             line_totals.deal_key = deal_level.deal_key
             and line_totals.source_system = deal_level.source_system
+),
+
+final as (
+    select
+        *,
+        list_minor - net_minor as discount_minor,
+        case
+            when list_minor > 0
+                then 100.0 * {{ safe_ratio('list_minor - net_minor', 'list_minor') }}
+        end as discount_pct
+    from netted
 )
 
 select * from final

@@ -1,4 +1,5 @@
--- Deals (not deleted) with owner, team, pipeline, current canonical stage and line discount.
+-- Deals (not deleted) with owner, team, pipeline, current canonical stage and line discount
+-- (int_deal_lines_aggregated: exact in cents; the amounts here in major units).
 with deals as (
     select * from {{ ref('int_deals_filtered') }}
 ),
@@ -27,8 +28,8 @@ final as (
         pipelines.pipeline_name,
         stages.stage_name,
         stages.canonical_stage,
-        lines.list_amount as lines_list_amount,
-        lines.net_amount as lines_net_amount,
+        {{ from_minor_units('lines.list_minor') }} as lines_list_amount,
+        {{ from_minor_units('lines.net_minor') }} as lines_net_amount,
         lines.discount_pct
     from deals
     left join users

@@ -1,18 +1,14 @@
--- One row per non-deleted deal with its discount in minor units (cents): list and net of the
--- product lines, deal-level discounts (a percentage of the line net sum, rounded to the cent,
--- or an amount), the value-weighted discount % and its band and policy flag (seed
--- discount_policy), the amounts in var reporting_currency at the rate valid on the deal's
--- creation date, and the sales-cycle seconds. Deals without lines have null discount.
+-- One row per non-deleted deal with its discount in minor units (cents), as defined once in
+-- int_deal_lines_aggregated (list and net of the product lines, deal-level discounts, the
+-- value-weighted discount %), its band and policy flag (seed discount_policy), the amounts in
+-- var reporting_currency at the rate valid on the deal's creation date, and the sales-cycle
+-- seconds. Deals without lines have null discount.
 with deals as (
     select * from {{ ref('int_deals_enriched') }}
 ),
 
 lines as (
-    select * from {{ ref('int_deal_lines_unioned') }}
-),
-
-deal_discounts as (
-    select * from {{ ref('int_deal_discounts_unioned') }}
+    select * from {{ ref('int_deal_lines_aggregated') }}
 ),
 
 fx_rates as (
@@ -21,38 +17,6 @@ fx_rates as (
 
 discount_policy as (
     select * from {{ ref('discount_policy') }}
-),
-
-line_totals as (
-    select
-        source_system,
-        deal_key,
-        count(*) as lines_count,
-        sum({{ to_minor_units('list_amount') }}) as list_minor,
-        sum({{ to_minor_units('net_amount') }}) as line_net_minor
-    from lines
-    group by source_system, deal_key
-),
-
-deal_level as (
-    select
-        line_totals.source_system,
-        line_totals.deal_key,
-        sum(
-            case
-                when deal_discounts.discount_type = 'percentage'
-                    then {{ convert_minor_units(
-                        'line_totals.line_net_minor', 'deal_discounts.discount_value / 100.0'
-                    ) }}
-                else {{ to_minor_units('deal_discounts.discount_value') }}
-            end
-        ) as deal_discount_minor
-    from line_totals
-    inner join deal_discounts
-        on
-            line_totals.deal_key = deal_discounts.deal_key
-            and line_totals.source_system = deal_discounts.source_system
-    group by line_totals.source_system, line_totals.deal_key
 ),
 
 amounts as (
@@ -69,25 +33,19 @@ amounts as (
         deals.created_at,
         deals.won_at,
         deals.closed_at,
-        line_totals.list_minor,
-        line_totals.line_net_minor,
+        lines.list_minor,
+        lines.line_net_minor,
+        lines.deal_discount_minor,
+        lines.net_minor,
+        lines.discount_minor,
+        lines.discount_pct,
         fx_rates.rate_to_reporting,
-        coalesce(line_totals.lines_count, 0) as lines_count,
-        case
-            when line_totals.deal_key is not null
-                then coalesce(deal_level.deal_discount_minor, 0)
-        end as deal_discount_minor,
-        line_totals.line_net_minor
-        - coalesce(deal_level.deal_discount_minor, 0) as net_minor
+        coalesce(lines.lines_count, 0) as lines_count
     from deals
-    left join line_totals
+    left join lines
         on
-            deals.deal_key = line_totals.deal_key
-            and deals.source_system = line_totals.source_system
-    left join deal_level
-        on
-            deals.deal_key = deal_level.deal_key
-            and deals.source_system = deal_level.source_system
+            deals.deal_key = lines.deal_key
+            and deals.source_system = lines.source_system
     left join fx_rates
         on
             deals.currency = fx_rates.currency_code
@@ -98,11 +56,6 @@ amounts as (
 measured as (
     select
         *,
-        list_minor - net_minor as discount_minor,
-        case
-            when list_minor > 0
-                then 100.0 * {{ safe_ratio('list_minor - net_minor', 'list_minor') }}
-        end as discount_pct,
         {{ convert_minor_units('list_minor', 'rate_to_reporting') }} as list_reporting_minor,
         {{ convert_minor_units('net_minor', 'rate_to_reporting') }} as net_reporting_minor,
         case
