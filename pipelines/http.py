@@ -1,26 +1,70 @@
-"""HTTP plumbing shared by the sources: a RESTClient with retries, and API paginators."""
+"""HTTP plumbing shared by the sources: a RESTClient with retries, a lean GET for endpoints
+called once per record, and API paginators."""
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from dlt.sources.helpers.requests.retry import Client
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
-from requests import Request, Response
+from dlt.sources.helpers.rest_client.utils import join_url
+from requests import PreparedRequest, Request, Response, Session
+from requests.auth import AuthBase
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class _EnvironmentSettings:
+    """`Session.merge_environment_settings`, resolved once per scheme and host.
+
+    requests reads the proxy variables (all of os.environ, twice) and the CA bundle variables
+    on every request; for a loader making tens of thousands of calls to one host that is a
+    large share of its CPU. The result depends only on the URL's scheme and host (no_proxy
+    matches hosts) and on the environment, which does not change during a load, so it is
+    computed on first use per host. Calls that pass their own proxies, stream, verify or cert
+    are not cached."""
+
+    def __init__(self, session: Session) -> None:
+        self._merge = session.merge_environment_settings
+        self._cache: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        if proxies or stream is not None or verify is not None or cert is not None:
+            return self._merge(url, proxies, stream, verify, cert)
+        parts = urlsplit(str(url))
+        key = (parts.scheme, parts.netloc)
+        with self._lock:
+            settings = self._cache.get(key)
+            if settings is None:
+                settings = self._cache[key] = self._merge(url, {}, None, None, None)
+        return {**settings, "proxies": dict(settings["proxies"])}
 
 
 def make_client(
     base_url: str,
     headers: dict[str, str],
     *,
+    auth: AuthBase | None = None,
     timeout_seconds: float = 30.0,
     max_attempts: int = 6,
     backoff_factor: float = 0.5,
     max_retry_delay_seconds: float = 60.0,
 ) -> RESTClient:
     """A RESTClient that retries 429 (honouring Retry-After), 5xx, timeouts and dropped
-    connections with exponential backoff, and raises a clear HTTPError when it gives up."""
+    connections with exponential backoff, and raises a clear HTTPError when it gives up.
+
+    Pass credentials as `auth` rather than as a header: with no auth, requests looks for a
+    ~/.netrc entry on every request. Proxy and CA-bundle environment variables are honoured
+    (read once per host, see _EnvironmentSettings)."""
     session = Client(
         request_timeout=timeout_seconds,
         request_max_attempts=max_attempts,
@@ -29,7 +73,72 @@ def make_client(
         respect_retry_after_header=True,
         raise_for_status=False,
     ).session
-    return RESTClient(base_url=base_url.rstrip("/"), headers=headers, session=session)
+    session.merge_environment_settings = _EnvironmentSettings(session)  # type: ignore[method-assign]
+    return RESTClient(base_url=base_url.rstrip("/"), headers=headers, auth=auth, session=session)
+
+
+class JsonGetter:
+    """GET a path of a RESTClient and return the decoded JSON body: for endpoints called once
+    per record (a deal's flow, an order's line items), where building a request from scratch
+    (`RESTClient.get`: header merging, URL parsing, cookie jar, auth) costs as much CPU as the
+    request itself.
+
+    The session's default headers merged with the client's are prepared once; each call copies
+    them, sets the URL, applies the session's cookies and the client's auth, and sends through
+    the same session: the same retries (429 with Retry-After, 5xx, timeouts), timeout, proxies
+    and hooks as every other request. A response that is still an error after the retries
+    raises requests.HTTPError."""
+
+    def __init__(self, client: RESTClient) -> None:
+        if client.auth is None:
+            raise ValueError("JsonGetter needs a client with explicit auth (see make_client)")
+        self._client = client
+        self._template: PreparedRequest | None = None
+        self._lock = threading.Lock()
+
+    def _prepared(self, url: str, params: Mapping[str, Any] | None) -> PreparedRequest:
+        session = self._client.session
+        with self._lock:
+            if self._template is None:
+                # a no-op auth keeps requests from looking up ~/.netrc for the template
+                request = Request("GET", url, headers=self._client.headers, auth=_no_auth)
+                self._template = session.prepare_request(request)
+            template = self._template
+        prepared = template.copy()
+        prepared.hooks = {"response": []}
+        prepared.prepare_url(url, dict(params) if params else None)
+        if session.cookies:
+            prepared.prepare_cookies(session.cookies)
+        prepared.prepare_auth(self._client.auth)
+        return prepared
+
+    def __call__(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        session = self._client.session
+        prepared = self._prepared(join_url(self._client.base_url, path), params)
+        settings = session.merge_environment_settings(prepared.url, {}, None, None, None)
+        response = session.send(prepared, **settings)
+        response.raise_for_status()
+        return response.json()
+
+
+def _no_auth(request: PreparedRequest) -> PreparedRequest:
+    return request
+
+
+def fetch_each(fetch: Callable[[T], R], items: Iterable[T], max_workers: int) -> list[R]:
+    """`[fetch(item) for item in items]` with up to `max_workers` calls in flight (results in
+    input order). The first exception is raised once the calls already running are done;
+    calls not yet started are cancelled."""
+    todo = list(items)
+    if max_workers <= 1 or len(todo) <= 1:
+        return [fetch(item) for item in todo]
+    with ThreadPoolExecutor(max_workers=min(max_workers, len(todo))) as pool:
+        futures = [pool.submit(fetch, item) for item in todo]
+        try:
+            return [future.result() for future in futures]
+        finally:
+            for future in futures:
+                future.cancel()
 
 
 class PipedriveV1Paginator(BasePaginator):

@@ -4,6 +4,9 @@ teams, leads, deal fields and the per-deal change flow (start/limit paging).
 Configuration (dlt config/secrets or environment):
     SOURCES__PIPEDRIVE__BASE_URL   default https://api.pipedrive.com
     SOURCES__PIPEDRIVE__API_TOKEN  required (sent as the `x-api-token` header)
+    SOURCES__PIPEDRIVE__CONCURRENT_REQUESTS  per-deal requests (flow, discounts) each
+        transformer keeps in flight, default 8 (Pipedrive answers bursts over the plan's rate
+        limit with 429 + Retry-After, which the client waits out)
 """
 
 from __future__ import annotations
@@ -17,9 +20,16 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from dlt.sources.helpers.rest_client.paginators import SinglePagePaginator
 
-from pipelines.http import PipedriveV1Paginator, PipedriveV2Paginator, make_client
+from pipelines.http import (
+    JsonGetter,
+    PipedriveV1Paginator,
+    PipedriveV2Paginator,
+    fetch_each,
+    make_client,
+)
 from pipelines.validation import (
     OPT_BOOL,
     OPT_INT,
@@ -148,15 +158,13 @@ def _v1_pages(
 
 
 def _v1_get_all(
-    client: RESTClient, path: str, params: dict[str, Any], page_size: int
+    get: JsonGetter, path: str, params: dict[str, Any], page_size: int
 ) -> Iterator[list[Any]]:
     """v1 start/limit paging with plain GETs: for the per-deal endpoints, called once per deal,
     where `paginate()`'s per-call setup costs as much as the request itself."""
     start = 0
     while True:
-        response = client.get(path, params={**params, "start": start, "limit": page_size})
-        response.raise_for_status()
-        body = response.json()
+        body = get(path, {**params, "start": start, "limit": page_size})
         yield [row for row in body.get("data") or [] if row is not None]
         pagination = (body.get("additional_data") or {}).get("pagination") or {}
         if not pagination.get("more_items_in_collection"):
@@ -206,13 +214,16 @@ def pipedrive_source(
     page_size: int = 500,
     request_timeout: float = 30.0,
     max_attempts: int = 6,
+    concurrent_requests: int = 8,
 ) -> list[DltResource]:
     client = make_client(
         base_url,
-        {"x-api-token": api_token, "Accept": "application/json"},
+        {"Accept": "application/json"},
+        auth=APIKeyAuth(name="x-api-token", api_key=api_token, location="header"),
         timeout_seconds=request_timeout,
         max_attempts=max_attempts,
     )
+    get = JsonGetter(client)
     limit = min(page_size, 500)
     # Filled by `deals` before its first page is yielded; read by the `deal_changes`
     # transformer (which only runs on deals pages) to name custom-field changes.
@@ -294,14 +305,14 @@ def pipedrive_source(
         parallelized=True,
     )
     def deal_discounts(deal_page: list[Any]) -> Iterator[Any]:
-        rows: list[Any] = []
-        for deal in _only_deals(deal_page):
-            response = client.get(f"/api/v2/deals/{deal['id']}/discounts")
-            response.raise_for_status()
-            rows.extend(
-                {**row, "deal_id": row.get("deal_id", deal["id"])}
-                for row in response.json().get("data") or []
-            )
+        def discounts_of(deal: dict[str, Any]) -> list[Any]:
+            body = get(f"/api/v2/deals/{deal['id']}/discounts")
+            return [
+                {**row, "deal_id": row.get("deal_id", deal["id"])} for row in body.get("data") or []
+            ]
+
+        parts = fetch_each(discounts_of, _only_deals(deal_page), concurrent_requests)
+        rows = [row for part in parts for row in part]
         yield from emit(SYSTEM, SPECS["deal_discounts"], rows)
 
     @dlt.transformer(
@@ -313,10 +324,11 @@ def pipedrive_source(
     )
     def deal_changes(deal_page: list[Any]) -> Iterator[Any]:
         """The v1 deal flow (dealChange items) for each deal changed since the last run."""
-        rows: list[Any] = []
-        for deal in _only_deals(deal_page):
+
+        def changes_of(deal: dict[str, Any]) -> list[Any]:
+            rows: list[Any] = []
             params = {"all_changes": 1, "items": "dealChange"}
-            for page in _v1_get_all(client, f"/v1/deals/{deal['id']}/flow", params, limit):
+            for page in _v1_get_all(get, f"/v1/deals/{deal['id']}/flow", params, limit):
                 for item in page:
                     if not isinstance(item, dict) or item.get("object") != "dealChange":
                         continue
@@ -328,6 +340,10 @@ def pipedrive_source(
                         value = data.get(side)
                         data[side] = None if value is None else str(value)
                     rows.append(data)
+            return rows
+
+        parts = fetch_each(changes_of, _only_deals(deal_page), concurrent_requests)
+        rows = [row for part in parts for row in part]
         yield from emit(SYSTEM, SPECS["deal_changes"], rows, DEAL_CHANGE_TYPES)
 
     @dlt.resource(name="users", primary_key="id", write_disposition="merge")
