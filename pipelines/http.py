@@ -10,6 +10,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import orjson
 from dlt.common.jsonpath import JSONPath, TJsonPath, compile_path
 from dlt.sources.helpers.requests.retry import Client
 from dlt.sources.helpers.rest_client import RESTClient
@@ -51,11 +52,16 @@ class _EnvironmentSettings:
         return {**settings, "proxies": dict(settings["proxies"])}
 
 
-def _decode_json_once(response: Response) -> Response:
+def decode_json_once(response: Response) -> Response:
     """Make `response.json()` decode the body on the first call and return the same object
     afterwards. RESTClient.paginate decodes every page twice (once to select the data, once
     in the paginator); pages of hundreds of records make that a visible cost. Nothing in the
-    loaders mutates a decoded body (rows are copied before they change)."""
+    loaders mutates a decoded body (rows are copied before they change).
+
+    A UTF-8 body is decoded with orjson (about 3x faster than requests' json/simplejson, same
+    values); whatever orjson refuses (other encodings, NaN, invalid JSON) and bodies with a
+    run of 19+ digits (orjson turns integers beyond 64 bits into floats) go to requests' own
+    decoder, so results and errors are requests'."""
     decode = response.json
     decoded: list[Any] = []
 
@@ -63,15 +69,34 @@ def _decode_json_once(response: Response) -> Response:
         if options:
             return decode(**options)
         if not decoded:
-            decoded.append(decode())
+            decoded.append(_fast_decode(response, decode))
         return decoded[0]
 
     response.json = json  # type: ignore[method-assign]
     return response
 
 
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_NINETEEN_DIGITS = b"0" * 19
+
+
+def _fast_decode(response: Response, decode: Callable[[], Any]) -> Any:
+    body = response.content
+    if (
+        (response.encoding or "utf-8").lower().replace("_", "-") in ("utf-8", "utf8")
+        and body
+        and body.translate(_DIGITS_AS_ZERO).find(_NINETEEN_DIGITS) < 0
+    ):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass
+    return decode()
+
+
 @lru_cache(maxsize=64)
-def _compiled(selector: str) -> JSONPath:
+def compiled_path(selector: str) -> JSONPath:
+    """A JSONPath compiled once (dlt compiles string paths with a new parser each time)."""
     return compile_path(selector)
 
 
@@ -81,7 +106,7 @@ class LoaderClient(RESTClient):
 
     def extract_response(self, response: Response, data_selector: TJsonPath) -> list[Any]:
         if isinstance(data_selector, str):
-            data_selector = _compiled(data_selector)
+            data_selector = compiled_path(data_selector)
         return super().extract_response(response, data_selector)
 
 
@@ -113,7 +138,7 @@ def make_client(
     send = session.send  # dlt's retrying send
 
     def send_and_decode_once(request: PreparedRequest, **kwargs: Any) -> Response:
-        return _decode_json_once(send(request, **kwargs))
+        return decode_json_once(send(request, **kwargs))
 
     session.send = send_and_decode_once  # type: ignore[method-assign]
     return LoaderClient(base_url=base_url.rstrip("/"), headers=headers, auth=auth, session=session)

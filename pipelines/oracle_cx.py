@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 import dlt
@@ -151,6 +152,7 @@ SNAPSHOT_TYPES: dict[str, pa.DataType] = {
 }
 
 
+@lru_cache(maxsize=4096)
 def snake_case(name: str) -> str:
     """dlt's column name for an Oracle attribute: 'OptyStgSnapshotId' -> 'opty_stg_snapshot_id'."""
     text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)

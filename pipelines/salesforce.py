@@ -435,9 +435,13 @@ def soql_text(value: str) -> str:
 def strip_attributes(value: Any) -> Any:
     """Drop the `attributes` ({type, url}) Salesforce puts on every record and relationship."""
     if isinstance(value, dict):
-        return {k: strip_attributes(v) for k, v in value.items() if k != "attributes"}
+        return {
+            k: strip_attributes(v) if isinstance(v, dict | list) else v
+            for k, v in value.items()
+            if k != "attributes"
+        }
     if isinstance(value, list):
-        return [strip_attributes(v) for v in value]
+        return [strip_attributes(v) if isinstance(v, dict | list) else v for v in value]
     return value
 
 

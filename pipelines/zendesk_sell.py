@@ -37,7 +37,7 @@ from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator
 
-from pipelines.http import make_client
+from pipelines.http import compiled_path, make_client
 from pipelines.validation import (
     OPT_INT,
     OPT_MONEY,
@@ -145,7 +145,7 @@ def _pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator[li
     for page in client.paginate(
         path,
         params=params,
-        paginator=JSONLinkPaginator(next_url_path="meta.links.next_page"),
+        paginator=JSONLinkPaginator(next_url_path=compiled_path("meta.links.next_page")),
         data_selector="items",
     ):
         yield [item.get("data") if isinstance(item, dict) else item for item in page]
