@@ -49,9 +49,9 @@ from pipelines.validation import (
     REQ_RFC3339,
     ArrowTypes,
     RowSpec,
+    arrow_or_rows,
     rejects_hints,
     split_page,
-    to_arrow,
 )
 
 SYSTEM = "oracle_cx"
@@ -169,7 +169,10 @@ def emit(spec: RowSpec, rows: list[Any], arrow_types: ArrowTypes | None = None) 
     child resource merges on OptyId, which reject rows do not have (dlt would refuse them)."""
     page = split_page(SYSTEM, spec, rows)
     if page.good:
-        yield page.good if arrow_types is None else to_arrow(page.good, arrow_types)
+        if arrow_types is None:
+            yield page.good
+        else:
+            yield arrow_or_rows(page.good, arrow_types, flatten=False)
     if page.rejects:
         base = rejects_hints()
         hints = dlt.mark.make_hints(

@@ -133,6 +133,65 @@ DEAL_CHANGE_TYPES: dict[str, pa.DataType] = {
 }
 
 
+_TS = pa.timestamp("us", tz="UTC")
+# The next largest tables, also written as Arrow tables: the types dlt infers for them as dict
+# rows (checked by comparing loads). Nested objects become `parent__child` columns, as dlt
+# makes them; a field not listed loads as text, lists as JSON text.
+ACTIVITY_TYPES: dict[str, pa.DataType] = {
+    "id": pa.int64(),
+    "subject": pa.string(),
+    "type": pa.string(),
+    "owner_id": pa.int64(),
+    "deal_id": pa.int64(),
+    "person_id": pa.int64(),
+    "org_id": pa.int64(),
+    "done": pa.bool_(),
+    "due_date": pa.string(),
+    "due_time": pa.string(),
+    "marked_as_done_time": _TS,
+    "add_time": _TS,
+    "update_time": _TS,
+    "is_deleted": pa.bool_(),
+}
+DEAL_PRODUCT_TYPES: dict[str, pa.DataType] = {
+    "id": pa.int64(),
+    "deal_id": pa.int64(),
+    "product_id": pa.int64(),
+    "name": pa.string(),
+    "item_price": pa.float64(),
+    "quantity": pa.int64(),
+    "discount": pa.float64(),
+    "discount_type": pa.string(),
+    "sum": pa.float64(),
+    "currency": pa.string(),
+    "tax": pa.int64(),
+    "tax_method": pa.string(),
+    "is_enabled": pa.bool_(),
+    "add_time": _TS,
+    "update_time": _TS,
+}
+LEAD_TYPES: dict[str, pa.DataType] = {
+    "id": pa.string(),
+    "title": pa.string(),
+    "owner_id": pa.int64(),
+    "person_id": pa.int64(),
+    "organization_id": pa.int64(),
+    "source_name": pa.string(),
+    "origin": pa.string(),
+    "is_archived": pa.bool_(),
+    "was_seen": pa.bool_(),
+    "add_time": _TS,
+    "update_time": _TS,
+    "value__amount": pa.float64(),
+    "value__currency": pa.string(),
+}
+ARROW_TYPES: dict[str, dict[str, pa.DataType]] = {
+    "activities": ACTIVITY_TYPES,
+    "deal_products": DEAL_PRODUCT_TYPES,
+    "leads": LEAD_TYPES,
+}
+
+
 def field_slug(name: str) -> str:
     """Readable, stable column name for a custom field: 'Discount %' -> 'discount_pct'."""
     text = name.strip().lower().replace("%", " pct ").replace("#", " number ")
@@ -245,7 +304,7 @@ def pipedrive_source(
                 "updated_since": rfc3339(updated.start_value),
             }
             for page in _v2_pages(client, path, params):
-                yield from emit(SYSTEM, SPECS[name], page)
+                yield from emit(SYSTEM, SPECS[name], page, ARROW_TYPES.get(name))
 
         return resource
 
@@ -296,7 +355,7 @@ def pipedrive_source(
                 client, "/api/v2/deals/products", {"deal_ids": batch, "limit": limit}
             ):
                 rows.extend(page)
-        yield from emit(SYSTEM, SPECS["deal_products"], rows)
+        yield from emit(SYSTEM, SPECS["deal_products"], rows, DEAL_PRODUCT_TYPES)
 
     @dlt.transformer(
         data_from=deals,
@@ -380,7 +439,7 @@ def pipedrive_source(
     def leads() -> Iterator[Any]:
         """v1 leads have no `updated_since` filter: all leads (incl. archived) each run."""
         for page in _v1_pages(client, "/v1/leads", {"archived_status": "all"}, limit):
-            yield from emit(SYSTEM, SPECS["leads"], page)
+            yield from emit(SYSTEM, SPECS["leads"], page, LEAD_TYPES)
 
     @dlt.resource(name="deal_fields", primary_key="id", write_disposition="merge")
     def deal_fields() -> Iterator[Any]:

@@ -308,3 +308,42 @@ def test_requests_go_through_the_proxy_the_environment_names(
     deals = company.pipedrive_view().deals
     assert {f"/pipedrive/v1/deals/{d['id']}/flow" for d in deals} <= proxied
     assert {f"/pipedrive/api/v2/deals/{d['id']}/discounts" for d in deals} <= proxied
+
+
+def test_arrow_tables_fall_back_to_dlt_for_odd_values(
+    server: FakeApiServer, company: DemoCompany, duckdb_path: Path
+) -> None:
+    """activities and leads load as Arrow tables; a page with a value that does not fit its
+    column's type, or with a list, loads as dlt loads dict rows (a variant column, a child
+    table) instead of failing, and every row still lands."""
+    view = company.pipedrive_view()
+    activity = view.activities[5]
+    lead = view.leads[3]
+    server.malform(
+        resource="pipedrive.activities", record_id=activity["id"], field="person_id", value="n/a"
+    )
+    server.malform(resource="pipedrive.leads", record_id=lead["id"], field="label_ids", value=["x"])
+    load_all(duckdb_path, ["pipedrive"])
+    assert_raw_matches_truth_for(duckdb_path, company, "raw_pipedrive")
+    assert query(
+        duckdb_path,
+        "select person_id, person_id__v_text from raw_pipedrive.activities where id = ?",
+        [activity["id"]],
+    ) == [(None, "n/a")]
+    columns = dict(
+        query(
+            duckdb_path,
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'raw_pipedrive' and table_name = 'activities'",
+        )
+    )
+    assert columns["person_id"] == "BIGINT" and columns["update_time"].startswith("TIMESTAMP")
+    labels = query(
+        duckdb_path,
+        "select l.id, c.value from raw_pipedrive.leads l "
+        "join raw_pipedrive.leads__label_ids c on c._dlt_parent_id = l._dlt_id",
+    )
+    assert labels == [(lead["id"], "x")]
+    # a second run merges the same rows again, the odd ones included
+    load_all(duckdb_path, ["pipedrive"])
+    assert_raw_matches_truth_for(duckdb_path, company, "raw_pipedrive")
