@@ -5,10 +5,11 @@ Configuration (dlt config/secrets or environment):
     SOURCES__PIPEDRIVE__BASE_URL   default https://api.pipedrive.com
     SOURCES__PIPEDRIVE__API_TOKEN  required (sent as the `x-api-token` header)
     SOURCES__PIPEDRIVE__CONCURRENT_REQUESTS  per-deal requests (flow, discounts) each
-        transformer keeps in flight, default 1. Against the real API, where a request waits
-        ~100 ms on the network, 4-8 loads the first run several times faster (bursts over the
-        plan's rate limit are answered 429 + Retry-After, which the client waits out); against
-        a local server the client is CPU-bound and extra threads only add contention.
+        transformer keeps in flight, default 1; above 1 the per-deal transformers also run
+        side by side (dlt `parallelized`). Against the real API, where a request waits ~100 ms
+        on the network, 4-8 loads the first run several times faster (bursts over the plan's
+        rate limit are answered 429 + Retry-After, which the client waits out); against a
+        local server the client is CPU-bound and threads only add contention.
 """
 
 from __future__ import annotations
@@ -342,7 +343,7 @@ def pipedrive_source(
         primary_key="id",
         merge_key="deal_id",
         write_disposition="merge",
-        parallelized=True,
+        parallelized=concurrent_requests > 1,
     )
     def deal_products(deal_page: list[Any]) -> Iterator[Any]:
         """Line items of the deals changed since the last run; a re-fetched deal's lines
@@ -363,7 +364,7 @@ def pipedrive_source(
         primary_key="id",
         merge_key="deal_id",
         write_disposition="merge",
-        parallelized=True,
+        parallelized=concurrent_requests > 1,
     )
     def deal_discounts(deal_page: list[Any]) -> Iterator[Any]:
         def discounts_of(deal: dict[str, Any]) -> list[Any]:
@@ -381,7 +382,7 @@ def pipedrive_source(
         name="deal_changes",
         primary_key="id",
         write_disposition="merge",
-        parallelized=True,
+        parallelized=concurrent_requests > 1,
     )
     def deal_changes(deal_page: list[Any]) -> Iterator[Any]:
         """The v1 deal flow (dealChange items) for each deal changed since the last run."""

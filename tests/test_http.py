@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from requests import Response
 from requests.exceptions import JSONDecodeError
 from requests.utils import get_encoding_from_headers
 
-from pipelines.http import decode_json_once
+from pipelines.http import JsonGetter, decode_json_once, make_client
 
 
 def _response(body: bytes, content_type: str) -> Response:
@@ -48,3 +51,24 @@ def test_invalid_json_raises_requests_error() -> None:
     response = decode_json_once(_response(b"<html>oops</html>", "application/json"))
     with pytest.raises(JSONDecodeError):
         response.json()
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/v1/deals/12/flow", {"all_changes": 1, "items": "dealChange", "start": 0, "limit": 500}),
+        ("v1/deals/12/flow", None),
+        ("/api/v2/deals/7/discounts", {}),
+        ("/search", {"term": "Åsa & Co / 50% off", "fields": ["name", "email"], "skip": None}),
+        ("/v2/orders/3/line_items?per_page=100", {"page": 2, "flag": True}),
+        ("/odd path/with spaces", {"q": "a b"}),
+        ("/unicodé", {"x": "1"}),
+        ("https://other.example.com/v2/next?page=3", {"per_page": 100}),
+    ],
+)
+def test_lean_get_builds_the_url_requests_builds(path: str, params: dict[str, Any] | None) -> None:
+    client = make_client(
+        "http://127.0.0.1:9/pipedrive", {}, auth=APIKeyAuth(name="x-api-token", api_key="t")
+    )
+    request = client._create_request(path, "GET", params=params)  # what RESTClient.get sends
+    assert JsonGetter(client).url(path, params) == client.session.prepare_request(request).url
