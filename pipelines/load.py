@@ -61,6 +61,11 @@ class LoadResult:
 
 # Arrow pages of one table may differ in optional columns; let dlt merge such safe differences.
 os.environ.setdefault("DATA_WRITER__ARROW_CONCAT_PROMOTE_OPTIONS", "default")
+# Arrow tables get dlt's _dlt_load_id and _dlt_id columns like dict rows do: a table may get
+# both kinds of page (validation.arrow_or_rows), and a table a dict-row loader created has
+# them NOT NULL.
+os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "true")
 
 
 def make_pipeline(system: str, duckdb_path: Path, pipelines_dir: Path | None = None) -> Any:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 import dlt
@@ -48,9 +49,9 @@ from pipelines.validation import (
     REQ_RFC3339,
     ArrowTypes,
     RowSpec,
+    arrow_or_rows,
     rejects_hints,
     split_page,
-    to_arrow,
 )
 
 SYSTEM = "oracle_cx"
@@ -151,6 +152,7 @@ SNAPSHOT_TYPES: dict[str, pa.DataType] = {
 }
 
 
+@lru_cache(maxsize=4096)
 def snake_case(name: str) -> str:
     """dlt's column name for an Oracle attribute: 'OptyStgSnapshotId' -> 'opty_stg_snapshot_id'."""
     text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
@@ -167,7 +169,10 @@ def emit(spec: RowSpec, rows: list[Any], arrow_types: ArrowTypes | None = None) 
     child resource merges on OptyId, which reject rows do not have (dlt would refuse them)."""
     page = split_page(SYSTEM, spec, rows)
     if page.good:
-        yield page.good if arrow_types is None else to_arrow(page.good, arrow_types)
+        if arrow_types is None:
+            yield page.good
+        else:
+            yield arrow_or_rows(page.good, arrow_types, flatten=False)
     if page.rejects:
         base = rejects_hints()
         hints = dlt.mark.make_hints(

@@ -213,6 +213,43 @@ FIELD_HISTORY_TYPES: dict[str, pa.DataType] = {
     "IsDeleted": pa.bool_(),
 }
 
+# The next largest tables, also written as Arrow tables: the types dlt infers for them as dict
+# rows (checked by comparing loads); relationship fields become `Rel__Field` columns, as dlt
+# makes them.
+TASK_TYPES: dict[str, pa.DataType] = {
+    "Id": pa.string(),
+    "Subject": pa.string(),
+    "Type": pa.string(),
+    "TaskSubtype": pa.string(),
+    "Status": pa.string(),
+    "IsClosed": pa.bool_(),
+    "WhatId": pa.string(),
+    "OwnerId": pa.string(),
+    "ActivityDate": pa.string(),
+    "CompletedDateTime": _TS,
+    "CreatedDate": _TS,
+    "SystemModstamp": _TS,
+}
+_LINE_ITEM_TYPES: dict[str, pa.DataType] = {
+    "Id": pa.string(),
+    "Product2Id": pa.string(),
+    "Quantity": pa.float64(),
+    "ListPrice": pa.float64(),
+    "UnitPrice": pa.float64(),
+    "Discount": pa.float64(),
+    "TotalPrice": pa.float64(),
+    "CurrencyIsoCode": pa.string(),
+    "CreatedDate": _TS,
+    "SystemModstamp": _TS,
+    "Product2__Name": pa.string(),
+}
+OPPORTUNITY_LINE_ITEM_TYPES = {
+    **_LINE_ITEM_TYPES,
+    "OpportunityId": pa.string(),
+    "Subtotal": pa.float64(),
+}
+QUOTE_LINE_ITEM_TYPES = {**_LINE_ITEM_TYPES, "QuoteId": pa.string()}
+
 FIELDS: dict[str, tuple[str, ...]] = {
     "User": (
         "Id",
@@ -435,9 +472,13 @@ def soql_text(value: str) -> str:
 def strip_attributes(value: Any) -> Any:
     """Drop the `attributes` ({type, url}) Salesforce puts on every record and relationship."""
     if isinstance(value, dict):
-        return {k: strip_attributes(v) for k, v in value.items() if k != "attributes"}
+        return {
+            k: strip_attributes(v) if isinstance(v, dict | list) else v
+            for k, v in value.items()
+            if k != "attributes"
+        }
     if isinstance(value, list):
-        return [strip_attributes(v) for v in value]
+        return [strip_attributes(v) if isinstance(v, dict | list) else v for v in value]
     return value
 
 
@@ -780,12 +821,16 @@ def salesforce_source(
             shape=_field_values_as_text,
             arrow_types=FIELD_HISTORY_TYPES,
         ),
-        incremental("opportunity_line_items", "OpportunityLineItem"),
+        incremental(
+            "opportunity_line_items",
+            "OpportunityLineItem",
+            arrow_types=OPPORTUNITY_LINE_ITEM_TYPES,
+        ),
         incremental("quotes", "Quote"),
-        incremental("quote_line_items", "QuoteLineItem"),
+        incremental("quote_line_items", "QuoteLineItem", arrow_types=QUOTE_LINE_ITEM_TYPES),
         incremental("cpq_quotes", "SBQQ__Quote__c"),
         incremental("orders", "Order"),
-        incremental("tasks", "Task"),
+        incremental("tasks", "Task", arrow_types=TASK_TYPES),
     ]
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 
 from pipelines.http import StripePaginator, make_client
 from pipelines.validation import (
@@ -80,7 +81,8 @@ def stripe_source(
 ) -> list[DltResource]:
     client = make_client(
         base_url,
-        {"Authorization": f"Bearer {api_key}"},
+        {},
+        auth=BearerTokenAuth(api_key),
         timeout_seconds=request_timeout,
         max_attempts=max_attempts,
     )

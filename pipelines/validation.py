@@ -242,7 +242,16 @@ def _as_text(value: Any) -> str | None:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+def _is_number_or_bool(kind: pa.DataType) -> bool:
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+
+
 def to_arrow(rows: list[dict[str, Any]], types: ArrowTypes) -> pa.Table:
+    """Rows as an Arrow table with the given column types. Integer, float and boolean columns
+    take what pyarrow infers from the values, cast safely: a value of another kind (1.5 or
+    "x" for an integer, 1 for a boolean) raises pyarrow.ArrowInvalid (or ArrowTypeError,
+    OverflowError) instead of being truncated. A column not in `types` is text, and left
+    out while all its values are null."""
     names = list(types)
     for row in rows:
         for key in row:
@@ -252,19 +261,60 @@ def to_arrow(rows: list[dict[str, Any]], types: ArrowTypes) -> pa.Table:
     for name in names:
         values = [row.get(name) for row in rows]
         kind = types.get(name, pa.string())
+        if name not in types and all(v is None for v in values):
+            continue  # like dlt, no column for a field that has only been null so far
         if pa.types.is_string(kind):
-            values = [_as_text(v) for v in values]
-        columns[name] = pa.array(values, type=kind)
+            columns[name] = pa.array([_as_text(v) for v in values], type=kind)
+        elif _is_number_or_bool(kind):
+            columns[name] = pa.array(values).cast(kind, safe=True)
+        else:
+            columns[name] = pa.array(values, type=kind)
     return pa.table(columns)
+
+
+class NeedsChildTable(ValueError):
+    """A row holds a non-empty list: dlt makes a child table of it, an Arrow table cannot."""
+
+
+def flatten_dicts(row: dict[str, Any]) -> dict[str, Any]:
+    """The row shaped as dlt shapes dict rows for a source with max_table_nesting >= 1: nested
+    objects become `parent__child` columns ({"value": {"amount": 1}} -> {"value__amount": 1})
+    and empty lists nothing. Raises NeedsChildTable for a non-empty list."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, dict):
+            for sub, sub_value in flatten_dicts(value).items():
+                out[f"{key}__{sub}"] = sub_value
+        elif isinstance(value, list):
+            if value:
+                raise NeedsChildTable(key)
+        else:
+            out[key] = value
+    return out
+
+
+def arrow_or_rows(rows: list[dict[str, Any]], types: ArrowTypes, *, flatten: bool = True) -> Any:
+    """The page as an Arrow table (dlt writes it without normalizing row by row), or the rows
+    themselves when an Arrow table would not load as dlt loads dict rows: a value that does
+    not fit its column's type (dlt makes a `<column>__v_<type>` variant column for it) or,
+    with `flatten`, a non-empty list (dlt makes a child table of it). So an odd record never
+    stops a load and the tables keep dlt's shape. `flatten=False` (a source with
+    max_table_nesting=0) keeps nested values as JSON text. pipelines.load makes dlt add
+    _dlt_load_id and _dlt_id to Arrow tables too, so both kinds of page can share a table."""
+    try:
+        shaped = [flatten_dicts(row) for row in rows] if flatten else rows
+        return to_arrow(shaped, types)
+    except (NeedsChildTable, pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return rows
 
 
 def emit(
     system: str, spec: RowSpec, rows: Iterable[Any], arrow_types: ArrowTypes | None = None
 ) -> Iterable[Any]:
     """Yield the good rows to the resource's table (as an Arrow table when `arrow_types` is
-    given) and the bad ones to ``rejects``."""
+    given, see arrow_or_rows) and the bad ones to ``rejects``."""
     page = split_page(system, spec, rows)
     if page.good:
-        yield page.good if arrow_types is None else to_arrow(page.good, arrow_types)
+        yield page.good if arrow_types is None else arrow_or_rows(page.good, arrow_types)
     if page.rejects:
         yield dlt.mark.with_hints(page.rejects, rejects_hints(), create_table_variant=True)

@@ -35,9 +35,10 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator
 
-from pipelines.http import make_client
+from pipelines.http import JsonGetter, compiled_path, make_client
 from pipelines.validation import (
     OPT_INT,
     OPT_MONEY,
@@ -145,7 +146,7 @@ def _pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator[li
     for page in client.paginate(
         path,
         params=params,
-        paginator=JSONLinkPaginator(next_url_path="meta.links.next_page"),
+        paginator=JSONLinkPaginator(next_url_path=compiled_path("meta.links.next_page")),
         data_selector="items",
     ):
         yield [item.get("data") if isinstance(item, dict) else item for item in page]
@@ -276,10 +277,12 @@ def zendesk_sell_source(
 ) -> list[DltResource]:
     client = make_client(
         base_url,
-        {"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+        {"Accept": "application/json"},
+        auth=BearerTokenAuth(access_token),
         timeout_seconds=request_timeout,
         max_attempts=max_attempts,
     )
+    get = JsonGetter(client)
     per_page = max(1, min(page_size, MAX_PER_PAGE))
     lookups = Lookups(client, per_page)
 
@@ -405,14 +408,21 @@ def zendesk_sell_source(
         conv_cursor.commit()
 
     def line_items(order: dict[str, Any]) -> list[Any]:
+        """An order's line items (one request per order: plain GETs following
+        `meta.links.next_page`, as _pages does, without paginate()'s per-call setup)."""
         rows: list[Any] = []
-        for page in _pages(client, f"/v2/orders/{order['id']}/line_items", {"per_page": per_page}):
-            rows.extend(
-                {**item, "order_id": order["id"], "deal_id": order["deal_id"]}
-                if isinstance(item, dict)
-                else item
-                for item in page
-            )
+        path: str | None = f"/v2/orders/{order['id']}/line_items"
+        params: dict[str, Any] | None = {"per_page": per_page}
+        while path:
+            body = get(path, params)
+            for entry in body.get("items") or []:
+                item = entry.get("data") if isinstance(entry, dict) else entry
+                rows.append(
+                    {**item, "order_id": order["id"], "deal_id": order["deal_id"]}
+                    if isinstance(item, dict)
+                    else item
+                )
+            path, params = ((body.get("meta") or {}).get("links") or {}).get("next_page"), None
         return rows
 
     @dlt.resource(name="orders", primary_key="id", write_disposition="merge")

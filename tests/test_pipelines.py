@@ -3,14 +3,21 @@ idempotency, retries, rejects, schema drift and missing configuration."""
 
 from __future__ import annotations
 
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import query, table_counts
 
 from l2c.fake_api import FakeApiServer, Fault
 from l2c.simulator import DemoCompany
+from pipelines.http import fetch_each
 from pipelines.load import LoadError, load_all, load_system
 
 RAW_TO_TRUTH = {
@@ -27,10 +34,16 @@ RAW_TO_TRUTH = {
 
 
 def assert_raw_matches_truth(path: Path, company: DemoCompany) -> None:
+    for schema in ("raw_pipedrive", "raw_stripe"):
+        assert_raw_matches_truth_for(path, company, schema)
+
+
+def assert_raw_matches_truth_for(path: Path, company: DemoCompany, schema: str) -> None:
     truth = company.ground_truth()["counts"]
-    counts = {s: table_counts(path, s) for s in ("raw_pipedrive", "raw_stripe")}
-    for (schema, table), key in RAW_TO_TRUTH.items():
-        assert counts[schema].get(table, 0) == truth[key], f"{schema}.{table} vs truth {key}"
+    counts = table_counts(path, schema)
+    for (in_schema, table), key in RAW_TO_TRUTH.items():
+        if in_schema == schema:
+            assert counts.get(table, 0) == truth[key], f"{schema}.{table} vs truth {key}"
 
 
 def test_every_resource_pages_and_loads_exactly_once(
@@ -209,3 +222,128 @@ def test_a_rejected_child_row_does_not_break_its_merge_key_table(
     assert "sum" in rejects[0][2]
     truth = company.ground_truth()["counts"]
     assert table_counts(duckdb_path, "raw_pipedrive")["deal_products"] == truth["deal_products"] - 1
+
+
+def test_per_deal_requests_in_parallel_still_retry(
+    server: FakeApiServer, company: DemoCompany, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With several flow/discount requests in flight, throttled and failed ones are retried
+    and every row lands once."""
+    monkeypatch.setenv("SOURCES__PIPEDRIVE__CONCURRENT_REQUESTS", "4")
+    server.add_fault(Fault(path_prefix="/pipedrive/v1/deals/", status=429, retry_after=1, times=3))
+    server.add_fault(Fault(path_prefix="/pipedrive/api/v2/deals/", status=503, times=3))
+    load_all(duckdb_path, ["pipedrive"])
+    assert server.app.faults.pending() == 0
+    truth = company.ground_truth()["counts"]
+    counts = table_counts(duckdb_path, "raw_pipedrive")
+    assert counts["deal_changes"] == truth["flow_changes"]
+    assert counts["deal_discounts"] == truth["deal_discounts"]
+    sql = "select count(*) - count(distinct id) from raw_pipedrive.deal_changes"
+    assert query(duckdb_path, sql) == [(0,)]
+
+
+def test_fetch_each_keeps_order_and_raises_the_first_error() -> None:
+    assert fetch_each(lambda n: n * n, range(20), max_workers=4) == [n * n for n in range(20)]
+
+    def fail_on_seven(n: int) -> int:
+        if n == 7:
+            raise ValueError("seven")
+        return n
+
+    with pytest.raises(ValueError, match="seven"):
+        fetch_each(fail_on_seven, range(20), max_workers=4)
+
+
+class _ForwardProxy(BaseHTTPRequestHandler):
+    """A plain-HTTP forward proxy: relays `GET http://host/path` and remembers the URL."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[str]
+
+    def do_GET(self) -> None:
+        self.seen.append(self.path)
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "proxy-connection"}
+        request = urllib.request.Request(self.path, headers=headers)
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(request, timeout=30) as upstream:
+                status, body, upstream_headers = upstream.status, upstream.read(), upstream.headers
+        except urllib.error.HTTPError as err:
+            status, body, upstream_headers = err.code, err.read(), err.headers
+        self.send_response(status)
+        for key in ("Content-Type", "Retry-After"):
+            if upstream_headers.get(key):
+                self.send_header(key, upstream_headers[key])
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+def test_requests_go_through_the_proxy_the_environment_names(
+    server: FakeApiServer, company: DemoCompany, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Proxy settings are read once per host, but still read: every request, the per-deal
+    ones included, goes through HTTP_PROXY."""
+    seen: list[str] = []
+    handler = type("Proxy", (_ForwardProxy,), {"seen": seen})
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        for name in ("no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        for name in ("http_proxy", "HTTP_PROXY"):
+            monkeypatch.setenv(name, f"http://127.0.0.1:{proxy.server_address[1]}")
+        load_all(duckdb_path, ["pipedrive"])
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert_raw_matches_truth_for(duckdb_path, company, "raw_pipedrive")
+    proxied = {urllib.parse.urlsplit(url).path for url in seen}
+    served = {path for _m, path, _q in server.request_log}
+    assert proxied == served
+    deals = company.pipedrive_view().deals
+    assert {f"/pipedrive/v1/deals/{d['id']}/flow" for d in deals} <= proxied
+    assert {f"/pipedrive/api/v2/deals/{d['id']}/discounts" for d in deals} <= proxied
+
+
+def test_arrow_tables_fall_back_to_dlt_for_odd_values(
+    server: FakeApiServer, company: DemoCompany, duckdb_path: Path
+) -> None:
+    """activities and leads load as Arrow tables; a page with a value that does not fit its
+    column's type, or with a list, loads as dlt loads dict rows (a variant column, a child
+    table) instead of failing, and every row still lands."""
+    view = company.pipedrive_view()
+    activity = view.activities[5]
+    lead = view.leads[3]
+    server.malform(
+        resource="pipedrive.activities", record_id=activity["id"], field="person_id", value="n/a"
+    )
+    server.malform(resource="pipedrive.leads", record_id=lead["id"], field="label_ids", value=["x"])
+    load_all(duckdb_path, ["pipedrive"])
+    assert_raw_matches_truth_for(duckdb_path, company, "raw_pipedrive")
+    assert query(
+        duckdb_path,
+        "select person_id, person_id__v_text from raw_pipedrive.activities where id = ?",
+        [activity["id"]],
+    ) == [(None, "n/a")]
+    columns = dict(
+        query(
+            duckdb_path,
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'raw_pipedrive' and table_name = 'activities'",
+        )
+    )
+    assert columns["person_id"] == "BIGINT" and columns["update_time"].startswith("TIMESTAMP")
+    labels = query(
+        duckdb_path,
+        "select l.id, c.value from raw_pipedrive.leads l "
+        "join raw_pipedrive.leads__label_ids c on c._dlt_parent_id = l._dlt_id",
+    )
+    assert labels == [(lead["id"], "x")]
+    # a second run merges the same rows again, the odd ones included
+    load_all(duckdb_path, ["pipedrive"])
+    assert_raw_matches_truth_for(duckdb_path, company, "raw_pipedrive")

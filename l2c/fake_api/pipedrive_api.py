@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from bisect import bisect_left
 from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
@@ -70,9 +71,40 @@ def _v2_ok(page: list[Record], next_cursor: str | None) -> Response:
     )
 
 
+class DealIndex:
+    """Deals and their line items by deal id, for the view they were built from (a view never
+    changes; a new as_of is a new view). Per-deal endpoints would otherwise scan every deal on
+    every request: quadratic in the size of the company."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._view: PipedriveView | None = None
+        self._deals: dict[int, Record] = {}
+        self._products: dict[int, list[Record]] = {}
+
+    def _current(self, view: PipedriveView) -> tuple[dict[int, Record], dict[int, list[Record]]]:
+        with self._lock:
+            if self._view is not view:
+                products: dict[int, list[Record]] = {}
+                for row in view.deal_products:
+                    products.setdefault(row["deal_id"], []).append(row)
+                self._deals = {d["id"]: d for d in view.deals}
+                self._products = products
+                self._view = view
+            return self._deals, self._products
+
+    def deal(self, view: PipedriveView, deal_id: int) -> Record | None:
+        return self._current(view)[0].get(deal_id)
+
+    def products(self, view: PipedriveView, deal_ids: set[int]) -> list[Record]:
+        by_deal = self._current(view)[1]
+        return [row for deal_id in deal_ids for row in by_deal.get(deal_id, [])]
+
+
 class PipedriveApi:
     def __init__(self) -> None:
         self.sorts = SortCache()
+        self.index = DealIndex()
 
     def handle(
         self, view: PipedriveView, path: str, query: dict[str, str], patch: Patch
@@ -93,7 +125,7 @@ class PipedriveApi:
         match = _DEAL_SUB.match(path)
         if match:
             deal_id = int(match.group(1))
-            deal = next((d for d in view.deals if d["id"] == deal_id), None)
+            deal = self.index.deal(view, deal_id)
             if deal is None:
                 raise ApiError(404, "Deal not found")
             if match.group(2):
@@ -119,7 +151,10 @@ class PipedriveApi:
                 bound = v2(parse_rfc3339(since))
             except ValueError as exc:
                 raise ApiError(400, f"Invalid updated_since: {since}") from exc
-            rows = [r for r in rows if r["update_time"] >= bound]
+            if sort_by == "update_time" and direction == "asc":
+                rows = rows[bisect_left(rows, bound, key=lambda r: r["update_time"]) :]
+            else:
+                rows = [r for r in rows if r["update_time"] >= bound]
         if name == "deals" and query.get("status"):
             wanted = set(query["status"].split(","))
             if "all_not_deleted" not in wanted:
@@ -145,7 +180,7 @@ class PipedriveApi:
         if sort_by not in ("id", "deal_id", "add_time", "update_time"):
             raise ApiError(400, f"Invalid sort_by: {sort_by}")
         desc = query.get("sort_direction", "asc") == "desc"
-        rows = [r for r in view.deal_products if r["deal_id"] in ids]
+        rows = self.index.products(view, ids)
         rows.sort(key=lambda r: (r[sort_by], r["id"]), reverse=desc)
         page, cursor = _v2_page(rows, query)
         return _v2_ok(patch("deal_products", page), cursor)
