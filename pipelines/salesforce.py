@@ -471,14 +471,15 @@ def soql_text(value: str) -> str:
 
 def strip_attributes(value: Any) -> Any:
     """Drop the `attributes` ({type, url}) Salesforce puts on every record and relationship."""
-    if isinstance(value, dict):
-        return {
-            k: strip_attributes(v) if isinstance(v, dict | list) else v
-            for k, v in value.items()
-            if k != "attributes"
-        }
-    if isinstance(value, list):
-        return [strip_attributes(v) if isinstance(v, dict | list) else v for v in value]
+    if type(value) is dict:
+        out = dict(value)
+        out.pop("attributes", None)
+        for key, item in out.items():
+            if type(item) is dict or type(item) is list:
+                out[key] = strip_attributes(item)
+        return out
+    if type(value) is list:
+        return [strip_attributes(item) for item in value]
     return value
 
 
