@@ -215,7 +215,7 @@ FIELD_HISTORY_TYPES: dict[str, pa.DataType] = {
 
 # The next largest tables, also written as Arrow tables: the types dlt infers for them as dict
 # rows (checked by comparing loads); relationship fields become `Rel__Field` columns, as dlt
-# makes them.
+# makes them; a page that does not fit goes to dlt as dict rows (validation.arrow_or_rows).
 TASK_TYPES: dict[str, pa.DataType] = {
     "Id": pa.string(),
     "Subject": pa.string(),
