@@ -137,7 +137,8 @@ DEAL_CHANGE_TYPES: dict[str, pa.DataType] = {
 _TS = pa.timestamp("us", tz="UTC")
 # The next largest tables, also written as Arrow tables: the types dlt infers for them as dict
 # rows (checked by comparing loads). Nested objects become `parent__child` columns, as dlt
-# makes them; a field not listed loads as text, lists as JSON text.
+# makes them; a field not listed loads as text; a page with a value of another type or a
+# non-empty list goes to dlt as dict rows (validation.arrow_or_rows).
 ACTIVITY_TYPES: dict[str, pa.DataType] = {
     "id": pa.int64(),
     "subject": pa.string(),

@@ -215,7 +215,7 @@ FIELD_HISTORY_TYPES: dict[str, pa.DataType] = {
 
 # The next largest tables, also written as Arrow tables: the types dlt infers for them as dict
 # rows (checked by comparing loads); relationship fields become `Rel__Field` columns, as dlt
-# makes them.
+# makes them; a page that does not fit goes to dlt as dict rows (validation.arrow_or_rows).
 TASK_TYPES: dict[str, pa.DataType] = {
     "Id": pa.string(),
     "Subject": pa.string(),
@@ -471,14 +471,15 @@ def soql_text(value: str) -> str:
 
 def strip_attributes(value: Any) -> Any:
     """Drop the `attributes` ({type, url}) Salesforce puts on every record and relationship."""
-    if isinstance(value, dict):
-        return {
-            k: strip_attributes(v) if isinstance(v, dict | list) else v
-            for k, v in value.items()
-            if k != "attributes"
-        }
-    if isinstance(value, list):
-        return [strip_attributes(v) if isinstance(v, dict | list) else v for v in value]
+    if type(value) is dict:
+        out = dict(value)
+        out.pop("attributes", None)
+        for key, item in out.items():
+            if type(item) is dict or type(item) is list:
+                out[key] = strip_attributes(item)
+        return out
+    if type(value) is list:
+        return [strip_attributes(item) for item in value]
     return value
 
 

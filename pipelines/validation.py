@@ -163,14 +163,18 @@ def check_row(row: Any, spec: RowSpec) -> tuple[dict[str, Any] | None, str | Non
     converted = dict(row)
     problems: list[str] = []
     for path, checker in spec.fields.items():
-        value = _get(row, path)
+        nested = "." in path
+        value = _get(row, path) if nested else row.get(path)
         try:
             new_value = checker(value)
         except ValueError as exc:
             problems.append(f"{path}: {exc}")
             continue
         if value is not None and new_value is not value:
-            _set(converted, path, new_value)
+            if nested:
+                _set(converted, path, new_value)
+            else:
+                converted[path] = new_value
     if problems:
         return None, "; ".join(problems)
     return converted, None
@@ -253,10 +257,13 @@ def to_arrow(rows: list[dict[str, Any]], types: ArrowTypes) -> pa.Table:
     OverflowError) instead of being truncated. A column not in `types` is text, and left
     out while all its values are null."""
     names = list(types)
-    for row in rows:
-        for key in row:
-            if key not in types and key not in names:
-                names.append(key)
+    if set().union(*rows) - types.keys():
+        seen = set(names)
+        for row in rows:
+            for key in row:
+                if key not in seen:
+                    seen.add(key)
+                    names.append(key)
     columns = {}
     for name in names:
         values = [row.get(name) for row in rows]
@@ -264,12 +271,18 @@ def to_arrow(rows: list[dict[str, Any]], types: ArrowTypes) -> pa.Table:
         if name not in types and all(v is None for v in values):
             continue  # like dlt, no column for a field that has only been null so far
         if pa.types.is_string(kind):
-            columns[name] = pa.array([_as_text(v) for v in values], type=kind)
+            try:
+                columns[name] = pa.array(values, type=kind)
+            except pa.ArrowTypeError:  # not all text: numbers, objects as JSON text
+                columns[name] = pa.array([_as_text(v) for v in values], type=kind)
         elif _is_number_or_bool(kind):
             columns[name] = pa.array(values).cast(kind, safe=True)
         else:
             columns[name] = pa.array(values, type=kind)
     return pa.table(columns)
+
+
+_NESTED = frozenset((dict, list))  # what JSON decoders make of objects and arrays
 
 
 class NeedsChildTable(ValueError):
@@ -280,12 +293,17 @@ def flatten_dicts(row: dict[str, Any]) -> dict[str, Any]:
     """The row shaped as dlt shapes dict rows for a source with max_table_nesting >= 1: nested
     objects become `parent__child` columns ({"value": {"amount": 1}} -> {"value__amount": 1})
     and empty lists nothing. Raises NeedsChildTable for a non-empty list."""
+    for value in row.values():
+        if type(value) in _NESTED:
+            break
+    else:
+        return row  # flat already (most rows)
     out: dict[str, Any] = {}
     for key, value in row.items():
-        if isinstance(value, dict):
+        if type(value) is dict:
             for sub, sub_value in flatten_dicts(value).items():
                 out[f"{key}__{sub}"] = sub_value
-        elif isinstance(value, list):
+        elif type(value) is list:
             if value:
                 raise NeedsChildTable(key)
         else:

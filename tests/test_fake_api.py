@@ -256,3 +256,18 @@ def test_cli_process(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_per_deal_endpoints_see_deals_added_to_the_view() -> None:
+    """The per-deal lookups are indexed; a view changed in place (as tests do) is re-indexed."""
+    company = DemoCompany(SimConfig(seed=9, n_deals=120))
+    with FakeApiServer(company) as srv, requests.Session() as s:
+        s.headers["x-api-token"] = srv.pipedrive_token
+        view = company.pipedrive_view()
+        first = view.deals[0]["id"]
+        assert s.get(f"{srv.pipedrive_url}/api/v2/deals/{first}/discounts").status_code == 200
+        view.deals.append({**view.deals[0], "id": 987654})
+        view.deal_discounts[987654] = [{"id": "d-1", "deal_id": 987654, "amount": 5.0}]
+        body = s.get(f"{srv.pipedrive_url}/api/v2/deals/987654/discounts").json()
+        assert body["data"] == view.deal_discounts[987654]
+        assert s.get(f"{srv.pipedrive_url}/api/v2/deals/987654").json()["data"]["id"] == 987654

@@ -30,6 +30,7 @@ def _response(body: bytes, content_type: str) -> Response:
         (b'{"big": 123456789012345678901234567890, "ok": 1234567890123456789}', "application/json"),
         (b'{"id": "12345678901234567890", "n": 18446744073709551615}', "application/json"),
         (b'{"n": NaN, "i": Infinity}', "application/json"),
+        (b'{"huge": 1e400, "lone": "\\ud800", "pair": "\\ud83d\\ude00"}', "application/json"),
         ('{"name": "Åsa"}'.encode("latin-1"), "application/json; charset=iso-8859-1"),
         ('{"name": "Åsa"}'.encode("utf-16"), "application/json; charset=utf-16"),
     ],

@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     server = FakeApiServer(
         company, args.port, pipedrive_token=args.pipedrive_token, stripe_key=args.stripe_key
     )
+    server.render_views()  # before the port is announced: loads timed against it time loading
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.stop).start())
     print(server.base_url, flush=True)
     if args.port_file is not None:

@@ -71,25 +71,28 @@ def _v2_ok(page: list[Record], next_cursor: str | None) -> Response:
 
 
 class DealIndex:
-    """Deals and their line items by deal id, for the view they were built from (a view never
-    changes; a new as_of is a new view). Per-deal endpoints would otherwise scan every deal on
-    every request: quadratic in the size of the company."""
+    """Deals and their line items by deal id, for the view they were built from (a new as_of
+    is a new view; a view whose lists grew or shrank, as tests make them, is indexed again).
+    Per-deal endpoints would otherwise scan every deal on every request: quadratic in the size
+    of the company."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._key: tuple[int, int, int] | None = None
         self._view: PipedriveView | None = None
         self._deals: dict[int, Record] = {}
         self._products: dict[int, list[Record]] = {}
 
     def _current(self, view: PipedriveView) -> tuple[dict[int, Record], dict[int, list[Record]]]:
+        key = (id(view), len(view.deals), len(view.deal_products))
         with self._lock:
-            if self._view is not view:
+            if self._view is not view or self._key != key:
                 products: dict[int, list[Record]] = {}
                 for row in view.deal_products:
                     products.setdefault(row["deal_id"], []).append(row)
                 self._deals = {d["id"]: d for d in view.deals}
                 self._products = products
-                self._view = view
+                self._view, self._key = view, key
             return self._deals, self._products
 
     def deal(self, view: PipedriveView, deal_id: int) -> Record | None:

@@ -131,6 +131,20 @@ class FakeApiServer:
     def malform(self, resource: str, record_id: Any, field: str, value: Any) -> None:
         self.app.malform(resource, record_id, field, value)
 
+    def render_views(self) -> None:
+        """Render what the APIs serve (the views of the company's CRMs and Stripe, and every
+        Pipedrive deal's flow) now rather than on the first request that needs it: a real API
+        has its data at hand, and a load timed against this server should time the loader,
+        not the simulator."""
+        company = self.company
+        for crm in company.config.crms:
+            getattr(company, f"{crm}_view")()
+        company.stripe_view()
+        if "pipedrive" in company.config.crms:
+            flows = company.pipedrive_view().flows
+            for deal_id in flows:
+                flows[deal_id]
+
     def start(self) -> FakeApiServer:
         if self._thread is None:
             self._thread = threading.Thread(
