@@ -9,18 +9,22 @@ from collections import Counter, defaultdict
 from itertools import pairwise
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
 
+from l2c.mining import ordering
 from l2c.mining.ordering import (
     collapse_repeats,
     edge_waits,
     endpoints,
     events_table,
     group_traces,
+    grouped_quantiles,
     named,
     order_events,
+    rank_by_count_then_sequence,
     traces_of,
 )
 
@@ -74,10 +78,12 @@ def python_traces(rows: list[Row]) -> dict[str, list[tuple[str, int]]]:
 
 
 def quantile(values: list[float], q: float) -> float:
+    """DuckDB's quantile_cont: lo * (1 - d) + hi * d at position (n - 1) * q."""
     s = sorted(values)
     h = (len(s) - 1) * q
     lo, hi = math.floor(h), math.ceil(h)
-    return s[lo] + (h - lo) * (s[hi] - s[lo])
+    d = h - lo
+    return s[lo] * (1 - d) + s[hi] * d
 
 
 @pytest.mark.parametrize(
@@ -149,8 +155,7 @@ def test_order_groups_and_waits_equal_plain_python(
         assert (lo, hi) == (min(values), max(values))
         assert total == pytest.approx(sum(values), rel=1e-12)
         assert mean == pytest.approx(sum(values) / len(values), rel=1e-12)
-        assert med == pytest.approx(quantile(values, 0.5), rel=1e-12)
-        assert p90 == pytest.approx(quantile(values, 0.9), rel=1e-12)
+        assert (med, p90) == (quantile(values, 0.5), quantile(values, 0.9))
 
     # start / end activities
     e = endpoints(log)
@@ -211,3 +216,47 @@ def test_collapse_repeats_and_names() -> None:
     traces = pa.array([[0, 0, 1, 0], [2], [1, 1, 1], [2, 0, 0]], pa.list_(pa.int32()))
     assert collapse_repeats(traces).to_pylist() == [[0, 1, 0], [2], [1], [2, 0]]
     assert named(traces, ["a", "b", "c"]).to_pylist()[3] == ["c", "a", "a"]
+
+
+@pytest.mark.parametrize("padded", [True, False])
+@pytest.mark.parametrize("seed", range(4))
+def test_rank_by_count_then_sequence_is_duckdbs_list_order(
+    seed: int, padded: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Count descending, then the sequence as DuckDB orders lists (a prefix first), through
+    the padded lexsort and through the Python fallback for very wide logs."""
+    if not padded:
+        monkeypatch.setattr(ordering, "_PADDED_CELLS_MAX", 0)
+    r = random.Random(seed)
+    traces = [[r.randrange(4) for _ in range(r.choice([1, 1, 2, 3, 8]))] for _ in range(300)]
+    traces += [[0], [0, 0], [0, 0, 0], [3, 0], [3]]  # prefixes of each other
+    counts = np.array([r.choice([1, 1, 2, 5]) for _ in traces], dtype=np.int64)
+    order = rank_by_count_then_sequence(counts, pa.array(traces, pa.list_(pa.int32())))
+    con = duckdb.connect()
+    expected = [
+        row[0]
+        for row in con.execute(
+            "select i from (select unnest(range(len(?))) as i, unnest(?) as c, unnest(?) as t) "
+            "order by c desc, t, i",
+            [traces, counts.tolist(), traces],
+        ).fetchall()
+    ]
+    got = [(int(counts[i]), traces[i]) for i in order]
+    assert got == [(int(counts[i]), traces[i]) for i in expected]
+
+
+def test_grouped_quantiles_are_duckdbs_quantile_cont() -> None:
+    rng = np.random.default_rng(5)
+    group = rng.integers(0, 40, 2000)
+    values = rng.integers(0, 10**13, 2000)
+    median, p90 = grouped_quantiles(group, values, 42, (0.5, 0.9), scale=1_000_000.0)
+    con = duckdb.connect()
+    rows = con.execute(
+        "select g, quantile_cont(v / 1000000.0, 0.5), quantile_cont(v / 1000000.0, 0.9) "
+        "from (select unnest(?) as g, unnest(?) as v) group by g",
+        [group.tolist(), values.tolist()],
+    ).fetchall()
+    assert len(rows) == 40
+    for g, med, q90 in rows:
+        assert (median[g], p90[g]) == (med, q90)
+    assert np.isnan(median[40:]).all() and np.isnan(p90[40:]).all()  # groups without values

@@ -1,7 +1,8 @@
 """Process mining on DuckDB: variants, process map (DFG), rework, conformance, outcomes.
 
-Per-event work is vectorised NumPy over Arrow columns (`ordering`; no per-event Python loop),
-per-variant and per-case work is SQL on the DuckDB connection. Start with
+Per-event work is vectorised NumPy over Arrow columns (`ordering`; no per-event Python loop).
+Variants and the process map are computed the same way and come back as Arrow tables (or
+relations over them); rework, conformance and outcomes are SQL on the DuckDB connection. Start with
 `prepare_log(con, relation)`, then `mine_variants(log)`; the other functions build on that.
 """
 
@@ -13,8 +14,10 @@ from l2c.mining.rework import activity_rework, case_backward_moves, stage_backwa
 from l2c.mining.variants import (
     Variants,
     case_variants_relation,
+    case_variants_table,
     mine_variants,
     variants_relation,
+    variants_table,
 )
 
 __all__ = [
@@ -26,6 +29,7 @@ __all__ = [
     "case_backward_moves",
     "case_payment_lateness",
     "case_variants_relation",
+    "case_variants_table",
     "check_conformance",
     "conformance_summary",
     "mine_variants",
@@ -34,4 +38,5 @@ __all__ = [
     "stage_backward_moves",
     "variant_outcomes",
     "variants_relation",
+    "variants_table",
 ]

@@ -11,8 +11,8 @@
 - Segments: 'all' (segment_value 'all') plus one segmentation per requested case attribute
   (e.g. source_system, region, outcome); a null attribute is the value '(none)', and a case
   without a row in the attributes is in no segment of that type.
-The counting is NumPy over the ordered events (`ordering.edge_waits`, `ordering.endpoints`);
-SQL names the activities and ranks.
+The counting, naming and ranking are NumPy and Arrow over the ordered events
+(`ordering.edge_waits`, `ordering.endpoints`); no SQL beyond reading the case attributes.
 """
 
 from __future__ import annotations
@@ -33,8 +33,20 @@ from l2c.mining.variants import Variants
 
 @dataclass(frozen=True)
 class ProcessMap:
-    edges: duckdb.DuckDBPyRelation
-    endpoints: duckdb.DuckDBPyRelation
+    """The edges and the start / end activities as Arrow tables (`edges_table`,
+    `endpoints_table`) and as relations of the log's connection (`edges`, `endpoints`)."""
+
+    con: duckdb.DuckDBPyConnection
+    edges_table: pa.Table
+    endpoints_table: pa.Table
+
+    @property
+    def edges(self) -> duckdb.DuckDBPyRelation:
+        return self.con.from_arrow(self.edges_table)
+
+    @property
+    def endpoints(self) -> duckdb.DuckDBPyRelation:
+        return self.con.from_arrow(self.endpoints_table)
 
 
 @dataclass(frozen=True)
@@ -79,47 +91,98 @@ def _segment_columns(seg: Segmentation, group: Ints) -> dict[str, pa.Array]:
     }
 
 
-def _edge_table(log: EventLog, segs: list[Segmentation]) -> pa.Table:
+def _sorted(table: pa.Table, keys: list[tuple[str, str]]) -> pa.Table:
+    return table.take(pc.sort_indices(table, sort_keys=keys)) if table.num_rows else table
+
+
+def _edge_table(
+    log: EventLog, segs: list[Segmentation], min_transitions: int, bottlenecks: int
+) -> pa.Table:
+    names = pa.array(log.ordered.activities, pa.string())
     parts = []
     for seg in segs:
         w = edge_waits(log.ordered, seg.group)
+        # bottleneck ranks per segment value, among edges with enough transitions: median
+        # wait desc, p90 desc, then the names (codes are in name order)
+        ranked = np.flatnonzero(w.count >= min_transitions)
+        order = ranked[
+            np.lexsort(
+                (
+                    w.next_act[ranked],
+                    w.act[ranked],
+                    -w.p90[ranked],
+                    -w.median[ranked],
+                    w.group[ranked],
+                )
+            )
+        ]
+        rank = np.zeros(len(w.count), dtype=np.int64)  # 0: not ranked
+        if len(order):
+            group = w.group[order]
+            begin = np.concatenate(([0], np.flatnonzero(group[1:] != group[:-1]) + 1))
+            position = np.arange(len(order)) - np.repeat(begin, np.diff([*begin, len(order)]))
+            rank[order] = position + 1
         parts.append(
             pa.table(
                 {
                     **_segment_columns(seg, w.group),
-                    "act": w.act.astype(np.int32),
-                    "next_act": w.next_act.astype(np.int32),
-                    "transitions_count": w.count,
-                    "cases_count": w.cases,
-                    "wait_mean_s": w.mean,
-                    "wait_median_s": w.median,
-                    "wait_p90_s": w.p90,
-                    "wait_min_s": w.low,
-                    "wait_max_s": w.high,
-                    "wait_total_s": w.total,
+                    "from_activity": names.take(pa.array(w.act)),
+                    "to_activity": names.take(pa.array(w.next_act)),
+                    "transitions_count": pa.array(w.count),
+                    "cases_count": pa.array(w.cases),
+                    "wait_mean_s": pa.array(w.mean),
+                    "wait_median_s": pa.array(w.median),
+                    "wait_p90_s": pa.array(w.p90),
+                    "wait_min_s": pa.array(w.low),
+                    "wait_max_s": pa.array(w.high),
+                    "wait_total_s": pa.array(w.total),
+                    "bottleneck_rank": pa.array(rank.astype(np.int32), mask=rank == 0),
+                    "is_bottleneck": pa.array((rank > 0) & (rank <= bottlenecks)),
                 }
             )
         )
-    return pa.concat_tables(parts)
+    return _sorted(
+        pa.concat_tables(parts),
+        [
+            ("segment_type", "ascending"),
+            ("segment_value", "ascending"),
+            ("transitions_count", "descending"),
+            ("from_activity", "ascending"),
+            ("to_activity", "ascending"),
+        ],
+    )
 
 
 def _endpoint_table(log: EventLog, segs: list[Segmentation]) -> pa.Table:
+    names = pa.array(log.ordered.activities, pa.string())
     parts = []
     for seg in segs:
         e = endpoints(log.ordered, seg.group)
         for endpoint, counts in (("start", e.starts), ("end", e.ends)):
             used = counts > 0
+            group, cases = e.group[used], counts[used]
+            per_group = np.bincount(group, weights=cases)
             parts.append(
                 pa.table(
                     {
-                        **_segment_columns(seg, e.group[used]),
-                        "endpoint": pa.array([endpoint] * int(used.sum()), pa.string()),
-                        "act": e.act[used].astype(np.int32),
-                        "cases_count": counts[used],
+                        **_segment_columns(seg, group),
+                        "endpoint": pa.array([endpoint] * len(group), pa.string()),
+                        "activity": names.take(pa.array(e.act[used])),
+                        "cases_count": pa.array(cases),
+                        "share": pa.array(cases / per_group[group] if len(group) else []),
                     }
                 )
             )
-    return pa.concat_tables(parts)
+    return _sorted(
+        pa.concat_tables(parts),
+        [
+            ("segment_type", "ascending"),
+            ("segment_value", "ascending"),
+            ("endpoint", "descending"),
+            ("cases_count", "descending"),
+            ("activity", "ascending"),
+        ],
+    )
 
 
 def process_map(
@@ -133,61 +196,8 @@ def process_map(
     """The DFG edges and the start / end activities, overall ('all') and per segment."""
     log = v.log
     segs = segmentations(log, cases, segments)
-    edge_stats = register(log.con, _edge_table(log, segs))
-    endpoint_counts = register(log.con, _endpoint_table(log, segs))
-    edges = log.sql(
-        f"""
-        with joined as (
-            select
-                c.segment_type,
-                c.segment_value,
-                a.activity as from_activity,
-                b.activity as to_activity,
-                c.transitions_count,
-                c.cases_count,
-                c.wait_mean_s,
-                c.wait_median_s,
-                c.wait_p90_s,
-                c.wait_min_s,
-                c.wait_max_s,
-                c.wait_total_s,
-                c.transitions_count >= {int(min_transitions)} as is_ranked
-            from {edge_stats} as c
-            inner join {log.activities} as a on c.act = a.act
-            inner join {log.activities} as b on c.next_act = b.act
-        ),
-
-        ranked as (
-            select
-                * exclude (is_ranked),
-                case when is_ranked then cast(row_number() over (
-                    partition by segment_type, segment_value, is_ranked
-                    order by wait_median_s desc, wait_p90_s desc, from_activity, to_activity
-                ) as integer) end as bottleneck_rank
-            from joined
-        )
-
-        select
-            *,
-            coalesce(bottleneck_rank <= {int(bottlenecks)}, false) as is_bottleneck
-        from ranked
-        order by segment_type, segment_value, transitions_count desc, from_activity, to_activity
-        """
+    return ProcessMap(
+        log.con,
+        _edge_table(log, segs, int(min_transitions), int(bottlenecks)),
+        _endpoint_table(log, segs),
     )
-    endpoint_rel = log.sql(
-        f"""
-        select
-            c.segment_type,
-            c.segment_value,
-            c.endpoint,
-            a.activity,
-            c.cases_count,
-            c.cases_count / sum(c.cases_count) over (
-                partition by c.segment_type, c.segment_value, c.endpoint
-            ) as share
-        from {endpoint_counts} as c
-        inner join {log.activities} as a on c.act = a.act
-        order by c.segment_type, c.segment_value, c.endpoint desc, c.cases_count desc, a.activity
-        """
-    )
-    return ProcessMap(edges, endpoint_rel)

@@ -1,4 +1,5 @@
-"""Builders for the dbt Python models in models/marts/process: relations in, relation out.
+"""Builders for the dbt Python models in models/marts/process: relations in, a relation or an
+Arrow table out (dbt-duckdb materialises either).
 
 The models stay thin (refs + config); the column choices they share live here.
 """
@@ -8,13 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 
 import duckdb
+import pyarrow as pa
 
 from l2c.mining.conformance import Conformance, check_conformance
 from l2c.mining.dfg import ProcessMap, process_map
 from l2c.mining.eventlog import prepare_log
 from l2c.mining.outcomes import case_payment_lateness, conformance_summary, variant_outcomes
 from l2c.mining.rework import activity_rework, stage_backward_moves
-from l2c.mining.variants import Variants, case_variants_relation, mine_variants, variants_relation
+from l2c.mining.variants import Variants, case_variants_table, mine_variants, variants_table
 
 Rel = duckdb.DuckDBPyRelation
 MAP_SEGMENTS = ("source_system", "region", "outcome")
@@ -35,12 +37,12 @@ def _stage_order(canonical_stages: Rel) -> Rel:
     return canonical_stages.project("'Stage Entered: ' || canonical_stage as activity, stage_order")
 
 
-def variants(con: duckdb.DuckDBPyConnection, event_log: Rel, cases: Rel) -> Rel:
-    return variants_relation(_variants(con, event_log, cases))
+def variants(con: duckdb.DuckDBPyConnection, event_log: Rel, cases: Rel) -> pa.Table:
+    return variants_table(_variants(con, event_log, cases))
 
 
-def case_variants(con: duckdb.DuckDBPyConnection, event_log: Rel) -> Rel:
-    return case_variants_relation(_variants(con, event_log, None))
+def case_variants(con: duckdb.DuckDBPyConnection, event_log: Rel) -> pa.Table:
+    return case_variants_table(_variants(con, event_log, None))
 
 
 def process_map_for(

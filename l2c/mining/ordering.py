@@ -273,13 +273,6 @@ def edge_waits(log: OrderedLog, case_group: Ints | None = None) -> EdgeWaits:
     end = np.concatenate((begin[1:], [len(key)]))
     count = end - begin
 
-    def quantile(q: float) -> Floats:
-        h = (count - 1) * q
-        lo = np.floor(h).astype(np.int64)
-        hi = np.ceil(h).astype(np.int64)
-        low_value = wait[begin + lo]
-        return low_value + (h - lo) * (wait[begin + hi] - low_value)
-
     total = np.add.reduceat(wait, begin)
     edge = key[begin]
     return EdgeWaits(
@@ -289,8 +282,8 @@ def edge_waits(log: OrderedLog, case_group: Ints | None = None) -> EdgeWaits:
         count=count,
         cases=np.diff(np.concatenate(([0], np.flatnonzero(np.diff(pairs)) + 1, [len(pairs)]))),
         mean=total / count,
-        median=quantile(0.5),
-        p90=quantile(0.9),
+        median=quantile_at(wait, begin, count, 0.5),
+        p90=quantile_at(wait, begin, count, 0.9),
         low=wait[begin],
         high=wait[end - 1],
         total=total,
@@ -320,3 +313,66 @@ def endpoints(log: OrderedLog, case_group: Ints | None = None) -> Endpoints:
     ends = np.bincount(group * a_count + last, minlength=size)
     key = np.flatnonzero((starts > 0) | (ends > 0))
     return Endpoints(key // a_count, key % a_count, starts[key], ends[key])
+
+
+def quantile_at(sorted_values: Floats, begin: Ints, count: Ints, q: float) -> Floats:
+    """Per group (rows begin:begin + count of `sorted_values`, each sorted, count >= 1): the
+    continuous quantile q, interpolated as DuckDB's quantile_cont does (lo * (1 - d) + hi * d
+    at position (count - 1) * q), so the results are the same floats."""
+    h = (count - 1) * q
+    lo = np.floor(h).astype(np.int64)
+    d = h - lo
+    hi = np.minimum(lo + 1, count - 1)
+    return sorted_values[begin + lo] * (1 - d) + sorted_values[begin + hi] * d
+
+
+def group_bounds(sorted_keys: Ints) -> tuple[Ints, Ints]:
+    """Begin and end (exclusive) of each run of equal values in a sorted key array."""
+    n = len(sorted_keys)
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    begin = np.concatenate(([0], np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1))
+    return begin, np.concatenate((begin[1:], [n]))
+
+
+def grouped_quantiles(
+    group: Ints, values: Ints, n_groups: int, qs: tuple[float, ...], scale: float = 1.0
+) -> list[Floats]:
+    """Continuous quantiles (linear interpolation at (n - 1) * q, as DuckDB's quantile_cont)
+    of `values / scale` per group 0..n_groups-1; NaN for a group without values."""
+    out = [np.full(n_groups, np.nan) for _ in qs]
+    if len(group) == 0:
+        return out
+    order = sort_order(group, (values,))
+    keys, sorted_values = group[order], values[order] / scale
+    begin, end = group_bounds(keys)
+    count = end - begin
+    for result, q in zip(out, qs, strict=True):
+        result[keys[begin]] = quantile_at(sorted_values, begin, count, q)
+    return out
+
+
+# Above this many cells (variants x longest variant), variants are ordered by their sequences
+# with Python's list comparison instead of one lexsort over a padded matrix.
+_PADDED_CELLS_MAX = 20_000_000
+
+
+def rank_by_count_then_sequence(counts: Ints, traces: pa.ListArray) -> Ints:
+    """The order of sequences by count descending, then by the sequence itself (list order:
+    code by code, a prefix before its extensions), as DuckDB orders `count desc, list`."""
+    k = len(counts)
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = traces.offsets.to_numpy().astype(np.int64)
+    lengths = np.diff(offsets)
+    longest = int(lengths.max())
+    if k * max(longest, 1) > _PADDED_CELLS_MAX:
+        lists = traces.to_pylist()
+        return np.array(sorted(range(k), key=lambda i: (-counts[i], lists[i])), dtype=np.int64)
+    codes = traces.values.to_numpy(zero_copy_only=False).astype(np.int64)
+    padded = np.full((k, longest), -1, dtype=np.int64)  # -1: past the end, before any code
+    rows = np.repeat(np.arange(k), lengths)
+    padded[rows, np.arange(len(codes)) - np.repeat(offsets[:-1], lengths)] = codes
+    keys = [padded[:, j] for j in range(longest - 1, -1, -1)]
+    return np.lexsort([*keys, -counts]).astype(np.int64)

@@ -19,183 +19,225 @@ Definitions
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from l2c.mining._sql import Source, register, temp_table
+from l2c.mining._sql import Source, register
 from l2c.mining.eventlog import EventLog
-from l2c.mining.ordering import collapse_repeats, group_traces, named, traces_of
+from l2c.mining.ordering import (
+    Floats,
+    Ints,
+    collapse_repeats,
+    group_traces,
+    grouped_quantiles,
+    named,
+    rank_by_count_then_sequence,
+    traces_of,
+)
+
+_SEPARATOR = "\x1f"  # unit separator: joins activity names for the variant id
 
 
 @dataclass(frozen=True)
 class Variants:
-    """Per-case traces and per-variant statistics, in temporary tables of the log's connection.
+    """Per-case traces and per-variant statistics as Arrow tables; `table` and `traces` are
+    the same tables registered as views of the log's connection, for SQL that builds on them.
 
-    traces: case_id, events_count, first_ts, last_ts (UTC epoch us), variant_rank
-    table: variant_rank, variant_id, activities, shortened, trace (integer codes),
-        cases_count and the statistics of `variants_relation`
+    case_table / traces: case_id, events_count, first_ts, last_ts (UTC epoch us),
+        variant_rank, one row per case in the log's case order
+    variant_table / table: variant_rank (1..n, in rank order), variant, variant_id,
+        activities, shortened, trace (integer codes), cases_count, duration_median_s,
+        duration_p90_s, cases_won, cases_lost, cases_open, deal_value_mean
     """
 
     log: EventLog
-    traces: str
-    table: str
+    case_table: pa.Table
+    variant_table: pa.Table
+
+    @cached_property
+    def table(self) -> str:
+        return register(self.log.con, self.variant_table)
+
+    @cached_property
+    def traces(self) -> str:
+        return register(self.log.con, self.case_table)
 
 
-def _case_facts(con: duckdb.DuckDBPyConnection, cases: Source | None) -> str:
-    """A `case_id, outcome, deal_value` select over the case attributes (nulls when absent)."""
-    if cases is None:
-        return (
-            "select null::varchar as case_id, null::varchar as outcome, null::double as deal_value"
-        )
+@dataclass(frozen=True)
+class CaseFacts:
+    """Per case of the log (in its case order): outcome and deal value, None when absent."""
+
+    outcome: pa.Array
+    deal_value: Floats  # NaN: no value
+
+
+def _case_facts(log: EventLog, cases: Source) -> CaseFacts:
+    """The `outcome` and `deal_value` columns of `cases`, aligned with the log's cases (the
+    first row of a case id counts; a case without a row has neither)."""
+    con = log.con
     name = register(con, cases)
     columns = set(con.table(name).columns)
     outcome = "cast(outcome as varchar)" if "outcome" in columns else "null::varchar"
     value = "cast(deal_value as double)" if "deal_value" in columns else "null::double"
-    return (
+    facts = con.sql(
         f"select cast(case_id as varchar) as case_id, {outcome} as outcome, "
         f"{value} as deal_value from {name}"
+    ).to_arrow_table()
+    con.unregister(name)
+    row = pc.index_in(log.ordered.case_ids, value_set=facts["case_id"].combine_chunks())
+    deal_value = facts["deal_value"].combine_chunks().take(row)
+    return CaseFacts(
+        outcome=facts["outcome"].combine_chunks().take(row),
+        deal_value=deal_value.to_numpy(zero_copy_only=False).astype(np.float64),
     )
+
+
+def _counts(variant: Ints, mask: np.ndarray, k: int) -> Ints:
+    return np.bincount(variant[mask], minlength=k).astype(np.int64)
+
+
+def _nullable(values: Floats) -> pa.Array:
+    return pa.array(values, pa.float64(), mask=np.isnan(values))
+
+
+def _variant_ids(activities: pa.ListArray) -> pa.Array:
+    joined = pc.binary_join(activities, _SEPARATOR).to_pylist()
+    return pa.array([hashlib.md5(s.encode()).hexdigest() for s in joined], pa.string())
 
 
 def mine_variants(log: EventLog, cases: Source | None = None) -> Variants:
     """Build traces and variant statistics. `cases` (optional): case_id, outcome
     ('won' | 'lost' | 'open'), deal_value."""
-    con = log.con
     ordered = log.ordered
     groups = group_traces(ordered)
-    grouped = register(
-        con,
-        pa.table(
-            {
-                "case_id": ordered.case_ids,
-                "events_count": ordered.lengths,
-                "first_ts": ordered.ts[ordered.starts],
-                "last_ts": ordered.ts[ordered.ends - 1],
-                "variant": groups.variant,
-            }
-        ),
-    )
-    trace = traces_of(ordered, groups.first_case)
-    sequences = register(
-        con,
-        pa.table(
-            {
-                "variant": pa.array(range(len(groups.first_case)), pa.int64()),
-                "trace": trace,
-                "activities": named(trace, ordered.activities),
-                "shortened": named(collapse_repeats(trace), ordered.activities),
-            }
-        ),
-    )
+    k = len(groups.first_case)
+    variant = groups.variant
+    first_ts = ordered.ts[ordered.starts]
+    last_ts = ordered.ts[ordered.ends - 1]
+    n_cases = len(variant)
+
     if cases is None:
-        per_case = f"select *, null::varchar as outcome, null::double as deal_value from {grouped}"
-        censor = "true"
+        closed = np.ones(n_cases, dtype=bool)
+        won = lost = still_open = np.zeros(n_cases, dtype=bool)
+        deal_value = np.full(n_cases, np.nan)
     else:
-        per_case = f"""
-            select t.*, f.outcome, f.deal_value
-            from {grouped} as t
-            left join ({_case_facts(con, cases)}) as f on t.case_id = f.case_id
-        """
-        censor = "outcome in ('won', 'lost')"
-    table = temp_table(
-        con,
-        "variants",
-        f"""
-        with stats as (
-            select
-                variant,
-                count(*) as cases_count,
-                quantile_cont((last_ts - first_ts) / 1000000.0, [0.5, 0.9])
-                    filter (where {censor}) as duration_q,
-                count(*) filter (where outcome = 'won') as cases_won,
-                count(*) filter (where outcome = 'lost') as cases_lost,
-                count(*) filter (where outcome = 'open') as cases_open,
-                avg(deal_value) as deal_value_mean
-            from ({per_case})
-            group by variant
-        ),
+        facts = _case_facts(log, cases)
 
-        named as (
-            select
-                s.*,
-                q.trace,
-                q.activities,
-                q.shortened
-            from stats as s
-            inner join {sequences} as q on s.variant = q.variant
-        )
+        def outcome_is(value: str) -> np.ndarray:
+            hit = pc.equal(facts.outcome, value)
+            return hit.fill_null(False).to_numpy(zero_copy_only=False)
 
-        select
-            -- codes follow activity-name order, so this orders ties by the name sequence
-            cast(row_number() over (order by cases_count desc, trace) as integer)
-                as variant_rank,
-            md5(array_to_string(activities, chr(31))) as variant_id,
-            activities,
-            shortened,
-            duration_q[1] as duration_median_s,
-            duration_q[2] as duration_p90_s,
-            * exclude (activities, shortened, duration_q)
-        from named
-        """,
+        won, lost, still_open = outcome_is("won"), outcome_is("lost"), outcome_is("open")
+        closed = won | lost  # an open case's duration is censored
+        deal_value = facts.deal_value
+    median, p90 = grouped_quantiles(
+        variant[closed], (last_ts - first_ts)[closed], k, (0.5, 0.9), scale=1_000_000.0
     )
-    traces = temp_table(
-        con,
-        "case_traces",
-        f"""
-        select t.case_id, t.events_count, t.first_ts, t.last_ts, v.variant_rank
-        from {grouped} as t
-        inner join {table} as v on t.variant = v.variant
-        """,
+    has_value = ~np.isnan(deal_value)
+    value_count = _counts(variant, has_value, k)
+    value_sum = np.bincount(variant[has_value], weights=deal_value[has_value], minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value_mean = np.where(value_count > 0, value_sum / np.maximum(value_count, 1), np.nan)
+
+    trace = traces_of(ordered, groups.first_case)
+    order = rank_by_count_then_sequence(groups.cases, trace)
+    rank_of = np.empty(k, dtype=np.int64)
+    rank_of[order] = np.arange(1, k + 1)
+    take = pa.array(order, pa.int64())
+    trace = trace.take(take)
+    activities = named(trace, ordered.activities)
+    variant_table = pa.table(
+        {
+            "variant_rank": pa.array(np.arange(1, k + 1, dtype=np.int32)),
+            "variant": pa.array(order),
+            "variant_id": _variant_ids(activities),
+            "activities": activities,
+            "shortened": named(collapse_repeats(trace), ordered.activities),
+            "trace": trace,
+            "cases_count": pa.array(groups.cases[order]),
+            "duration_median_s": _nullable(median[order]),
+            "duration_p90_s": _nullable(p90[order]),
+            "cases_won": pa.array(_counts(variant, won, k)[order]),
+            "cases_lost": pa.array(_counts(variant, lost, k)[order]),
+            "cases_open": pa.array(_counts(variant, still_open, k)[order]),
+            "deal_value_mean": _nullable(value_mean[order]),
+        }
     )
-    con.unregister(grouped)
-    con.unregister(sequences)
-    return Variants(log, traces, table)
+    case_table = pa.table(
+        {
+            "case_id": ordered.case_ids,
+            "events_count": pa.array(ordered.lengths),
+            "first_ts": pa.array(first_ts),
+            "last_ts": pa.array(last_ts),
+            "variant_rank": pa.array(rank_of[variant].astype(np.int32)),
+        }
+    )
+    return Variants(log, case_table, variant_table)
+
+
+def variants_table(v: Variants) -> pa.Table:
+    """One row per variant, ranked (see the module docstring for each definition)."""
+    t = v.variant_table
+    cases = t["cases_count"].to_numpy()
+    won, lost = t["cases_won"].to_numpy(), t["cases_lost"].to_numpy()
+    total = max(int(cases.sum()), 1)
+    decided = won + lost
+    with np.errstate(invalid="ignore", divide="ignore"):
+        win_rate = np.where(decided > 0, won / np.maximum(decided, 1), np.nan)
+    activities, shortened = t["activities"].combine_chunks(), t["shortened"].combine_chunks()
+    return pa.table(
+        {
+            "variant_id": t["variant_id"],
+            "variant_rank": t["variant_rank"],
+            "activities": activities,
+            "activities_text": pc.binary_join(activities, " > "),
+            "events_count": pc.list_value_length(activities).cast(pa.int32()),
+            "shortened": shortened,
+            "shortened_text": pc.binary_join(shortened, " > "),
+            "cases_count": t["cases_count"],
+            "share": pa.array(cases / total),
+            "cumulative_share": pa.array(np.cumsum(cases) / total),
+            "duration_median_s": t["duration_median_s"],
+            "duration_p90_s": t["duration_p90_s"],
+            "cases_won": t["cases_won"],
+            "cases_lost": t["cases_lost"],
+            "cases_open": t["cases_open"],
+            "win_rate": _nullable(win_rate),
+            "deal_value_mean": t["deal_value_mean"],
+        }
+    )
 
 
 def variants_relation(v: Variants) -> duckdb.DuckDBPyRelation:
-    """One row per variant, ranked (see the module docstring for each definition)."""
-    return v.log.sql(
-        f"""
-        select
-            variant_id,
-            variant_rank,
-            activities,
-            array_to_string(activities, ' > ') as activities_text,
-            cast(len(activities) as integer) as events_count,
-            shortened,
-            array_to_string(shortened, ' > ') as shortened_text,
-            cast(cases_count as bigint) as cases_count,
-            cases_count / sum(cases_count) over () as share,
-            sum(cases_count) over (order by variant_rank rows unbounded preceding)
-                / sum(cases_count) over () as cumulative_share,
-            duration_median_s,
-            duration_p90_s,
-            cast(cases_won as bigint) as cases_won,
-            cast(cases_lost as bigint) as cases_lost,
-            cast(cases_open as bigint) as cases_open,
-            cases_won / nullif(cases_won + cases_lost, 0) as win_rate,
-            deal_value_mean
-        from {v.table}
-        order by variant_rank
-        """
+    """`variants_table` as a relation of the log's connection."""
+    return v.log.con.from_arrow(variants_table(v))
+
+
+def case_variants_table(v: Variants) -> pa.Table:
+    """One row per case: its variant, event count, first/last event time and duration."""
+    t = v.case_table
+    rank = t["variant_rank"].to_numpy()
+    first_ts, last_ts = t["first_ts"].to_numpy(), t["last_ts"].to_numpy()
+    ids = v.variant_table["variant_id"].combine_chunks()
+    return pa.table(
+        {
+            "case_id": t["case_id"],
+            "variant_id": ids.take(pa.array(rank.astype(np.int64) - 1)),
+            "variant_rank": t["variant_rank"],
+            "events_count": pa.array(t["events_count"].to_numpy().astype(np.int32)),
+            "first_event_at": pa.array(first_ts, pa.timestamp("us")),
+            "last_event_at": pa.array(last_ts, pa.timestamp("us")),
+            "duration_s": pa.array((last_ts - first_ts) / 1_000_000.0),
+        }
     )
 
 
 def case_variants_relation(v: Variants) -> duckdb.DuckDBPyRelation:
-    """One row per case: its variant, event count, first/last event time and duration."""
-    return v.log.sql(
-        f"""
-        select
-            t.case_id,
-            v.variant_id,
-            t.variant_rank,
-            cast(t.events_count as integer) as events_count,
-            make_timestamp(t.first_ts) as first_event_at,
-            make_timestamp(t.last_ts) as last_event_at,
-            (t.last_ts - t.first_ts) / 1000000.0 as duration_s
-        from {v.traces} as t
-        inner join {v.table} as v on t.variant_rank = v.variant_rank
-        """
-    )
+    """`case_variants_table` as a relation of the log's connection."""
+    return v.log.con.from_arrow(case_variants_table(v))

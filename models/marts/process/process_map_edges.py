@@ -13,4 +13,4 @@ def model(dbt, session):
         min_transitions=int(dbt.config.get("bottleneck_min_transitions")),
         bottlenecks=int(dbt.config.get("bottlenecks")),
     )
-    return process_map.edges
+    return process_map.edges_table

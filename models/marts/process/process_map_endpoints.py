@@ -8,4 +8,4 @@ def model(dbt, session):
     process_map = marts.process_map_for(
         session, dbt.ref("event_log"), dbt.ref("cases"), min_transitions=0, bottlenecks=0
     )
-    return process_map.endpoints
+    return process_map.endpoints_table
