@@ -260,3 +260,13 @@ def test_grouped_quantiles_are_duckdbs_quantile_cont() -> None:
     for g, med, q90 in rows:
         assert (median[g], p90[g]) == (med, q90)
     assert np.isnan(median[40:]).all() and np.isnan(p90[40:]).all()  # groups without values
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_sort_pairs_packs_or_falls_back_to_a_permutation(wide: bool) -> None:
+    rng = np.random.default_rng(3)
+    group = rng.integers(-5, 50, 3000)
+    values = rng.integers(-(2**61) if wide else -1000, 2**61 if wide else 10**9, 3000)
+    got_group, got_values = ordering.sort_pairs(group, values)
+    expected = sorted(zip(group.tolist(), values.tolist(), strict=True))
+    assert list(zip(got_group.tolist(), got_values.tolist(), strict=True)) == expected

@@ -29,8 +29,9 @@ _NAIVE_TYPES = ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DAT
 class EventLog:
     """A case-ordered event log: NumPy arrays (`ordered`) plus views of `con` over them.
 
-    activities: act integer, activity varchar (codes in activity-name order, from 0).
-    events (built on first use): case_id varchar, seq bigint (1..n per case), act integer,
+    activities (registered on first use): act integer, activity varchar (codes in
+        activity-name order, from 0).
+    events (registered on first use): case_id varchar, seq bigint (1..n per case), act integer,
         ts bigint (UTC epoch microseconds), next_act / next_ts (the next event of the case,
         null for the last one).
     activity_count / longest_case: number of activities, events of the longest case.
@@ -38,9 +39,20 @@ class EventLog:
 
     con: duckdb.DuckDBPyConnection
     ordered: OrderedLog
-    activities: str
     activity_count: int
     longest_case: int
+
+    @cached_property
+    def activities(self) -> str:
+        return register(
+            self.con,
+            pa.table(
+                {
+                    "activity": pa.array(self.ordered.activities, pa.string()),
+                    "act": pa.array(range(self.activity_count), pa.int32()),
+                }
+            ),
+        )
 
     @cached_property
     def events(self) -> str:
@@ -101,14 +113,5 @@ def prepare_log(
     ).to_arrow_table()
     con.unregister(src)
     ordered = order_events(table)
-    activities = register(
-        con,
-        pa.table(
-            {
-                "activity": pa.array(ordered.activities, pa.string()),
-                "act": pa.array(range(len(ordered.activities)), pa.int32()),
-            }
-        ),
-    )
     longest = int(ordered.lengths.max()) if len(ordered.starts) else 0
-    return EventLog(con, ordered, activities, len(ordered.activities), longest)
+    return EventLog(con, ordered, len(ordered.activities), longest)
