@@ -129,8 +129,9 @@ class _Connection(socketserver.StreamRequestHandler):
             close = _wants_close(version, headers)
             parts = urlsplit(target)
             query = dict(parse_qsl(parts.query, keep_blank_values=True))
-            try:
-                resp = self.server.handler(method, parts.path, query, headers, body)
+            try:  # HEAD is answered as GET is, without the body
+                app_method = "GET" if method == "HEAD" else method
+                resp = self.server.handler(app_method, parts.path, query, headers, body)
             except Exception as exc:  # a bug in the fake must still answer the client
                 resp = Response(500, {"error": f"fake server error: {exc!r}"})
             try:
