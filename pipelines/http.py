@@ -189,7 +189,8 @@ class JsonGetter:
         """The URL RESTClient would request for `path` (relative to base_url, or absolute,
         e.g. a next-page link) and `params`; built directly for a relative ASCII path, where
         requests' URL parsing costs a tenth of a per-record request."""
-        absolute = urlsplit(path).scheme in ("http", "https")
+        # a path starting with "/" has no scheme (the common case: no parsing)
+        absolute = not path.startswith("/") and urlsplit(path).scheme in ("http", "https")
         if absolute or not path.isascii():
             prepared = PreparedRequest()
             prepared.prepare_url(
@@ -197,9 +198,9 @@ class JsonGetter:
             )
             return str(prepared.url)
         url = f"{self._base}/{path.lstrip('/')}"
-        query = [(key, value) for key, value in (params or {}).items() if value is not None]
+        query = tuple((key, value) for key, value in (params or {}).items() if value is not None)
         if query:
-            url += ("&" if "?" in url else "?") + urlencode(query, doseq=True)
+            url += ("&" if "?" in url else "?") + _query_string(query)
         return requote_uri(url)
 
     def _prepared(self, url: str) -> PreparedRequest:
@@ -240,6 +241,20 @@ class JsonGetter:
             get_encoding_from_headers(raw.headers),  # type: ignore[arg-type]
             lambda: decode_json_once(lean.response(prepared, raw)).json(),
         )
+
+
+def _query_string(query: tuple[tuple[Any, Any], ...]) -> str:
+    """urlencode(query, doseq=True), remembered for queries of str keys and str or int values
+    (no two such queries are equal unless they encode the same; True == 1 would be): the
+    per-record calls repeat the same few (the first page of every deal's flow)."""
+    if all(type(k) is str and type(v) in (str, int) for k, v in query):
+        return _cached_query_string(query)
+    return urlencode(query, doseq=True)
+
+
+@lru_cache(maxsize=256)
+def _cached_query_string(query: tuple[tuple[Any, Any], ...]) -> str:
+    return urlencode(query, doseq=True)
 
 
 def _host_key(url: str) -> tuple[str, str]:

@@ -88,6 +88,17 @@ def _parse_retry_after(value: str) -> float | None:
     return seconds if seconds > 0 else None
 
 
+def path_url(request: PreparedRequest) -> str:
+    """`request.path_url` (path and query of the URL) without parsing the URL, where that is
+    plainly the rest after the host; otherwise requests' own."""
+    url = str(request.url)
+    start = url.find("://")
+    slash = url.find("/", start + 3) if start >= 0 else -1
+    if slash < 0 or "?" in url[:slash] or "#" in url or url.endswith("?"):
+        return str(request.path_url)
+    return url[slash:]
+
+
 class Fallback(Exception):
     """This request is for the session (a proxy, a redirect): the caller sends it there."""
 
@@ -168,7 +179,7 @@ class LeanTransport:
         try:
             return pool.urlopen(
                 method="GET",
-                url=request.path_url,
+                url=path_url(request),
                 body=None,
                 headers=request.headers,  # type: ignore[arg-type]
                 redirect=False,

@@ -15,7 +15,7 @@ from l2c.fake_api import FakeApiServer, Fault
 from l2c.simulator import DemoCompany, SimConfig
 from pipelines import lean_get
 from pipelines.http import JsonGetter, make_client
-from pipelines.lean_get import LeanTransport, RetrySettings
+from pipelines.lean_get import LeanTransport, RetrySettings, path_url
 
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
@@ -175,3 +175,21 @@ def test_retry_after_dates_and_caps() -> None:
     assert settings.wait_seconds(3, "soon") == 2.0
     assert settings.wait_seconds(10, None) == 60.0
     assert settings.wait_seconds(2, "Wed, 21 Oct 2015 07:28:00 GMT") == 1.0  # in the past
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/pipedrive/v1/deals/1/flow?start=0&limit=500",
+        "https://api.example.com/v2/x",
+        "https://api.example.com",
+        "https://api.example.com?x=1",
+        "https://api.example.com/a?",
+        "https://api.example.com/a#frag",
+        "https://user:pw@api.example.com:8443/a/b%20c?q=%C3%A5&r",
+    ],
+)
+def test_path_url_is_requests_path_url(url: str) -> None:
+    request = PreparedRequest()
+    request.prepare(method="GET", url=url)
+    assert path_url(request) == request.path_url
