@@ -18,7 +18,11 @@ from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from dlt.sources.helpers.rest_client.utils import join_url
 from requests import PreparedRequest, Request, Response, Session
 from requests.auth import AuthBase
-from requests.utils import requote_uri
+from requests.cookies import extract_cookies_to_jar
+from requests.utils import get_encoding_from_headers, requote_uri
+from urllib3 import BaseHTTPResponse
+
+from pipelines.lean_get import Fallback, LeanTransport, RetrySettings
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -82,9 +86,12 @@ _NINETEEN_DIGITS = b"0" * 19
 
 
 def _fast_decode(response: Response, decode: Callable[[], Any]) -> Any:
-    body = response.content
+    return _decode_body(response.content, response.encoding, decode)
+
+
+def _decode_body(body: bytes, encoding: str | None, decode: Callable[[], Any]) -> Any:
     if (
-        (response.encoding or "utf-8").lower().replace("_", "-") in ("utf-8", "utf8")
+        (encoding or "utf-8").lower().replace("_", "-") in ("utf-8", "utf8")
         and body
         and body.translate(_DIGITS_AS_ZERO).find(_NINETEEN_DIGITS) < 0
     ):
@@ -103,7 +110,10 @@ def compiled_path(selector: str) -> JSONPath:
 
 class LoaderClient(RESTClient):
     """RESTClient whose data selectors are compiled once: dlt parses a string selector (with
-    a freshly built jsonpath parser) on every page."""
+    a freshly built jsonpath parser) on every page. `retry`: make_client's retry settings,
+    for JsonGetter's lean path."""
+
+    retry: RetrySettings | None = None
 
     def extract_response(self, response: Response, data_selector: TJsonPath) -> list[Any]:
         if isinstance(data_selector, str):
@@ -142,7 +152,11 @@ def make_client(
         return decode_json_once(send(request, **kwargs))
 
     session.send = send_and_decode_once  # type: ignore[method-assign]
-    return LoaderClient(base_url=base_url.rstrip("/"), headers=headers, auth=auth, session=session)
+    client = LoaderClient(
+        base_url=base_url.rstrip("/"), headers=headers, auth=auth, session=session
+    )
+    client.retry = RetrySettings(max_attempts, backoff_factor, max_retry_delay_seconds)
+    return client
 
 
 class JsonGetter:
@@ -152,10 +166,12 @@ class JsonGetter:
     request itself.
 
     The session's default headers merged with the client's are prepared once; each call copies
-    them, sets the URL, applies the session's cookies and the client's auth, and sends through
-    the same session: the same retries (429 with Retry-After, 5xx, timeouts), timeout, proxies
-    and hooks as every other request. A response that is still an error after the retries
-    raises requests.HTTPError."""
+    them, sets the URL, applies the session's cookies and the client's auth. A client from
+    make_client sends it on the session's own urllib3 pool (lean_get: the same TLS settings,
+    timeout and retries - 429 with Retry-After, 5xx, timeouts, dropped connections - without
+    requests' per-call machinery); a host behind a proxy, a redirect, response hooks or
+    another client go through the session as every other request. A response that is still
+    an error after the retries raises requests.HTTPError naming the URL."""
 
     def __init__(self, client: RESTClient) -> None:
         if client.auth is None:
@@ -166,12 +182,15 @@ class JsonGetter:
         self._template = client.session.prepare_request(request)
         self._template.headers.pop("Cookie", None)  # set per request, from the session's jar
         self._base = str(self._template.url).rstrip("/")
+        retry = getattr(client, "retry", None)
+        self._lean = LeanTransport(client.session, retry) if retry is not None else None
 
     def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
         """The URL RESTClient would request for `path` (relative to base_url, or absolute,
         e.g. a next-page link) and `params`; built directly for a relative ASCII path, where
         requests' URL parsing costs a tenth of a per-record request."""
-        absolute = urlsplit(path).scheme in ("http", "https")
+        # a path starting with "/" has no scheme (the common case: no parsing)
+        absolute = not path.startswith("/") and urlsplit(path).scheme in ("http", "https")
         if absolute or not path.isascii():
             prepared = PreparedRequest()
             prepared.prepare_url(
@@ -179,9 +198,9 @@ class JsonGetter:
             )
             return str(prepared.url)
         url = f"{self._base}/{path.lstrip('/')}"
-        query = [(key, value) for key, value in (params or {}).items() if value is not None]
+        query = tuple((key, value) for key, value in (params or {}).items() if value is not None)
         if query:
-            url += ("&" if "?" in url else "?") + urlencode(query, doseq=True)
+            url += ("&" if "?" in url else "?") + _query_string(query)
         return requote_uri(url)
 
     def _prepared(self, url: str) -> PreparedRequest:
@@ -196,12 +215,51 @@ class JsonGetter:
         return prepared
 
     def __call__(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        session = self._client.session
         prepared = self._prepared(self.url(path, params))
+        if self._lean is not None and not any(prepared.hooks.get("response") or ()):
+            try:
+                raw = self._lean.send(prepared, _host_key(str(prepared.url)))
+            except Fallback:
+                pass
+            else:
+                return self._lean_body(prepared, raw)
+        session = self._client.session
         settings = session.merge_environment_settings(prepared.url, {}, None, None, None)
         response = session.send(prepared, **settings)
         response.raise_for_status()
         return response.json()
+
+    def _lean_body(self, prepared: PreparedRequest, raw: BaseHTTPResponse) -> Any:
+        assert self._lean is not None
+        lean = self._lean
+        if raw.status >= 400:
+            lean.response(prepared, raw).raise_for_status()
+        if "set-cookie" in raw.headers:
+            extract_cookies_to_jar(self._client.session.cookies, prepared, raw)
+        return _decode_body(
+            raw.data,
+            get_encoding_from_headers(raw.headers),  # type: ignore[arg-type]
+            lambda: decode_json_once(lean.response(prepared, raw)).json(),
+        )
+
+
+def _query_string(query: tuple[tuple[Any, Any], ...]) -> str:
+    """urlencode(query, doseq=True), remembered for queries of str keys and str or int values
+    (no two such queries are equal unless they encode the same; True == 1 would be): the
+    per-record calls repeat the same few (the first page of every deal's flow)."""
+    if all(type(k) is str and type(v) in (str, int) for k, v in query):
+        return _cached_query_string(query)
+    return urlencode(query, doseq=True)
+
+
+@lru_cache(maxsize=256)
+def _cached_query_string(query: tuple[tuple[Any, Any], ...]) -> str:
+    return urlencode(query, doseq=True)
+
+
+def _host_key(url: str) -> tuple[str, str]:
+    scheme, _, rest = url.partition("://")
+    return scheme.lower(), rest.split("/", 1)[0].split("?", 1)[0]
 
 
 def _no_auth(request: PreparedRequest) -> PreparedRequest:

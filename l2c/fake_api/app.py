@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from l2c.fake_api.faults import Fault, FaultBook
+from l2c.fake_api.http11 import has_nonfinite
 from l2c.fake_api.pipedrive_api import PipedriveApi
 from l2c.fake_api.responses import ApiError, Response, pipedrive_error, stripe_error
 from l2c.fake_api.stripe_api import handle_stripe
@@ -41,6 +42,9 @@ class FakeApp:
         self._lock = threading.Lock()
         self._log: list[LogEntry] = []
         self._malformed: dict[tuple[str, str], dict[str, Any]] = {}
+        # set once a malformed value holds a NaN or infinite float: responses are then
+        # encoded as json.dumps writes them (NaN, Infinity), see http11.encode_body
+        self.nonfinite = False
 
     # ---- state shared with tests ------------------------------------------
     @property
@@ -54,6 +58,7 @@ class FakeApp:
 
     def malform(self, resource: str, record_id: Any, field: str, value: Any) -> None:
         with self._lock:
+            self.nonfinite = self.nonfinite or has_nonfinite(value)
             self._malformed.setdefault((resource, str(record_id)), {})[field] = value
 
     def _patcher(self, system: str) -> Patcher:

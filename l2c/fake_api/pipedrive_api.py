@@ -70,6 +70,36 @@ def _v2_ok(page: list[Record], next_cursor: str | None) -> Response:
     )
 
 
+class PageCache:
+    """The filtered list a cursor pagination walks, kept from its first page for the pages
+    that follow (requests with a `cursor`), as a real API keeps a cursor's result set: the
+    filter scans the whole list, once per page otherwise. A first page (no cursor) always
+    filters afresh, so a view changed in place between loads is seen by the next load."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[Any, ...], tuple[list[Record], list[Record]]] = {}
+
+    def filtered(
+        self,
+        key: tuple[Any, ...],
+        rows: list[Record],
+        continuing: bool,
+        compute: Callable[[], list[Record]],
+    ) -> list[Record]:
+        if continuing:
+            with self._lock:
+                hit = self._cache.get(key)
+            if hit is not None and hit[0] is rows:
+                return hit[1]
+        out = compute()
+        with self._lock:
+            if len(self._cache) > 64:
+                self._cache.clear()
+            self._cache[key] = (rows, out)
+        return out
+
+
 class DealIndex:
     """Deals and their line items by deal id, for the view they were built from (a new as_of
     is a new view; a view whose lists grew or shrank, as tests make them, is indexed again).
@@ -107,6 +137,7 @@ class PipedriveApi:
     def __init__(self) -> None:
         self.sorts = SortCache()
         self.index = DealIndex()
+        self.pages = PageCache()
 
     def handle(
         self, view: PipedriveView, path: str, query: dict[str, str], patch: Patch
@@ -154,7 +185,13 @@ class PipedriveApi:
             except ValueError as exc:
                 raise ApiError(400, f"Invalid updated_since: {since}") from exc
             # a filter, not a bisect of the cached sort: tests change records in place
-            rows = [r for r in rows if r["update_time"] >= bound]
+            cache_key = (name, sort_by, direction, bound)
+            rows = self.pages.filtered(
+                cache_key,
+                rows,
+                bool(query.get("cursor")),
+                lambda rows=rows: [r for r in rows if r["update_time"] >= bound],
+            )
         if name == "deals" and query.get("status"):
             wanted = set(query["status"].split(","))
             if "all_not_deleted" not in wanted:

@@ -396,6 +396,19 @@ def _select(
     if query.limit is not None:
         out = out[: query.limit]
     paths = [_resolve_path(view, sobject, f) for f in query.fields]
+    if all(len(path) == 1 for path in paths):  # no relationship fields: one dict per row
+        names = [path[0] for path in paths]
+        url = f"/services/data/v{version}/sobjects/{sobject}/"
+        return [
+            (
+                row,
+                {
+                    "attributes": {"type": sobject, "url": f"{url}{row['Id']}"},
+                    **{name: row.get(name) for name in names},
+                },
+            )
+            for row in out
+        ]
     projected = []
     for row in out:
         rec: Record = {"attributes": _attributes(sobject, version, row["Id"])}

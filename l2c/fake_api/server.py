@@ -2,62 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from l2c.fake_api.app import FakeApp, LogEntry
 from l2c.fake_api.faults import Fault
-from l2c.fake_api.responses import Response
+from l2c.fake_api.http11 import LeanHttpServer
 from l2c.simulator import DemoCompany
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # A response leaves in one write when it fits the 64 KiB write buffer (http.server flushes
-    # after every request), otherwise in several: without TCP_NODELAY every keep-alive
-    # response written in parts would wait ~40 ms for a delayed ACK
-    disable_nagle_algorithm = True
-    wbufsize = 1 << 16
-    server: _HttpServer
-
-    def _serve(self) -> None:
-        parts = urlsplit(self.path)
-        query = dict(parse_qsl(parts.query, keep_blank_values=True))
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        try:
-            resp = self.server.app.handle(self.command, parts.path, query, headers, body)
-        except Exception as exc:  # a bug in the fake must still answer the client
-            resp = Response(500, {"error": f"fake server error: {exc!r}"})
-        payload = json.dumps(resp.body).encode()
-        self.send_response(resp.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for key, value in resp.headers.items():
-            self.send_header(key, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
-
-    do_GET = _serve
-    do_POST = _serve
-    do_DELETE = _serve
-    do_PUT = _serve
-    do_PATCH = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the default stderr access log."""
-
-
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    app: FakeApp
 
 
 class FakeApiServer:
@@ -75,8 +27,8 @@ class FakeApiServer:
         self.pipedrive_token = pipedrive_token
         self.stripe_key = stripe_key
         self.app = FakeApp(company, pipedrive_token, stripe_key, on_shutdown=self.stop)
-        self._httpd = _HttpServer(("127.0.0.1", port), _Handler)
-        self._httpd.app = self.app
+        app = self.app
+        self._httpd = LeanHttpServer(("127.0.0.1", port), app.handle, lambda: app.nonfinite)
         self.app.source_env = self.source_env
         self._thread: threading.Thread | None = None
         self.shutdown_event = threading.Event()

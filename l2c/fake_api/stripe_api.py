@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from itertools import pairwise
+from typing import Any
 
 from l2c.fake_api.responses import ApiError, Response, int_param
 from l2c.simulator.views import Record, StripeView
@@ -48,6 +51,39 @@ def _key(row: Record) -> tuple[int, str]:
     return row["created"], row["id"]
 
 
+class _Listing:
+    """A list request's filtered rows and each row's position, for the pages after the first
+    (`starting_after` the last id of the page before), as a real API keeps a cursor's result
+    set: the filters and the cursor's key comparison scan the whole list, once per page
+    otherwise. Kept only when the rows are in strictly descending (created, id) order, where
+    the rows after an id's position are exactly those with a smaller key; the first page of
+    a listing always filters afresh."""
+
+    _lock = threading.Lock()
+    _cache: dict[tuple[Any, ...], tuple[list[Record], list[Record], dict[str, int]]] = {}
+
+    @classmethod
+    def put(cls, key: tuple[Any, ...], rows: list[Record], filtered: list[Record]) -> None:
+        keys = [_key(r) for r in filtered]
+        if any(a <= b for a, b in pairwise(keys)):
+            return
+        positions = {r["id"]: i for i, r in enumerate(filtered)}
+        with cls._lock:
+            if len(cls._cache) > 64:
+                cls._cache.clear()
+            cls._cache[key] = (rows, filtered, positions)
+
+    @classmethod
+    def after(cls, key: tuple[Any, ...], rows: list[Record], after: str) -> list[Record] | None:
+        """The filtered rows after `after`, if this listing is kept and holds that id."""
+        with cls._lock:
+            hit = cls._cache.get(key)
+        if hit is None or hit[0] is not rows:
+            return None
+        position = hit[2].get(after)
+        return None if position is None else hit[1][position + 1 :]
+
+
 def handle_stripe(view: StripeView, path: str, query: dict[str, str], patch: Patch) -> Response:
     parts = [p for p in path.split("/") if p]
     if len(parts) < 2 or parts[0] != "v1" or parts[1] not in RESOURCES or len(parts) > 3:
@@ -60,12 +96,23 @@ def handle_stripe(view: StripeView, path: str, query: dict[str, str], patch: Pat
             raise ApiError(404, f"No such {RESOURCES[name]}: '{parts[2]}'", "id")
         return Response(200, patch(name, found)[0])
     limit = int_param(query, "limit", 10, 1, 100)
+    after, before = query.get("starting_after"), query.get("ending_before")
+    listing = (
+        name,
+        *(query.get(k) for k in ("created", "created[gte]", "created[gt]")),
+        *(query.get(k) for k in ("created[lte]", "created[lt]", *FILTERS[name])),
+    )
+    if after and not before:
+        rest = _Listing.after(listing, rows, after)
+        if rest is not None:
+            return _list(name, rest[:limit], len(rest) > limit, patch)
     by_id = {r["id"]: r for r in rows}
     filtered = _created_filter(rows, query)
     for field in FILTERS[name]:
         if query.get(field):
             filtered = [r for r in filtered if r.get(field) == query[field]]
-    after, before = query.get("starting_after"), query.get("ending_before")
+    if not after and not before:
+        _Listing.put(listing, rows, filtered)
     if after:
         if after not in by_id:
             raise ApiError(400, f"No such {RESOURCES[name]}: '{after}'", "starting_after")
@@ -80,6 +127,10 @@ def handle_stripe(view: StripeView, path: str, query: dict[str, str], patch: Pat
         page, has_more = filtered[-limit:], len(filtered) > limit
     else:
         page, has_more = filtered[:limit], len(filtered) > limit
+    return _list(name, page, has_more, patch)
+
+
+def _list(name: str, page: list[Record], has_more: bool, patch: Patch) -> Response:
     return Response(
         200,
         {"object": "list", "url": f"/v1/{name}", "has_more": has_more, "data": patch(name, page)},
