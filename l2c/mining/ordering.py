@@ -3,8 +3,13 @@ aggregate waiting times per edge. Plain NumPy over Arrow columns, no per-event P
 
 Why not SQL for this part: a case's sequence needs the events ordered per case, and in SQL
 that is a window pass or an ordered aggregate that materialises every event at least once more;
-here the order is one sort of packed integer keys (`sort_order`) and everything after it is a
-linear scan of contiguous per-case slices.
+here the order is one sort of packed integer keys and everything after it is a linear scan of
+contiguous per-case slices.
+
+Speed: NumPy sorts plain int64 values with SIMD, several times faster than it computes a
+permutation (argsort). Wherever the keys fit one 62-bit integer (`_pack`), they are sorted as
+values and the columns read back from the sorted keys (`order_events`, `sort_pairs`); where they
+do not, `sort_order` computes a permutation.
 
 Exactness
 - Order per case: (timestamp as UTC epoch microseconds, tie-breaker with nulls last, activity
