@@ -173,145 +173,100 @@ def _stripe_suites() -> list[Suite]:
     ]
 
 
+def _raw_suite(
+    table: str, key: str, timestamps: Sequence[str], extra: str = "", checks: Sequence[Any] = ()
+) -> Suite:
+    """A raw table's suite: its key unique and not null, each timestamp column within range,
+    plus `checks` on the key, the timestamps (as naive UTC) and the `extra` columns."""
+    return Suite(
+        table,
+        _timestamps(table, key, timestamps, extra),
+        [*_key(key), *checks, *(_between_ts(column) for column in timestamps)],
+    )
+
+
+def _not_null(*columns: str) -> list[Any]:
+    return [gxe.ExpectColumnValuesToNotBeNull(column=column) for column in columns]
+
+
+def _non_negative(column: str) -> Any:
+    return gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0)
+
+
 def _salesforce_suites() -> list[Suite]:
     return [
-        Suite(
+        _raw_suite(
             "raw_salesforce.opportunities",
-            _timestamps(
-                "raw_salesforce.opportunities",
-                "id",
-                ["created_date", "system_modstamp"],
-                "amount, stage_name, is_closed, is_won",
-            ),
-            [
-                *_key("id"),
-                gxe.ExpectColumnValuesToNotBeNull(column="created_date"),
-                _between_ts("created_date"),
-                _between_ts("system_modstamp"),
-                gxe.ExpectColumnValuesToNotBeNull(column="stage_name"),
-                gxe.ExpectColumnValuesToNotBeNull(column="is_closed"),
-                gxe.ExpectColumnValuesToBeBetween(column="amount", min_value=0),
-            ],
+            "id",
+            ["created_date", "system_modstamp"],
+            "amount, stage_name, is_closed, is_won",
+            [*_not_null("created_date", "stage_name", "is_closed"), _non_negative("amount")],
         ),
-        Suite(
+        _raw_suite(
             "raw_salesforce.opportunity_history",
-            _timestamps(
-                "raw_salesforce.opportunity_history", "id", ["created_date"], "opportunity_id"
-            ),
-            [
-                *_key("id"),
-                gxe.ExpectColumnValuesToNotBeNull(column="opportunity_id"),
-                _between_ts("created_date"),
-            ],
+            "id",
+            ["created_date"],
+            "opportunity_id",
+            _not_null("opportunity_id"),
         ),
-        Suite(
-            "raw_salesforce.leads",
-            _timestamps("raw_salesforce.leads", "id", ["created_date"]),
-            [*_key("id"), _between_ts("created_date")],
-        ),
+        _raw_suite("raw_salesforce.leads", "id", ["created_date"]),
     ]
 
 
 def _oracle_cx_suites() -> list[Suite]:
     return [
-        Suite(
+        _raw_suite(
             "raw_oracle_cx.opportunities",
-            _timestamps(
-                "raw_oracle_cx.opportunities",
-                "opty_id",
-                ["creation_date", "last_update_date"],
-                "revenue, status_code",
-            ),
+            "opty_id",
+            ["creation_date", "last_update_date"],
+            "revenue, status_code",
             [
-                *_key("opty_id"),
-                gxe.ExpectColumnValuesToNotBeNull(column="creation_date"),
-                _between_ts("creation_date"),
-                _between_ts("last_update_date"),
-                gxe.ExpectColumnValuesToBeBetween(column="revenue", min_value=0),
+                *_not_null("creation_date"),
+                _non_negative("revenue"),
                 gxe.ExpectColumnValuesToBeInSet(
                     column="status_code", value_set=["OPEN", "WON", "LOST"]
                 ),
             ],
         ),
-        Suite(
+        _raw_suite(
             "raw_oracle_cx.stage_snapshots",
-            _timestamps(
-                "raw_oracle_cx.stage_snapshots",
-                "opty_stg_snapshot_id",
-                ["stg_enter_date"],
-                "opty_id",
-            ),
-            [
-                *_key("opty_stg_snapshot_id"),
-                gxe.ExpectColumnValuesToNotBeNull(column="opty_id"),
-                gxe.ExpectColumnValuesToNotBeNull(column="stg_enter_date"),
-                _between_ts("stg_enter_date"),
-            ],
+            "opty_stg_snapshot_id",
+            ["stg_enter_date"],
+            "opty_id",
+            _not_null("opty_id", "stg_enter_date"),
         ),
-        Suite(
-            "raw_oracle_cx.leads",
-            _timestamps("raw_oracle_cx.leads", "lead_id", ["creation_date"]),
-            [*_key("lead_id"), _between_ts("creation_date")],
-        ),
+        _raw_suite("raw_oracle_cx.leads", "lead_id", ["creation_date"]),
     ]
 
 
 def _zendesk_sell_suites() -> list[Suite]:
     return [
-        Suite(
+        _raw_suite(
             "raw_zendesk_sell.deals",
-            _timestamps(
-                "raw_zendesk_sell.deals", "id", ["created_at", "updated_at"], "value, stage_id"
-            ),
-            [
-                *_key("id"),
-                gxe.ExpectColumnValuesToNotBeNull(column="created_at"),
-                _between_ts("created_at"),
-                _between_ts("updated_at"),
-                gxe.ExpectColumnValuesToNotBeNull(column="stage_id"),
-                gxe.ExpectColumnValuesToBeBetween(column="value", min_value=0),
-            ],
+            "id",
+            ["created_at", "updated_at"],
+            "value, stage_id",
+            [*_not_null("created_at", "stage_id"), _non_negative("value")],
         ),
-        Suite(
+        _raw_suite(
             "raw_zendesk_sell.deal_stage_snapshots",
-            _timestamps(
-                "raw_zendesk_sell.deal_stage_snapshots",
-                "snapshot_id",
-                ["last_stage_change_at"],
-                "deal_id, stage_id",
-            ),
-            [
-                *_key("snapshot_id"),
-                gxe.ExpectColumnValuesToNotBeNull(column="deal_id"),
-                gxe.ExpectColumnValuesToNotBeNull(column="stage_id"),
-                _between_ts("last_stage_change_at"),
-            ],
+            "snapshot_id",
+            ["last_stage_change_at"],
+            "deal_id, stage_id",
+            _not_null("deal_id", "stage_id"),
         ),
-        Suite(
-            "raw_zendesk_sell.leads",
-            _timestamps("raw_zendesk_sell.leads", "id", ["created_at"]),
-            [*_key("id"), _between_ts("created_at")],
-        ),
+        _raw_suite("raw_zendesk_sell.leads", "id", ["created_at"]),
     ]
 
 
 def _erp_suites() -> list[Suite]:
     return [
-        Suite(
+        _raw_suite(
             "raw_erp.orders",
-            _timestamps(
-                "raw_erp.orders",
-                "order_no",
-                ["order_date", "fulfilment_date"],
-                "cast(net_amount as double) as net_amount, status",
-            ),
-            [
-                *_key("order_no"),
-                gxe.ExpectColumnValuesToNotBeNull(column="order_date"),
-                _between_ts("order_date"),
-                _between_ts("fulfilment_date"),
-                gxe.ExpectColumnValuesToBeBetween(column="net_amount", min_value=0),
-            ],
+            "order_no",
+            ["order_date", "fulfilment_date"],
+            "cast(net_amount as double) as net_amount, status",
+            [*_not_null("order_date"), _non_negative("net_amount")],
         ),
     ]
 
