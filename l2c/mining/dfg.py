@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from l2c.mining._sql import Source, ident, register
 from l2c.mining.eventlog import EventLog
-from l2c.mining.ordering import Ints, edge_waits, endpoints
+from l2c.mining.ordering import Ints, edge_waits, endpoints, group_bounds
 from l2c.mining.variants import Variants
 
 
@@ -118,10 +118,8 @@ def _edge_table(
         ]
         rank = np.zeros(len(w.count), dtype=np.int64)  # 0: not ranked
         if len(order):
-            group = w.group[order]
-            begin = np.concatenate(([0], np.flatnonzero(group[1:] != group[:-1]) + 1))
-            position = np.arange(len(order)) - np.repeat(begin, np.diff([*begin, len(order)]))
-            rank[order] = position + 1
+            begin, end = group_bounds(w.group[order])
+            rank[order] = np.arange(len(order)) - np.repeat(begin, end - begin) + 1
         parts.append(
             pa.table(
                 {

@@ -101,11 +101,6 @@ def _pack(keys: tuple[Ints, ...]) -> Packing | None:
     return Packing(packed, minimums, widths)
 
 
-def _packed(keys: tuple[Ints, ...]) -> Ints | None:
-    packing = _pack(keys)
-    return None if packing is None else packing.packed
-
-
 def sort_order(group: Ints, keys: tuple[Ints, ...]) -> Ints:
     """The permutation that sorts rows by `group`, then by `keys` (most significant first).
 
@@ -113,8 +108,8 @@ def sort_order(group: Ints, keys: tuple[Ints, ...]) -> Ints:
     stable argsort by group; rows equal in group and keys keep no particular order."""
     if len(group) == 0:
         return np.zeros(0, dtype=np.int64)
-    packed = _packed(keys)
-    within = np.argsort(packed) if packed is not None else np.lexsort(keys[::-1])
+    packing = _pack(keys)
+    within = np.argsort(packing.packed) if packing is not None else np.lexsort(keys[::-1])
     return within[np.argsort(_narrow(group[within]), kind="stable")]
 
 
@@ -161,10 +156,7 @@ def order_events(table: pa.Table) -> OrderedLog:
     else:
         order = sort_order(case_codes, (ts, tie, act))
         cases, ts_ordered, act_ordered = case_codes[order], ts[order], act[order]
-    n = len(cases)
-    breaks = np.flatnonzero(cases[1:] != cases[:-1]) + 1
-    starts = np.concatenate(([0], breaks)).astype(np.int64) if n else np.zeros(0, np.int64)
-    ends = np.concatenate((breaks, [n])).astype(np.int64) if n else np.zeros(0, np.int64)
+    starts, ends = group_bounds(cases)
     return OrderedLog(
         case_ids=case_ids.take(pa.array(cases[starts])),
         activities=[names[int(i)].as_py() for i in by_name],
