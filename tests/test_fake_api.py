@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from l2c.fake_api import FakeApiServer, Fault
+from l2c.fake_api.memo import ViewMemo
 from l2c.simulator import DemoCompany, SimConfig
 
 V2_LISTS = ["deals", "stages", "pipelines", "persons", "organizations", "products", "activities"]
@@ -271,3 +272,37 @@ def test_per_deal_endpoints_see_deals_added_to_the_view() -> None:
         body = s.get(f"{srv.pipedrive_url}/api/v2/deals/987654/discounts").json()
         assert body["data"] == view.deal_discounts[987654]
         assert s.get(f"{srv.pipedrive_url}/api/v2/deals/987654").json()["data"]["id"] == 987654
+
+
+def test_view_memo_keeps_a_value_only_for_the_list_it_came_from() -> None:
+    memo: ViewMemo[int] = ViewMemo(size=2)
+    rows: list[dict[str, Any]] = [{"id": 1}]
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert memo.derive("k", rows, compute) == 1
+    assert memo.derive("k", rows, compute) == 1  # kept
+    assert memo.get("k", [{"id": 1}]) is None  # an equal list is not the same list
+    assert memo.derive("k", [{"id": 1}], compute) == 2
+    memo.put("a", rows, 10)
+    memo.put("b", rows, 11)  # full: the earlier values are dropped
+    assert memo.get("a", rows) is None and memo.get("b", rows) == 11
+
+
+def test_a_stripe_listing_started_again_sees_records_added_in_place() -> None:
+    """Pages after the first reuse the listing's result set; a new first page filters afresh,
+    and each server keeps its own result sets."""
+    company = DemoCompany(SimConfig(seed=9, n_deals=120))
+    with FakeApiServer(company) as srv, requests.Session() as s:
+        s.headers["Authorization"] = f"Bearer {srv.stripe_key}"
+        url = f"{srv.stripe_url}/v1/invoices"
+        view = company.stripe_view()
+        before = _walk_stripe(s, url, limit=5)
+        assert [r["id"] for r in before] == [r["id"] for r in view.invoices]
+        newest = {**view.invoices[0], "id": "in_added", "created": view.invoices[0]["created"] + 1}
+        view.invoices.insert(0, newest)
+        after = _walk_stripe(s, url, limit=5)
+        assert [r["id"] for r in after] == ["in_added", *(r["id"] for r in before)]

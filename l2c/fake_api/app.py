@@ -14,7 +14,7 @@ from l2c.fake_api.faults import Fault, FaultBook
 from l2c.fake_api.http11 import has_nonfinite
 from l2c.fake_api.pipedrive_api import PipedriveApi
 from l2c.fake_api.responses import ApiError, Response, pipedrive_error, stripe_error
-from l2c.fake_api.stripe_api import handle_stripe
+from l2c.fake_api.stripe_api import StripeApi
 from l2c.fake_api.systems import EXTRA_SYSTEMS, Patcher, SystemApi
 from l2c.simulator import DemoCompany
 from l2c.simulator.views import Record
@@ -38,6 +38,7 @@ class FakeApp:
         # set by the server: the dlt env vars that point every source at it
         self.source_env: Callable[[], dict[str, str]] | None = None
         self._pipedrive = PipedriveApi()
+        self._stripe = StripeApi()
         self.systems: dict[str, SystemApi] = {name: make() for name, make in EXTRA_SYSTEMS.items()}
         self._lock = threading.Lock()
         self._log: list[LogEntry] = []
@@ -147,7 +148,8 @@ class FakeApp:
         if method != "GET":
             return stripe_error(405, f"Method {method} not allowed")
         try:
-            return handle_stripe(self.company.stripe_view(), path, query, self._patcher("stripe"))
+            view = self.company.stripe_view()
+            return self._stripe.handle(view, path, query, self._patcher("stripe"))
         except ApiError as err:
             return stripe_error(err.status, err.message, err.param)
 

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import base64
 import re
-import threading
 from collections.abc import Mapping
 from typing import Any
 
+from l2c.fake_api.memo import ViewMemo
 from l2c.fake_api.responses import ApiError, Response, int_param
 from l2c.fake_api.systems import Patcher
 from l2c.simulator import DemoCompany
@@ -199,25 +199,6 @@ def _sort(rows: list[Record], keys: list[tuple[str, bool]]) -> list[Record]:
     return out
 
 
-class _SortCache:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._cache: dict[tuple[int, tuple[tuple[str, bool], ...]], tuple[Any, list[Record]]] = {}
-
-    def sorted(self, rows: list[Record], keys: list[tuple[str, bool]]) -> list[Record]:
-        ck = (id(rows), tuple(keys))
-        with self._lock:
-            hit = self._cache.get(ck)
-            if hit is not None and hit[0] is rows:
-                return hit[1]
-        out = _sort(rows, keys)
-        with self._lock:
-            if len(self._cache) > 64:
-                self._cache.clear()
-            self._cache[ck] = (rows, out)
-        return out
-
-
 def _flag(query: Mapping[str, str], name: str) -> bool:
     return query.get(name, "").strip().lower() == "true"
 
@@ -233,7 +214,8 @@ class OracleCxApi:
         self.default_limit = 25
         self.max_limit = 500
         self.expand_limit = 25  # items of an expanded child collection (then hasMore)
-        self._sorts = _SortCache()
+        # sorted copies of a view's lists, reused while the view stays current
+        self._sorts: ViewMemo[list[Record]] = ViewMemo()
 
     # ---- SystemApi ----------------------------------------------------------------------------
     def authorized(self, headers: Mapping[str, str], query: Mapping[str, str]) -> bool:
@@ -425,7 +407,7 @@ class _Request:
         attributes: set[str] = set().union(*(r.keys() for r in rows[:50])) if rows else set()
         order = self.query.get("orderBy", "").strip()
         keys = parse_order(order, attributes) if order else [(default_key, False)]
-        rows = self.api._sorts.sorted(rows, keys)
+        rows = self.api._sorts.derive((id(rows), tuple(keys)), rows, lambda: _sort(rows, keys))
         q = self.query.get("q", "").strip()
         if q:
             rows = apply_q(rows, parse_q(q, self.framework_version, attributes))

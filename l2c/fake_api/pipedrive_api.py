@@ -8,6 +8,7 @@ from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
 
+from l2c.fake_api.memo import ViewMemo
 from l2c.fake_api.responses import ApiError, Response, decode_cursor, encode_cursor, int_param
 from l2c.simulator.clock import parse_rfc3339, v2
 from l2c.simulator.views import PipedriveView, Record
@@ -33,23 +34,16 @@ class SortCache:
     """Sorted copies of a view's lists, reused while the view stays current."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._cache: dict[tuple[int, str, bool], tuple[list[Record], list[Record]]] = {}
+        self._memo: ViewMemo[list[Record]] = ViewMemo()
 
     def sorted(self, rows: list[Record], key: str, desc: bool) -> list[Record]:
         if key == "id" and not desc:
             return rows if _ids_ascending(rows) else sorted(rows, key=lambda r: r["id"])
-        ck = (id(rows), key, desc)
-        with self._lock:
-            hit = self._cache.get(ck)
-            if hit is not None and hit[0] is rows:
-                return hit[1]
-        out = sorted(rows, key=lambda r: (r[key] or "", r["id"]), reverse=desc)
-        with self._lock:
-            if len(self._cache) > 64:
-                self._cache.clear()
-            self._cache[ck] = (rows, out)
-        return out
+        return self._memo.derive(
+            (id(rows), key, desc),
+            rows,
+            lambda: sorted(rows, key=lambda r: (r[key] or "", r["id"]), reverse=desc),
+        )
 
 
 def _ids_ascending(rows: list[Record]) -> bool:
@@ -77,8 +71,7 @@ class PageCache:
     filters afresh, so a view changed in place between loads is seen by the next load."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._cache: dict[tuple[Any, ...], tuple[list[Record], list[Record]]] = {}
+        self._memo: ViewMemo[list[Record]] = ViewMemo()
 
     def filtered(
         self,
@@ -87,17 +80,8 @@ class PageCache:
         continuing: bool,
         compute: Callable[[], list[Record]],
     ) -> list[Record]:
-        if continuing:
-            with self._lock:
-                hit = self._cache.get(key)
-            if hit is not None and hit[0] is rows:
-                return hit[1]
-        out = compute()
-        with self._lock:
-            if len(self._cache) > 64:
-                self._cache.clear()
-            self._cache[key] = (rows, out)
-        return out
+        hit = self._memo.get(key, rows) if continuing else None
+        return hit if hit is not None else self._memo.put(key, rows, compute())
 
 
 class DealIndex:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from itertools import pairwise
-from typing import Any
+from typing import NamedTuple
 
+from l2c.fake_api.memo import ViewMemo
 from l2c.fake_api.responses import ApiError, Response, int_param
 from l2c.simulator.views import Record, StripeView
 
@@ -51,40 +51,47 @@ def _key(row: Record) -> tuple[int, str]:
     return row["created"], row["id"]
 
 
-class _Listing:
-    """A list request's filtered rows and each row's position, for the pages after the first
-    (`starting_after` the last id of the page before), as a real API keeps a cursor's result
-    set: the filters and the cursor's key comparison scan the whole list, once per page
-    otherwise. Kept only when the rows are in strictly descending (created, id) order, where
-    the rows after an id's position are exactly those with a smaller key; the first page of
-    a listing always filters afresh."""
+class _ResultSet(NamedTuple):
+    """A list request's filtered rows and each row's position, newest first."""
 
-    _lock = threading.Lock()
-    _cache: dict[tuple[Any, ...], tuple[list[Record], list[Record], dict[str, int]]] = {}
+    rows: list[Record]
+    positions: dict[str, int]
 
     @classmethod
-    def put(cls, key: tuple[Any, ...], rows: list[Record], filtered: list[Record]) -> None:
+    def of(cls, filtered: list[Record]) -> _ResultSet | None:
+        """Kept only when the rows are in strictly descending (created, id) order, where the
+        rows after an id's position are exactly those with a smaller key."""
         keys = [_key(r) for r in filtered]
         if any(a <= b for a, b in pairwise(keys)):
-            return
-        positions = {r["id"]: i for i, r in enumerate(filtered)}
-        with cls._lock:
-            if len(cls._cache) > 64:
-                cls._cache.clear()
-            cls._cache[key] = (rows, filtered, positions)
-
-    @classmethod
-    def after(cls, key: tuple[Any, ...], rows: list[Record], after: str) -> list[Record] | None:
-        """The filtered rows after `after`, if this listing is kept and holds that id."""
-        with cls._lock:
-            hit = cls._cache.get(key)
-        if hit is None or hit[0] is not rows:
             return None
-        position = hit[2].get(after)
-        return None if position is None else hit[1][position + 1 :]
+        return cls(filtered, {r["id"]: i for i, r in enumerate(filtered)})
+
+    def after(self, after: str) -> list[Record] | None:
+        """The rows after `after`, if this result set holds that id."""
+        position = self.positions.get(after)
+        return None if position is None else self.rows[position + 1 :]
 
 
-def handle_stripe(view: StripeView, path: str, query: dict[str, str], patch: Patch) -> Response:
+class StripeApi:
+    """Stripe's list and retrieve endpoints. A listing's result set is kept from its first page
+    for the pages after it (`starting_after` the last id of the page before), as a real API
+    keeps a cursor's result set: the filters and the cursor's key comparison scan the whole
+    list, once per page otherwise. The first page of a listing always filters afresh."""
+
+    def __init__(self) -> None:
+        self.listings: ViewMemo[_ResultSet] = ViewMemo()
+
+    def handle(self, view: StripeView, path: str, query: dict[str, str], patch: Patch) -> Response:
+        return _handle(view, path, query, patch, self.listings)
+
+
+def _handle(
+    view: StripeView,
+    path: str,
+    query: dict[str, str],
+    patch: Patch,
+    listings: ViewMemo[_ResultSet],
+) -> Response:
     parts = [p for p in path.split("/") if p]
     if len(parts) < 2 or parts[0] != "v1" or parts[1] not in RESOURCES or len(parts) > 3:
         raise ApiError(404, f"Unrecognized request URL (GET: {path}).")
@@ -103,7 +110,8 @@ def handle_stripe(view: StripeView, path: str, query: dict[str, str], patch: Pat
         *(query.get(k) for k in ("created[lte]", "created[lt]", *FILTERS[name])),
     )
     if after and not before:
-        rest = _Listing.after(listing, rows, after)
+        kept = listings.get(listing, rows)
+        rest = kept.after(after) if kept is not None else None
         if rest is not None:
             return _list(name, rest[:limit], len(rest) > limit, patch)
     by_id = {r["id"]: r for r in rows}
@@ -112,7 +120,9 @@ def handle_stripe(view: StripeView, path: str, query: dict[str, str], patch: Pat
         if query.get(field):
             filtered = [r for r in filtered if r.get(field) == query[field]]
     if not after and not before:
-        _Listing.put(listing, rows, filtered)
+        result_set = _ResultSet.of(filtered)
+        if result_set is not None:
+            listings.put(listing, rows, result_set)
     if after:
         if after not in by_id:
             raise ApiError(400, f"No such {RESOURCES[name]}: '{after}'", "starting_after")
