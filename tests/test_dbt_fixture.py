@@ -302,3 +302,39 @@ def test_not_null_constraint_fails_the_mart_build(warehouse):
             con.execute("select count(*) from marts.event_log where event_at is null").fetchone()[0]
             == 0
         )
+
+
+def test_documented_columns_test_catches_a_python_mart_changing_shape(warehouse):
+    """dbt does not enforce contracts on Python models; the project test `documented_columns`
+    checks their built tables against the yml instead. On a copy of the built fixture,
+    activity_rework loses a column, gains one and has a count narrowed to INTEGER;
+    stage_backward_moves stays as built."""
+    db_path = _copy_built(warehouse, "documented_columns")
+    with duckdb.connect(str(db_path)) as con:
+        con.execute("alter table marts.activity_rework drop column rework_rate")
+        con.execute("alter table marts.activity_rework add column surprise integer")
+        con.execute("alter table marts.activity_rework alter column cases_count type integer")
+
+    result = _dbt_invoke(
+        db_path,
+        [
+            "test",
+            "--select",
+            "test_name:documented_columns,activity_rework",
+            "test_name:documented_columns,stage_backward_moves",
+        ],
+        db_path.parent / "target",
+    )
+    outcomes = {r.node.name: (r.status, r.failures) for r in result.result}
+    assert outcomes == {
+        "documented_columns_activity_rework_": ("fail", 3),
+        "documented_columns_stage_backward_moves_": ("pass", 0),
+    }
+    [failed] = [r for r in result.result if r.status == "fail"]
+    with duckdb.connect(str(db_path)) as con:
+        mismatches = set(con.execute(failed.node.compiled_code).fetchall())
+    assert mismatches == {
+        ("rework_rate", "DOUBLE", "missing"),
+        ("surprise", "not documented", "INTEGER"),
+        ("cases_count", "BIGINT", "INTEGER"),
+    }
