@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from l2c.dbt_runner import DbtError
 from l2c.fake_api import FakeApiServer
@@ -32,6 +33,16 @@ from pipelines.zendesk_sell_schedule import history_config, run_history_loads
 # Zendesk Sell history: weekly scheduled loads over the last weeks before the final load
 ZENDESK_LOADS = 12
 ZENDESK_EVERY_DAYS = 7.0
+
+
+def dbt_vars(company: DemoCompany) -> dict[str, Any]:
+    """The dbt vars of a build on this company's data: open durations are measured to the
+    simulated 'now', not to today's date, and follow-ups are counted within the window the
+    company plants its follow-up effect at."""
+    return {
+        "as_of": f"{company.as_of:%Y-%m-%d %H:%M:%S}",
+        "follow_up_within_days": company.config.follow_up_days,
+    }
 
 
 def point_sources_at(server: FakeApiServer) -> None:
@@ -85,16 +96,7 @@ def run(
             os.environ["SOURCES__ERP__FOLDER"] = str(drop)
             systems.append("erp")
             print(f"ERP sales-order export: {len(files)} files in {drop}")
-        # open durations are measured to the simulated 'now', not to today's date
-        refresh(
-            duckdb_path,
-            systems=systems,
-            dbt_vars={
-                "as_of": f"{company.as_of:%Y-%m-%d %H:%M:%S}",
-                # the demo company plants its follow-up effect at this many days
-                "follow_up_within_days": company.config.follow_up_days,
-            },
-        )
+        refresh(duckdb_path, systems=systems, dbt_vars=dbt_vars(company))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

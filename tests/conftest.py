@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,23 @@ import pytest
 
 from l2c.fake_api import FakeApiServer
 from l2c.simulator import DemoCompany, SimConfig
+
+
+@contextmanager
+def serving(company: DemoCompany, **env: str) -> Iterator[FakeApiServer]:
+    """`company` served on a free local port while the block runs, with every source's dlt
+    settings (and the extra `env`) pointing at it, as a user configures the real APIs."""
+    with pytest.MonkeyPatch.context() as mp, FakeApiServer(company, port=0) as server:
+        for key, value in {**server.source_env(), **env}.items():
+            mp.setenv(key, value)
+        yield server
+
+
+def vars_of(company: DemoCompany) -> list[str]:
+    """`--vars` for a dbt build on this company's data, as the demo passes them."""
+    from l2c.demo import dbt_vars
+
+    return ["--vars", json.dumps(dbt_vars(company))]
 
 
 @pytest.fixture
@@ -89,18 +107,10 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWar
 
     work = tmp_path_factory.mktemp("demo_warehouse")
     company = DemoCompany(SimConfig(seed=DEMO_SEED, n_deals=DEMO_DEALS))
-    with pytest.MonkeyPatch.context() as mp, FakeApiServer(company, port=0) as server:
-        mp.setenv("SOURCES__PIPEDRIVE__BASE_URL", server.pipedrive_url)
-        mp.setenv("SOURCES__PIPEDRIVE__API_TOKEN", server.pipedrive_token)
-        mp.setenv("SOURCES__STRIPE__BASE_URL", server.stripe_url)
-        mp.setenv("SOURCES__STRIPE__API_KEY", server.stripe_key)
-        db = work / "l2c.duckdb"
+    db = work / "l2c.duckdb"
+    with serving(company):
         load_all(db)
-    as_of = company.as_of.strftime("%Y-%m-%d %H:%M:%S")
-    # as the demo does: open durations measured to the simulated 'now', and the follow-up
-    # window the company plants
-    dbt_vars = {"as_of": as_of, "follow_up_within_days": company.config.follow_up_days}
-    args = ["build", "--vars", json.dumps(dbt_vars)]
+    args = ["build", *vars_of(company)]
     # while developing one area, L2C_TEST_DBT_SELECT narrows the build (e.g. '+marts.sales')
     select = os.environ.get("L2C_TEST_DBT_SELECT")
     if select:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import query
+from conftest import query, serving
 
 from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
 from l2c.fake_api import FakeApiServer
@@ -36,11 +36,7 @@ class Built:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     work = tmp_path_factory.mktemp("e2e")
     company = DemoCompany(SimConfig(seed=11, n_deals=400))
-    with pytest.MonkeyPatch.context() as mp, FakeApiServer(company, port=0) as server:
-        mp.setenv("SOURCES__PIPEDRIVE__BASE_URL", server.pipedrive_url)
-        mp.setenv("SOURCES__PIPEDRIVE__API_TOKEN", server.pipedrive_token)
-        mp.setenv("SOURCES__STRIPE__BASE_URL", server.stripe_url)
-        mp.setenv("SOURCES__STRIPE__API_KEY", server.stripe_key)
+    with serving(company) as server:
         db = work / "l2c.duckdb"
         load_all(db)
         run_dbt(["build", *EVENT_LOG_BUILD], db, target_path=work / "target", quiet=True)

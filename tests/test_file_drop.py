@@ -17,10 +17,9 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import query
+from conftest import query, serving, vars_of
 
 from l2c.dbt_runner import EVENT_LOG_BUILD, run_dbt
-from l2c.fake_api import FakeApiServer
 from l2c.simulator import DemoCompany, SimConfig
 from l2c.simulator.crms import CRMS
 from l2c.simulator.render_erp import HEADERS, write_erp_export
@@ -573,17 +572,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoCompan
     rows = read_csv(paths[0])  # an ERP export column the staging model does not know
     write_csv(paths[0], [[*rows[0], "Incoterms"]] + [[*r, "DAP"] for r in rows[1:]])
     db = work / "l2c.duckdb"
-    with pytest.MonkeyPatch.context() as mp, FakeApiServer(company, port=0) as server:
-        for key, value in server.source_env().items():
-            mp.setenv(key, value)
-        mp.setenv("SOURCES__ERP__FOLDER", str(work / "drop"))
+    with serving(company, SOURCES__ERP__FOLDER=str(work / "drop")):
         load_all(db, [*crms, "stripe", "erp"])
-    as_of = company.as_of.strftime("%Y-%m-%d %H:%M:%S")
     run_dbt(
-        ["build", *EVENT_LOG_BUILD, "--vars", f"{{as_of: '{as_of}'}}"],
-        db,
-        target_path=work / "target",
-        quiet=True,
+        ["build", *EVENT_LOG_BUILD, *vars_of(company)], db, target_path=work / "target", quiet=True
     )
     yield company, db
 

@@ -5,7 +5,6 @@ Pipedrive and Oracle units from its ERP, loaded and built once; every check is p
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 import statistics
 from collections import Counter
@@ -16,10 +15,9 @@ from typing import Any
 
 import duckdb
 import pytest
-from conftest import query
+from conftest import query, serving, vars_of
 
 from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
-from l2c.fake_api import FakeApiServer
 from l2c.quality import QualityError, check, raw_suites, run_suites
 from l2c.simulator import DemoCompany, SimConfig
 from l2c.simulator.crms import ALL_CRMS, CRM_WEIGHTS
@@ -53,19 +51,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     drop = work / "erp_drop"
     write_erp_export(company, drop, ERP_CRMS)
     db = work / "l2c.duckdb"
-    with pytest.MonkeyPatch.context() as mp, FakeApiServer(company, port=0) as server:
-        for key, value in server.source_env().items():
-            mp.setenv(key, value)
-        mp.setenv("SOURCES__ERP__FOLDER", str(drop))
+    with serving(company, SOURCES__ERP__FOLDER=str(drop)):
         load_all(db, [*ALL_CRMS, "stripe", "erp"])
-    dbt_vars = {
-        "as_of": f"{company.as_of:%Y-%m-%d %H:%M:%S}",
-        "follow_up_within_days": config.follow_up_days,
-    }
     # the log and the two analytical marts the checks read
     selection = ["+case_stage_progression", "+invoice_payments"]
     args = ["build", *EVENT_LOG_BUILD[:-2], *selection, *EVENT_LOG_BUILD[-2:]]
-    run_dbt([*args, "--vars", json.dumps(dbt_vars)], db, target_path=work / "target", quiet=True)
+    run_dbt([*args, *vars_of(company)], db, target_path=work / "target", quiet=True)
     yield Built(company, company.ground_truth(), db)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import query, table_counts
+from conftest import query, serving, table_counts
 
 from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
 from l2c.fake_api import FakeApiServer, Fault
@@ -455,9 +455,7 @@ class Built:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     work = tmp_path_factory.mktemp("oracle_cx_e2e")
     company = oracle_company(seed=11, n_deals=300)
-    with pytest.MonkeyPatch.context() as mp, FakeApiServer(company, port=0) as server:
-        for key, value in server.source_env().items():
-            mp.setenv(key, value)
+    with serving(company) as server:
         db = work / "l2c.duckdb"
         load_all(db, systems=["pipedrive", SYSTEM, "stripe"])
         run_dbt(["build", *EVENT_LOG_BUILD], db, target_path=work / "target", quiet=True)

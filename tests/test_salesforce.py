@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import query, table_counts
+from conftest import query, serving, table_counts
 
 from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
 from l2c.fake_api import FakeApiServer, Fault
@@ -489,9 +489,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     company = DemoCompany(
         SimConfig(seed=5, n_deals=600, crms=("pipedrive", "salesforce"), crm_weights=(0.5, 0.5))
     )
-    with pytest.MonkeyPatch.context() as mp, FakeApiServer(company, port=0) as server:
-        for key, value in server.source_env().items():
-            mp.setenv(key, value)
+    with serving(company) as server:
         # schema drift: the API starts sending a new custom field on a few opportunities
         for opp in company.salesforce_view().objects["Opportunity"][:DRIFTED]:
             server.malform("salesforce.Opportunity", opp["Id"], "Lead_Score__c", 87.5)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import query, table_counts
+from conftest import query, serving, table_counts, vars_of
 
 from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
 from l2c.fake_api import FakeApiServer, Fault
@@ -465,18 +465,15 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
     config = two_unit_config(seed=21, n_deals=360, history_days=160, future_days=30)
     company = DemoCompany(history_config(config, LOADS, EVERY_DAYS))
     start = company.as_of_unix
-    with pytest.MonkeyPatch.context() as mp, FakeApiServer(company, port=0) as server:
-        for key, value in server.source_env().items():
-            mp.setenv(key, value)
+    with serving(company) as server:
         db = work / "l2c.duckdb"
         run_history_loads(company, db, LOADS, EVERY_DAYS)
         assert (
             company.as_of_unix == start + LOADS * EVERY_DAYS * DAY == DemoCompany(config).as_of_unix
         )
         load_all(db, ["pipedrive", SYSTEM, "stripe"])
-        as_of = company.as_of.strftime("%Y-%m-%d %H:%M:%S")
         run_dbt(
-            ["build", *EVENT_LOG_BUILD, "--vars", f"{{as_of: '{as_of}'}}"],
+            ["build", *EVENT_LOG_BUILD, *vars_of(company)],
             db,
             target_path=work / "target",
             quiet=True,
