@@ -65,7 +65,7 @@ visit_totals as (
         sum(case when is_backward_move then 1 else 0 end) as backward_moves_count,
         sum(case when is_repeat_entry then 1 else 0 end) as repeated_entries_count,
         max(canonical_stage_order) as furthest_entered_order,
-        {{ dbt.listagg('canonical_stage', "' > '", 'order by visit_number') }} as stage_path
+        {{ ordered_listagg('canonical_stage', "' > '", 'visit_number') }} as stage_path
     from visits
     group by case_id
 ),
@@ -109,8 +109,9 @@ skipped as (
     select
         reach.case_id,
         count(*) as skipped_stages_count,
-        {{ dbt.listagg('pipeline_stages.canonical_stage', "', '",
-                       'order by pipeline_stages.canonical_stage_order') }} as skipped_stages
+        {{ ordered_listagg(
+            'pipeline_stages.canonical_stage', "', '", 'pipeline_stages.canonical_stage_order'
+        ) }} as skipped_stages
     from reach
     inner join pipeline_stages
         on
