@@ -7,10 +7,16 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.setup-stamp
+# the Spark check's own environment: pyspark next to great-expectations breaks pytest-xdist
+# workers (GX imports pyspark.sql.connect, which exits without grpc), so it stays out of .venv
+SPARK_VENV  := .venv-spark
+SPARK_STAMP := $(SPARK_VENV)/.setup-stamp
+# makes this checkout importable (l2c, pipelines, bench) from a venv's Python
+REPO_PTH = import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'l2c_repo.pth').write_text(str(pathlib.Path.cwd()) + '\n')
 DEALS  ?= 3000
 SEED   ?= 42
 
-.PHONY: setup demo refresh test lint sqlfluff pytest bench bench-mining clean
+.PHONY: setup demo refresh test lint sqlfluff pytest bench bench-mining spark-check clean
 
 setup: $(STAMP)
 
@@ -19,7 +25,7 @@ setup: $(STAMP)
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
-	$(PY) -c "import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'l2c_repo.pth').write_text(str(pathlib.Path.cwd()) + '\n')"
+	$(PY) -c "$(REPO_PTH)"
 	touch $(STAMP)
 
 demo: setup
@@ -48,6 +54,17 @@ bench: setup
 # process mining vs pm4py on generated logs, e.g. ARGS="--events 100000 1000000"
 bench-mining: setup
 	$(PY) -m bench.mining $(ARGS)
+
+# The dbt SQL layers built on Spark (local pyspark; needs Java 17+) and compared row by row with
+# the DuckDB build, in its own venv with dbt-spark and pyspark (requirements-spark.txt).
+$(SPARK_STAMP): requirements.txt requirements-spark.txt constraints.txt
+	$(PYTHON) -m venv $(SPARK_VENV)
+	$(SPARK_VENV)/bin/python -m pip install --quiet -r requirements.txt -r requirements-spark.txt -c constraints.txt
+	$(SPARK_VENV)/bin/python -c "$(REPO_PTH)"
+	touch $(SPARK_STAMP)
+
+spark-check: $(SPARK_STAMP)
+	$(SPARK_VENV)/bin/python -m l2c.spark_check $(ARGS)
 
 clean:
 	rm -rf warehouse target logs .pytest_cache .ruff_cache

@@ -60,7 +60,7 @@ def reset(duckdb_path: Path) -> None:
 
 def run(
     deals: int, seed: int, duckdb_path: Path, keep: bool, crms: Sequence[str] = ALL_CRMS
-) -> None:
+) -> DemoCompany:
     duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     # dlt warns about every column that stayed empty in a load; keep the demo's output short
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
@@ -97,6 +97,7 @@ def run(
             systems.append("erp")
             print(f"ERP sales-order export: {len(files)} files in {drop}")
         refresh(duckdb_path, systems=systems, dbt_vars=dbt_vars(company))
+    return company
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,41 @@
+"""The row comparison behind `make spark-check` (DuckDB build vs Spark build). The Spark build
+itself needs pyspark and Java and runs as `make spark-check`, outside the test suite."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+
+from l2c.spark_check import Comparison, compare_rows, normalise, report
+
+
+def test_values_from_either_engine_normalise_alike() -> None:
+    aware = dt.datetime(2026, 6, 30, 2, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    assert normalise(aware) == dt.datetime(2026, 6, 30, 0, 0)
+    assert normalise(decimal.Decimal("12.50")) == normalise(12.5)
+    assert normalise(0.1 + 0.2) == normalise(0.3)
+    assert normalise(-0.0000001) == 0.0 and str(normalise(-0.0000001)) == "0.0"
+    assert normalise(["a", 1.0000000001]) == ("a", 1.0)
+    assert normalise(float("nan")) == normalise(float("nan"))
+
+
+def test_rows_compare_as_multisets_in_any_order() -> None:
+    duck = [("a", 1, 2.0), ("b", 2, 3.0), ("b", 2, 3.0)]
+    same = compare_rows("marts.x", duck, [("b", 2, 3.0000000001), ("a", 1, 2.0), ("b", 2, 3.0)])
+    assert same.equal and same.duckdb_rows == same.spark_rows == 3
+
+    one_less = compare_rows("marts.x", duck, [("a", 1, 2.0), ("b", 2, 3.0)])
+    assert not one_less.equal
+    assert one_less.only_duckdb == [("b", 2, 3.0)] and one_less.only_spark == []
+
+    changed = compare_rows("marts.x", duck, [("a", 1, 2.0), ("b", 2, 3.0), ("b", 2, 3.001)])
+    assert changed.only_duckdb == [("b", 2, 3.0)] and changed.only_spark == [("b", 2, 3.001)]
+
+
+def test_the_report_fails_on_any_difference_and_on_nothing_compared(capsys) -> None:
+    equal = compare_rows("marts.x", [(1,)], [(1,)])
+    missing = Comparison("staging.y", 0, 0, [], [], missing_on_spark=True)
+    assert report([equal]) is True
+    assert report([equal, missing]) is False
+    assert "staging.y: not built on Spark" in capsys.readouterr().out
+    assert report([]) is False
