@@ -239,6 +239,13 @@ def _copy_built(warehouse, name: str) -> Path:
     return db_path
 
 
+def _run_tests(db_path: Path, *selectors: str):
+    """`dbt test --select <selectors>` on a copy of the fixture: the run, and each test's
+    (status, failures) by name."""
+    result = _dbt_invoke(db_path, ["test", "--select", *selectors], db_path.parent / "target")
+    return result, {r.node.name: (r.status, r.failures) for r in result.result}
+
+
 def test_primary_key_test_fails_on_a_duplicate_and_on_a_null(warehouse):
     """The project's generic test `primary_key` (unique + not_null in one query) fails on a
     duplicated key and on a null key. On a copy of the built fixture: users get one duplicated
@@ -261,18 +268,12 @@ def test_primary_key_test_fails_on_a_duplicate_and_on_a_null(warehouse):
             )
             con.execute("drop table intermediate.kept")
 
-    result = _dbt_invoke(
+    _, outcomes = _run_tests(
         db_path,
-        [
-            "test",
-            "--select",
-            "test_name:primary_key,int_users_unioned",
-            "test_name:primary_key,int_teams_unioned",
-            "test_name:primary_key,int_pipelines_unioned",
-        ],
-        db_path.parent / "target",
+        "test_name:primary_key,int_users_unioned",
+        "test_name:primary_key,int_teams_unioned",
+        "test_name:primary_key,int_pipelines_unioned",
     )
-    outcomes = {r.node.name: (r.status, r.failures) for r in result.result}
     assert outcomes == {
         "primary_key_int_users_unioned_user_key": ("fail", 1),
         "primary_key_int_teams_unioned_team_key": ("fail", 1),
@@ -315,17 +316,11 @@ def test_documented_columns_test_catches_a_python_mart_changing_shape(warehouse)
         con.execute("alter table marts.activity_rework add column surprise integer")
         con.execute("alter table marts.activity_rework alter column cases_count type integer")
 
-    result = _dbt_invoke(
+    result, outcomes = _run_tests(
         db_path,
-        [
-            "test",
-            "--select",
-            "test_name:documented_columns,activity_rework",
-            "test_name:documented_columns,stage_backward_moves",
-        ],
-        db_path.parent / "target",
+        "test_name:documented_columns,activity_rework",
+        "test_name:documented_columns,stage_backward_moves",
     )
-    outcomes = {r.node.name: (r.status, r.failures) for r in result.result}
     assert outcomes == {
         "documented_columns_activity_rework_": ("fail", 3),
         "documented_columns_stage_backward_moves_": ("pass", 0),
