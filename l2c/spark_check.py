@@ -96,19 +96,39 @@ def normalise(value: Any) -> Any:
     return value
 
 
+def _close(a: Any, b: Any) -> bool:
+    """Equal, or floats that differ only where the engines' arithmetic may: by one unit in the
+    6th decimal place (two values a hair apart rounded to either side of a boundary) or by a
+    relative 1e-9 (sums in another order)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= max(1.000001e-6, 1e-9 * max(abs(a), abs(b)))
+    return bool(a == b)
+
+
 def compare_rows(
     relation: str, duckdb_rows: Sequence[Sequence[Any]], spark_rows: Sequence[Sequence[Any]]
 ) -> Comparison:
-    """The rows of one relation from both engines as multisets (order does not count)."""
+    """The rows of one relation from both engines as multisets (order does not count); rows
+    left over on both sides are paired once more value by value with `_close`."""
     ours = Counter(tuple(normalise(v) for v in row) for row in duckdb_rows)
     theirs = Counter(tuple(normalise(v) for v in row) for row in spark_rows)
-    return Comparison(
-        relation,
-        ours.total(),
-        theirs.total(),
-        sorted((ours - theirs).elements(), key=repr),
-        sorted((theirs - ours).elements(), key=repr),
-    )
+    only_ours = sorted((ours - theirs).elements(), key=repr)
+    only_theirs = sorted((theirs - ours).elements(), key=repr)
+    unmatched: list[tuple[Any, ...]] = []
+    for row in only_ours:
+        match = next(
+            (
+                i
+                for i, other in enumerate(only_theirs)
+                if len(row) == len(other) and all(map(_close, row, other))
+            ),
+            None,
+        )
+        if match is None:
+            unmatched.append(row)
+        else:
+            only_theirs.pop(match)
+    return Comparison(relation, ours.total(), theirs.total(), unmatched, only_theirs)
 
 
 def export_raw(duckdb_path: Path, folder: Path) -> list[tuple[str, str]]:

@@ -32,6 +32,21 @@ def test_rows_compare_as_multisets_in_any_order() -> None:
     assert changed.only_duckdb == [("b", 2, 3.0)] and changed.only_spark == [("b", 2, 3.001)]
 
 
+def test_floats_a_hair_apart_match_across_a_rounding_boundary() -> None:
+    """104.8100625 +- 1e-13 rounds to ...062 on one engine and ...063 on the other; a sum of
+    1e12 in another order differs far beyond the 6th decimal but not relatively."""
+    near = compare_rows(
+        "marts.x",
+        [("k", 104.8100625 - 1e-13, 1e12 + 0.25)],
+        [("k", 104.8100625 + 1e-13, 1e12 + 0.2501)],
+    )
+    assert near.equal
+    apart = compare_rows("marts.x", [("k", 104.810062)], [("k", 104.810064)])
+    assert not apart.equal
+    other_key = compare_rows("marts.x", [("k", 1.0)], [("j", 1.0)])
+    assert other_key.only_duckdb == [("k", 1.0)] and other_key.only_spark == [("j", 1.0)]
+
+
 def test_the_report_fails_on_any_difference_and_on_nothing_compared(capsys) -> None:
     equal = compare_rows("marts.x", [(1,)], [(1,)])
     missing = Comparison("staging.y", 0, 0, [], [], missing_on_spark=True)
