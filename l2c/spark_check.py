@@ -46,9 +46,7 @@ from typing import Any
 
 import duckdb
 
-from l2c.dbt_runner import ROOT, DbtError
-from l2c.quality import QualityError
-from pipelines.load import LoadError
+from l2c.dbt_runner import ROOT
 
 SCHEMAS = ("staging", "intermediate", "marts")
 PYTHON_MODELS = "path:models/marts/process"
@@ -145,19 +143,28 @@ def export_raw(duckdb_path: Path, folder: Path) -> list[tuple[str, str]]:
     return tables
 
 
+def require_spark() -> None:
+    """Fail before any work when Spark cannot start here."""
+    if shutil.which("java") is None:
+        raise SparkCheckError("Spark needs Java 17 or newer: no `java` on PATH")
+    # pyspark warns that it does not fully support pandas 3; the check uses no pandas
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+    try:
+        import dbt.adapters.spark  # noqa: F401
+        import pyspark  # noqa: F401
+    except ImportError as exc:
+        raise SparkCheckError(
+            f"{exc.name} is not installed: run `make spark-check` (it installs "
+            "requirements-spark.txt into .venv-spark)"
+        ) from exc
+
+
 def spark_session(work: Path) -> Any:
     """A local Spark session with its Hive catalog and warehouse in `work`, in UTC. dbt-spark's
     `session` method picks it up (SparkSession.builder.getOrCreate())."""
-    if shutil.which("java") is None:
-        raise SparkCheckError("Spark needs Java 17 or newer: no `java` on PATH")
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise SparkCheckError(
-            "pyspark is not installed: run `make spark-check` (installs requirements-spark.txt)"
-        ) from exc
-    # pyspark warns that it does not fully support pandas 3; the check uses no pandas
-    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+    require_spark()
+    from pyspark.sql import SparkSession
+
     logging.getLogger("py4j").setLevel(logging.ERROR)
     # pyspark logs every failed query; dbt-spark asks for tables that may not exist (a raw
     # table no load has written yet) and handles the answer itself
@@ -285,6 +292,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--work", type=Path, default=Path("warehouse/spark_check"))
     args = parser.parse_args(argv)
+    try:
+        require_spark()
+    except SparkCheckError as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    # the demo's modules after require_spark: Great Expectations imports pyspark when present
     from l2c import demo
 
     work = args.work.resolve()
@@ -301,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         dbt_build_on_spark(work, demo.dbt_vars(company))
         print("\n== Spark build vs DuckDB build, row by row")
         ok = report(compare_builds(duckdb_path, spark))
-    except (SparkCheckError, LoadError, DbtError, QualityError) as exc:
+    except (SparkCheckError, demo.LoadError, demo.DbtError, demo.QualityError) as exc:
         print(f"\nFAILED: {exc}", file=sys.stderr)
         return 1
     print("\nSpark check passed." if ok else "\nSpark check FAILED: the builds differ.")
