@@ -82,62 +82,52 @@ class StripeApi:
         self.listings: ViewMemo[_ResultSet] = ViewMemo()
 
     def handle(self, view: StripeView, path: str, query: dict[str, str], patch: Patch) -> Response:
-        return _handle(view, path, query, patch, self.listings)
-
-
-def _handle(
-    view: StripeView,
-    path: str,
-    query: dict[str, str],
-    patch: Patch,
-    listings: ViewMemo[_ResultSet],
-) -> Response:
-    parts = [p for p in path.split("/") if p]
-    if len(parts) < 2 or parts[0] != "v1" or parts[1] not in RESOURCES or len(parts) > 3:
-        raise ApiError(404, f"Unrecognized request URL (GET: {path}).")
-    name = parts[1]
-    rows: list[Record] = getattr(view, name)  # newest first
-    if len(parts) == 3:
-        found = [r for r in rows if r["id"] == parts[2]]
-        if not found:
-            raise ApiError(404, f"No such {RESOURCES[name]}: '{parts[2]}'", "id")
-        return Response(200, patch(name, found)[0])
-    limit = int_param(query, "limit", 10, 1, 100)
-    after, before = query.get("starting_after"), query.get("ending_before")
-    listing = (
-        name,
-        *(query.get(k) for k in ("created", "created[gte]", "created[gt]")),
-        *(query.get(k) for k in ("created[lte]", "created[lt]", *FILTERS[name])),
-    )
-    if after and not before:
-        kept = listings.get(listing, rows)
-        rest = kept.after(after) if kept is not None else None
-        if rest is not None:
-            return _list(name, rest[:limit], len(rest) > limit, patch)
-    by_id = {r["id"]: r for r in rows}
-    filtered = _created_filter(rows, query)
-    for field in FILTERS[name]:
-        if query.get(field):
-            filtered = [r for r in filtered if r.get(field) == query[field]]
-    if not after and not before:
-        result_set = _ResultSet.of(filtered)
-        if result_set is not None:
-            listings.put(listing, rows, result_set)
-    if after:
-        if after not in by_id:
-            raise ApiError(400, f"No such {RESOURCES[name]}: '{after}'", "starting_after")
-        anchor = _key(by_id[after])
-        filtered = [r for r in filtered if _key(r) < anchor]
-        page, has_more = filtered[:limit], len(filtered) > limit
-    elif before:
-        if before not in by_id:
-            raise ApiError(400, f"No such {RESOURCES[name]}: '{before}'", "ending_before")
-        anchor = _key(by_id[before])
-        filtered = [r for r in filtered if _key(r) > anchor]
-        page, has_more = filtered[-limit:], len(filtered) > limit
-    else:
-        page, has_more = filtered[:limit], len(filtered) > limit
-    return _list(name, page, has_more, patch)
+        parts = [p for p in path.split("/") if p]
+        if len(parts) < 2 or parts[0] != "v1" or parts[1] not in RESOURCES or len(parts) > 3:
+            raise ApiError(404, f"Unrecognized request URL (GET: {path}).")
+        name = parts[1]
+        rows: list[Record] = getattr(view, name)  # newest first
+        if len(parts) == 3:
+            found = [r for r in rows if r["id"] == parts[2]]
+            if not found:
+                raise ApiError(404, f"No such {RESOURCES[name]}: '{parts[2]}'", "id")
+            return Response(200, patch(name, found)[0])
+        limit = int_param(query, "limit", 10, 1, 100)
+        after, before = query.get("starting_after"), query.get("ending_before")
+        listing = (
+            name,
+            *(query.get(k) for k in ("created", "created[gte]", "created[gt]")),
+            *(query.get(k) for k in ("created[lte]", "created[lt]", *FILTERS[name])),
+        )
+        if after and not before:
+            kept = self.listings.get(listing, rows)
+            rest = kept.after(after) if kept is not None else None
+            if rest is not None:
+                return _list(name, rest[:limit], len(rest) > limit, patch)
+        by_id = {r["id"]: r for r in rows}
+        filtered = _created_filter(rows, query)
+        for field in FILTERS[name]:
+            if query.get(field):
+                filtered = [r for r in filtered if r.get(field) == query[field]]
+        if not after and not before:
+            result_set = _ResultSet.of(filtered)
+            if result_set is not None:
+                self.listings.put(listing, rows, result_set)
+        if after:
+            if after not in by_id:
+                raise ApiError(400, f"No such {RESOURCES[name]}: '{after}'", "starting_after")
+            anchor = _key(by_id[after])
+            filtered = [r for r in filtered if _key(r) < anchor]
+            page, has_more = filtered[:limit], len(filtered) > limit
+        elif before:
+            if before not in by_id:
+                raise ApiError(400, f"No such {RESOURCES[name]}: '{before}'", "ending_before")
+            anchor = _key(by_id[before])
+            filtered = [r for r in filtered if _key(r) > anchor]
+            page, has_more = filtered[-limit:], len(filtered) > limit
+        else:
+            page, has_more = filtered[:limit], len(filtered) > limit
+        return _list(name, page, has_more, patch)
 
 
 def _list(name: str, page: list[Record], has_more: bool, patch: Patch) -> Response:
