@@ -247,15 +247,12 @@ def compare_builds(duckdb_path: Path, spark: Any) -> list[Comparison]:
                 if name not in on_spark:
                     comparisons.append(Comparison(relation, 0, 0, [], [], missing_on_spark=True))
                     continue
-                columns = [
-                    d[0] for d in con.execute(f"select * from {relation} limit 0").description
-                ]
+                ours = con.execute(f"select * from {relation}")
                 frame = spark.table(relation)
-                if [c.lower() for c in frame.columns] != columns:
+                if [c.lower() for c in frame.columns] != [d[0] for d in ours.description]:
                     comparisons.append(Comparison(relation, 0, 0, [], [], columns_differ=True))
                     continue
-                ours = con.execute(f"select * from {relation}").fetchall()
-                comparisons.append(compare_rows(relation, ours, frame.collect()))
+                comparisons.append(compare_rows(relation, ours.fetchall(), frame.collect()))
     return comparisons
 
 
