@@ -11,8 +11,6 @@ STAMP  := $(VENV)/.setup-stamp
 # workers (GX imports pyspark.sql.connect, which exits without grpc), so it stays out of .venv
 SPARK_VENV  := .venv-spark
 SPARK_STAMP := $(SPARK_VENV)/.setup-stamp
-# makes this checkout importable (l2c, pipelines, bench) from a venv's Python
-REPO_PTH = import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'l2c_repo.pth').write_text(str(pathlib.Path.cwd()) + '\n')
 DEALS  ?= 3000
 SEED   ?= 42
 
@@ -20,24 +18,25 @@ SEED   ?= 42
 
 setup: $(STAMP)
 
-# requirements-dev.txt holds the test-only oracle (pm4py, AGPL): installed into the same venv
-# for the tests and benchmarks, never imported by the warehouse code
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+# The product (pyproject.toml) and the demo harness (demo/pyproject.toml), both editable, plus
+# the development tools (requirements.txt) and the test-only oracle (requirements-dev.txt:
+# pm4py, AGPL, never imported by the warehouse code); constraints.txt pins every version.
+$(STAMP): pyproject.toml demo/pyproject.toml requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt -c constraints.txt
-	$(PY) -c "$(REPO_PTH)"
+	$(PY) -m pip install --quiet -c constraints.txt -e . -e ./demo \
+		-r requirements.txt -r requirements-dev.txt
 	touch $(STAMP)
 
 demo: setup
-	$(PY) -m l2c.demo --deals $(DEALS) --seed $(SEED)
+	$(VENV)/bin/l2c demo --deals $(DEALS) --seed $(SEED)
 
 # The scheduled job against the configured (real) sources: load, check, build, check.
 refresh: setup
-	$(PY) -m l2c.refresh
+	$(VENV)/bin/l2c refresh
 
 lint: setup
-	$(VENV)/bin/ruff check l2c pipelines tests bench
-	$(VENV)/bin/ruff format --check l2c pipelines tests bench
+	$(VENV)/bin/ruff check l2c pipelines demo tests bench
+	$(VENV)/bin/ruff format --check l2c pipelines demo tests bench
 
 sqlfluff: setup
 	mkdir -p warehouse
@@ -57,14 +56,14 @@ bench-mining: setup
 
 # The dbt SQL layers built on Spark (local pyspark; needs Java 17+) and compared row by row with
 # the DuckDB build, in its own venv with dbt-spark and pyspark (requirements-spark.txt).
-$(SPARK_STAMP): requirements.txt requirements-spark.txt constraints.txt
+$(SPARK_STAMP): pyproject.toml demo/pyproject.toml requirements.txt requirements-spark.txt constraints.txt
 	$(PYTHON) -m venv $(SPARK_VENV)
-	$(SPARK_VENV)/bin/python -m pip install --quiet -r requirements.txt -r requirements-spark.txt -c constraints.txt
-	$(SPARK_VENV)/bin/python -c "$(REPO_PTH)"
+	$(SPARK_VENV)/bin/python -m pip install --quiet -c constraints.txt -e . -e ./demo \
+		-r requirements.txt -r requirements-spark.txt
 	touch $(SPARK_STAMP)
 
 spark-check: $(SPARK_STAMP)
-	$(SPARK_VENV)/bin/python -m l2c.spark_check $(ARGS)
+	$(SPARK_VENV)/bin/l2c spark-check $(ARGS)
 
 clean:
 	rm -rf warehouse target logs .pytest_cache .ruff_cache

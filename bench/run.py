@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from l2c.dbt_runner import run_dbt
-from l2c.simulator import SimConfig
+from l2c_demo.simulator import SimConfig
 from pipelines.load import LoadResult, load_all
 
 # dbt build steps: (label, selection); each step builds what its selection needs that the
@@ -51,7 +51,7 @@ def api_server(deals: int, seed: int, crms: Sequence[str], workdir: Path) -> Ite
         [
             sys.executable,
             "-m",
-            "l2c.fake_api",
+            "l2c_demo.fake_api",
             "--deals",
             str(deals),
             "--seed",

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import yaml
+
+from l2c.paths import is_checkout, project_dir
+from pipelines.manifest import dbt_registry
+
+ROOT = project_dir()
 
 
 class DbtError(RuntimeError):
@@ -36,6 +42,51 @@ def dbt_env(duckdb_path: Path) -> dict[str, str]:
     return env
 
 
+# dbt commands that take --vars
+_VARS_COMMANDS = frozenset(
+    (
+        "build",
+        "run",
+        "test",
+        "seed",
+        "compile",
+        "parse",
+        "ls",
+        "list",
+        "show",
+        "snapshot",
+        "docs",
+        "source",
+        "run-operation",
+    )
+)
+
+
+def with_registry(args: Sequence[str]) -> list[str]:
+    """`args` with the manifest's `l2c_systems` registry added to --vars when it differs from
+    the one in dbt_project.yml (a file-drop mapping added since `l2c systems --write`)."""
+    args = list(args)
+    if not args or args[0] not in _VARS_COMMANDS:
+        return args
+    registry = dbt_registry()
+    project = yaml.safe_load((ROOT / "dbt_project.yml").read_text()) or {}
+    if (project.get("vars") or {}).get("l2c_systems") == registry:
+        return args
+    if "--vars" in args:
+        at = args.index("--vars") + 1
+        given = yaml.safe_load(args[at]) or {}
+        if "l2c_systems" not in given:
+            args[at] = json.dumps({**given, "l2c_systems": registry})
+        return args
+    return [*args, "--vars", json.dumps({"l2c_systems": registry})]
+
+
+def dbt_command() -> list[str]:
+    """The dbt of this Python: its console script beside the interpreter, else dbt's module."""
+    script = Path(sys.executable).with_name("dbt")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "dbt.cli.main"]
+
+
 def run_dbt(
     args: Sequence[str],
     duckdb_path: Path,
@@ -45,15 +96,17 @@ def run_dbt(
 ) -> subprocess.CompletedProcess[str]:
     """`dbt <args>` with the project and profiles dirs of this repo; raises DbtError on failure
     with the tail of dbt's output."""
-    dbt = Path(sys.executable).with_name("dbt")
     command = [
-        str(dbt),
-        *args,
+        *dbt_command(),
+        *with_registry(args),
         "--project-dir",
         str(ROOT),
         "--profiles-dir",
         str(ROOT / "profiles"),
     ]
+    if target_path is None and not is_checkout(ROOT):
+        # an installed project lives in site-packages: dbt's output goes beside the warehouse
+        target_path = Path(duckdb_path).resolve().parent / "dbt_target"
     if target_path is not None:
         command += ["--target-path", str(target_path)]
     env = dbt_env(duckdb_path)
@@ -68,3 +121,20 @@ def run_dbt(
         tail = "\n".join((completed.stdout + completed.stderr).splitlines()[-40:])
         raise DbtError(f"dbt {' '.join(args)} failed (exit {completed.returncode}):\n{tail}")
     return completed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`l2c dbt ARGS`: dbt on this project and profile, on $L2C_DUCKDB_PATH, with the
+    registry of source systems taken from the manifest."""
+    from l2c.paths import default_duckdb_path
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(main.__doc__)
+        return 0
+    try:
+        run_dbt(args, default_duckdb_path())
+    except DbtError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0

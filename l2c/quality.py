@@ -23,6 +23,9 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
+from pipelines.manifest import RawTable
+from pipelines.manifest import system as manifest_system
+
 EARLIEST = pd.Timestamp("2000-01-01")
 EARLIEST_UNIX = int(EARLIEST.timestamp())
 
@@ -102,188 +105,53 @@ def _key(column: str) -> list[Any]:
     ]
 
 
-def _timestamps(table: str, key: str, columns: Sequence[str], extra: str = "") -> str:
-    """`select key, <timestamp columns as naive UTC>, extra from table` (session zone UTC)."""
-    casts = ", ".join(f"cast({c} as timestamp) as {c}" for c in columns)
-    return f"select {key}, {casts}{', ' + extra if extra else ''} from {table}"
-
-
-def _pipedrive_suites() -> list[Suite]:
-    return [
-        Suite(
-            "raw_pipedrive.deals",
-            "select id, cast(add_time as timestamp) as add_time, "
-            "cast(update_time as timestamp) as update_time, value, status "
-            "from raw_pipedrive.deals",
-            [
-                *_key("id"),
-                gxe.ExpectColumnValuesToNotBeNull(column="add_time"),
-                _between_ts("add_time"),
-                _between_ts("update_time"),
-                gxe.ExpectColumnValuesToBeBetween(column="value", min_value=0),
-                gxe.ExpectColumnValuesToBeInSet(
-                    column="status", value_set=["open", "won", "lost", "deleted"]
-                ),
-            ],
-        ),
-        Suite(
-            "raw_pipedrive.deal_changes",
-            "select id, deal_id, cast(log_time as timestamp) as log_time "
-            "from raw_pipedrive.deal_changes",
-            [
-                *_key("id"),
-                gxe.ExpectColumnValuesToNotBeNull(column="deal_id"),
-                _between_ts("log_time"),
-            ],
-        ),
-        Suite(
-            "raw_pipedrive.leads",
-            "select id, cast(add_time as timestamp) as add_time from raw_pipedrive.leads",
-            [*_key("id"), _between_ts("add_time")],
-        ),
-    ]
-
-
-def _stripe_suites() -> list[Suite]:
-    return [
-        Suite(
-            "raw_stripe.invoices",
-            "select id, customer, created, amount_due, amount_paid, total, status "
-            "from raw_stripe.invoices",
-            [
-                *_key("id"),
-                gxe.ExpectColumnValuesToNotBeNull(column="customer"),
-                _between_unix("created"),
-                gxe.ExpectColumnValuesToBeBetween(column="amount_due", min_value=0),
-                gxe.ExpectColumnValuesToBeBetween(column="amount_paid", min_value=0),
-                gxe.ExpectColumnValuesToBeInSet(
-                    column="status", value_set=["draft", "open", "paid", "void", "uncollectible"]
-                ),
-            ],
-        ),
-        Suite(
-            "raw_stripe.charges",
-            "select id, created, amount from raw_stripe.charges",
-            [
-                *_key("id"),
-                _between_unix("created"),
-                gxe.ExpectColumnValuesToBeBetween(column="amount", min_value=0),
-            ],
-        ),
-    ]
-
-
-def _raw_suite(
-    table: str, key: str, timestamps: Sequence[str], extra: str = "", checks: Sequence[Any] = ()
-) -> Suite:
-    """A raw table's suite: its key unique and not null, each timestamp column within range,
-    plus `checks` on the key, the timestamps (as naive UTC) and the `extra` columns."""
+def raw_table_suite(schema: str, table: RawTable) -> Suite:
+    """The Great Expectations suite of one raw table, from its manifest declaration: the key
+    unique and not null, timestamps within range, not-null, non-negative and accepted-value
+    columns. Timestamps are read as naive UTC (the session zone is UTC)."""
+    name = f"{schema}.{table.name}"
+    columns: dict[str, str] = {column: column for column in table.key}
+    for column in table.timestamps:
+        columns[column] = f"cast({column} as timestamp) as {column}"
+    checked = (*table.unix_timestamps, *table.not_null, *table.non_negative, *table.accepted_values)
+    for column in checked:
+        columns.setdefault(column, column)
+    for column, sql_type in table.casts.items():
+        if column in columns and column not in table.timestamps:
+            columns[column] = f"cast({column} as {sql_type}) as {column}"
+    keys: list[Any] = [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in table.key]
+    if len(table.key) == 1:
+        keys.append(gxe.ExpectColumnValuesToBeUnique(column=table.key[0]))
+    else:
+        keys.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(table.key)))
     return Suite(
-        table,
-        _timestamps(table, key, timestamps, extra),
-        [*_key(key), *checks, *(_between_ts(column) for column in timestamps)],
+        name,
+        f"select {', '.join(columns.values())} from {name}",
+        [
+            *keys,
+            *(gxe.ExpectColumnValuesToNotBeNull(column=c) for c in table.not_null),
+            *(_non_negative(c) for c in table.non_negative),
+            *(
+                gxe.ExpectColumnValuesToBeInSet(column=c, value_set=list(values))
+                for c, values in table.accepted_values.items()
+            ),
+            *(_between_ts(c) for c in table.timestamps),
+            *(_between_unix(c) for c in table.unix_timestamps),
+        ],
     )
-
-
-def _not_null(*columns: str) -> list[Any]:
-    return [gxe.ExpectColumnValuesToNotBeNull(column=column) for column in columns]
 
 
 def _non_negative(column: str) -> Any:
     return gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0)
 
 
-def _salesforce_suites() -> list[Suite]:
-    return [
-        _raw_suite(
-            "raw_salesforce.opportunities",
-            "id",
-            ["created_date", "system_modstamp"],
-            "amount, stage_name, is_closed, is_won",
-            [*_not_null("created_date", "stage_name", "is_closed"), _non_negative("amount")],
-        ),
-        _raw_suite(
-            "raw_salesforce.opportunity_history",
-            "id",
-            ["created_date"],
-            "opportunity_id",
-            _not_null("opportunity_id"),
-        ),
-        _raw_suite("raw_salesforce.leads", "id", ["created_date"]),
-    ]
-
-
-def _oracle_cx_suites() -> list[Suite]:
-    return [
-        _raw_suite(
-            "raw_oracle_cx.opportunities",
-            "opty_id",
-            ["creation_date", "last_update_date"],
-            "revenue, status_code",
-            [
-                *_not_null("creation_date"),
-                _non_negative("revenue"),
-                gxe.ExpectColumnValuesToBeInSet(
-                    column="status_code", value_set=["OPEN", "WON", "LOST"]
-                ),
-            ],
-        ),
-        _raw_suite(
-            "raw_oracle_cx.stage_snapshots",
-            "opty_stg_snapshot_id",
-            ["stg_enter_date"],
-            "opty_id",
-            _not_null("opty_id", "stg_enter_date"),
-        ),
-        _raw_suite("raw_oracle_cx.leads", "lead_id", ["creation_date"]),
-    ]
-
-
-def _zendesk_sell_suites() -> list[Suite]:
-    return [
-        _raw_suite(
-            "raw_zendesk_sell.deals",
-            "id",
-            ["created_at", "updated_at"],
-            "value, stage_id",
-            [*_not_null("created_at", "stage_id"), _non_negative("value")],
-        ),
-        _raw_suite(
-            "raw_zendesk_sell.deal_stage_snapshots",
-            "snapshot_id",
-            ["last_stage_change_at"],
-            "deal_id, stage_id",
-            _not_null("deal_id", "stage_id"),
-        ),
-        _raw_suite("raw_zendesk_sell.leads", "id", ["created_at"]),
-    ]
-
-
-def _erp_suites() -> list[Suite]:
-    return [
-        _raw_suite(
-            "raw_erp.orders",
-            "order_no",
-            ["order_date", "fulfilment_date"],
-            "cast(net_amount as double) as net_amount, status",
-            [*_not_null("order_date"), _non_negative("net_amount")],
-        ),
-    ]
-
-
-RAW_SUITES = {
-    "pipedrive": _pipedrive_suites,
-    "stripe": _stripe_suites,
-    "salesforce": _salesforce_suites,
-    "oracle_cx": _oracle_cx_suites,
-    "zendesk_sell": _zendesk_sell_suites,
-    "erp": _erp_suites,
-}
-
-
 def raw_suites(systems: Sequence[str] = ("pipedrive", "stripe")) -> list[Suite]:
-    """The raw-data suites of the systems that were loaded (a system without suites has none)."""
-    return [suite for system in systems for suite in RAW_SUITES.get(system, list)()]
+    """The raw-data suites of the systems that were loaded, as the manifest declares them."""
+    return [
+        raw_table_suite(f"raw_{name}", table)
+        for name in systems
+        for table in manifest_system(name).raw_tables
+    ]
 
 
 def event_log_suites(min_link_share: float = 0.85) -> list[Suite]:

@@ -43,6 +43,7 @@ import yaml
 TYPES = ("string", "integer", "decimal", "timestamp", "date")
 FORMATS = ("csv", "parquet")
 UNKNOWN_COLUMN_POLICIES = ("load", "ignore", "reject")
+SYSTEM_KINDS = ("crm", "finance", "erp")
 RESERVED_TABLES = ("rejects", "source_files")
 DECIMAL_SCALE = 9  # raw decimals are DECIMAL(38, 9)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -60,6 +61,7 @@ class ColumnSpec:
     type: str = "string"
     required: bool = True  # the file must have this header
     not_null: bool = False  # every row must have a value
+    non_negative: bool = False  # a raw-data check (Great Expectations): no value below 0
     formats: tuple[str, ...] = ()  # timestamp/date formats (strptime); empty = ISO 8601
 
 
@@ -117,6 +119,10 @@ class FileDropMapping:
     system: str
     entities: tuple[EntityMapping, ...]
     origin: str = "<mapping>"
+    kind: str = "erp"  # crm | finance | erp: the system's role in the warehouse (manifest)
+    # the canonical entities its staging models output (stg_<system>__<entity>s); default:
+    # the raw entities' names
+    warehouse_entities: tuple[str, ...] = ()
 
 
 def header_key(header: str) -> str:
@@ -253,7 +259,7 @@ def _parse_column(header: Any, raw: Any, where: str, p: _Problems) -> ColumnSpec
         p.add(where, f"a column header must be a non-empty string, got {header!r}")
         return None
     data = _mapping(raw, where, p)
-    _check_keys(data, ("name", "type", "required", "not_null", "formats"), where, p)
+    _check_keys(data, ("name", "type", "required", "not_null", "non_negative", "formats"), where, p)
     name = data.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         p.add(f"{where}.name", f"expected a snake_case raw column name, got {name!r}")
@@ -273,6 +279,7 @@ def _parse_column(header: Any, raw: Any, where: str, p: _Problems) -> ColumnSpec
         type=kind,
         required=_bool(data.get("required"), True, f"{where}.required", p),
         not_null=_bool(data.get("not_null"), False, f"{where}.not_null", p),
+        non_negative=_bool(data.get("non_negative"), False, f"{where}.non_negative", p),
         formats=formats,
     )
 
@@ -351,10 +358,16 @@ def parse_mapping(raw: Any, origin: str = "<mapping>") -> FileDropMapping:
     """Validate a loaded YAML document; raise MappingError listing every problem."""
     p = _Problems()
     data = _mapping(raw, "mapping", p)
-    _check_keys(data, ("system", "description", "entities"), "mapping", p)
+    _check_keys(
+        data, ("system", "description", "kind", "warehouse_entities", "entities"), "mapping", p
+    )
     system = data.get("system")
     if not isinstance(system, str) or not _NAME.match(system):
         p.add("system", f"expected a snake_case system name such as 'erp', got {system!r}")
+    kind = data.get("kind", "erp")
+    if kind not in SYSTEM_KINDS:
+        p.add("kind", f"expected one of {', '.join(SYSTEM_KINDS)}, got {kind!r}")
+    warehouse_entities = _string_list(data.get("warehouse_entities", []), "warehouse_entities", p)
     entities_raw = _mapping(data.get("entities"), "entities", p)
     if not entities_raw:
         p.add("entities", "declare at least one entity")
@@ -366,7 +379,13 @@ def parse_mapping(raw: Any, origin: str = "<mapping>") -> FileDropMapping:
     if p.items:
         listed = "\n".join(f"  - {item}" for item in p.items)
         raise MappingError(f"{origin}: invalid file-drop mapping ({len(p.items)}):\n{listed}")
-    return FileDropMapping(str(system), tuple(entities), origin)
+    return FileDropMapping(
+        str(system),
+        tuple(entities),
+        origin,
+        kind=str(kind),
+        warehouse_entities=warehouse_entities or tuple(e.name for e in entities),
+    )
 
 
 def load_mapping(path: str | Path) -> FileDropMapping:

@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -20,21 +20,24 @@ import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from pipelines.file_drop import file_drop_source
-from pipelines.oracle_cx import oracle_cx_source
-from pipelines.pipedrive import pipedrive_source
-from pipelines.salesforce import salesforce_source
-from pipelines.stripe import stripe_source
-from pipelines.zendesk_sell import zendesk_sell_source
+from l2c.paths import default_duckdb_path
+from pipelines.manifest import systems as manifest_systems
 
-SOURCES: dict[str, Callable[..., Any]] = {
-    "pipedrive": pipedrive_source,
-    "stripe": stripe_source,
-    "salesforce": salesforce_source,
-    "zendesk_sell": zendesk_sell_source,
-    "erp": file_drop_source,
-    "oracle_cx": oracle_cx_source,
-}
+
+class _Sources(Mapping[str, Callable[..., Any]]):
+    """The dlt source of each system of the manifest, imported on first use."""
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        return manifest_systems()[name].source_factory()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(manifest_systems())
+
+    def __len__(self) -> int:
+        return len(manifest_systems())
+
+
+SOURCES: Mapping[str, Callable[..., Any]] = _Sources()
 
 LoaderFormat = Literal["parquet", "jsonl", "insert_values"]
 
@@ -130,7 +133,7 @@ def load_all(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--duckdb", type=Path, default=Path("warehouse/lead2cash.duckdb"))
+    parser.add_argument("--duckdb", type=Path, default=default_duckdb_path())
     parser.add_argument("--systems", nargs="+", default=list(SOURCES))
     parser.add_argument(
         "--format", default="parquet", choices=["parquet", "jsonl", "insert_values"]

@@ -13,8 +13,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from l2c.fake_api import FakeApiServer
-from l2c.simulator import DemoCompany, SimConfig
+from l2c_demo.fake_api import FakeApiServer
+from l2c_demo.simulator import DemoCompany, SimConfig
 
 
 @contextmanager
@@ -29,7 +29,7 @@ def serving(company: DemoCompany, **env: str) -> Iterator[FakeApiServer]:
 
 def vars_of(company: DemoCompany) -> list[str]:
     """`--vars` for a dbt build on this company's data, as the demo passes them."""
-    from l2c.demo import dbt_vars
+    from l2c_demo.job import dbt_vars
 
     return ["--vars", json.dumps(dbt_vars(company))]
 

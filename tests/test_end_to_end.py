@@ -16,9 +16,9 @@ import pytest
 from conftest import query, serving
 
 from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
-from l2c.fake_api import FakeApiServer
 from l2c.quality import QualityError, check, event_log_suites, raw_suites, run_suites
-from l2c.simulator import DemoCompany, SimConfig
+from l2c_demo.fake_api import FakeApiServer
+from l2c_demo.simulator import DemoCompany, SimConfig
 from pipelines.load import load_all, load_system
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Tests of the local fake Pipedrive/Stripe HTTP server (l2c.fake_api)."""
+"""Tests of the local fake Pipedrive/Stripe HTTP server (l2c_demo.fake_api)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import requests
 
-from l2c.fake_api import FakeApiServer, Fault
-from l2c.fake_api.memo import ViewMemo
-from l2c.simulator import DemoCompany, SimConfig
+from l2c_demo.fake_api import FakeApiServer, Fault
+from l2c_demo.fake_api.memo import ViewMemo
+from l2c_demo.simulator import DemoCompany, SimConfig
 
 V2_LISTS = ["deals", "stages", "pipelines", "persons", "organizations", "products", "activities"]
 
@@ -235,7 +235,7 @@ def test_advance_is_served_immediately() -> None:
 
 def test_cli_process(tmp_path: Path) -> None:
     port_file = tmp_path / "port"
-    cmd = [sys.executable, "-m", "l2c.fake_api", "--seed", "2", "--deals", "150"]
+    cmd = [sys.executable, "-m", "l2c_demo.fake_api", "--seed", "2", "--deals", "150"]
     proc = subprocess.Popen([*cmd, "--port", "0", "--port-file", str(port_file)])
     try:
         deadline = time.monotonic() + 30

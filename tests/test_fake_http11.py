@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from l2c.fake_api import FakeApiServer
-from l2c.fake_api.http11 import encode_body
-from l2c.simulator import DemoCompany, SimConfig
+from l2c_demo.fake_api import FakeApiServer
+from l2c_demo.fake_api.http11 import encode_body
+from l2c_demo.simulator import DemoCompany, SimConfig
 
 
 @pytest.fixture(scope="module")

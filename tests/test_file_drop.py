@@ -20,9 +20,9 @@ import yaml
 from conftest import query, serving, vars_of
 
 from l2c.dbt_runner import EVENT_LOG_BUILD, run_dbt
-from l2c.simulator import DemoCompany, SimConfig
-from l2c.simulator.crms import CRMS
-from l2c.simulator.render_erp import HEADERS, write_erp_export
+from l2c_demo.simulator import DemoCompany, SimConfig
+from l2c_demo.simulator.crms import CRMS
+from l2c_demo.simulator.render_erp import HEADERS, write_erp_export
 from pipelines import file_drop
 from pipelines.file_drop_mapping import (
     MappingError,

@@ -11,8 +11,8 @@ import requests
 from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from requests import PreparedRequest
 
-from l2c.fake_api import FakeApiServer, Fault
-from l2c.simulator import DemoCompany, SimConfig
+from l2c_demo.fake_api import FakeApiServer, Fault
+from l2c_demo.simulator import DemoCompany, SimConfig
 from pipelines import lean_get
 from pipelines.http import JsonGetter, make_client
 from pipelines.lean_get import LeanTransport, RetrySettings, path_url

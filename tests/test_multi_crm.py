@@ -19,9 +19,9 @@ from conftest import query, serving, vars_of
 
 from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
 from l2c.quality import QualityError, check, raw_suites, run_suites
-from l2c.simulator import DemoCompany, SimConfig
-from l2c.simulator.crms import ALL_CRMS, CRM_WEIGHTS
-from l2c.simulator.render_erp import ERP_CRMS, write_erp_export
+from l2c_demo.simulator import DemoCompany, SimConfig
+from l2c_demo.simulator.crms import ALL_CRMS, CRM_WEIGHTS
+from l2c_demo.simulator.render_erp import ERP_CRMS, write_erp_export
 from pipelines.load import load_all
 
 pytestmark = pytest.mark.slow

@@ -17,11 +17,11 @@ import requests
 from conftest import query, serving, table_counts
 
 from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
-from l2c.fake_api import FakeApiServer, Fault
-from l2c.fake_api.oracle_cx_api import BASE, OracleCxApi
-from l2c.simulator import DemoCompany, SimConfig
-from l2c.simulator.crms import CRMS
-from l2c.simulator.render_oracle_cx import ORACLE_STAGES, OracleCxView, ts
+from l2c_demo.fake_api import FakeApiServer, Fault
+from l2c_demo.fake_api.oracle_cx_api import BASE, OracleCxApi
+from l2c_demo.simulator import DemoCompany, SimConfig
+from l2c_demo.simulator.crms import CRMS
+from l2c_demo.simulator.render_oracle_cx import ORACLE_STAGES, OracleCxView, ts
 from pipelines.load import LoadError, load_all, load_system
 
 SYSTEM = "oracle_cx"

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from conftest import query, table_counts
 
-from l2c.fake_api import FakeApiServer, Fault
-from l2c.simulator import DemoCompany
+from l2c_demo.fake_api import FakeApiServer, Fault
+from l2c_demo.simulator import DemoCompany
 from pipelines.http import fetch_each
 from pipelines.load import LoadError, load_all, load_system
 

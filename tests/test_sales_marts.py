@@ -16,7 +16,7 @@ from conftest import DemoWarehouse, query
 
 from l2c.dbt_runner import ROOT
 from l2c.findings.sales import STEP_LABELS, findings
-from l2c.simulator.catalog import PIPELINES
+from l2c_demo.simulator.catalog import PIPELINES
 
 pytestmark = pytest.mark.slow
 

@@ -17,11 +17,11 @@ import requests
 from conftest import query, serving, table_counts
 
 from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
-from l2c.fake_api import FakeApiServer, Fault
-from l2c.fake_api.salesforce_api import SalesforceApi
-from l2c.simulator import DemoCompany, SimConfig
-from l2c.simulator.crms import salesforce_id
-from l2c.simulator.render_salesforce import SalesforceView
+from l2c_demo.fake_api import FakeApiServer, Fault
+from l2c_demo.fake_api.salesforce_api import SalesforceApi
+from l2c_demo.simulator import DemoCompany, SimConfig
+from l2c_demo.simulator.crms import salesforce_id
+from l2c_demo.simulator.render_salesforce import SalesforceView
 from pipelines.load import LoadError, load_all, load_system
 
 API = "/services/data/v62.0"

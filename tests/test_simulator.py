@@ -1,4 +1,4 @@
-"""Tests of the deterministic demo company (l2c.simulator)."""
+"""Tests of the deterministic demo company (l2c_demo.simulator)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from l2c.simulator import DemoCompany, SimConfig
+from l2c_demo.simulator import DemoCompany, SimConfig
 
 V2_TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 V1_TS = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 
-from l2c.spark_check import Comparison, compare_rows, normalise, report
+from l2c_demo.spark_check import Comparison, compare_rows, normalise, report
 
 
 def test_values_from_either_engine_normalise_alike() -> None:

@@ -16,14 +16,14 @@ import requests
 from conftest import query, serving, table_counts, vars_of
 
 from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
-from l2c.fake_api import FakeApiServer, Fault
-from l2c.simulator import DemoCompany, SimConfig
-from l2c.simulator.catalog import STAGE_NAMES
-from l2c.simulator.crms import CRMS
-from l2c.simulator.model import Deal
-from l2c.simulator.state import deal_state
+from l2c_demo.fake_api import FakeApiServer, Fault
+from l2c_demo.simulator import DemoCompany, SimConfig
+from l2c_demo.simulator.catalog import STAGE_NAMES
+from l2c_demo.simulator.crms import CRMS
+from l2c_demo.simulator.model import Deal
+from l2c_demo.simulator.state import deal_state
+from l2c_demo.zendesk_sell_schedule import history_config, run_history_loads
 from pipelines.load import LoadError, load_all, load_system
-from pipelines.zendesk_sell_schedule import history_config, run_history_loads
 
 SYSTEM = "zendesk_sell"
 UNIT = CRMS[SYSTEM]
@@ -192,7 +192,7 @@ def test_rendering_uses_zendesk_ids_stages_and_outcomes() -> None:
 
 
 def _rfc(ts: int) -> str:
-    from l2c.simulator.clock import v2
+    from l2c_demo.simulator.clock import v2
 
     return v2(ts) or ""
 

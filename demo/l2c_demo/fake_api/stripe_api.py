@@ -1,0 +1,137 @@
+"""Stripe list and retrieve endpoints over a StripeView."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import pairwise
+from typing import NamedTuple
+
+from l2c_demo.fake_api.memo import ViewMemo
+from l2c_demo.fake_api.responses import ApiError, Response, int_param
+from l2c_demo.simulator.views import Record, StripeView
+
+Patch = Callable[[str, list[Record]], list[Record]]
+RESOURCES = {"customers": "customer", "invoices": "invoice", "charges": "charge"}
+FILTERS = {
+    "customers": ("email",),
+    "invoices": ("status", "customer"),
+    "charges": ("customer", "invoice", "payment_intent"),
+}
+
+
+def _int(query: dict[str, str], name: str) -> int | None:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ApiError(400, f"Invalid integer: {raw}", name) from exc
+
+
+def _created_filter(rows: list[Record], query: dict[str, str]) -> list[Record]:
+    exact = _int(query, "created")
+    gte, gt = _int(query, "created[gte]"), _int(query, "created[gt]")
+    lte, lt = _int(query, "created[lte]"), _int(query, "created[lt]")
+    out = rows
+    if exact is not None:
+        out = [r for r in out if r["created"] == exact]
+    if gte is not None:
+        out = [r for r in out if r["created"] >= gte]
+    if gt is not None:
+        out = [r for r in out if r["created"] > gt]
+    if lte is not None:
+        out = [r for r in out if r["created"] <= lte]
+    if lt is not None:
+        out = [r for r in out if r["created"] < lt]
+    return out
+
+
+def _key(row: Record) -> tuple[int, str]:
+    return row["created"], row["id"]
+
+
+class _ResultSet(NamedTuple):
+    """A list request's filtered rows and each row's position, newest first."""
+
+    rows: list[Record]
+    positions: dict[str, int]
+
+    @classmethod
+    def of(cls, filtered: list[Record]) -> _ResultSet | None:
+        """Kept only when the rows are in strictly descending (created, id) order, where the
+        rows after an id's position are exactly those with a smaller key."""
+        keys = [_key(r) for r in filtered]
+        if any(a <= b for a, b in pairwise(keys)):
+            return None
+        return cls(filtered, {r["id"]: i for i, r in enumerate(filtered)})
+
+    def after(self, after: str) -> list[Record] | None:
+        """The rows after `after`, if this result set holds that id."""
+        position = self.positions.get(after)
+        return None if position is None else self.rows[position + 1 :]
+
+
+class StripeApi:
+    """Stripe's list and retrieve endpoints. A listing's result set is kept from its first page
+    for the pages after it (`starting_after` the last id of the page before), as a real API
+    keeps a cursor's result set: the filters and the cursor's key comparison scan the whole
+    list, once per page otherwise. The first page of a listing always filters afresh."""
+
+    def __init__(self) -> None:
+        self.listings: ViewMemo[_ResultSet] = ViewMemo()
+
+    def handle(self, view: StripeView, path: str, query: dict[str, str], patch: Patch) -> Response:
+        parts = [p for p in path.split("/") if p]
+        if len(parts) < 2 or parts[0] != "v1" or parts[1] not in RESOURCES or len(parts) > 3:
+            raise ApiError(404, f"Unrecognized request URL (GET: {path}).")
+        name = parts[1]
+        rows: list[Record] = getattr(view, name)  # newest first
+        if len(parts) == 3:
+            found = [r for r in rows if r["id"] == parts[2]]
+            if not found:
+                raise ApiError(404, f"No such {RESOURCES[name]}: '{parts[2]}'", "id")
+            return Response(200, patch(name, found)[0])
+        limit = int_param(query, "limit", 10, 1, 100)
+        after, before = query.get("starting_after"), query.get("ending_before")
+        listing = (
+            name,
+            *(query.get(k) for k in ("created", "created[gte]", "created[gt]")),
+            *(query.get(k) for k in ("created[lte]", "created[lt]", *FILTERS[name])),
+        )
+        if after and not before:
+            kept = self.listings.get(listing, rows)
+            rest = kept.after(after) if kept is not None else None
+            if rest is not None:
+                return _list(name, rest[:limit], len(rest) > limit, patch)
+        by_id = {r["id"]: r for r in rows}
+        filtered = _created_filter(rows, query)
+        for field in FILTERS[name]:
+            if query.get(field):
+                filtered = [r for r in filtered if r.get(field) == query[field]]
+        if not after and not before:
+            result_set = _ResultSet.of(filtered)
+            if result_set is not None:
+                self.listings.put(listing, rows, result_set)
+        if after:
+            if after not in by_id:
+                raise ApiError(400, f"No such {RESOURCES[name]}: '{after}'", "starting_after")
+            anchor = _key(by_id[after])
+            filtered = [r for r in filtered if _key(r) < anchor]
+            page, has_more = filtered[:limit], len(filtered) > limit
+        elif before:
+            if before not in by_id:
+                raise ApiError(400, f"No such {RESOURCES[name]}: '{before}'", "ending_before")
+            anchor = _key(by_id[before])
+            filtered = [r for r in filtered if _key(r) > anchor]
+            page, has_more = filtered[-limit:], len(filtered) > limit
+        else:
+            page, has_more = filtered[:limit], len(filtered) > limit
+        return _list(name, page, has_more, patch)
+
+
+def _list(name: str, page: list[Record], has_more: bool, patch: Patch) -> Response:
+    return Response(
+        200,
+        {"object": "list", "url": f"/v1/{name}", "has_more": has_more, "data": patch(name, page)},
+    )

@@ -1,0 +1,130 @@
+"""The main job on the embedded demo company:
+
+synthetic company with business units on Pipedrive, Salesforce, Oracle CX Sales and Zendesk
+Sell, billing through Stripe, sales orders of the Pipedrive / Oracle units in ERP export files
+-> local API server (127.0.0.1) and a file-drop folder -> dlt -> DuckDB -> Great Expectations
+on raw data -> dbt build -> Great Expectations on the event log -> summary.
+
+    python -m l2c_demo.job [--deals 3000] [--seed 42] [--crms pipedrive salesforce ...]
+                       [--duckdb warehouse/lead2cash.duckdb] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from l2c.dbt_runner import DbtError
+from l2c.quality import QualityError
+from l2c.refresh import refresh, step
+from l2c_demo.fake_api import FakeApiServer
+from l2c_demo.simulator import DemoCompany, SimConfig
+from l2c_demo.simulator.crms import ALL_CRMS, CRM_WEIGHTS
+from l2c_demo.simulator.render_erp import ERP_CRMS, write_erp_export
+from l2c_demo.zendesk_sell_schedule import history_config, run_history_loads
+from pipelines.load import LoadError
+
+# Zendesk Sell history: weekly scheduled loads over the last weeks before the final load
+ZENDESK_LOADS = 12
+ZENDESK_EVERY_DAYS = 7.0
+
+
+def dbt_vars(company: DemoCompany) -> dict[str, Any]:
+    """The dbt vars of a build on this company's data: open durations are measured to the
+    simulated 'now', not to today's date, and follow-ups are counted within the window the
+    company plants its follow-up effect at."""
+    return {
+        "as_of": f"{company.as_of:%Y-%m-%d %H:%M:%S}",
+        "follow_up_within_days": company.config.follow_up_days,
+    }
+
+
+def point_sources_at(server: FakeApiServer) -> None:
+    """Configure the dlt sources for the local server exactly as a user configures them for
+    the real APIs: through dlt's environment variables."""
+    os.environ.update(server.source_env())
+
+
+def reset(duckdb_path: Path) -> None:
+    for path in (duckdb_path, duckdb_path.with_suffix(".duckdb.wal")):
+        path.unlink(missing_ok=True)
+    shutil.rmtree(duckdb_path.parent / "dlt_pipelines", ignore_errors=True)
+    shutil.rmtree(duckdb_path.parent / "erp_drop", ignore_errors=True)
+
+
+def run(
+    deals: int, seed: int, duckdb_path: Path, keep: bool, crms: Sequence[str] = ALL_CRMS
+) -> DemoCompany:
+    duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    # dlt warns about every column that stayed empty in a load; keep the demo's output short
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
+    if not keep:
+        reset(duckdb_path)
+    started = step(f"Demo company: {deals:,} deals, seed {seed}, CRMs: {', '.join(crms)}")
+    weights = tuple(CRM_WEIGHTS.get(c, 0.1) for c in crms)
+    config = SimConfig(seed=seed, n_deals=deals, crms=tuple(crms), crm_weights=weights)
+    history = "zendesk_sell" in crms
+    if history:  # start earlier: Zendesk Sell stage history comes from scheduled loads
+        config = history_config(config, ZENDESK_LOADS, ZENDESK_EVERY_DAYS)
+    company = DemoCompany(config)
+    with FakeApiServer(company, port=0) as server:
+        print(f"serving the demo company's APIs ({', '.join(crms)}, stripe) at {server.base_url}")
+        point_sources_at(server)
+        if history:
+            started_history = step(
+                f"Zendesk Sell: {ZENDESK_LOADS} earlier scheduled loads, every "
+                f"{ZENDESK_EVERY_DAYS:g} days (its deals show only their current stage)"
+            )
+            run_history_loads(company, duckdb_path, ZENDESK_LOADS, ZENDESK_EVERY_DAYS)
+            print(f"done in {time.perf_counter() - started_history:.1f}s")
+        truth_path = company.write_ground_truth(duckdb_path.parent / "ground_truth.json")
+        print(
+            f"simulated up to {company.as_of:%Y-%m-%d}; ground truth in {truth_path} "
+            f"({time.perf_counter() - started:.1f}s)"
+        )
+        systems = [*crms, "stripe"]
+        erp_units = [c for c in crms if c in ERP_CRMS]
+        if erp_units:  # these units' sales orders come from the ERP's export files (file drop)
+            drop = duckdb_path.parent / "erp_drop"
+            files = write_erp_export(company, drop, erp_units)
+            os.environ["SOURCES__ERP__FOLDER"] = str(drop)
+            systems.append("erp")
+            print(f"ERP sales-order export: {len(files)} files in {drop}")
+        refresh(duckdb_path, systems=systems, dbt_vars=dbt_vars(company))
+    return company
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--deals", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--duckdb", type=Path, default=Path("warehouse/lead2cash.duckdb"))
+    parser.add_argument(
+        "--crms",
+        nargs="+",
+        default=list(ALL_CRMS),
+        choices=list(ALL_CRMS),
+        help="CRMs of the company's business units (each bills through Stripe)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="load into the existing DuckDB file (default: fresh)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        run(args.deals, args.seed, args.duckdb, args.keep, args.crms)
+    except (LoadError, DbtError, QualityError) as exc:
+        print(f"\nFAILED: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

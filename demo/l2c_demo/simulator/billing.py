@@ -1,0 +1,159 @@
+"""Stripe side: customers, invoices (split, voided, partial, late) and charges for won deals."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from l2c_demo.simulator.catalog import PRODUCTS
+from l2c_demo.simulator.clock import DAY
+from l2c_demo.simulator.config import SimConfig
+from l2c_demo.simulator.ids import IdMaker
+from l2c_demo.simulator.model import Charge, Customer, Deal, Invoice, Org
+
+
+def _late_days(rng: random.Random, cfg: SimConfig, region: str) -> float:
+    if region == cfg.slow_paying_region:
+        lo, hi = cfg.slow_region_late_days
+        return max(rng.gauss((lo + hi) / 2.0, (hi - lo) / 1.5), -5.0)
+    roll = rng.random()
+    if roll < 0.6:
+        return -rng.uniform(0.0, 15.0)
+    if roll < 0.9:
+        return rng.uniform(0.0, 7.0)
+    return rng.uniform(7.0, 20.0)
+
+
+class _Biller:
+    def __init__(self, rng: random.Random, cfg: SimConfig, ids: IdMaker, orgs: list[Org]) -> None:
+        self.rng, self.cfg, self.ids = rng, cfg, ids
+        self.orgs_by_id = {o.id: o for o in orgs}
+        self.customers: dict[int, Customer] = {}
+        self.invoices: list[Invoice] = []
+
+    def customer(self, deal: Deal, created: int) -> Customer:
+        found = self.customers.get(deal.org_id)
+        if found is not None:
+            return found
+        org = self.orgs_by_id[deal.org_id]
+        rng = self.rng
+        cust = Customer(
+            self.ids.stripe("cus", 14),
+            org.id,
+            org.name,
+            f"billing@{org.name.split()[0].lower()}.example",
+            org.country,
+            deal.currency.lower(),
+            created - int(rng.uniform(0.02, 2.0) * DAY),
+            rng.random() < self.cfg.customer_org_metadata_share,
+            self.ids.stripe("x", 8)[2:].upper(),
+        )
+        self.customers[deal.org_id] = cust
+        return cust
+
+    def bill(self, deal: Deal) -> None:
+        rng, cfg = self.rng, self.cfg
+        assert deal.final_won_time is not None
+        median = (
+            cfg.slow_handoff_median_days
+            if deal.pipeline == cfg.slow_handoff_pipeline
+            else cfg.handoff_median_days
+        )
+        created = deal.final_won_time + int(median * math.exp(rng.gauss(0.0, 0.5)) * DAY)
+        value = deal.won_value_cents
+        if value >= cfg.split_invoice_min_value * 100 and rng.random() < cfg.split_invoice_share:
+            half = value // 2
+            self.issue(deal, created, half, "Installment 1/2")
+            self.issue(
+                deal, created + int(rng.uniform(30, 90) * DAY), value - half, "Installment 2/2"
+            )
+        else:
+            self.issue(deal, created, value, None)
+
+    def _lines(self, deal: Deal, amount: int, label: str | None) -> tuple[list, int, str | None]:
+        if label is not None:
+            return [(self.ids.stripe("il"), amount, f"{deal.title} - {label}", 1)], 0, None
+        ts = deal.final_won_time or 0
+        lines = [
+            (self.ids.stripe("il"), ln.net_cents(ts), PRODUCTS[ln.product_index][0], ln.quantity)
+            for ln in deal.lines
+        ]
+        discount = sum(a for _, a, _, _ in lines) - amount
+        return lines, discount, (self.ids.stripe("di") if discount else None)
+
+    def issue(self, deal: Deal, created: int, amount: int, label: str | None) -> None:
+        rng, cfg = self.rng, self.cfg
+        cust = self.customer(deal, created)
+        has_meta = rng.random() >= cfg.missing_metadata_share
+        lines, discount, discount_id = self._lines(deal, amount, label)
+        inv = self._invoice(deal, cust, created, lines, discount, discount_id, has_meta)
+        if rng.random() < cfg.void_reissue_share:
+            inv.voided_at = inv.finalized_at + int(rng.uniform(1.0, 10.0) * DAY)
+            lines, discount, discount_id = self._lines(deal, amount, label)
+            reissue_at = inv.voided_at + rng.randrange(60, 3600)
+            inv = self._invoice(deal, cust, reissue_at, lines, discount, discount_id, has_meta)
+        self._settle(inv, deal.region, amount)
+
+    def _invoice(
+        self,
+        deal: Deal,
+        cust: Customer,
+        created: int,
+        lines: list,
+        discount: int,
+        discount_id: str | None,
+        has_meta: bool,
+    ) -> Invoice:
+        finalized = created + int(self.rng.uniform(0.0, 2.0) * DAY) + self.rng.randrange(60, 3600)
+        inv = Invoice(
+            self.ids.stripe("in"),
+            deal.id,
+            cust.id,
+            deal.currency.lower(),
+            created,
+            finalized,
+            finalized + self.cfg.due_days * DAY,
+            lines,
+            discount,
+            discount_id,
+            has_meta,
+        )
+        self.invoices.append(inv)
+        return inv
+
+    def _settle(self, inv: Invoice, region: str, amount: int) -> None:
+        rng, cfg = self.rng, self.cfg
+        if rng.random() < cfg.uncollectible_share:
+            inv.uncollectible_at = inv.due_date + int(rng.uniform(60, 120) * DAY)
+            return
+        paid = inv.due_date + int(_late_days(rng, cfg, region) * DAY)
+        paid = max(paid, inv.finalized_at + 3600)
+        inv.paid_at = paid
+        if rng.random() < cfg.partial_payment_share:
+            first_amount = int(amount * rng.uniform(0.3, 0.7))
+            first_at = inv.finalized_at + int((paid - inv.finalized_at) * rng.uniform(0.3, 0.7))
+            inv.charges.append(self._charge(first_amount, first_at))
+            inv.charges.append(self._charge(amount - first_amount, paid))
+        else:
+            inv.charges.append(self._charge(amount, paid))
+
+    def _charge(self, amount: int, created: int) -> Charge:
+        return Charge(self.ids.stripe("ch"), self.ids.stripe("pi"), amount, created)
+
+
+def build_billing(
+    rng: random.Random, cfg: SimConfig, ids: IdMaker, deals: list[Deal], orgs: list[Org]
+) -> tuple[list[Customer], list[Invoice]]:
+    biller = _Biller(rng, cfg, ids, orgs)
+    won = sorted((d for d in deals if d.final_won_time is not None), key=lambda d: d.final_won_time)
+    for deal in won:
+        biller.bill(deal)
+    customers = {c.id: c for c in biller.customers.values()}
+    for inv in biller.invoices:
+        cust = customers[inv.customer_id]
+        cust.created = min(cust.created, inv.created - 3600)
+    seq: dict[str, int] = {}
+    for inv in sorted(biller.invoices, key=lambda i: (i.finalized_at, i.id)):
+        seq[inv.customer_id] = seq.get(inv.customer_id, 0) + 1
+        inv.number = f"{customers[inv.customer_id].number_prefix}-{seq[inv.customer_id]:04d}"
+    return sorted(customers.values(), key=lambda c: c.created), biller.invoices

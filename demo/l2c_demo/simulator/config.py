@@ -1,0 +1,86 @@
+"""Simulation parameters: every planted truth of the demo company is a field here."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+DEFAULT_AS_OF = datetime(2026, 6, 30, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """Knobs of the demo company. Defaults describe the documented company."""
+
+    seed: int = 42
+    n_deals: int = 3000
+    as_of: datetime = DEFAULT_AS_OF
+    history_days: int = 912  # deals are created from as_of - history_days ...
+    future_days: int = 90  # ... up to as_of + future_days (revealed by advance())
+
+    # people
+    n_reps: int = 12
+    team_names: tuple[str, ...] = ("Team Atlas", "Team Boreal", "Team Cobalt")
+    high_discount_rep_index: int = 4  # 0-based index into the reps (rep id = index + 1)
+    high_discount_mean: float = 0.25
+    normal_discount_range: tuple[float, float] = (0.03, 0.10)
+
+    # regions and money
+    regions: tuple[str, ...] = ("EMEA", "North America", "APAC", "LATAM")
+    region_weights: tuple[float, ...] = (0.45, 0.30, 0.15, 0.10)
+    currencies: tuple[str, ...] = ("EUR", "USD", "GBP")
+    currency_weights: tuple[float, ...] = (0.80, 0.15, 0.05)
+    value_median: float = 18000.0
+    value_sigma: float = 0.9
+    value_min: float = 2000.0
+    value_max: float = 150000.0
+
+    # pipeline behaviour
+    expansion_share: float = 0.25
+    early_loss_hazard: float = 0.10  # per pre-proposal stage
+    win_prob_quoted: float = 0.45  # win probability of a quoted deal without quick follow-up
+    follow_up_days: float = 3.0
+    follow_up_share: float = 0.55  # quotes followed up within follow_up_days
+    follow_up_win_uplift: float = 0.15
+    skip_stage_share: float = 0.28  # planned; realised share is lower (early losses)
+    backward_move_share: float = 0.13  # planned; only realised by deals reaching Negotiation
+    revision_share: float = 0.22  # extra revisions on top of those caused by backward moves
+    reopen_share: float = 0.02  # of lost deals
+    owner_change_share: float = 0.05
+    stuck_share: float = 0.04
+    api_change_share: float = 0.10
+    deal_discount_share: float = 0.10
+    headline_discount_filled_share: float = 0.85
+    lead_share: float = 0.70
+    unconverted_leads_per_deal: float = 0.6
+
+    # billing
+    handoff_median_days: float = 7.0
+    slow_handoff_pipeline: str = "Expansion"
+    slow_handoff_median_days: float = 21.0
+    slow_paying_region: str = "APAC"
+    slow_region_late_days: tuple[float, float] = (25.0, 40.0)
+    due_days: int = 30
+    missing_metadata_share: float = 0.08
+    split_invoice_share: float = 0.10
+    split_invoice_min_value: float = 50000.0
+    void_reissue_share: float = 0.03
+    partial_payment_share: float = 0.10
+    uncollectible_share: float = 0.01
+    customer_org_metadata_share: float = 0.90
+    link_rule_window_days: int = 60
+
+    # business units: each customer account (org) is sold to by one unit, with its own CRM and
+    # reps (rep i works in crms[i % len(crms)]); every unit bills through Stripe.
+    # Systems: see l2c_demo.simulator.crms. Default: a single unit on Pipedrive.
+    crms: tuple[str, ...] = ("pipedrive",)
+    crm_weights: tuple[float, ...] = (1.0,)
+
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_params(self) -> dict[str, Any]:
+        """JSON-serialisable parameter dump (for the ground truth)."""
+        out = asdict(self)
+        out["as_of"] = self.as_of.isoformat()
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}

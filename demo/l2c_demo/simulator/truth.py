@@ -1,0 +1,248 @@
+"""Ground truth at as_of: counts, per-deal facts and per-invoice facts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import Any
+
+from l2c_demo.simulator import clock
+from l2c_demo.simulator.catalog import PIPELINES
+from l2c_demo.simulator.clock import DAY
+from l2c_demo.simulator.config import SimConfig
+from l2c_demo.simulator.crms import CRMS, case_id
+from l2c_demo.simulator.model import Deal, Invoice, World
+from l2c_demo.simulator.orders import SalesOrder
+from l2c_demo.simulator.state import DealState
+from l2c_demo.simulator.views import PipedriveView, Record, StripeView
+
+CUSTOMER_FACING = {"call", "email", "meeting"}
+
+
+def planted_params(world: World, cfg: SimConfig) -> dict[str, Any]:
+    params = dict(world.params)
+    params.update(
+        high_discount_rep_id=cfg.high_discount_rep_index + 1,
+        slow_paying_region=cfg.slow_paying_region,
+        slow_handoff_pipeline=cfg.slow_handoff_pipeline,
+        follow_up_days=cfg.follow_up_days,
+        region_field_key=world.region_field_key,
+        discount_field_key=world.discount_field_key,
+        teams={
+            name: [r.id for r in world.reps if r.team_index == i]
+            for i, (_, name, _) in enumerate(world.teams)
+        },
+    )
+    return params
+
+
+def _stage_facts(deal: Deal, st: DealState) -> tuple[list[str], int]:
+    canonical = PIPELINES[deal.pipeline]
+    order = [canonical.index(s) for s in st.stages_entered]
+    backward = sum(1 for a, b in pairwise(order) if b < a)
+    furthest = len(canonical) - 1 if st.status == "won" else max(order)
+    entered = set(st.stages_entered)
+    skipped = [s for s in canonical[: furthest + 1] if s not in entered]
+    return skipped, backward
+
+
+def _follow_up(deal: Deal, as_of: int, days: float) -> tuple[int, bool | None]:
+    quotes = [a.due_time for a in deal.activities if a.type == "quote" and a.due_time <= as_of]
+    if not quotes:
+        return 0, None
+    last = max(quotes)
+    window = int(days * DAY)
+    for act in deal.activities:
+        if act.type in CUSTOMER_FACING and last < act.due_time <= min(last + window, as_of):
+            return len(quotes), True
+    if last + window > as_of:
+        return len(quotes), None  # censored: the window has not ended yet
+    return len(quotes), False
+
+
+def _deal_truth(
+    world: World, cfg: SimConfig, deal: Deal, st: DealState, as_of: int, inv_ids: list[str]
+) -> Record:
+    skipped, backward = _stage_facts(deal, st)
+    n_quotes, follow = _follow_up(deal, as_of, cfg.follow_up_days)
+    list_cents = sum(line.list_cents() for line in deal.lines if line.add_time <= as_of)
+    value_cents = round(st.value * 100)
+    rep = world.reps[st.owner_id - 1]
+    return {
+        "id": deal.id,
+        "crm": deal.crm,
+        "case_id": case_id(deal.crm, deal.id),
+        "owner_id": st.owner_id,
+        "team": world.teams[rep.team_index][1],
+        "region": deal.region,
+        "pipeline": deal.pipeline,
+        "outcome": st.status,
+        "lost_reason": st.lost_reason if st.status == "lost" else None,
+        "add_time": clock.v2(deal.add_time),
+        "close_time": clock.v2(st.close_time),
+        "stages_entered": st.stages_entered,
+        "skipped_stages": skipped,
+        "backward_moves": backward,
+        "quotes_sent": n_quotes,
+        "follow_up_within_days": follow,
+        "discount_pct_value_weighted": (
+            round((list_cents - value_cents) / list_cents, 6) if list_cents else 0.0
+        ),
+        "invoice_ids": inv_ids,
+    }
+
+
+def _invoice_truth(inv: Invoice, deal: Deal, rec: Record) -> Record:
+    paid_at = rec["status_transitions"]["paid_at"]
+    late = None if paid_at is None else round((paid_at - inv.due_date) / DAY, 3)
+    return {
+        "id": inv.id,
+        "deal_id": inv.deal_id,
+        "deal_case_id": case_id(deal.crm, deal.id),
+        "has_deal_metadata": inv.has_metadata,
+        "created": inv.created,
+        "due_date": inv.due_date,
+        "paid_at": paid_at,
+        "days_late": late,
+        "partial_payments": len(inv.charges) > 1,
+        "voided": rec["status"] == "void",
+        "region": deal.region,
+    }
+
+
+def linkable_by_rule(
+    world: World, states: dict[int, DealState], stripe: StripeView, window_days: int
+) -> dict[str, int | None]:
+    """For each invoice without deal metadata: the single deal the rule finds, else None.
+
+    Rule: the customer's CRM account metadata (e.g. pipedrive_org_id) names the deal's account,
+    deal won at as_of, same currency, won_time <= invoice.created <= won_time + window_days, and
+    invoice.total equals the deal value in minor units, or its half rounded down or up (split
+    billing). The rule links only when exactly one deal matches.
+    """
+    account_keys = {
+        (unit.account_metadata_key, unit.account_ref(org.id)): org.id
+        for org in world.orgs
+        for unit in (CRMS[org.crm],)
+    }
+    cust_org: dict[str, int] = {}
+    for c in stripe.customers:
+        for key, value in c["metadata"].items():
+            if (key, value) in account_keys:
+                cust_org[c["id"]] = account_keys[(key, value)]
+    won_by_org: dict[int, list[tuple[int, int, str, int]]] = {}
+    for d in world.deals:
+        st = states.get(d.id)
+        if st is not None and st.status == "won" and st.won_time is not None:
+            row = (d.id, st.won_time, d.currency.lower(), round(st.value * 100))
+            won_by_org.setdefault(d.org_id, []).append(row)
+    deal_keys = {unit.deal_metadata_key for unit in CRMS.values()}
+    out: dict[str, int | None] = {}
+    for inv in stripe.invoices:
+        if deal_keys & set(inv["metadata"]):
+            continue
+        org = cust_org.get(inv["customer"])
+        matches = [
+            deal_id
+            for deal_id, won_ts, cur, cents in won_by_org.get(org or -1, [])
+            if cur == inv["currency"]
+            and won_ts <= inv["created"] <= won_ts + window_days * DAY
+            and inv["total"] in (cents, cents // 2, cents - cents // 2)
+        ]
+        out[inv["id"]] = matches[0] if len(matches) == 1 else None
+    return out
+
+
+def _outcome_counts(
+    world: World, states: dict[int, DealState], as_of: int, crm: str | None
+) -> dict[str, int]:
+    deals = [d for d in world.deals if d.id in states and crm in (None, d.crm)]
+    leads = [lead for lead in world.leads if lead.add_time <= as_of and crm in (None, lead.crm)]
+    return {
+        "deals": len(deals),
+        "won": sum(1 for d in deals if states[d.id].status == "won"),
+        "lost": sum(1 for d in deals if states[d.id].status == "lost"),
+        "open": sum(1 for d in deals if states[d.id].status == "open"),
+        "leads": len(leads),
+        "leads_converted": sum(
+            1
+            for lead in leads
+            if lead.converted_deal_id is not None
+            and lead.archived_at is not None
+            and lead.archived_at <= as_of
+        ),
+    }
+
+
+def build_truth(
+    world: World,
+    cfg: SimConfig,
+    as_of: int,
+    pd: PipedriveView,
+    states: dict[int, DealState],
+    stripe: StripeView,
+    orders: Sequence[SalesOrder] = (),
+) -> dict[str, Any]:
+    """`states`: every deal that exists at as_of, in every CRM. Counts cover all CRMs, except
+    the Pipedrive object counts (activities ... deal_discounts), which describe its API."""
+    inv_recs = {r["id"]: r for r in stripe.invoices}
+    deals_by_id = {d.id: d for d in world.deals}
+    inv_by_deal: dict[int, list[str]] = {}
+    invoices: list[Record] = []
+    for inv in world.invoices:
+        if inv.id in inv_recs:
+            inv_by_deal.setdefault(inv.deal_id, []).append(inv.id)
+            invoices.append(_invoice_truth(inv, deals_by_id[inv.deal_id], inv_recs[inv.id]))
+    deals = [
+        _deal_truth(world, cfg, d, states[d.id], as_of, inv_by_deal.get(d.id, []))
+        for d in world.deals
+        if d.id in states
+    ]
+    true_deal = {inv.id: inv.deal_id for inv in world.invoices}
+    links = linkable_by_rule(world, states, stripe, cfg.link_rule_window_days)
+    pd_flows = [
+        ch
+        for d in world.deals
+        if d.crm == "pipedrive" and d.id in states
+        for ch in states[d.id].flow
+    ]
+    deal_keys = {unit.deal_metadata_key for unit in CRMS.values()}
+    counts = {
+        **_outcome_counts(world, states, as_of, None),
+        "activities": len(pd.activities),
+        "quotes": sum(1 for a in pd.activities if a["type"] == "quote"),
+        "stage_changes": sum(1 for ch in pd_flows if ch.field_key == "stage_id"),
+        "flow_changes": len(pd_flows),
+        "deal_products": len(pd.deal_products),
+        "deal_discounts": sum(len(v) for v in pd.deal_discounts.values()),
+        "invoices": len(stripe.invoices),
+        "invoices_with_deal_metadata": sum(
+            1 for i in stripe.invoices if deal_keys & set(i["metadata"])
+        ),
+        "invoices_linkable_by_rule": sum(
+            1 for inv_id, deal_id in links.items() if deal_id == true_deal[inv_id]
+        ),
+        "charges": len(stripe.charges),
+        "customers": len(stripe.customers),
+    }
+    return {
+        "seed": cfg.seed,
+        "as_of": clock.v2(as_of),
+        "n_deals_config": cfg.n_deals,
+        "crms": list(cfg.crms),
+        "params": planted_params(world, cfg),
+        "counts": counts,
+        "counts_by_crm": {c: _outcome_counts(world, states, as_of, c) for c in cfg.crms},
+        "deals": deals,
+        "invoices": invoices,
+        "orders": [
+            {
+                "number": o.number,
+                "deal_case_id": case_id(o.crm, o.deal_id),
+                "created": o.created,
+                "fulfilled": o.fulfilled_at(as_of),
+            }
+            for o in orders
+            if o.visible(as_of)
+        ],
+    }

@@ -1,0 +1,322 @@
+"""Build the dbt SQL layers on Spark and compare them with the DuckDB build, relation by relation.
+
+    python -m l2c_demo.spark_check [--deals 300] [--seed 42] [--work warehouse/spark_check]
+    (or: make spark-check)
+
+The project's SQL goes through dbt's cross-database macros and project macros dispatched per
+adapter, so that the same staging, intermediate and mart SQL can build on Spark. This check
+shows that it does, and that it computes the same thing:
+
+1. the demo (all CRMs, Stripe, the ERP file drop) is loaded with dlt and built with dbt into
+   a DuckDB file, as `make demo` does;
+2. every raw table the loaders wrote is copied to parquet and registered as a table of the
+   same schema and name in a local Spark session (Hive catalog and warehouse in the work
+   folder);
+3. `dbt build --target spark` runs in that session with the same vars: seeds, models, data
+   tests and unit tests. The process-mining models are dbt Python models on DuckDB and are
+   left out;
+4. every relation both builds made in `staging`, `intermediate` and `marts` is compared row by
+   row (floats to 6 decimal places, timestamps as UTC). A failed dbt node, or any relation
+   that differs, fails the check.
+
+Spark here is plain pyspark without Delta Lake, so the tables are parquet
+(L2C_SPARK_FILE_FORMAT=parquet) and dbt-spark leaves out the marts' NOT NULL constraints, which
+only Delta tables hold; the row-by-row equality with the DuckDB build, where they are enforced,
+covers them. Needs Java 17 or newer; `make spark-check` installs dbt-spark and pyspark
+(requirements-spark.txt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import decimal
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from l2c.dbt_runner import ROOT
+
+SCHEMAS = ("staging", "intermediate", "marts")
+PYTHON_MODELS = "path:models/marts/process"
+RAW_SCHEMAS = """
+    select table_schema, table_name
+    from information_schema.tables
+    where table_type = 'BASE TABLE'
+      and starts_with(table_schema, 'raw_') and not ends_with(table_schema, '_staging')
+    order by all
+"""
+
+
+class SparkCheckError(RuntimeError):
+    """The check could not run (no Java, no pyspark) or dbt failed on Spark."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    relation: str
+    duckdb_rows: int
+    spark_rows: int
+    only_duckdb: list[tuple[Any, ...]]
+    only_spark: list[tuple[Any, ...]]
+    columns_differ: bool = False
+    missing_on_spark: bool = False
+
+    @property
+    def equal(self) -> bool:
+        return not (
+            self.columns_differ or self.missing_on_spark or self.only_duckdb or self.only_spark
+        )
+
+
+def normalise(value: Any) -> Any:
+    """One value in a form both engines' results compare equal in: decimals and floats to 6
+    decimal places, aware timestamps as naive UTC, lists as tuples."""
+    if isinstance(value, decimal.Decimal):
+        value = float(value)
+    if isinstance(value, float):
+        return "NaN" if math.isnan(value) else round(value, 6) + 0.0  # + 0.0: no -0.0
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    if isinstance(value, list | tuple):
+        return tuple(normalise(v) for v in value)
+    return value
+
+
+def _close(a: Any, b: Any) -> bool:
+    """Equal, or floats that differ only where the engines' arithmetic may: by one unit in the
+    6th decimal place (two values a hair apart rounded to either side of a boundary) or by a
+    relative 1e-9 (sums in another order)."""
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) <= max(1.000001e-6, 1e-9 * max(abs(a), abs(b)))
+    return bool(a == b)
+
+
+def compare_rows(
+    relation: str, duckdb_rows: Sequence[Sequence[Any]], spark_rows: Sequence[Sequence[Any]]
+) -> Comparison:
+    """The rows of one relation from both engines as multisets (order does not count); rows
+    left over on both sides are paired once more value by value with `_close`."""
+    ours = Counter(tuple(normalise(v) for v in row) for row in duckdb_rows)
+    theirs = Counter(tuple(normalise(v) for v in row) for row in spark_rows)
+    only_ours = sorted((ours - theirs).elements(), key=repr)
+    only_theirs = sorted((theirs - ours).elements(), key=repr)
+    unmatched: list[tuple[Any, ...]] = []
+    for row in only_ours:
+        match = next(
+            (
+                i
+                for i, other in enumerate(only_theirs)
+                if len(row) == len(other) and all(map(_close, row, other))
+            ),
+            None,
+        )
+        if match is None:
+            unmatched.append(row)
+        else:
+            only_theirs.pop(match)
+    return Comparison(relation, ours.total(), theirs.total(), unmatched, only_theirs)
+
+
+def export_raw(duckdb_path: Path, folder: Path) -> list[tuple[str, str]]:
+    """Every raw table of the DuckDB file as parquet, folder/<schema>/<table>/data.parquet."""
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+        tables = [(s, t) for s, t in con.execute(RAW_SCHEMAS).fetchall()]
+        for schema, table in tables:
+            target = folder / schema / table
+            target.mkdir(parents=True, exist_ok=True)
+            con.execute(
+                f'copy (select * from "{schema}"."{table}") to \'{target / "data.parquet"}\' '
+                "(format parquet)"
+            )
+    return tables
+
+
+def require_spark() -> None:
+    """Fail before any work when Spark cannot start here."""
+    if shutil.which("java") is None:
+        raise SparkCheckError("Spark needs Java 17 or newer: no `java` on PATH")
+    # pyspark warns that it does not fully support pandas 3; the check uses no pandas
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+    try:
+        import dbt.adapters.spark  # noqa: F401
+        import pyspark  # noqa: F401
+    except ImportError as exc:
+        raise SparkCheckError(
+            f"{exc.name} is not installed: run `make spark-check` (it installs "
+            "requirements-spark.txt into .venv-spark)"
+        ) from exc
+
+
+def spark_session(work: Path) -> Any:
+    """A local Spark session with its Hive catalog and warehouse in `work`, in UTC. dbt-spark's
+    `session` method picks it up (SparkSession.builder.getOrCreate())."""
+    require_spark()
+    from pyspark.sql import SparkSession
+
+    logging.getLogger("py4j").setLevel(logging.ERROR)
+    # pyspark logs every failed query; dbt-spark asks for tables that may not exist (a raw
+    # table no load has written yet) and handles the answer itself
+    logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("l2c-spark-check")
+        .config("spark.sql.warehouse.dir", str(work / "spark-warehouse"))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={work}")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.ui.enabled", "false")
+        .enableHiveSupport()
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def register_raw(spark: Any, tables: Sequence[tuple[str, str]], folder: Path) -> None:
+    for schema in sorted({s for s, _ in tables}):
+        spark.sql(f"create database if not exists {schema}")
+    for schema, table in tables:
+        spark.sql(f"drop table if exists {schema}.{table}")
+        spark.sql(
+            f"create table {schema}.{table} using parquet location '{folder / schema / table}'"
+        )
+
+
+def dbt_build_on_spark(work: Path, dbt_vars: dict[str, Any]) -> None:
+    from dbt.cli.main import dbtRunner
+
+    os.environ["L2C_SPARK_FILE_FORMAT"] = "parquet"
+    args = [
+        "build",
+        "--target",
+        "spark",
+        "--exclude",
+        PYTHON_MODELS,
+        "--vars",
+        json.dumps(dbt_vars),
+        "--project-dir",
+        str(ROOT),
+        "--profiles-dir",
+        str(ROOT / "profiles"),
+        "--target-path",
+        str(work / "target"),
+        "--log-path",
+        str(work / "logs"),
+    ]
+    result = dbtRunner().invoke(args)
+    if result.exception is not None:
+        raise SparkCheckError(f"dbt build on Spark did not run: {result.exception}")
+    failed = [
+        f"{r.node.name} ({r.status})"
+        for r in (result.result or [])
+        if str(r.status) in ("error", "fail", "runtime error")
+    ]
+    if failed or not result.success:
+        raise SparkCheckError(f"dbt build on Spark failed: {', '.join(failed) or 'see the log'}")
+
+
+def compare_builds(duckdb_path: Path, spark: Any) -> list[Comparison]:
+    comparisons: list[Comparison] = []
+    python_models = {p.stem for p in (ROOT / "models").rglob("*.py")}
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+        for schema in SCHEMAS:
+            on_spark = {r.tableName for r in spark.sql(f"show tables in {schema}").collect()}
+            names = [
+                name
+                for (name,) in con.execute(
+                    "select table_name from information_schema.tables "
+                    "where table_schema = ? order by table_name",
+                    [schema],
+                ).fetchall()
+                if name not in python_models  # built on DuckDB only
+            ]
+            for name in names:
+                relation = f"{schema}.{name}"
+                if name not in on_spark:
+                    comparisons.append(Comparison(relation, 0, 0, [], [], missing_on_spark=True))
+                    continue
+                ours = con.execute(f"select * from {relation}")
+                frame = spark.table(relation)
+                if [c.lower() for c in frame.columns] != [d[0] for d in ours.description]:
+                    comparisons.append(Comparison(relation, 0, 0, [], [], columns_differ=True))
+                    continue
+                comparisons.append(compare_rows(relation, ours.fetchall(), frame.collect()))
+    return comparisons
+
+
+def report(comparisons: Sequence[Comparison]) -> bool:
+    for schema in SCHEMAS:
+        of_schema = [c for c in comparisons if c.relation.startswith(f"{schema}.")]
+        equal = [c for c in of_schema if c.equal]
+        rows = sum(c.duckdb_rows for c in equal)
+        print(
+            f"{schema:<13} {len(equal):>3} of {len(of_schema):>3} relations equal ({rows:,} rows)"
+        )
+    different = [c for c in comparisons if not c.equal]
+    for c in different:
+        if c.columns_differ or c.missing_on_spark:
+            problem = "the columns differ" if c.columns_differ else "not built on Spark"
+            print(f"  DIFFERENT {c.relation}: {problem}")
+            continue
+        print(
+            f"  DIFFERENT {c.relation}: {c.duckdb_rows:,} rows on DuckDB, {c.spark_rows:,} on "
+            f"Spark; {len(c.only_duckdb):,} only on DuckDB, {len(c.only_spark):,} only on Spark"
+        )
+        for row in c.only_duckdb[:2]:
+            print(f"    DuckDB: {row}")
+        for row in c.only_spark[:2]:
+            print(f"    Spark:  {row}")
+    return bool(comparisons) and not different
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--deals", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--work", type=Path, default=Path("warehouse/spark_check"))
+    args = parser.parse_args(argv)
+    try:
+        require_spark()
+    except SparkCheckError as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    # the demo's modules after require_spark: Great Expectations imports pyspark when present
+    from l2c import demo
+
+    work = args.work.resolve()
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    duckdb_path = work / "lead2cash.duckdb"
+    try:
+        company = demo.run(args.deals, args.seed, duckdb_path, keep=False)
+        tables = export_raw(duckdb_path, work / "raw")
+        print(f"\n== Spark: {len(tables)} raw tables copied to parquet and registered")
+        spark = spark_session(work)
+        register_raw(spark, tables, work / "raw")
+        print("== dbt build --target spark (SQL models, seeds, data and unit tests)")
+        dbt_build_on_spark(work, demo.dbt_vars(company))
+        print("\n== Spark build vs DuckDB build, row by row")
+        ok = report(compare_builds(duckdb_path, spark))
+    except (SparkCheckError, demo.LoadError, demo.DbtError, demo.QualityError) as exc:
+        print(f"\nFAILED: {exc}", file=sys.stderr)
+        return 1
+    print("\nSpark check passed." if ok else "\nSpark check FAILED: the builds differ.")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,6 +1,0 @@
-"""Local HTTP server that behaves like the Pipedrive and Stripe APIs for a DemoCompany."""
-
-from l2c.fake_api.faults import Fault
-from l2c.fake_api.server import FakeApiServer
-
-__all__ = ["FakeApiServer", "Fault"]

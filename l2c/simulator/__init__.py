@@ -1,7 +1,0 @@
-"""Deterministic demo company that sells with Pipedrive and bills with Stripe."""
-
-from l2c.simulator.company import DemoCompany
-from l2c.simulator.config import SimConfig
-from l2c.simulator.views import PipedriveView, StripeView
-
-__all__ = ["DemoCompany", "PipedriveView", "SimConfig", "StripeView"]
