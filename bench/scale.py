@@ -1,12 +1,14 @@
 """Scale benchmark: a loaded warehouse's raw tables tiled k times, then `dbt build` timed.
 
-    python -m bench.scale --base FILE [--copies 1 10 50] [--work DIR] [--memory-limit 8GB]
-                          [--shift-days 1] [--keep] [--top 12]
+    python -m bench.scale [--base FILE | --deals 20000 --seed 42] [--copies 1 11 56]
+                          [--work DIR] [--memory-limit 8GB] [--shift-days 1] [--keep] [--top 12]
 
 `--base` is a warehouse loaded by the project's loaders and not yet built, e.g. one kept by
-`python -m bench.run --deals 20000 --skip-insert-path --keep DIR` (DIR/l2c.duckdb). For every
+`python -m bench.run --deals 20000 --skip-insert-path --keep DIR` (DIR/l2c.duckdb); without
+it the benchmark loads a Pipedrive + Stripe company of `--deals` first (as bench/run.py). For every
 k in `--copies` the benchmark writes a new DuckDB file whose raw schemas hold k copies of the
-base company (k=50 over 20,000 deals is a 1M-deal company), in DuckDB SQL:
+base company (the default 20,000-deal company has 17,848 CRM deals: k=11 makes 196k, k=56 1.0M
+deals and about 10M events), in DuckDB SQL:
 
 - every business table (deals, leads, activities, stage history, quotes, orders, invoices,
   customers, ...) is copied k times. In copy c (0..k-1) each id column (`id`, `*_id`, `*_no`,
@@ -49,9 +51,10 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from bench.run import BUILD_STEPS
+from bench.run import BUILD_STEPS, api_server, configure
 from l2c.dbt_runner import ROOT, DbtError, dbt_env
 from l2c.simulator.config import DEFAULT_AS_OF
+from pipelines.load import load_all
 
 # Tables copied once: reference data shared by every deal, and dlt's bookkeeping.
 REFERENCE_TABLES: dict[str, frozenset[str]] = {
@@ -374,6 +377,26 @@ def sort_seconds(db: Path, memory_limit: str, repeat: int = 2) -> float:
         con.close()
 
 
+def cpu_profile(db: Path, target: Path, memory_limit: str) -> dict[str, float]:
+    """CPU seconds (all DuckDB threads) of every SQL model's compiled query, materialised into
+    a temporary table; the views a model reads are computed inline. Unlike the wall times of
+    run_results.json, CPU seconds hardly change with the machine's other load."""
+    con = duckdb.connect(str(db), config={"memory_limit": memory_limit, "threads": 2})
+    cpu: dict[str, float] = {}
+    try:
+        models = target / "compiled" / "l2c" / "models"
+        for path in sorted(models.rglob("*.sql")):
+            if any(part.endswith(".yml") for part in path.relative_to(models).parts):
+                continue  # a data test
+            started = time.process_time()
+            con.execute(f"create or replace temp table profiled as {path.read_text()}")
+            cpu[f"model.l2c.{path.stem}"] = time.process_time() - started
+            con.execute("drop table profiled")
+    finally:
+        con.close()
+    return cpu
+
+
 # --- the tiling check ------------------------------------------------------------------------
 
 COUNTS = {
@@ -421,18 +444,14 @@ def short(unique_id: str) -> str:
     return unique_id.split(".", 2)[-1] if unique_id.startswith("model.") else unique_id
 
 
-def print_growth(results: dict[int, list[StepResult]], top: int) -> None:
+def print_growth(times: dict[int, dict[str, float]], top: int, what: str) -> None:
     """The models taking most time at the largest size, with their time at every size and the
     growth per copy (time(k) / (k * time(smallest))): near 1 is linear."""
-    sizes = sorted(results)
-    times: dict[int, dict[str, float]] = {
-        k: {n: s for step in steps for n, s in step.nodes.items() if n.startswith("model.")}
-        for k, steps in results.items()
-    }
+    sizes = sorted(times)
     largest, smallest = sizes[-1], sizes[0]
     ranked = sorted(times[largest].items(), key=lambda item: -item[1])[:top]
     header = " ".join(f"{f'k={k}':>9}" for k in sizes)
-    print(f"\nslowest models at k={largest} (seconds per size; growth = t(k) / (k/k0 * t(k0))):")
+    print(f"\n{what} at k={largest} (seconds per size; growth = t(k) / (k/k0 * t(k0))):")
     print(f"{'model':<44} {header} {'growth':>7}")
     for node, _ in ranked:
         row = " ".join(f"{times[k].get(node, float('nan')):>9.2f}" for k in sizes)
@@ -441,15 +460,36 @@ def print_growth(results: dict[int, list[StepResult]], top: int) -> None:
         print(f"{short(node):<44} {row} {growth:>7.2f}")
 
 
+def load_base(directory: Path, deals: int, seed: int) -> Path:
+    """A Pipedrive + Stripe demo company loaded over local HTTP, as bench/run.py loads it."""
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
+    directory.mkdir(parents=True, exist_ok=True)
+    db = directory / "l2c.duckdb"
+    with api_server(deals, seed, ["pipedrive"], directory) as base_url:
+        configure(base_url)
+        started = time.perf_counter()
+        load_all(db, ["pipedrive", "stripe"])
+    print(f"loaded a {deals:,}-deal company in {time.perf_counter() - started:.0f} s: {db}")
+    return db
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--base", type=Path, required=True, help="a loaded, unbuilt warehouse")
-    parser.add_argument("--copies", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--base", type=Path, help="a loaded, unbuilt warehouse (else: load one)")
+    parser.add_argument("--deals", type=int, default=20_000, help="company loaded without --base")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--copies", type=int, nargs="+", default=[1, 11, 56])
     parser.add_argument("--work", type=Path, help="where the tiled warehouses go (default: tmp)")
     parser.add_argument("--memory-limit", default="8GB", help="DuckDB memory_limit of the build")
     parser.add_argument("--shift-days", type=int, default=1)
     parser.add_argument("--as-of", default=f"{DEFAULT_AS_OF:%Y-%m-%d %H:%M:%S}")
     parser.add_argument("--keep", action="store_true", help="keep the tiled warehouses")
+    parser.add_argument(
+        "--no-cpu-profile",
+        dest="cpu_profile",
+        action="store_false",
+        help="skip re-running every SQL model's query alone to measure its CPU seconds",
+    )
     parser.add_argument("--top", type=int, default=12, help="models listed in the growth table")
     args = parser.parse_args(argv)
     copies = sorted(set(args.copies) | {1})  # k=1 is the base the k-fold check compares with
@@ -457,9 +497,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
     work = args.work or Path(tempfile.mkdtemp(prefix="l2c-scale-"))
+    if args.base is None:
+        args.base = load_base(work / "base", args.deals, args.seed)
     print(f"scale benchmark on {machine()}; base {args.base}; copies {copies}")
     print(f"DuckDB memory_limit {args.memory_limit}, threads 2; {load_conditions()}")
     results: dict[int, list[StepResult]] = {}
+    cpu: dict[int, dict[str, float]] = {}
     base_counts: dict[str, int] = {}
     failures: list[str] = []
     for k in copies:
@@ -481,6 +524,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         total = sum(s.seconds for s in steps[1:])
         print(f"{'dbt build, all steps':<40} {total:>8.1f} s  ({load_conditions()})")
+        if args.cpu_profile:
+            cpu[k] = cpu_profile(db, work / f"k{k}" / "target", args.memory_limit)
+            print(f"SQL models' queries re-run alone: {sum(cpu[k].values()):.1f} CPU s")
         mining_models = sum(t for n, t in steps[-1].nodes.items() if n.startswith("model."))
         sort = sort_seconds(db, args.memory_limit)
         tiled = mart_counts(db)
@@ -498,7 +544,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.keep and k != copies[-1]:
             shutil.rmtree(db.parent)
     if len(results) > 1:
-        print_growth(results, args.top)
+        wall = {
+            k: {n: t for step in steps for n, t in step.nodes.items() if n.startswith("model.")}
+            for k, steps in results.items()
+        }
+        print_growth(wall, args.top, "slowest models, wall seconds in the dbt build,")
+        if cpu:
+            print_growth(cpu, args.top, "costliest SQL models, CPU seconds of their query,")
     peak = max(s.peak_mb for r in results.values() for s in r)
     print(f"\npeak memory of any dbt process: {peak:,.0f} MB")
     if args.work is None and not args.keep:
