@@ -519,8 +519,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         steps = build(db, work / f"k{k}" / "target", dbt_vars, env)
         results[k] = steps
         for s in steps:
+            models = sum(t for n, t in s.nodes.items() if n.startswith("model."))
+            tests = sum(t for n, t in s.nodes.items() if n.startswith("test."))
+            split = f"  (models {models:.1f} s, tests {tests:.1f} s)" if s.nodes else ""
             print(
                 f"{s.label:<40} {s.seconds:>7.1f} s cpu {s.cpu:>6.1f} s  peak {s.peak_mb:>6,.0f} MB"
+                + split
             )
         total = sum(s.seconds for s in steps[1:])
         print(f"{'dbt build, all steps':<40} {total:>8.1f} s  ({load_conditions()})")
@@ -551,6 +555,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_growth(wall, args.top, "slowest models, wall seconds in the dbt build,")
         if cpu:
             print_growth(cpu, args.top, "costliest SQL models, CPU seconds of their query,")
+    (work / "results.json").write_text(
+        json.dumps({k: [s.__dict__ for s in steps] for k, steps in results.items()} | {"cpu": cpu})
+    )
     peak = max(s.peak_mb for r in results.values() for s in r)
     print(f"\npeak memory of any dbt process: {peak:,.0f} MB")
     if args.work is None and not args.keep:
