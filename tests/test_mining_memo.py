@@ -1,12 +1,14 @@
 """The process-mining models share one ordering of the event log per process (l2c.mining.marts):
-the same log is served from the memo, a changed one is mined again."""
+the same log is served from the memo, a changed one is mined again; the process map's edges
+and endpoints are each computed alone, equal to the whole map's."""
 
 from __future__ import annotations
 
 import duckdb
 import pytest
 
-from l2c.mining import marts
+from l2c.mining import marts, mine_variants, prepare_log
+from l2c.mining.dfg import edge_table, endpoint_table, process_map
 
 
 def _log(con: duckdb.DuckDBPyConnection) -> None:
@@ -50,3 +52,17 @@ def test_same_log_from_the_memo_changed_log_mined_again(monkeypatch: pytest.Monk
     monkeypatch.undo()
     changed = _variants(con)
     assert changed["c2"] == changed["c1"] == first["c1"]
+
+
+def test_edges_and_endpoints_alone_equal_the_process_map() -> None:
+    con = duckdb.connect()
+    _log(con)
+    con.execute(
+        "create table cases as select 'c1' as case_id, 'EU' as region union all select 'c2', 'US'"
+    )
+    v = mine_variants(prepare_log(con, con.table("event_log")))
+    cases = con.table("cases")
+    whole = process_map(v, cases, ["region"], min_transitions=1, bottlenecks=1)
+    edges = edge_table(v, cases, ["region"], min_transitions=1, bottlenecks=1)
+    assert edges.num_rows > 0 and edges.equals(whole.edges_table)
+    assert endpoint_table(v, cases, ["region"]).equals(whole.endpoints_table)

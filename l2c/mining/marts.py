@@ -13,7 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from l2c.mining.conformance import Conformance, check_conformance
-from l2c.mining.dfg import ProcessMap, process_map
+from l2c.mining.dfg import ProcessMap, edge_table, endpoint_table, process_map
 from l2c.mining.eventlog import EventLog, prepare_log
 from l2c.mining.outcomes import case_payment_lateness, conformance_summary, variant_outcomes
 from l2c.mining.rework import activity_rework, stage_backward_moves
@@ -90,6 +90,27 @@ def process_map_for(
     return process_map(
         v, attrs, MAP_SEGMENTS, min_transitions=min_transitions, bottlenecks=bottlenecks
     )
+
+
+def process_map_edges(
+    con: duckdb.DuckDBPyConnection,
+    event_log: Rel,
+    cases: Rel,
+    min_transitions: int,
+    bottlenecks: int,
+) -> pa.Table:
+    """The process map's edges, without computing its endpoints."""
+    attrs = cases.project(", ".join(["case_id", *MAP_SEGMENTS]))
+    v = _variants(con, event_log, None)
+    return edge_table(
+        v, attrs, MAP_SEGMENTS, min_transitions=min_transitions, bottlenecks=bottlenecks
+    )
+
+
+def process_map_endpoints(con: duckdb.DuckDBPyConnection, event_log: Rel, cases: Rel) -> pa.Table:
+    """The process map's start / end activities, without the edges' waiting times."""
+    attrs = cases.project(", ".join(["case_id", *MAP_SEGMENTS]))
+    return endpoint_table(_variants(con, event_log, None), attrs, MAP_SEGMENTS)
 
 
 def rework(con: duckdb.DuckDBPyConnection, event_log: Rel, canonical_stages: Rel) -> Rel:
