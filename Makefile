@@ -14,7 +14,7 @@ SPARK_STAMP := $(SPARK_VENV)/.setup-stamp
 DEALS  ?= 3000
 SEED   ?= 42
 
-.PHONY: setup demo refresh test lint sqlfluff pytest bench bench-mining spark-check clean
+.PHONY: setup demo refresh test lint sqlfluff pytest bench bench-mining bench-scale spark-check clean
 
 setup: $(STAMP)
 
@@ -53,6 +53,11 @@ bench: setup
 # process mining vs pm4py on generated logs, e.g. ARGS="--events 100000 1000000"
 bench-mining: setup
 	$(PY) -m bench.mining $(ARGS)
+
+# a loaded warehouse tiled to k copies and built, e.g.
+# ARGS="--base /tmp/w/l2c.duckdb --copies 1 11 56" (base: `make bench ARGS="--keep /tmp/w"`)
+bench-scale: setup
+	$(PY) -m bench.scale $(ARGS)
 
 # The dbt SQL layers built on Spark (local pyspark; needs Java 17+) and compared row by row with
 # the DuckDB build, in its own venv with dbt-spark and pyspark (requirements-spark.txt).

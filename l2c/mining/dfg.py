@@ -199,3 +199,23 @@ def process_map(
         _edge_table(log, segs, int(min_transitions), int(bottlenecks)),
         _endpoint_table(log, segs),
     )
+
+
+def edge_table(
+    v: Variants,
+    cases: Source | None = None,
+    segments: Sequence[str] = (),
+    *,
+    min_transitions: int = 20,
+    bottlenecks: int = 3,
+) -> pa.Table:
+    """`process_map(...).edges_table` alone: without the start / end activities."""
+    segs = segmentations(v.log, cases, segments)
+    return _edge_table(v.log, segs, int(min_transitions), int(bottlenecks))
+
+
+def endpoint_table(
+    v: Variants, cases: Source | None = None, segments: Sequence[str] = ()
+) -> pa.Table:
+    """`process_map(...).endpoints_table` alone: without the edges and their waiting times."""
+    return _endpoint_table(v.log, segmentations(v.log, cases, segments))

@@ -6,14 +6,15 @@ The models stay thin (refs + config); the column choices they share live here.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 
 import duckdb
 import pyarrow as pa
 
 from l2c.mining.conformance import Conformance, check_conformance
-from l2c.mining.dfg import ProcessMap, process_map
-from l2c.mining.eventlog import prepare_log
+from l2c.mining.dfg import ProcessMap, edge_table, endpoint_table, process_map
+from l2c.mining.eventlog import EventLog, prepare_log
 from l2c.mining.outcomes import case_payment_lateness, conformance_summary, variant_outcomes
 from l2c.mining.rework import activity_rework, stage_backward_moves
 from l2c.mining.variants import Variants, case_variants_table, mine_variants, variants_table
@@ -23,14 +24,46 @@ MAP_SEGMENTS = ("source_system", "region", "outcome")
 SUMMARY_DIMENSIONS = {"rep": "owner_name", "region": "region", "source_system": "source_system"}
 
 
-def _variants(con: duckdb.DuckDBPyConnection, event_log: Rel, cases: Rel | None) -> Variants:
-    log = prepare_log(con, event_log, order="event_order")
-    facts = (
-        cases.project("case_id, outcome, deal_value_reporting as deal_value")
-        if cases is not None
-        else None
+# dbt runs the process-mining models in one process, seven of them on the variants of the same
+# event log: the log is read, ordered and grouped once per process, not once per model. The key
+# is the relation's query and a checksum of the columns mining reads (a scan, a fraction of the
+# sort it saves), so a log that changed in between is never served from the memo.
+_MEMO: dict[tuple[object, ...], Variants] = {}
+_MEMO_LOCK = threading.Lock()
+
+
+def _log_key(event_log: Rel) -> tuple[object, ...]:
+    checksum = event_log.aggregate(
+        "count(*), sum(hash(case_id, activity, event_at, event_order))::hugeint"
+    ).fetchone()
+    return (event_log.sql_query(), *(checksum or ()))
+
+
+def _plain_variants(con: duckdb.DuckDBPyConnection, event_log: Rel) -> Variants:
+    """The variants without case facts, from the memo when the log is the one mined last."""
+    key = _log_key(event_log)
+    with _MEMO_LOCK:  # a second model of the same log waits for the first one's result
+        cached = _MEMO.get(key)
+        if cached is None:
+            cached = mine_variants(prepare_log(con, event_log, order="event_order"))
+            _MEMO.clear()
+            _MEMO[key] = cached
+    log = cached.log
+    # the same arrays, with views registered on this model's connection
+    return Variants(
+        EventLog(con, log.ordered, log.activity_count, log.longest_case),
+        cached.case_table,
+        cached.variant_table,
     )
-    return mine_variants(log, facts)
+
+
+def _variants(con: duckdb.DuckDBPyConnection, event_log: Rel, cases: Rel | None) -> Variants:
+    plain = _plain_variants(con, event_log)
+    if cases is None:
+        return plain
+    return mine_variants(
+        plain.log, cases.project("case_id, outcome, deal_value_reporting as deal_value")
+    )
 
 
 def _stage_order(canonical_stages: Rel) -> Rel:
@@ -57,6 +90,27 @@ def process_map_for(
     return process_map(
         v, attrs, MAP_SEGMENTS, min_transitions=min_transitions, bottlenecks=bottlenecks
     )
+
+
+def process_map_edges(
+    con: duckdb.DuckDBPyConnection,
+    event_log: Rel,
+    cases: Rel,
+    min_transitions: int,
+    bottlenecks: int,
+) -> pa.Table:
+    """The process map's edges, without computing its endpoints."""
+    attrs = cases.project(", ".join(["case_id", *MAP_SEGMENTS]))
+    v = _variants(con, event_log, None)
+    return edge_table(
+        v, attrs, MAP_SEGMENTS, min_transitions=min_transitions, bottlenecks=bottlenecks
+    )
+
+
+def process_map_endpoints(con: duckdb.DuckDBPyConnection, event_log: Rel, cases: Rel) -> pa.Table:
+    """The process map's start / end activities, without the edges' waiting times."""
+    attrs = cases.project(", ".join(["case_id", *MAP_SEGMENTS]))
+    return endpoint_table(_variants(con, event_log, None), attrs, MAP_SEGMENTS)
 
 
 def rework(con: duckdb.DuckDBPyConnection, event_log: Rel, canonical_stages: Rel) -> Rel:

@@ -6,11 +6,10 @@ from l2c.mining import marts
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    process_map = marts.process_map_for(
+    return marts.process_map_edges(
         session,
         dbt.ref("event_log"),
         dbt.ref("cases"),
         min_transitions=int(dbt.config.get("bottleneck_min_transitions")),
         bottlenecks=int(dbt.config.get("bottlenecks")),
     )
-    return process_map.edges_table

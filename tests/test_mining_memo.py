@@ -1,0 +1,68 @@
+"""The process-mining models share one ordering of the event log per process (l2c.mining.marts):
+the same log is served from the memo, a changed one is mined again; the process map's edges
+and endpoints are each computed alone, equal to the whole map's."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from l2c.mining import marts, mine_variants, prepare_log
+from l2c.mining.dfg import edge_table, endpoint_table, process_map
+
+
+def _log(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        create or replace table event_log as
+        select * from (values
+            ('c1', 'Deal Created', timestamptz '2026-01-01 10:00:00+00', 1),
+            ('c1', 'Deal Won', timestamptz '2026-01-03 10:00:00+00', 2),
+            ('c2', 'Deal Created', timestamptz '2026-01-02 10:00:00+00', 1),
+            ('c2', 'Deal Lost', timestamptz '2026-01-04 10:00:00+00', 2)
+        ) as t(case_id, activity, event_at, event_order)
+        """
+    )
+
+
+def _variants(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """case id -> variant id (md5 of the case's activity sequence)."""
+    table = marts.case_variants(con, con.table("event_log"))
+    return dict(zip(table["case_id"].to_pylist(), table["variant_id"].to_pylist(), strict=True))
+
+
+def test_same_log_from_the_memo_changed_log_mined_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    con = duckdb.connect()
+    _log(con)
+    first = _variants(con)
+    assert first.keys() == {"c1", "c2"} and first["c1"] != first["c2"]
+
+    def no_second_ordering(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the log was ordered again")
+
+    monkeypatch.setattr(marts, "prepare_log", no_second_ordering)
+    other = con.cursor()  # another model's connection, same log
+    assert _variants(other) == first
+
+    con.execute(
+        "update event_log set activity = 'Deal Won' where case_id = 'c2' and event_order = 2"
+    )
+    with pytest.raises(AssertionError, match="ordered again"):
+        _variants(con)
+    monkeypatch.undo()
+    changed = _variants(con)
+    assert changed["c2"] == changed["c1"] == first["c1"]
+
+
+def test_edges_and_endpoints_alone_equal_the_process_map() -> None:
+    con = duckdb.connect()
+    _log(con)
+    con.execute(
+        "create table cases as select 'c1' as case_id, 'EU' as region union all select 'c2', 'US'"
+    )
+    v = mine_variants(prepare_log(con, con.table("event_log")))
+    cases = con.table("cases")
+    whole = process_map(v, cases, ["region"], min_transitions=1, bottlenecks=1)
+    edges = edge_table(v, cases, ["region"], min_transitions=1, bottlenecks=1)
+    assert edges.num_rows > 0 and edges.equals(whole.edges_table)
+    assert endpoint_table(v, cases, ["region"]).equals(whole.endpoints_table)
