@@ -8,6 +8,7 @@ Credentials and base URLs come from dlt config / environment (see each source's 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -23,6 +24,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from pipelines.file_drop import file_drop_source
 from pipelines.oracle_cx import oracle_cx_source
 from pipelines.pipedrive import pipedrive_source
+from pipelines.resume import duplicate_keys, undo_unrecorded_copies
 from pipelines.salesforce import salesforce_source
 from pipelines.stripe import stripe_source
 from pipelines.zendesk_sell import zendesk_sell_source
@@ -37,6 +39,7 @@ SOURCES: dict[str, Callable[..., Any]] = {
 }
 
 LoaderFormat = Literal["parquet", "jsonl", "insert_values"]
+log = logging.getLogger(__name__)
 
 
 class LoadError(RuntimeError):
@@ -49,6 +52,8 @@ class LoadResult:
     dataset: str
     rows_by_table: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    # load packages a crash had left unfinished, completed before this run fetched
+    resumed_packages: list[str] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -92,6 +97,7 @@ def load_system(
     pipeline = make_pipeline(system, duckdb_path, pipelines_dir)
     started = time.perf_counter()
     try:
+        resumed = complete_interrupted_load(system, pipeline)
         source = SOURCES[system](**(source_kwargs or {}))
         pipeline.run(source, loader_file_format=loader_file_format)
     except ConfigFieldMissingException as exc:
@@ -102,12 +108,52 @@ def load_system(
         ) from exc
     except PipelineStepFailed as exc:
         raise LoadError(f"{system}: dlt step '{exc.step}' failed: {exc.exception}") from exc
-    result = LoadResult(system, f"raw_{system}", seconds=time.perf_counter() - started)
+    result = LoadResult(
+        system, f"raw_{system}", seconds=time.perf_counter() - started, resumed_packages=resumed
+    )
     normalize = pipeline.last_trace.last_normalize_info
     if normalize is not None:
         for table, count in normalize.row_counts.items():
             result.rows_by_table[table] = result.rows_by_table.get(table, 0) + count
     return result
+
+
+def complete_interrupted_load(system: str, pipeline: Any) -> list[str]:
+    """Finish the load packages a crash left behind, before anything new is fetched.
+
+    dlt's run() would load them and return without extracting (saying so only in a log
+    line). Their copy jobs that may have committed unrecorded are undone first, so no file
+    loads twice (pipelines.resume); if keys are duplicated all the same, the run stops."""
+    if not pipeline.has_pending_data:
+        return []
+    packages = [*pipeline.list_extracted_load_packages(), *pipeline.list_normalized_load_packages()]
+    log.warning(
+        "%s: completing an interrupted load (package %s) before fetching new data",
+        system,
+        ", ".join(packages),
+    )
+    pipeline.normalize()
+    for load_id in pipeline.list_normalized_load_packages():
+        for undone in undo_unrecorded_copies(pipeline, load_id):
+            if undone.rows:
+                log.warning(
+                    "%s: %d row(s) of %s committed before the crash were taken out of %s to "
+                    "be loaded once",
+                    system,
+                    undone.rows,
+                    undone.file,
+                    undone.table,
+                )
+    pipeline.load()
+    duplicates = duplicate_keys(pipeline)
+    if duplicates:
+        listed = "; ".join(f"{table}: {n} rows" for table, n in duplicates.items())
+        raise LoadError(
+            f"{system}: after completing the interrupted load, keys are duplicated in "
+            f"raw_{system}: {listed}. Nothing new was loaded; the tables need repair "
+            "(a full reload: drop the dataset and its pipeline folder)."
+        )
+    return packages
 
 
 def load_all(
