@@ -1,6 +1,8 @@
 """Run the dlt sources into one DuckDB file: dataset `raw_<system>` per system.
 
-    python -m pipelines.load --duckdb warehouse/lead2cash.duckdb [--systems pipedrive stripe]
+    python -m pipelines.load [--duckdb PATH] [--systems pipedrive stripe]
+
+--duckdb defaults to $L2C_DUCKDB_PATH, else warehouse/lead2cash.duckdb.
 
 Credentials and base URLs come from dlt config / environment (see each source's docstring).
 """
@@ -27,6 +29,7 @@ from pipelines.pipedrive import pipedrive_source
 from pipelines.resume import duplicate_keys, undo_unrecorded_copies
 from pipelines.salesforce import salesforce_source
 from pipelines.stripe import stripe_source
+from pipelines.validation import rejects_table
 from pipelines.zendesk_sell import zendesk_sell_source
 
 SOURCES: dict[str, Callable[..., Any]] = {
@@ -99,6 +102,7 @@ def load_system(
     try:
         resumed = complete_interrupted_load(system, pipeline)
         source = SOURCES[system](**(source_kwargs or {}))
+        source.resources.add(rejects_table())
         pipeline.run(source, loader_file_format=loader_file_format)
     except ConfigFieldMissingException as exc:
         raise LoadError(
@@ -176,7 +180,12 @@ def load_all(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--duckdb", type=Path, default=Path("warehouse/lead2cash.duckdb"))
+    parser.add_argument(
+        "--duckdb",
+        type=Path,
+        default=Path(os.environ.get("L2C_DUCKDB_PATH") or "warehouse/lead2cash.duckdb"),
+        help="the DuckDB file (default: $L2C_DUCKDB_PATH, else warehouse/lead2cash.duckdb)",
+    )
     parser.add_argument("--systems", nargs="+", default=list(SOURCES))
     parser.add_argument(
         "--format", default="parquet", choices=["parquet", "jsonl", "insert_values"]

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -242,16 +242,37 @@ def rejects_hints() -> Any:
         write_disposition="merge",
         primary_key="reject_id",
         merge_key=[],
-        columns={
-            "reject_id": {"data_type": "text", "nullable": False},
-            "source_system": {"data_type": "text"},
-            "resource": {"data_type": "text"},
-            "record_id": {"data_type": "text"},
-            "reason": {"data_type": "text"},
-            "payload": {"data_type": "text"},
-            "rejected_at": {"data_type": "timestamp"},
-        },
+        columns=_reject_columns(),
     )
+
+
+def _reject_columns() -> Any:
+    return {
+        "reject_id": {"data_type": "text", "nullable": False},
+        "source_system": {"data_type": "text"},
+        "resource": {"data_type": "text"},
+        "record_id": {"data_type": "text"},
+        "reason": {"data_type": "text"},
+        "payload": {"data_type": "text"},
+        "rejected_at": {"data_type": "timestamp"},
+    }
+
+
+def rejects_table() -> Any:
+    """A resource that only declares the `rejects` table (no rows): added to every source by
+    pipelines.load, so raw_<system>.rejects exists after every load, empty after a clean one,
+    and a query or check of it never fails for want of a reject."""
+
+    @dlt.resource(
+        name="rejects",
+        write_disposition="merge",
+        primary_key="reject_id",
+        columns=_reject_columns(),
+    )
+    def rejects() -> Iterator[Any]:
+        yield dlt.mark.materialize_table_schema()
+
+    return rejects
 
 
 @dataclass

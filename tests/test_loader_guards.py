@@ -6,6 +6,9 @@ from the future."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -19,6 +22,8 @@ from conftest import query, table_counts
 from l2c.fake_api import FakeApiServer, Fault
 from l2c.simulator import DemoCompany
 from pipelines.load import LoadError, load_system
+
+REPO = Path(__file__).resolve().parents[1]
 
 # ---------------------------------------------------------------- redirects
 
@@ -307,3 +312,29 @@ def test_a_cursor_may_be_a_little_ahead_of_the_loaders_clock() -> None:
     assert REQ_UNIX_CURSOR(int(ahead.timestamp())) == int(ahead.timestamp())
     with pytest.raises(ValueError, match="in the future"):
         REQ_UNIX_CURSOR(int((ahead + timedelta(hours=1)).timestamp()))
+
+
+# ---------------------------------------------------------------- the load command
+
+
+def test_the_load_command_writes_where_l2c_duckdb_path_says_and_rejects_always_exists(
+    server: FakeApiServer, tmp_path: Path
+) -> None:
+    """`python -m pipelines.load` defaults to $L2C_DUCKDB_PATH, and a clean load leaves an
+    empty `rejects` table (with the rejects columns) in every dataset it loads."""
+    db = tmp_path / "elsewhere" / "l2c.duckdb"
+    env = {**os.environ, "L2C_DUCKDB_PATH": str(db), "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.load", "--systems", "pipedrive", "stripe"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "pipedrive:" in done.stdout and "(0 rejected)" in done.stdout
+    for dataset in ("raw_pipedrive", "raw_stripe"):
+        columns = [r[0] for r in query(db, f"describe {dataset}.rejects")]
+        assert {"reject_id", "resource", "record_id", "reason", "payload"} <= set(columns)
+        assert query(db, f"select count(*) from {dataset}.rejects") == [(0,)]
