@@ -151,7 +151,7 @@ def complete_interrupted_load(system: str, pipeline: Any) -> list[str]:
     pipeline.load()
     duplicates = duplicate_keys(pipeline)
     if duplicates:
-        listed = "; ".join(f"{table}: {n} rows" for table, n in duplicates.items())
+        listed = "; ".join(f"{table}: {n} rows share a key" for table, n in duplicates.items())
         raise LoadError(
             f"{system}: after completing the interrupted load, keys are duplicated in "
             f"raw_{system}: {listed}. Nothing new was loaded; the tables need repair "
