@@ -193,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         for result in load_all(args.duckdb, args.systems, loader_file_format=args.format):
+            if result.resumed_packages:
+                print(f"{result.system}: first completed a load a crash had interrupted")
             print(
                 f"{result.system}: {result.rows} rows into {result.dataset} "
                 f"({result.rejects} rejected) in {result.seconds:.1f}s"

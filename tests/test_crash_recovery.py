@@ -130,27 +130,33 @@ def duplicate_keys(db: Path, dataset: str) -> dict[str, int]:
         con.close()
 
 
-@pytest.mark.parametrize("table", ["invoices", "invoices__lines__data"])
+@pytest.mark.parametrize(
+    ("system", "table", "fetched"),
+    [
+        ("stripe", "invoices", "/stripe/v1/invoices"),  # a root table with child tables
+        ("stripe", "invoices__lines__data", "/stripe/v1/invoices"),  # a child table
+        ("pipedrive", "persons", "/pipedrive/api/v2/persons"),
+    ],
+)
 def test_kill_9_after_a_copy_job_committed_leaves_no_duplicates(
-    table: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    system: str, table: str, fetched: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    company = DemoCompany(SimConfig(seed=7, n_deals=200))
+    company = DemoCompany(SimConfig(seed=7, n_deals=200 if system == "stripe" else 100))
     crashed, clean = tmp_path / "crashed" / "l2c.duckdb", tmp_path / "clean" / "l2c.duckdb"
-    with serving(company, SOURCES__STRIPE__MAX_ATTEMPTS="2") as server:
-        kill_after_copy("stripe", table, crashed, tmp_path / "committed")
+    dataset = f"raw_{system}"
+    with serving(company, **{f"SOURCES__{system.upper()}__MAX_ATTEMPTS": "2"}) as server:
+        kill_after_copy(system, table, crashed, tmp_path / "committed")
         server.clear_log()
         with caplog.at_level(logging.WARNING):
-            resumed = load_system("stripe", crashed)
+            resumed = load_system(system, crashed)
         # the run said it completed the interrupted load, then fetched as usual
-        assert "completing an interrupted load" in caplog.text
+        assert f"{system}: completing an interrupted load" in caplog.text
         assert resumed.resumed_packages
-        assert any(path.endswith("/v1/invoices") for _m, path, _q in server.request_log)
-        load_system("stripe", clean)
+        assert any(path == fetched for _m, path, _q in server.request_log)
+        load_system(system, clean)
 
-    assert duplicate_keys(crashed, "raw_stripe") == dict.fromkeys(
-        raw_tables(clean, "raw_stripe"), 0
-    )
-    assert content(crashed, "raw_stripe") == content(clean, "raw_stripe")
+    assert duplicate_keys(crashed, dataset) == dict.fromkeys(raw_tables(clean, dataset), 0)
+    assert content(crashed, dataset) == content(clean, dataset)
 
 
 def test_keys_duplicated_all_the_same_stop_the_run_naming_the_table(tmp_path: Path) -> None:
