@@ -136,7 +136,7 @@ def complete_interrupted_load(system: str, pipeline: Any) -> list[str]:
         system,
         ", ".join(packages),
     )
-    pipeline.normalize()
+    pipeline.normalize()  # an extracted package keeps the file format it was extracted with
     for load_id in pipeline.list_normalized_load_packages():
         for undone in undo_unrecorded_copies(pipeline, load_id):
             if undone.rows:
