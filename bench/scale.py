@@ -55,7 +55,7 @@ import yaml
 from bench.run import BUILD_STEPS, api_server, configure
 from l2c.dbt_runner import ROOT, DbtError, dbt_env
 from l2c.mining import marts
-from l2c.simulator.config import DEFAULT_AS_OF
+from l2c_demo.simulator.config import DEFAULT_AS_OF
 from pipelines.load import load_all
 
 # Tables copied once: reference data shared by every deal, and dlt's bookkeeping.

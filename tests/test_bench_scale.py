@@ -11,7 +11,7 @@ import pytest
 
 from bench.scale import id_stride, mart_counts, raw_tables, tile
 from l2c.dbt_runner import EVENT_LOG_BUILD, run_dbt
-from l2c.simulator import DemoCompany, SimConfig
+from l2c_demo.simulator import DemoCompany, SimConfig
 from pipelines.load import load_all
 from tests.conftest import query, serving, vars_of
 
