@@ -1,142 +1,173 @@
-"""HTTP plumbing shared by the sources: a RESTClient with retries, a lean GET for endpoints
-called once per record, and API paginators."""
+"""HTTP plumbing shared by the API sources: dlt's RESTClient on dlt's retrying session, paced
+by a client-side rate limiter per system, with request counts for progress and budgets.
+
+What dlt, requests and urllib3 lack and this module adds: the limiter (RateLimiter, applied
+in PacedAdapter below each retry attempt), request/429/token counts per system
+(RequestStats), and `fetch_each` (N per-record calls in flight inside one transformer call).
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
+from email.utils import mktime_tz, parsedate_tz
 from typing import Any, TypeVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
-import orjson
-from dlt.common.jsonpath import JSONPath, TJsonPath, compile_path
 from dlt.sources.helpers.requests.retry import Client
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
-from dlt.sources.helpers.rest_client.utils import join_url
-from requests import PreparedRequest, Request, Response, Session
+from requests import PreparedRequest, Request, Response
+from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
-from requests.cookies import extract_cookies_to_jar
-from requests.utils import get_encoding_from_headers, requote_uri
-from urllib3 import BaseHTTPResponse
-
-from pipelines.lean_get import Fallback, LeanTransport, RetrySettings
 
 T = TypeVar("T")
 R = TypeVar("R")
 
+# share of the documented rate the limiter allows: room for clock skew between client and
+# server windows, so a paced run sees no 429s
+SAFETY = 0.95
 
-class _EnvironmentSettings:
-    """`Session.merge_environment_settings`, resolved once per scheme and host.
 
-    requests reads the proxy variables (all of os.environ, twice) and the CA bundle variables
-    on every request; for a loader making tens of thousands of calls to one host that is a
-    large share of its CPU. The result depends only on the URL's scheme and host (no_proxy
-    matches hosts) and on the environment, which does not change during a load, so it is
-    computed on first use per host. Calls that pass their own proxies, stream, verify or cert
-    are not cached."""
+class RateLimiter:
+    """At most `requests` sends in any rolling `window_seconds` (a sliding log), less while
+    the server's rate-limit headers say its window is spent; `requests=0` paces nothing but
+    still honours what the server says."""
 
-    def __init__(self, session: Session) -> None:
-        self._merge = session.merge_environment_settings
-        self._cache: dict[tuple[str, str], dict[str, Any]] = {}
+    def __init__(self, requests: float, window_seconds: float = 1.0) -> None:
+        self.window = window_seconds
+        self.capacity = max(1, int(requests * SAFETY)) if requests > 0 else 0
+        self._times: deque[float] = deque()
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+        self.waited_seconds = 0.0
+
+    def acquire(self) -> None:
+        """Block until a request may be sent now."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                wait = self._paused_until - now
+                if wait <= 0:
+                    if not self.capacity:
+                        return
+                    while self._times and self._times[0] <= now - self.window:
+                        self._times.popleft()
+                    if len(self._times) < self.capacity:
+                        self._times.append(now)
+                        return
+                    wait = self._times[0] + self.window - now
+                self.waited_seconds += wait
+            time.sleep(wait)
+
+    def pause(self, seconds: float) -> None:
+        """Send nothing for `seconds` (the server said its window is spent)."""
+        if seconds > 0:
+            with self._lock:
+                self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    def observe(self, response: Response) -> None:
+        """Adapt to the server: Pipedrive-style `x-ratelimit-remaining: 0` pauses until
+        `x-ratelimit-reset`; a lower `x-ratelimit-limit` than configured lowers the pace; a 429
+        pauses everyone for its Retry-After (or the reset) so the other threads do not pile
+        on more 429s while the retrying one waits."""
+        headers = response.headers
+        limit = _number(headers.get("x-ratelimit-limit"))
+        if limit and self.capacity and limit * SAFETY < self.capacity:
+            with self._lock:
+                self.capacity = max(1, int(limit * SAFETY))
+        reset = _number(headers.get("x-ratelimit-reset"))
+        if response.status_code == 429:
+            retry_after = retry_after_seconds(headers.get("Retry-After"))
+            self.pause(retry_after if retry_after is not None else (reset or 1.0))
+        elif headers.get("x-ratelimit-remaining") == "0" and reset:
+            self.pause(reset)
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header (seconds or an HTTP date) as seconds from now, None if absent."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.replace(".", "", 1).isdigit():
+        return float(value)
+    parsed = parsedate_tz(value)
+    return max(0.0, mktime_tz(parsed) - time.time()) if parsed else None
+
+
+class RequestStats:
+    """Requests sent (every attempt), rate-limit answers and budget units spent, per system."""
+
+    def __init__(self, system: str, cost: Callable[[str], int] | None = None) -> None:
+        self.system = system
+        self.cost = cost
+        self.requests = 0
+        self.throttled = 0  # 429s (and Salesforce's 403 REQUEST_LIMIT_EXCEEDED)
+        self.spent = 0  # budget units (Pipedrive: tokens); 0 when the vendor has no costs
+        self.started = time.monotonic()
         self._lock = threading.Lock()
 
-    def __call__(
-        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
-        if proxies or stream is not None or verify is not None or cert is not None:
-            return self._merge(url, proxies, stream, verify, cert)
-        parts = urlsplit(str(url))
-        key = (parts.scheme, parts.netloc)
+    def record(self, request: PreparedRequest, response: Response) -> None:
+        throttled = response.status_code == 429 or (
+            response.status_code == 403 and b"REQUEST_LIMIT_EXCEEDED" in response.content[:500]
+        )
+        cost = self.cost(urlsplit(str(request.url)).path) if self.cost else 0
         with self._lock:
-            settings = self._cache.get(key)
-            if settings is None:
-                settings = self._cache[key] = self._merge(url, {}, None, None, None)
-        return {**settings, "proxies": dict(settings["proxies"])}
+            self.requests += 1
+            self.throttled += int(throttled)
+            if not throttled:
+                self.spent += cost
 
 
-def decode_json_once(response: Response) -> Response:
-    """Make `response.json()` decode the body on the first call and return the same object
-    afterwards. RESTClient.paginate decodes every page twice (once to select the data, once
-    in the paginator); pages of hundreds of records make that a visible cost. Nothing in the
-    loaders mutates a decoded body (rows are copied before they change).
-
-    A UTF-8 body is decoded with orjson (about 3x faster than requests' json/simplejson, same
-    values); whatever orjson refuses (other encodings, NaN, invalid JSON) and bodies with a
-    run of 19+ digits (orjson turns integers beyond 64 bits into floats) go to requests' own
-    decoder, so results and errors are requests'."""
-    decode = response.json
-    decoded: list[Any] = []
-
-    def json(**options: Any) -> Any:
-        if options:
-            return decode(**options)
-        if not decoded:
-            decoded.append(_fast_decode(response, decode))
-        return decoded[0]
-
-    response.json = json  # type: ignore[method-assign]
-    return response
+# The stats of the latest client made for each system (read by progress lines and benchmarks).
+STATS: dict[str, RequestStats] = {}
 
 
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_NINETEEN_DIGITS = b"0" * 19
+class PacedAdapter(HTTPAdapter):
+    """requests' adapter with the limiter before and the counting after each attempt (dlt's
+    retries call it once per attempt); its pool holds `concurrency` connections."""
 
+    def __init__(self, limiter: RateLimiter, stats: RequestStats, concurrency: int) -> None:
+        super().__init__(pool_connections=4, pool_maxsize=max(1, concurrency))
+        self.limiter = limiter
+        self.stats = stats
 
-def _fast_decode(response: Response, decode: Callable[[], Any]) -> Any:
-    return _decode_body(response.content, response.encoding, decode)
-
-
-def _decode_body(body: bytes, encoding: str | None, decode: Callable[[], Any]) -> Any:
-    if (
-        (encoding or "utf-8").lower().replace("_", "-") in ("utf-8", "utf8")
-        and body
-        and body.translate(_DIGITS_AS_ZERO).find(_NINETEEN_DIGITS) < 0
-    ):
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError:
-            pass
-    return decode()
-
-
-@lru_cache(maxsize=64)
-def compiled_path(selector: str) -> JSONPath:
-    """A JSONPath compiled once (dlt compiles string paths with a new parser each time)."""
-    return compile_path(selector)
-
-
-class LoaderClient(RESTClient):
-    """RESTClient whose data selectors are compiled once: dlt parses a string selector (with
-    a freshly built jsonpath parser) on every page. `retry`: make_client's retry settings,
-    for JsonGetter's lean path."""
-
-    retry: RetrySettings | None = None
-
-    def extract_response(self, response: Response, data_selector: TJsonPath) -> list[Any]:
-        if isinstance(data_selector, str):
-            data_selector = compiled_path(data_selector)
-        return super().extract_response(response, data_selector)
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
+        self.limiter.acquire()
+        response = super().send(request, *args, **kwargs)
+        self.stats.record(request, response)
+        self.limiter.observe(response)
+        return response
 
 
 def make_client(
     base_url: str,
     headers: dict[str, str],
     *,
+    system: str,
     auth: AuthBase | None = None,
+    requests_per_second: float = 0.0,
+    window_seconds: float = 1.0,
+    concurrency: int = 8,
+    cost: Callable[[str], int] | None = None,
     timeout_seconds: float = 30.0,
     max_attempts: int = 6,
     backoff_factor: float = 0.5,
     max_retry_delay_seconds: float = 60.0,
 ) -> RESTClient:
-    """A RESTClient that retries 429 (honouring Retry-After), 5xx, timeouts and dropped
-    connections with exponential backoff, and raises a clear HTTPError when it gives up.
-
-    Pass credentials as `auth` rather than as a header: with no auth, requests looks for a
-    ~/.netrc entry on every request. Proxy and CA-bundle environment variables are honoured
-    (read once per host, see _EnvironmentSettings)."""
+    """A RESTClient on dlt's retrying session: 429 (waiting Retry-After), 5xx, timeouts and
+    dropped connections retried with exponential backoff, a clear HTTPError when it gives up;
+    every attempt paced to `requests_per_second` (as `rate x window` per rolling window)."""
     session = Client(
         request_timeout=timeout_seconds,
         request_max_attempts=max_attempts,
@@ -145,131 +176,26 @@ def make_client(
         respect_retry_after_header=True,
         raise_for_status=False,
     ).session
-    session.merge_environment_settings = _EnvironmentSettings(session)  # type: ignore[method-assign]
-    send = session.send  # dlt's retrying send
-
-    def send_and_decode_once(request: PreparedRequest, **kwargs: Any) -> Response:
-        return decode_json_once(send(request, **kwargs))
-
-    session.send = send_and_decode_once  # type: ignore[method-assign]
-    client = LoaderClient(
-        base_url=base_url.rstrip("/"), headers=headers, auth=auth, session=session
-    )
-    client.retry = RetrySettings(max_attempts, backoff_factor, max_retry_delay_seconds)
-    return client
+    stats = STATS[system] = RequestStats(system, cost)
+    limiter = RateLimiter(requests_per_second * window_seconds, window_seconds)
+    adapter = PacedAdapter(limiter, stats, concurrency)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return RESTClient(base_url=base_url.rstrip("/"), headers=headers, auth=auth, session=session)
 
 
-class JsonGetter:
-    """GET a path of a RESTClient and return the decoded JSON body: for endpoints called once
-    per record (a deal's flow, an order's line items), where building a request from scratch
-    (`RESTClient.get`: header merging, URL parsing, cookie jar, auth) costs as much CPU as the
-    request itself.
-
-    The session's default headers merged with the client's are prepared once; each call copies
-    them, sets the URL, applies the session's cookies and the client's auth. A client from
-    make_client sends it on the session's own urllib3 pool (lean_get: the same TLS settings,
-    timeout and retries - 429 with Retry-After, 5xx, timeouts, dropped connections - without
-    requests' per-call machinery); a host behind a proxy, a redirect, response hooks or
-    another client go through the session as every other request. A response that is still
-    an error after the retries raises requests.HTTPError naming the URL."""
-
-    def __init__(self, client: RESTClient) -> None:
-        if client.auth is None:
-            raise ValueError("JsonGetter needs a client with explicit auth (see make_client)")
-        self._client = client
-        # a no-op auth keeps requests from looking up ~/.netrc for the template
-        request = Request("GET", client.base_url + "/", headers=client.headers, auth=_no_auth)
-        self._template = client.session.prepare_request(request)
-        self._template.headers.pop("Cookie", None)  # set per request, from the session's jar
-        self._base = str(self._template.url).rstrip("/")
-        retry = getattr(client, "retry", None)
-        self._lean = LeanTransport(client.session, retry) if retry is not None else None
-
-    def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
-        """The URL RESTClient would request for `path` (relative to base_url, or absolute,
-        e.g. a next-page link) and `params`; built directly for a relative ASCII path, where
-        requests' URL parsing costs a tenth of a per-record request."""
-        # a path starting with "/" has no scheme (the common case: no parsing)
-        absolute = not path.startswith("/") and urlsplit(path).scheme in ("http", "https")
-        if absolute or not path.isascii():
-            prepared = PreparedRequest()
-            prepared.prepare_url(
-                path if absolute else join_url(self._client.base_url, path), dict(params or {})
-            )
-            return str(prepared.url)
-        url = f"{self._base}/{path.lstrip('/')}"
-        query = tuple((key, value) for key, value in (params or {}).items() if value is not None)
-        if query:
-            url += ("&" if "?" in url else "?") + _query_string(query)
-        return requote_uri(url)
-
-    def _prepared(self, url: str) -> PreparedRequest:
-        session = self._client.session
-        prepared = self._template.copy()
-        # copy() shares the hook lists; an auth may register a hook per request
-        prepared.hooks = {event: list(hooks) for event, hooks in self._template.hooks.items()}
-        prepared.url = url
-        if session.cookies:
-            prepared.prepare_cookies(session.cookies)
-        prepared.prepare_auth(self._client.auth)
-        return prepared
-
-    def __call__(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        prepared = self._prepared(self.url(path, params))
-        if self._lean is not None and not any(prepared.hooks.get("response") or ()):
-            try:
-                raw = self._lean.send(prepared, _host_key(str(prepared.url)))
-            except Fallback:
-                pass
-            else:
-                return self._lean_body(prepared, raw)
-        session = self._client.session
-        settings = session.merge_environment_settings(prepared.url, {}, None, None, None)
-        response = session.send(prepared, **settings)
-        response.raise_for_status()
-        return response.json()
-
-    def _lean_body(self, prepared: PreparedRequest, raw: BaseHTTPResponse) -> Any:
-        assert self._lean is not None
-        lean = self._lean
-        if raw.status >= 400:
-            lean.response(prepared, raw).raise_for_status()
-        if "set-cookie" in raw.headers:
-            extract_cookies_to_jar(self._client.session.cookies, prepared, raw)
-        return _decode_body(
-            raw.data,
-            get_encoding_from_headers(raw.headers),  # type: ignore[arg-type]
-            lambda: decode_json_once(lean.response(prepared, raw)).json(),
-        )
-
-
-def _query_string(query: tuple[tuple[Any, Any], ...]) -> str:
-    """urlencode(query, doseq=True), remembered for queries of str keys and str or int values
-    (no two such queries are equal unless they encode the same; True == 1 would be): the
-    per-record calls repeat the same few (the first page of every deal's flow)."""
-    if all(type(k) is str and type(v) in (str, int) for k, v in query):
-        return _cached_query_string(query)
-    return urlencode(query, doseq=True)
-
-
-@lru_cache(maxsize=256)
-def _cached_query_string(query: tuple[tuple[Any, Any], ...]) -> str:
-    return urlencode(query, doseq=True)
-
-
-def _host_key(url: str) -> tuple[str, str]:
-    scheme, _, rest = url.partition("://")
-    return scheme.lower(), rest.split("/", 1)[0].split("?", 1)[0]
-
-
-def _no_auth(request: PreparedRequest) -> PreparedRequest:
-    return request
+def get_json(client: RESTClient, path: str, params: dict[str, Any] | None = None) -> Any:
+    """GET `path` of `client` and return the decoded body; an error status raises HTTPError."""
+    response = client.get(path, params=params)
+    response.raise_for_status()
+    return response.json()
 
 
 def fetch_each(fetch: Callable[[T], R], items: Iterable[T], max_workers: int) -> list[R]:
-    """`[fetch(item) for item in items]` with up to `max_workers` calls in flight (results in
-    input order). The first exception is raised once the calls already running are done;
-    calls not yet started are cancelled."""
+    """`[fetch(item) for item in items]` with up to `max_workers` calls in flight, results in
+    input order (dlt parallelizes whole transformer calls, not the calls inside one). The
+    first exception is raised once the calls already running are done; calls not yet
+    started are cancelled."""
     todo = list(items)
     if max_workers <= 1 or len(todo) <= 1:
         return [fetch(item) for item in todo]
@@ -282,46 +208,9 @@ def fetch_each(fetch: Callable[[T], R], items: Iterable[T], max_workers: int) ->
                 future.cancel()
 
 
-class PipedriveV1Paginator(BasePaginator):
-    """Pipedrive v1 `start`/`limit` paging: `additional_data.pagination.next_start`."""
-
-    def __init__(self, limit: int = 500) -> None:
-        super().__init__()
-        self.limit = limit
-        self.start = 0
-
-    def init_request(self, request: Request) -> None:
-        request.params = {**(request.params or {}), "start": self.start, "limit": self.limit}
-
-    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
-        pagination = (response.json().get("additional_data") or {}).get("pagination") or {}
-        if pagination.get("more_items_in_collection"):
-            self.start = int(pagination.get("next_start", self.start + self.limit))
-            self._has_next_page = True
-        else:
-            self._has_next_page = False
-
-    def update_request(self, request: Request) -> None:
-        request.params["start"] = self.start
-
-
-class PipedriveV2Paginator(BasePaginator):
-    """Pipedrive v2 cursor paging: `additional_data.next_cursor`, sent back as `cursor`."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.cursor: str | None = None
-
-    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
-        self.cursor = (response.json().get("additional_data") or {}).get("next_cursor")
-        self._has_next_page = bool(self.cursor)
-
-    def update_request(self, request: Request) -> None:
-        request.params["cursor"] = self.cursor
-
-
 class StripePaginator(BasePaginator):
-    """Stripe list paging: `has_more` plus `starting_after=<id of the last object>`."""
+    """Stripe list paging: `has_more` plus `starting_after=<id of the last object>` (dlt's
+    cursor paginators take the cursor from a response field, Stripe's is the last item)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -336,23 +225,3 @@ class StripePaginator(BasePaginator):
 
     def update_request(self, request: Request) -> None:
         request.params["starting_after"] = self.last_id
-
-
-class SalesforceQueryPaginator(BasePaginator):
-    """Salesforce SOQL query paging: while `done` is false, GET `nextRecordsUrl` (a path such
-    as /services/data/v62.0/query/01gxx-2000, relative to the org's instance URL)."""
-
-    def __init__(self, instance_url: str) -> None:
-        super().__init__()
-        self.instance_url = instance_url.rstrip("/")
-        self.next_url: str | None = None
-
-    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
-        body = response.json()
-        self.next_url = None if body.get("done", True) else body.get("nextRecordsUrl")
-        self._has_next_page = bool(self.next_url)
-
-    def update_request(self, request: Request) -> None:
-        if self.next_url:
-            request.url = self.instance_url + self.next_url
-            request.params = {}

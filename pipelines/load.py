@@ -1,8 +1,12 @@
 """Run the dlt sources into one DuckDB file: dataset `raw_<system>` per system.
 
     python -m pipelines.load --duckdb warehouse/lead2cash.duckdb [--systems pipedrive stripe]
+        [--full-resync]
 
 Credentials and base URLs come from dlt config / environment (see each source's docstring).
+Each run is incremental (with each source's look-back); `--full-resync` drops the system's
+raw tables and load state and reads everything again. While a system loads, a progress line
+(records, requests, rate) is printed every 10 s (redrawn in place on a terminal).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from pipelines.file_drop import file_drop_source
 from pipelines.oracle_cx import oracle_cx_source
 from pipelines.pipedrive import pipedrive_source
+from pipelines.progress import Progress
 from pipelines.salesforce import salesforce_source
 from pipelines.stripe import stripe_source
 from pipelines.zendesk_sell import zendesk_sell_source
@@ -85,15 +90,27 @@ def load_system(
     loader_file_format: LoaderFormat = "parquet",
     pipelines_dir: Path | None = None,
     source_kwargs: dict[str, Any] | None = None,
+    full_resync: bool = False,
+    progress_interval: float = 10.0,
 ) -> LoadResult:
+    """Load one system. `full_resync`: drop its raw tables and state first (dlt refresh
+    "drop_sources") and read everything again."""
     if system not in SOURCES:
         raise LoadError(f"unknown system {system!r}; known: {', '.join(sorted(SOURCES))}")
     duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     pipeline = make_pipeline(system, duckdb_path, pipelines_dir)
     started = time.perf_counter()
+    progress = Progress(system, interval=progress_interval)
     try:
         source = SOURCES[system](**(source_kwargs or {}))
-        pipeline.run(source, loader_file_format=loader_file_format)
+        for resource in source.resources.values():
+            resource.add_map(progress.add)
+        progress.start()
+        pipeline.run(
+            source,
+            loader_file_format=loader_file_format,
+            refresh="drop_sources" if full_resync else None,
+        )
     except ConfigFieldMissingException as exc:
         raise LoadError(
             f"{system}: missing configuration: {', '.join(exc.fields)}. Set them in "
@@ -102,6 +119,8 @@ def load_system(
         ) from exc
     except PipelineStepFailed as exc:
         raise LoadError(f"{system}: dlt step '{exc.step}' failed: {exc.exception}") from exc
+    finally:
+        progress.stop()
     result = LoadResult(system, f"raw_{system}", seconds=time.perf_counter() - started)
     normalize = pipeline.last_trace.last_normalize_info
     if normalize is not None:
@@ -116,6 +135,7 @@ def load_all(
     *,
     loader_file_format: LoaderFormat = "parquet",
     pipelines_dir: Path | None = None,
+    full_resync: bool = False,
 ) -> list[LoadResult]:
     return [
         load_system(
@@ -123,6 +143,7 @@ def load_all(
             duckdb_path,
             loader_file_format=loader_file_format,
             pipelines_dir=pipelines_dir,
+            full_resync=full_resync,
         )
         for system in systems
     ]
@@ -135,9 +156,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--format", default="parquet", choices=["parquet", "jsonl", "insert_values"]
     )
+    parser.add_argument(
+        "--full-resync",
+        action="store_true",
+        help="drop each system's raw tables and load state, then read everything again",
+    )
     args = parser.parse_args(argv)
     try:
-        for result in load_all(args.duckdb, args.systems, loader_file_format=args.format):
+        for result in load_all(
+            args.duckdb, args.systems, loader_file_format=args.format, full_resync=args.full_resync
+        ):
             print(
                 f"{result.system}: {result.rows} rows into {result.dataset} "
                 f"({result.rejects} rejected) in {result.seconds:.1f}s"
