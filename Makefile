@@ -16,7 +16,7 @@ REPO_PTH = import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'l2c_re
 DEALS  ?= 3000
 SEED   ?= 42
 
-.PHONY: setup demo refresh test lint sqlfluff pytest bench bench-mining spark-check clean
+.PHONY: setup demo refresh test lint sqlfluff pytest bench bench-api bench-mining spark-check clean
 
 setup: $(STAMP)
 
@@ -52,6 +52,10 @@ bench: setup
 	$(PY) -m bench.run $(ARGS)
 
 # process mining vs pm4py on generated logs, e.g. ARGS="--events 100000 1000000"
+# Loads against fakes with a realistic latency and the vendors' rate limits (ARGS="--deals N")
+bench-api: setup
+	$(PY) -m bench.api $(ARGS)
+
 bench-mining: setup
 	$(PY) -m bench.mining $(ARGS)
 

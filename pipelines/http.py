@@ -81,6 +81,8 @@ class RateLimiter:
                 self.capacity = max(1, int(limit * SAFETY))
         reset = _number(headers.get("x-ratelimit-reset"))
         if response.status_code == 429:
+            with self._lock:  # the window was fuller than counted here: one slot less
+                self.capacity = max(1, self.capacity - 1) if self.capacity else 0
             retry_after = retry_after_seconds(headers.get("Retry-After"))
             self.pause(retry_after if retry_after is not None else (reset or 1.0))
         elif headers.get("x-ratelimit-remaining") == "0" and reset:

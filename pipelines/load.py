@@ -54,6 +54,7 @@ class LoadResult:
     dataset: str
     rows_by_table: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    extract_seconds: float = 0.0  # of which reading the API (dlt's extract step)
 
     @property
     def rows(self) -> int:
@@ -122,6 +123,9 @@ def load_system(
     finally:
         progress.stop()
     result = LoadResult(system, f"raw_{system}", seconds=time.perf_counter() - started)
+    for step in pipeline.last_trace.steps:
+        if step.step == "extract" and step.finished_at is not None:
+            result.extract_seconds = (step.finished_at - step.started_at).total_seconds()
     normalize = pipeline.last_trace.last_normalize_info
     if normalize is not None:
         for table, count in normalize.row_counts.items():

@@ -315,7 +315,7 @@ def pipedrive_source(
     field_names: dict[str, str] = {}
 
     def v2_incremental(name: str, path: str) -> DltResource:
-        @dlt.resource(name=name, primary_key="id", write_disposition="merge")
+        @dlt.resource(name=name, primary_key="id", write_disposition="merge", parallelized=True)
         def resource(
             updated=dlt.sources.incremental(  # noqa: B008
                 "update_time",
@@ -336,7 +336,7 @@ def pipedrive_source(
         return resource
 
     def v2_full(name: str, path: str) -> DltResource:
-        @dlt.resource(name=name, primary_key="id", write_disposition="merge")
+        @dlt.resource(name=name, primary_key="id", write_disposition="merge", parallelized=True)
         def resource() -> Iterator[Any]:
             for page in _v2_pages(client, path, {"limit": limit}):
                 yield from emit(SYSTEM, SPECS[name], page)
@@ -461,7 +461,7 @@ def pipedrive_source(
         rows = [row for part in parts for row in part]
         yield from emit(SYSTEM, SPECS["deal_changes"], rows, DEAL_CHANGE_TYPES)
 
-    @dlt.resource(name="users", primary_key="id", write_disposition="merge")
+    @dlt.resource(name="users", primary_key="id", write_disposition="merge", parallelized=True)
     def users() -> Iterator[Any]:
         for page in client.paginate(
             "/v1/users", paginator=SinglePagePaginator(), data_selector="data"
@@ -473,7 +473,7 @@ def pipedrive_source(
         response.raise_for_status()
         return response.json().get("data") or []
 
-    @dlt.resource(name="teams", primary_key="id", write_disposition="merge")
+    @dlt.resource(name="teams", primary_key="id", write_disposition="merge", parallelized=True)
     def teams() -> Iterator[Any]:
         rows = [{k: v for k, v in t.items() if k != "users"} for t in _teams()]
         yield from emit(SYSTEM, SPECS["teams"], rows)
@@ -489,13 +489,13 @@ def pipedrive_source(
             for user_id in team.get("users") or []
         ]
 
-    @dlt.resource(name="leads", primary_key="id", write_disposition="merge")
+    @dlt.resource(name="leads", primary_key="id", write_disposition="merge", parallelized=True)
     def leads() -> Iterator[Any]:
         """v1 leads have no `updated_since` filter: all leads (incl. archived) each run."""
         for page in _v1_pages(client, "/v1/leads", {"archived_status": "all"}, limit):
             yield from emit(SYSTEM, SPECS["leads"], page, LEAD_TYPES)
 
-    @dlt.resource(name="deal_fields", primary_key="id", write_disposition="merge")
+    @dlt.resource(name="deal_fields", primary_key="id", write_disposition="merge", parallelized=True)
     def deal_fields() -> Iterator[Any]:
         for page in _v1_pages(client, "/v1/dealFields", None, limit):
             yield from emit(SYSTEM, SPECS["deal_fields"], page)
