@@ -135,9 +135,7 @@ def changed_deals(system: str, path: Path) -> int:
     name = table.get(system, "deals")
     con = duckdb.connect(str(path), read_only=True)
     try:
-        load_id = con.execute(
-            f"select max(_dlt_load_id) from raw_{system}.{name}"
-        ).fetchone()
+        load_id = con.execute(f"select max(_dlt_load_id) from raw_{system}.{name}").fetchone()
         if not load_id or load_id[0] is None:
             return 0
         found = con.execute(

@@ -8,9 +8,9 @@ in PacedAdapter below each retry attempt), request/429/token counts per system
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import mktime_tz, parsedate_tz
@@ -33,35 +33,44 @@ SAFETY = 0.95
 
 
 class RateLimiter:
-    """At most `requests` sends in any rolling `window_seconds` (a sliding log), less while
-    the server's rate-limit headers say its window is spent; `requests=0` paces nothing but
-    still honours what the server says."""
+    """At most `requests` requests in any rolling `window_seconds`, less while the server's
+    rate-limit headers say its window is spent; `requests=0` paces nothing but still honours
+    what the server says.
+
+    A request holds its slot from the moment it is sent until `window_seconds` after its
+    response came back: the server counted it somewhere in between, so the client's window
+    never ends before the server's (a sliding log counted at send time lets requests that
+    reach the server late crowd the next window and draw 429s)."""
 
     def __init__(self, requests: float, window_seconds: float = 1.0) -> None:
         self.window = window_seconds
         self.capacity = max(1, int(requests * SAFETY)) if requests > 0 else 0
-        self._times: deque[float] = deque()
+        self._slots: list[list[float]] = []  # [answered at], inf while in flight
         self._paused_until = 0.0
         self._lock = threading.Lock()
         self.waited_seconds = 0.0
 
-    def acquire(self) -> None:
-        """Block until a request may be sent now."""
+    def acquire(self) -> list[float]:
+        """Block until a request may be sent now; pass the result to `done` once answered."""
+        slot = [math.inf]
         while True:
             with self._lock:
                 now = time.monotonic()
                 wait = self._paused_until - now
                 if wait <= 0:
                     if not self.capacity:
-                        return
-                    while self._times and self._times[0] <= now - self.window:
-                        self._times.popleft()
-                    if len(self._times) < self.capacity:
-                        self._times.append(now)
-                        return
-                    wait = self._times[0] + self.window - now
+                        return slot
+                    self._slots = [s for s in self._slots if s[0] > now - self.window]
+                    if len(self._slots) < self.capacity:
+                        self._slots.append(slot)
+                        return slot
+                    oldest = min(s[0] for s in self._slots)
+                    wait = oldest + self.window - now if oldest < math.inf else 0.005
                 self.waited_seconds += wait
             time.sleep(wait)
+
+    def done(self, slot: list[float]) -> None:
+        slot[0] = time.monotonic()
 
     def pause(self, seconds: float) -> None:
         """Send nothing for `seconds` (the server said its window is spent)."""
@@ -137,16 +146,24 @@ STATS: dict[str, RequestStats] = {}
 
 class PacedAdapter(HTTPAdapter):
     """requests' adapter with the limiter before and the counting after each attempt (dlt's
-    retries call it once per attempt); its pool holds `concurrency` connections."""
+    retries call it once per attempt), and at most `concurrency` requests in flight for the
+    whole source (its resources and transformers may run side by side)."""
 
     def __init__(self, limiter: RateLimiter, stats: RequestStats, concurrency: int) -> None:
         super().__init__(pool_connections=4, pool_maxsize=max(1, concurrency))
         self.limiter = limiter
         self.stats = stats
+        self._in_flight = threading.BoundedSemaphore(max(1, concurrency))
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
-        self.limiter.acquire()
-        response = super().send(request, *args, **kwargs)
+        with self._in_flight:
+            slot = self.limiter.acquire()
+            try:
+                response = super().send(request, *args, **kwargs)
+                # read the body inside the slot, so the connection is back in the pool on exit
+                _ = response.content
+            finally:
+                self.limiter.done(slot)
         self.stats.record(request, response)
         self.limiter.observe(response)
         return response

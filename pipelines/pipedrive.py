@@ -375,19 +375,26 @@ def pipedrive_source(
             f"({estimate / max(budget, 1):.0%} of the daily budget of {budget:,} tokens; "
             f"this run may spend {allowed_tokens:,})",
         )
+        # tokens this run has spent or committed: the per-deal requests of a yielded page run
+        # later (in the transformers), so they are counted when the page is handed over
+        committed = stats.spent
         loaded = 0
         for page in pages:
-            cost = len(page) * DEAL_TOKENS + 10 * (len(page) // 100 + 1)
-            if stats.spent + cost > allowed_tokens:
+            lists = 10 * (len(page) // DEAL_IDS_PER_REQUEST + 1)  # the page's products batches
+            affordable = max(0, (allowed_tokens - committed - lists) // DEAL_TOKENS)
+            take = page[:affordable]
+            if take:
+                committed += len(take) * DEAL_TOKENS + lists
+                loaded += len(take)
+                yield from emit(SYSTEM, SPECS["deals"], [fields.apply(deal) for deal in take])
+            if len(take) < len(page):
                 state["stopped_on_budget"] = True
                 notify(
                     SYSTEM,
                     f"stopped at the token budget share after {loaded} of {changed} deals "
-                    f"({stats.spent:,} tokens spent); the next run continues from there",
+                    f"(about {committed:,} tokens); the next run continues from there",
                 )
                 return
-            loaded += len(page)
-            yield from emit(SYSTEM, SPECS["deals"], [fields.apply(deal) for deal in page])
         state["stopped_on_budget"] = False
 
     @dlt.transformer(
@@ -495,7 +502,9 @@ def pipedrive_source(
         for page in _v1_pages(client, "/v1/leads", {"archived_status": "all"}, limit):
             yield from emit(SYSTEM, SPECS["leads"], page, LEAD_TYPES)
 
-    @dlt.resource(name="deal_fields", primary_key="id", write_disposition="merge", parallelized=True)
+    @dlt.resource(
+        name="deal_fields", primary_key="id", write_disposition="merge", parallelized=True
+    )
     def deal_fields() -> Iterator[Any]:
         for page in _v1_pages(client, "/v1/dealFields", None, limit):
             yield from emit(SYSTEM, SPECS["deal_fields"], page)
