@@ -47,7 +47,7 @@ from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator
-from requests import PreparedRequest, Response
+from requests import PreparedRequest, Request, Response
 from requests.auth import AuthBase
 
 from pipelines.http import make_client
@@ -651,11 +651,11 @@ class SalesforceConnection:
             return sobject in self._objects
 
     def query(self, soql: str) -> Iterator[list[dict[str, Any]]]:
-        # `nextRecordsUrl` is a path on the instance; dlt resolves it against the request URL
+        _, instance_url = self.auth.ensure()
         for page in self.client.paginate(
             "/query",
             params={"q": soql},
-            paginator=JSONLinkPaginator(next_url_path="nextRecordsUrl"),
+            paginator=NextRecordsPaginator(instance_url),
             data_selector="records",
         ):
             yield [strip_attributes(row) for row in page]
@@ -664,6 +664,20 @@ class SalesforceConnection:
         response = self.client.get(path)
         response.raise_for_status()
         return response.json()
+
+
+class NextRecordsPaginator(JSONLinkPaginator):
+    """dlt's JSONLinkPaginator on `nextRecordsUrl`, a path relative to the instance URL: dlt
+    resolves a path against the host only, dropping a path the instance URL may carry."""
+
+    def __init__(self, instance_url: str) -> None:
+        super().__init__(next_url_path="nextRecordsUrl")
+        self.instance_url = instance_url.rstrip("/")
+
+    def update_request(self, request: Request) -> None:
+        if self._next_reference and self._next_reference.startswith("/"):
+            self._next_reference = self.instance_url + self._next_reference
+        super().update_request(request)
 
 
 def _incremental_soql(
