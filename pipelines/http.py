@@ -3,11 +3,14 @@ by a client-side rate limiter per system, with request counts for progress and b
 
 What dlt, requests and urllib3 lack and this module adds: the limiter (RateLimiter, applied
 in PacedAdapter below each retry attempt), request/429/token counts per system
-(RequestStats), and `fetch_each` (N per-record calls in flight inside one transformer call).
+(RequestStats), `fetch_each` (N per-record calls in flight inside one transformer call), no
+credentials on a redirect to another host, JSON bodies read leniently (NaN) with errors that
+name the URL, and paginators that stop when a page does not advance.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -19,10 +22,15 @@ from urllib.parse import urlsplit
 
 from dlt.sources.helpers.requests.retry import Client
 from dlt.sources.helpers.rest_client import RESTClient
-from dlt.sources.helpers.rest_client.paginators import BasePaginator
-from requests import PreparedRequest, Request, Response
+from dlt.sources.helpers.rest_client.paginators import (
+    BasePaginator,
+    JSONResponseCursorPaginator,
+    OffsetPaginator,
+)
+from requests import PreparedRequest, Request, RequestException, Response, Session
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
+from requests.exceptions import JSONDecodeError as RequestsJSONDecodeError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -169,6 +177,66 @@ class PacedAdapter(HTTPAdapter):
         return response
 
 
+class CrossHostRedirect(RequestException):
+    """A response redirected to another host; the redirect is not followed."""
+
+
+def refuse_cross_host_redirects(session: Session) -> None:
+    """Make `session` stop at a redirect to another host instead of following it.
+
+    On a redirect requests drops only the Authorization header (and only when the host
+    changes); a credential sent as another header (Pipedrive's x-api-token) or a query
+    parameter would go to the new host. `rebuild_auth` is the step of requests' redirect
+    loop that decides this, before the next request is sent: it now raises instead, with
+    requests' own rule for "another host" (`should_strip_auth`: another host name or port,
+    or https to http; http to https on the default ports is the same host)."""
+    rebuild_auth = session.rebuild_auth
+
+    def rebuild_auth_on_the_same_host(prepared: PreparedRequest, response: Response) -> None:
+        source, target = str(response.request.url), str(prepared.url)
+        if session.should_strip_auth(source, target):
+            origin, other = urlsplit(source), urlsplit(target)
+            raise CrossHostRedirect(
+                f"{source} redirects ({response.status_code}) to {target}: not followed, "
+                f"credentials for {origin.scheme}://{origin.netloc} are never sent to "
+                f"another host ({other.scheme}://{other.netloc})",
+                request=prepared,
+                response=response,
+            )
+        rebuild_auth(prepared, response)
+
+    session.rebuild_auth = rebuild_auth_on_the_same_host  # type: ignore[method-assign]
+
+
+def explain_json(response: Response) -> Response:
+    """Make `response.json()` read NaN and Infinity (requests decodes with simplejson when
+    dlt installs it, which refuses them; the row checks then reject such a value naming its
+    field: one row, not the run) and raise, for a body that is no JSON at all, requests'
+    JSONDecodeError naming the URL, the status and the start of the body."""
+    decode = response.json
+
+    def json_or_explain(**options: Any) -> Any:
+        if options:
+            return decode(**options)
+        try:
+            return decode()
+        except RequestsJSONDecodeError as exc:
+            try:
+                return json.loads(response.text)
+            except ValueError:
+                pass
+            raise RequestsJSONDecodeError(
+                f"response of {response.url} (status {response.status_code}, "
+                f"{len(response.content)} bytes, starting {response.text[:80]!r}) is not "
+                f"valid JSON: {exc.msg}",
+                exc.doc,
+                exc.pos,
+            ) from None
+
+    response.json = json_or_explain  # type: ignore[method-assign]
+    return response
+
+
 def make_client(
     base_url: str,
     headers: dict[str, str],
@@ -186,7 +254,8 @@ def make_client(
 ) -> RESTClient:
     """A RESTClient on dlt's retrying session: 429 (waiting Retry-After), 5xx, timeouts and
     dropped connections retried with exponential backoff, a clear HTTPError when it gives up;
-    every attempt paced to `requests_per_second` (as `rate x window` per rolling window)."""
+    every attempt paced to `requests_per_second` (as `rate x window` per rolling window). A
+    redirect to another host stops with CrossHostRedirect (refuse_cross_host_redirects)."""
     session = Client(
         request_timeout=timeout_seconds,
         request_max_attempts=max_attempts,
@@ -200,6 +269,13 @@ def make_client(
     adapter = PacedAdapter(limiter, stats, concurrency)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
+    refuse_cross_host_redirects(session)
+    send = session.send  # dlt's retrying send
+
+    def send_and_explain(request: PreparedRequest, **kwargs: Any) -> Response:
+        return explain_json(send(request, **kwargs))
+
+    session.send = send_and_explain  # type: ignore[method-assign]
     return RESTClient(base_url=base_url.rstrip("/"), headers=headers, auth=auth, session=session)
 
 
@@ -244,3 +320,69 @@ class StripePaginator(BasePaginator):
 
     def update_request(self, request: Request) -> None:
         request.params["starting_after"] = self.last_id
+
+
+class PagingStuck(RuntimeError):
+    """A page says there is more but does not move the paging forward: requesting the next
+    page would ask for the same page again, for ever."""
+
+
+def stuck(url: Any, detail: str) -> PagingStuck:
+    return PagingStuck(
+        f"paging does not advance at {url}: {detail}; stopped instead of requesting the "
+        "same page again"
+    )
+
+
+class GuardedCursorPaginator(JSONResponseCursorPaginator):
+    """dlt's cursor paginator that stops on an empty page naming a next cursor, or a cursor
+    it already sent (dlt's would request the same page for ever)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sent: set[str] = set()
+
+    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
+        super().update_state(response, data)
+        cursor = self._next_reference
+        if cursor and not data:
+            raise stuck(response.url, f"an empty page names next_cursor {cursor!r}")
+        if cursor and cursor in self._sent:
+            raise stuck(response.url, f"next_cursor {cursor!r} was already requested")
+        if cursor:
+            self._sent.add(str(cursor))
+
+
+class GuardedOffsetPaginator(OffsetPaginator):
+    """dlt's offset paginator that follows the API's next offset when it gives one
+    (`next_offset_path`, e.g. Pipedrive v1's next_start) and stops when that offset is not
+    past the current one (dlt's has no such check)."""
+
+    def __init__(
+        self, *args: Any, next_offset_path: str, has_more_path: str, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, has_more_path=has_more_path, **kwargs)
+        self.next_offset_keys = next_offset_path.split(".")
+        self.has_more_keys = has_more_path.split(".")
+
+    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
+        start = int(self.current_value)
+        body = response.json()
+        super().update_state(response, data)
+        if not _at(body, self.has_more_keys):
+            return
+        value = _at(body, self.next_offset_keys)
+        if value is None:
+            if not data:
+                raise stuck(response.url, "an empty page says there are more items")
+            return
+        if int(value) <= start:
+            raise stuck(response.url, f"more items, yet next offset {value} is not after {start}")
+        self.current_value = int(value)
+        self._has_next_page = True
+
+
+def _at(body: Any, keys: list[str]) -> Any:
+    for key in keys:
+        body = body.get(key) if isinstance(body, dict) else None
+    return body

@@ -1,7 +1,8 @@
 """Run the dlt sources into one DuckDB file: dataset `raw_<system>` per system.
 
-    python -m pipelines.load --duckdb warehouse/lead2cash.duckdb [--systems pipedrive stripe]
-        [--full-resync]
+    python -m pipelines.load [--duckdb PATH] [--systems pipedrive stripe] [--full-resync]
+
+--duckdb defaults to $L2C_DUCKDB_PATH, else warehouse/lead2cash.duckdb.
 
 Credentials and base URLs come from dlt config / environment (see each source's docstring).
 Each run is incremental (with each source's look-back); `--full-resync` drops the system's
@@ -12,6 +13,7 @@ raw tables and load state and reads everything again. While a system loads, a pr
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
@@ -28,8 +30,10 @@ from pipelines.file_drop import file_drop_source
 from pipelines.oracle_cx import oracle_cx_source
 from pipelines.pipedrive import pipedrive_source
 from pipelines.progress import Progress
+from pipelines.resume import duplicate_keys, undo_unrecorded_copies
 from pipelines.salesforce import salesforce_source
 from pipelines.stripe import stripe_source
+from pipelines.validation import rejects_table
 from pipelines.zendesk_sell import zendesk_sell_source
 
 SOURCES: dict[str, Callable[..., Any]] = {
@@ -42,6 +46,7 @@ SOURCES: dict[str, Callable[..., Any]] = {
 }
 
 LoaderFormat = Literal["parquet", "jsonl", "insert_values"]
+log = logging.getLogger(__name__)
 
 
 class LoadError(RuntimeError):
@@ -55,6 +60,8 @@ class LoadResult:
     rows_by_table: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     extract_seconds: float = 0.0  # of which reading the API (dlt's extract step)
+    # load packages a crash had left unfinished, completed before this run fetched
+    resumed_packages: list[str] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -103,7 +110,9 @@ def load_system(
     started = time.perf_counter()
     progress = Progress(system, interval=progress_interval)
     try:
+        resumed = complete_interrupted_load(system, pipeline)
         source = SOURCES[system](**(source_kwargs or {}))
+        source.resources.add(rejects_table())
         for resource in source.resources.values():
             resource.add_map(progress.add)
         progress.start()
@@ -122,7 +131,9 @@ def load_system(
         raise LoadError(f"{system}: dlt step '{exc.step}' failed: {exc.exception}") from exc
     finally:
         progress.stop()
-    result = LoadResult(system, f"raw_{system}", seconds=time.perf_counter() - started)
+    result = LoadResult(
+        system, f"raw_{system}", seconds=time.perf_counter() - started, resumed_packages=resumed
+    )
     for step in pipeline.last_trace.steps:
         if step.step == "extract" and step.finished_at is not None:
             result.extract_seconds = (step.finished_at - step.started_at).total_seconds()
@@ -131,6 +142,44 @@ def load_system(
         for table, count in normalize.row_counts.items():
             result.rows_by_table[table] = result.rows_by_table.get(table, 0) + count
     return result
+
+
+def complete_interrupted_load(system: str, pipeline: Any) -> list[str]:
+    """Finish the load packages a crash left behind, before anything new is fetched.
+
+    dlt's run() would load them and return without extracting (saying so only in a log
+    line). Their copy jobs that may have committed unrecorded are undone first, so no file
+    loads twice (pipelines.resume); if keys are duplicated all the same, the run stops."""
+    if not pipeline.has_pending_data:
+        return []
+    packages = [*pipeline.list_extracted_load_packages(), *pipeline.list_normalized_load_packages()]
+    log.warning(
+        "%s: completing an interrupted load (package %s) before fetching new data",
+        system,
+        ", ".join(packages),
+    )
+    pipeline.normalize()
+    for load_id in pipeline.list_normalized_load_packages():
+        for undone in undo_unrecorded_copies(pipeline, load_id):
+            if undone.rows:
+                log.warning(
+                    "%s: %d row(s) of %s committed before the crash were taken out of %s to "
+                    "be loaded once",
+                    system,
+                    undone.rows,
+                    undone.file,
+                    undone.table,
+                )
+    pipeline.load()
+    duplicates = duplicate_keys(pipeline)
+    if duplicates:
+        listed = "; ".join(f"{table}: {n} rows" for table, n in duplicates.items())
+        raise LoadError(
+            f"{system}: after completing the interrupted load, keys are duplicated in "
+            f"raw_{system}: {listed}. Nothing new was loaded; the tables need repair "
+            "(a full reload: drop the dataset and its pipeline folder)."
+        )
+    return packages
 
 
 def load_all(
@@ -155,7 +204,12 @@ def load_all(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--duckdb", type=Path, default=Path("warehouse/lead2cash.duckdb"))
+    parser.add_argument(
+        "--duckdb",
+        type=Path,
+        default=Path(os.environ.get("L2C_DUCKDB_PATH") or "warehouse/lead2cash.duckdb"),
+        help="the DuckDB file (default: $L2C_DUCKDB_PATH, else warehouse/lead2cash.duckdb)",
+    )
     parser.add_argument("--systems", nargs="+", default=list(SOURCES))
     parser.add_argument(
         "--format", default="parquet", choices=["parquet", "jsonl", "insert_values"]

@@ -233,7 +233,7 @@ def oracle_cx_source(
     def incremental_list(
         name: str, path: str, key: str, extra: dict[str, Any] | None = None
     ) -> DltResource:
-        @dlt.resource(name=name, primary_key=key, write_disposition="merge", parallelized=True)
+        @dlt.resource(name=name, primary_key=key, write_disposition="merge")
         def resource(
             updated=dlt.sources.incremental(  # noqa: B008
                 "LastUpdateDate",

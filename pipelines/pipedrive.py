@@ -34,14 +34,17 @@ import pyarrow as pa
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import APIKeyAuth
-from dlt.sources.helpers.rest_client.paginators import (
-    JSONResponseCursorPaginator,
-    OffsetPaginator,
-    SinglePagePaginator,
-)
+from dlt.sources.helpers.rest_client.paginators import SinglePagePaginator
 
 from pipelines import limits
-from pipelines.http import STATS, fetch_each, get_json, make_client
+from pipelines.http import (
+    STATS,
+    GuardedCursorPaginator,
+    GuardedOffsetPaginator,
+    fetch_each,
+    get_json,
+    make_client,
+)
 from pipelines.progress import notify
 from pipelines.validation import (
     OPT_BOOL,
@@ -52,6 +55,7 @@ from pipelines.validation import (
     REQ_ID,
     REQ_INT,
     REQ_RFC3339,
+    REQ_RFC3339_CURSOR,
     REQ_V1_TS,
     RowSpec,
     emit,
@@ -73,7 +77,7 @@ SPECS: dict[str, RowSpec] = {
             "stage_id": OPT_INT,
             "value": OPT_MONEY,
             "add_time": REQ_RFC3339,
-            "update_time": REQ_RFC3339,
+            "update_time": REQ_RFC3339_CURSOR,
             "stage_change_time": OPT_RFC3339,
             "won_time": OPT_RFC3339,
             "lost_time": OPT_RFC3339,
@@ -82,16 +86,16 @@ SPECS: dict[str, RowSpec] = {
     ),
     "stages": RowSpec("stages", {"id": REQ_INT, "pipeline_id": REQ_INT}),
     "pipelines": RowSpec("pipelines", {"id": REQ_INT}),
-    "persons": RowSpec("persons", {"id": REQ_INT, "update_time": REQ_RFC3339}),
-    "organizations": RowSpec("organizations", {"id": REQ_INT, "update_time": REQ_RFC3339}),
-    "products": RowSpec("products", {"id": REQ_INT, "update_time": REQ_RFC3339}),
+    "persons": RowSpec("persons", {"id": REQ_INT, "update_time": REQ_RFC3339_CURSOR}),
+    "organizations": RowSpec("organizations", {"id": REQ_INT, "update_time": REQ_RFC3339_CURSOR}),
+    "products": RowSpec("products", {"id": REQ_INT, "update_time": REQ_RFC3339_CURSOR}),
     "activities": RowSpec(
         "activities",
         {
             "id": REQ_INT,
             "deal_id": OPT_INT,
             "add_time": REQ_RFC3339,
-            "update_time": REQ_RFC3339,
+            "update_time": REQ_RFC3339_CURSOR,
             "marked_as_done_time": OPT_RFC3339,
         },
     ),
@@ -216,7 +220,7 @@ def rfc3339(moment: datetime) -> str:
 
 
 def _v2_pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
-    paginator = JSONResponseCursorPaginator(
+    paginator = GuardedCursorPaginator(
         cursor_path="additional_data.next_cursor", cursor_param="cursor"
     )
     yield from client.paginate(path, params=params, paginator=paginator, data_selector="data")
@@ -225,12 +229,13 @@ def _v2_pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator
 def _v1_pages(
     client: RESTClient, path: str, params: dict[str, Any] | None = None, page_size: int = 500
 ) -> Iterator[list[Any]]:
-    paginator = OffsetPaginator(
+    paginator = GuardedOffsetPaginator(
         limit=page_size,
         offset_param="start",
         limit_param="limit",
         total_path=None,
         has_more_path="additional_data.pagination.more_items_in_collection",
+        next_offset_path="additional_data.pagination.next_start",
     )
     for page in client.paginate(
         path, params=params or {}, paginator=paginator, data_selector="data"
@@ -315,7 +320,7 @@ def pipedrive_source(
     field_names: dict[str, str] = {}
 
     def v2_incremental(name: str, path: str) -> DltResource:
-        @dlt.resource(name=name, primary_key="id", write_disposition="merge", parallelized=True)
+        @dlt.resource(name=name, primary_key="id", write_disposition="merge")
         def resource(
             updated=dlt.sources.incremental(  # noqa: B008
                 "update_time",
@@ -336,7 +341,7 @@ def pipedrive_source(
         return resource
 
     def v2_full(name: str, path: str) -> DltResource:
-        @dlt.resource(name=name, primary_key="id", write_disposition="merge", parallelized=True)
+        @dlt.resource(name=name, primary_key="id", write_disposition="merge")
         def resource() -> Iterator[Any]:
             for page in _v2_pages(client, path, {"limit": limit}):
                 yield from emit(SYSTEM, SPECS[name], page)
@@ -468,7 +473,7 @@ def pipedrive_source(
         rows = [row for part in parts for row in part]
         yield from emit(SYSTEM, SPECS["deal_changes"], rows, DEAL_CHANGE_TYPES)
 
-    @dlt.resource(name="users", primary_key="id", write_disposition="merge", parallelized=True)
+    @dlt.resource(name="users", primary_key="id", write_disposition="merge")
     def users() -> Iterator[Any]:
         for page in client.paginate(
             "/v1/users", paginator=SinglePagePaginator(), data_selector="data"
@@ -480,7 +485,7 @@ def pipedrive_source(
         response.raise_for_status()
         return response.json().get("data") or []
 
-    @dlt.resource(name="teams", primary_key="id", write_disposition="merge", parallelized=True)
+    @dlt.resource(name="teams", primary_key="id", write_disposition="merge")
     def teams() -> Iterator[Any]:
         rows = [{k: v for k, v in t.items() if k != "users"} for t in _teams()]
         yield from emit(SYSTEM, SPECS["teams"], rows)
@@ -496,15 +501,13 @@ def pipedrive_source(
             for user_id in team.get("users") or []
         ]
 
-    @dlt.resource(name="leads", primary_key="id", write_disposition="merge", parallelized=True)
+    @dlt.resource(name="leads", primary_key="id", write_disposition="merge")
     def leads() -> Iterator[Any]:
         """v1 leads have no `updated_since` filter: all leads (incl. archived) each run."""
         for page in _v1_pages(client, "/v1/leads", {"archived_status": "all"}, limit):
             yield from emit(SYSTEM, SPECS["leads"], page, LEAD_TYPES)
 
-    @dlt.resource(
-        name="deal_fields", primary_key="id", write_disposition="merge", parallelized=True
-    )
+    @dlt.resource(name="deal_fields", primary_key="id", write_disposition="merge")
     def deal_fields() -> Iterator[Any]:
         for page in _v1_pages(client, "/v1/dealFields", None, limit):
             yield from emit(SYSTEM, SPECS["deal_fields"], page)

@@ -28,7 +28,7 @@ Configuration (dlt config/secrets or environment):
     SOURCES__SALESFORCE__ACCESS_TOKEN     a ready OAuth access token (not refreshed), with
     SOURCES__SALESFORCE__INSTANCE_URL     the org's instance URL (default: LOGIN_URL)
   optional: API_VERSION (62.0), PAGE_SIZE (batchSize, default 2000), REQUEST_TIMEOUT,
-  MAX_ATTEMPTS, CONCURRENT_REQUESTS (8: objects queried side by side), LOOKBACK_SECONDS
+  MAX_ATTEMPTS, CONCURRENT_REQUESTS (8), LOOKBACK_SECONDS
   (300: incremental queries start that far below the last cursor), OPPORTUNITY_CUSTOM_FIELDS
   (default ["Region__c", "Loss_Reason__c", "Discount_Percent__c"]).
 """
@@ -50,7 +50,7 @@ from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator
 from requests import PreparedRequest, Request, Response
 from requests.auth import AuthBase
 
-from pipelines.http import make_client
+from pipelines.http import make_client, stuck
 from pipelines.validation import (
     OPT_BOOL,
     OPT_ID,
@@ -673,6 +673,16 @@ class NextRecordsPaginator(JSONLinkPaginator):
     def __init__(self, instance_url: str) -> None:
         super().__init__(next_url_path="nextRecordsUrl")
         self.instance_url = instance_url.rstrip("/")
+        self._seen: str | None = None  # the nextRecordsUrl last followed (as the API wrote it)
+
+    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
+        previous = self._next_reference
+        super().update_state(response, data)
+        if self._next_reference and self._next_reference in (previous, self._seen):
+            raise stuck(
+                response.url, f"nextRecordsUrl {self._next_reference!r} was already requested"
+            )
+        self._seen = self._next_reference
 
     def update_request(self, request: Request) -> None:
         if self._next_reference and self._next_reference.startswith("/"):
@@ -735,7 +745,7 @@ def salesforce_source(
         shape: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         arrow_types: dict[str, pa.DataType] | None = None,
     ) -> DltResource:
-        @dlt.resource(name=name, primary_key="Id", write_disposition="merge", parallelized=True)
+        @dlt.resource(name=name, primary_key="Id", write_disposition="merge")
         def resource(
             updated=dlt.sources.incremental(  # noqa: B008
                 cursor,
@@ -763,7 +773,6 @@ def salesforce_source(
             primary_key="Id",
             write_disposition="merge",
             columns=lookups,
-            parallelized=True,
         )
         def resource() -> Iterator[Any]:
             if not conn.has(sobject):
@@ -817,9 +826,7 @@ def salesforce_source(
         soql = "SELECT ApiName FROM OpportunityStage WHERE IsClosed = true"
         return [row["ApiName"] for page in conn.query(soql) for row in page]
 
-    @dlt.resource(
-        name="opportunities", primary_key="Id", write_disposition="merge", parallelized=True
-    )
+    @dlt.resource(name="opportunities", primary_key="Id", write_disposition="merge")
     def opportunities(
         updated=dlt.sources.incremental(  # noqa: B008
             "SystemModstamp",

@@ -14,8 +14,8 @@ Configuration (dlt config/secrets or environment):
     SOURCES__STRIPE__API_KEY    required (secret key, sent as a Bearer token)
     SOURCES__STRIPE__MODE       live (default, 100 reads/s) or test (25/s): the pace
     SOURCES__STRIPE__REQUESTS_PER_SECOND  overrides the pace (0 = unpaced)
-Requests: one per 100 objects per list (Stripe's largest page); the three lists are read
-side by side (dlt parallelized resources), each paged one after another (`starting_after`).
+Requests: one per 100 objects per list (Stripe's largest page), each list paged one page
+after another (`starting_after` needs the previous page).
 """
 
 from __future__ import annotations
@@ -35,22 +35,24 @@ from pipelines.validation import (
     OPT_UNIX,
     REQ_ID,
     REQ_MINOR,
-    REQ_UNIX,
+    REQ_UNIX_CURSOR,
     RowSpec,
     emit,
+    emit_split,
+    split_page,
 )
 
 SYSTEM = "stripe"
 CHANGEABLE_INVOICE_STATUSES = ("draft", "open", "uncollectible")
 
 SPECS: dict[str, RowSpec] = {
-    "customers": RowSpec("customers", {"id": REQ_ID, "created": REQ_UNIX}),
+    "customers": RowSpec("customers", {"id": REQ_ID, "created": REQ_UNIX_CURSOR}),
     "invoices": RowSpec(
         "invoices",
         {
             "id": REQ_ID,
             "customer": REQ_ID,
-            "created": REQ_UNIX,
+            "created": REQ_UNIX_CURSOR,
             "due_date": OPT_UNIX,
             "amount_due": REQ_MINOR,
             "amount_paid": REQ_MINOR,
@@ -64,9 +66,21 @@ SPECS: dict[str, RowSpec] = {
     ),
     "charges": RowSpec(
         "charges",
-        {"id": REQ_ID, "created": REQ_UNIX, "amount": REQ_MINOR, "amount_refunded": OPT_MINOR},
+        {
+            "id": REQ_ID,
+            "created": REQ_UNIX_CURSOR,
+            "amount": REQ_MINOR,
+            "amount_refunded": OPT_MINOR,
+        },
     ),
 }
+
+
+def _plausible_created(row: Any) -> int | None:
+    try:
+        return REQ_UNIX_CURSOR(row.get("created")) if isinstance(row, dict) else None
+    except ValueError:
+        return None
 
 
 def _pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
@@ -100,12 +114,12 @@ def stripe_source(
     )
     limit = max(1, min(page_size, 100))
 
-    @dlt.resource(name="customers", primary_key="id", write_disposition="merge", parallelized=True)
+    @dlt.resource(name="customers", primary_key="id", write_disposition="merge")
     def customers() -> Iterator[Any]:
         for page in _pages(client, "/v1/customers", {"limit": limit}):
             yield from emit(SYSTEM, SPECS["customers"], page)
 
-    @dlt.resource(name="invoices", primary_key="id", write_disposition="merge", parallelized=True)
+    @dlt.resource(name="invoices", primary_key="id", write_disposition="merge")
     def invoices() -> Iterator[Any]:
         state = dlt.current.resource_state()
         watermark = state.get("reread_from_created")
@@ -115,21 +129,25 @@ def stripe_source(
         oldest_changeable: int | None = None
         newest: int | None = None
         for page in _pages(client, "/v1/invoices", params):
+            checked = split_page(SYSTEM, SPECS["invoices"], page)
+            rejected = {reject["record_id"] for reject in checked.rejects}
             for row in page:
-                created = row.get("created") if isinstance(row, dict) else None
-                if not isinstance(created, int) or isinstance(created, bool):
+                created = _plausible_created(row)
+                if created is None:  # a created in ms or in the future moves nothing
                     continue
                 newest = created if newest is None else max(newest, created)
-                if row.get("status") in CHANGEABLE_INVOICE_STATUSES:
+                # a rejected invoice is read again until it loads
+                changeable = row.get("status") in CHANGEABLE_INVOICE_STATUSES
+                if changeable or str(row.get("id")) in rejected:
                     oldest_changeable = (
                         created if oldest_changeable is None else min(oldest_changeable, created)
                     )
-            yield from emit(SYSTEM, SPECS["invoices"], page)
+            yield from emit_split(checked)
         next_watermark = oldest_changeable if oldest_changeable is not None else newest
         if next_watermark is not None:
             state["reread_from_created"] = next_watermark
 
-    @dlt.resource(name="charges", primary_key="id", write_disposition="merge", parallelized=True)
+    @dlt.resource(name="charges", primary_key="id", write_disposition="merge")
     def charges(
         created=dlt.sources.incremental(  # noqa: B008
             "created",

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from l2c.fake_api.responses import Response
+from l2c.fake_api.responses import DROP_CONNECTION, Response
 
 # (method, path, query, headers, body) -> Response, as FakeApp.handle
 Handler = Callable[[str, str, dict[str, str], dict[str, str], bytes], Response]
@@ -42,6 +42,9 @@ class _Handler(BaseHTTPRequestHandler):
             resp = self.server.handler(method, parts.path, query, headers, body)
         except Exception as exc:  # a bug in the fake must still answer the client
             resp = Response(500, {"error": f"fake server error: {exc!r}"})
+        if resp.status == DROP_CONNECTION:  # close without answering
+            self.close_connection = True
+            return
         payload = encode_body(resp.body)
         self.send_response(resp.status)
         extra = dict(resp.headers)
