@@ -5,7 +5,8 @@ per request (default 100 ms) and the vendors' documented rate limits (pipelines/
 
 `--deals` deals per CRM (Pipedrive, Salesforce, Zendesk Sell, Oracle CX; Stripe bills the won
 ones). For every system: a first load, then an hourly-style incremental load after the
-company moved on (`--advance-days`, default 0.25: about 1% of deals changed), one line each:
+company moved on (`--advance-days`, default 1: the simulated company changes about 1% of
+its deals a day), one line each:
 
     <system>: <seconds> s, <requests> requests (<per deal> per deal), <429s> x 429,
         floor <floor> s, ratio <seconds/floor>, fewest <requests>
@@ -119,7 +120,8 @@ def run_load(system: str, path: Path, deals: int, label: str, latency: float) ->
     per_deal = stats.requests / max(deals, 1)
     fewest = fewest_requests(system, result.rows_by_table, deals, stats.requests, stats.throttled)
     print(
-        f"{system} ({label}): {result.seconds:.1f} s, {stats.requests} requests "
+        f"{system} ({label}): {result.seconds:.1f} s (extract {result.extract_seconds:.1f} s), "
+        f"{stats.requests} requests "
         f"({per_deal:.2f} per deal), {stats.throttled} x 429, floor {floor:.1f} s, "
         f"ratio {result.seconds / floor:.2f}, fewest {fewest}"
         + (f", {stats.spent:,} tokens" if stats.spent else ""),
@@ -152,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--deals", type=int, default=20_000, help="deals per CRM")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--latency", type=float, default=limits.REALISTIC_LATENCY_SECONDS)
-    parser.add_argument("--advance-days", type=float, default=0.25)
+    parser.add_argument("--advance-days", type=float, default=1.0)
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
     parser.add_argument("--skip-zero-latency", action="store_true")
     args = parser.parse_args(argv)
@@ -176,9 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stats = STATS[system]
                 changed = changed_deals(system, path)
                 floor = limits.floor_seconds(system, stats.requests, args.latency)
+                what = "invoices re-read" if system == "stripe" else "deals changed"
                 print(
-                    f"{system} (incremental, {changed} of {first.get(system, 0)} deals "
-                    f"changed): {result.seconds:.1f} s, {stats.requests} requests "
+                    f"{system} (incremental, {changed} of {first.get(system, 0)} {what}): {result.seconds:.1f} s (extract {result.extract_seconds:.1f} s), "
+                    f"{stats.requests} requests "
                     f"({stats.requests / max(changed, 1):.2f} per changed deal), "
                     f"{stats.throttled} x 429, floor {floor:.1f} s, "
                     f"ratio {result.seconds / floor:.2f}",

@@ -228,7 +228,7 @@ def test_the_limiter_pauses_for_what_the_server_says() -> None:
     response.status_code = 200
     response.headers.update({"x-ratelimit-limit": "20", "x-ratelimit-remaining": "5"})
     limiter.observe(response)
-    assert limiter.capacity == 19  # the server's lower limit, with the safety margin
+    assert limiter.capacity == 20  # the server's lower limit (x 0.975, rounded)
 
 
 def test_progress_lines_are_plain_when_not_a_terminal() -> None:
