@@ -180,7 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 floor = limits.floor_seconds(system, stats.requests, args.latency)
                 what = "invoices re-read" if system == "stripe" else "deals changed"
                 print(
-                    f"{system} (incremental, {changed} of {first.get(system, 0)} {what}): {result.seconds:.1f} s (extract {result.extract_seconds:.1f} s), "
+                    f"{system} (incremental, {changed} of {first.get(system, 0)} {what}): "
+                    f"{result.seconds:.1f} s (extract {result.extract_seconds:.1f} s), "
                     f"{stats.requests} requests "
                     f"({stats.requests / max(changed, 1):.2f} per changed deal), "
                     f"{stats.throttled} x 429, floor {floor:.1f} s, "
