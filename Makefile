@@ -14,7 +14,7 @@ SPARK_STAMP := $(SPARK_VENV)/.setup-stamp
 DEALS  ?= 3000
 SEED   ?= 42
 
-.PHONY: setup demo refresh test lint sqlfluff pytest bench bench-mining bench-scale spark-check clean
+.PHONY: setup demo refresh test lint sqlfluff pytest bench bench-api bench-mining bench-scale spark-check clean
 
 setup: $(STAMP)
 
@@ -51,6 +51,10 @@ bench: setup
 	$(PY) -m bench.run $(ARGS)
 
 # process mining vs pm4py on generated logs, e.g. ARGS="--events 100000 1000000"
+# Loads against fakes with a realistic latency and the vendors' rate limits (ARGS="--deals N")
+bench-api: setup
+	$(PY) -m bench.api $(ARGS)
+
 bench-mining: setup
 	$(PY) -m bench.mining $(ARGS)
 

@@ -1,62 +1,181 @@
-"""HTTP plumbing shared by the sources: a RESTClient with retries, a lean GET for endpoints
-called once per record, and API paginators."""
+"""HTTP plumbing shared by the API sources: dlt's RESTClient on dlt's retrying session, paced
+by a client-side rate limiter per system, with request counts for progress and budgets.
+
+What dlt, requests and urllib3 lack and this module adds: the limiter (RateLimiter, applied
+in PacedAdapter below each retry attempt), request/429/token counts per system
+(RequestStats), `fetch_each` (N per-record calls in flight inside one transformer call), no
+credentials on a redirect to another host, JSON bodies read leniently (NaN) with errors that
+name the URL, and paginators that stop when a page does not advance.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
+from email.utils import mktime_tz, parsedate_tz
 from typing import Any, TypeVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
-import orjson
-from dlt.common.jsonpath import JSONPath, TJsonPath, compile_path
 from dlt.sources.helpers.requests.retry import Client
 from dlt.sources.helpers.rest_client import RESTClient
-from dlt.sources.helpers.rest_client.paginators import BasePaginator
-from dlt.sources.helpers.rest_client.utils import join_url
+from dlt.sources.helpers.rest_client.paginators import (
+    BasePaginator,
+    JSONResponseCursorPaginator,
+    OffsetPaginator,
+)
 from requests import PreparedRequest, Request, RequestException, Response, Session
+from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
-from requests.cookies import extract_cookies_to_jar
 from requests.exceptions import JSONDecodeError as RequestsJSONDecodeError
-from requests.utils import get_encoding_from_headers, requote_uri
-from urllib3 import BaseHTTPResponse
-
-from pipelines.lean_get import Fallback, LeanTransport, RetrySettings
 
 T = TypeVar("T")
 R = TypeVar("R")
 
+# share of the documented rate the limiter allows. The limiter's own windows already end no
+# sooner than the server's (see RateLimiter); the margin keeps a Pipedrive window from being
+# spent to its last request, which its headers would answer with a pause to the next second.
+SAFETY = 0.975
 
-class _EnvironmentSettings:
-    """`Session.merge_environment_settings`, resolved once per scheme and host.
 
-    requests reads the proxy variables (all of os.environ, twice) and the CA bundle variables
-    on every request; for a loader making tens of thousands of calls to one host that is a
-    large share of its CPU. The result depends only on the URL's scheme and host (no_proxy
-    matches hosts) and on the environment, which does not change during a load, so it is
-    computed on first use per host. Calls that pass their own proxies, stream, verify or cert
-    are not cached."""
+class RateLimiter:
+    """At most `requests` requests in any rolling `window_seconds`, less while the server's
+    rate-limit headers say its window is spent; `requests=0` paces nothing but still honours
+    what the server says.
 
-    def __init__(self, session: Session) -> None:
-        self._merge = session.merge_environment_settings
-        self._cache: dict[tuple[str, str], dict[str, Any]] = {}
+    A request holds its slot from the moment it is sent until `window_seconds` after its
+    response came back: the server counted it somewhere in between, so the client's window
+    never ends before the server's (a sliding log counted at send time lets requests that
+    reach the server late crowd the next window and draw 429s)."""
+
+    def __init__(self, requests: float, window_seconds: float = 1.0) -> None:
+        self.window = window_seconds
+        self.capacity = max(1, round(requests * SAFETY)) if requests > 0 else 0
+        self._slots: list[list[float]] = []  # [answered at], inf while in flight
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+        self.waited_seconds = 0.0
+
+    def acquire(self) -> list[float]:
+        """Block until a request may be sent now; pass the result to `done` once answered."""
+        slot = [math.inf]
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                wait = self._paused_until - now
+                if wait <= 0:
+                    if not self.capacity:
+                        return slot
+                    self._slots = [s for s in self._slots if s[0] > now - self.window]
+                    if len(self._slots) < self.capacity:
+                        self._slots.append(slot)
+                        return slot
+                    oldest = min(s[0] for s in self._slots)
+                    wait = oldest + self.window - now if oldest < math.inf else 0.005
+                self.waited_seconds += wait
+            time.sleep(wait)
+
+    def done(self, slot: list[float]) -> None:
+        slot[0] = time.monotonic()
+
+    def pause(self, seconds: float) -> None:
+        """Send nothing for `seconds` (the server said its window is spent)."""
+        if seconds > 0:
+            with self._lock:
+                self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    def observe(self, response: Response) -> None:
+        """Adapt to the server: Pipedrive-style `x-ratelimit-remaining: 0` pauses until
+        `x-ratelimit-reset`; a lower `x-ratelimit-limit` than configured lowers the pace; a 429
+        pauses everyone for its Retry-After (or the reset) so the other threads do not pile
+        on more 429s while the retrying one waits."""
+        headers = response.headers
+        limit = _number(headers.get("x-ratelimit-limit"))
+        if limit and self.capacity and round(limit * SAFETY) < self.capacity:
+            with self._lock:
+                self.capacity = max(1, round(limit * SAFETY))
+        reset = _number(headers.get("x-ratelimit-reset"))
+        if response.status_code == 429:
+            with self._lock:  # the window was fuller than counted here: one slot less
+                self.capacity = max(1, self.capacity - 1) if self.capacity else 0
+            retry_after = retry_after_seconds(headers.get("Retry-After"))
+            self.pause(retry_after if retry_after is not None else (reset or 1.0))
+        elif headers.get("x-ratelimit-remaining") == "0" and reset:
+            self.pause(reset)
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header (seconds or an HTTP date) as seconds from now, None if absent."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.replace(".", "", 1).isdigit():
+        return float(value)
+    parsed = parsedate_tz(value)
+    return max(0.0, mktime_tz(parsed) - time.time()) if parsed else None
+
+
+class RequestStats:
+    """Requests sent (every attempt), rate-limit answers and budget units spent, per system."""
+
+    def __init__(self, system: str, cost: Callable[[str], int] | None = None) -> None:
+        self.system = system
+        self.cost = cost
+        self.requests = 0
+        self.throttled = 0  # 429s (and Salesforce's 403 REQUEST_LIMIT_EXCEEDED)
+        self.spent = 0  # budget units (Pipedrive: tokens); 0 when the vendor has no costs
+        self.started = time.monotonic()
         self._lock = threading.Lock()
 
-    def __call__(
-        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
-        if proxies or stream is not None or verify is not None or cert is not None:
-            return self._merge(url, proxies, stream, verify, cert)
-        parts = urlsplit(str(url))
-        key = (parts.scheme, parts.netloc)
+    def record(self, request: PreparedRequest, response: Response) -> None:
+        throttled = response.status_code == 429 or (
+            response.status_code == 403 and b"REQUEST_LIMIT_EXCEEDED" in response.content[:500]
+        )
+        cost = self.cost(urlsplit(str(request.url)).path) if self.cost else 0
         with self._lock:
-            settings = self._cache.get(key)
-            if settings is None:
-                settings = self._cache[key] = self._merge(url, {}, None, None, None)
-        return {**settings, "proxies": dict(settings["proxies"])}
+            self.requests += 1
+            self.throttled += int(throttled)
+            if not throttled:
+                self.spent += cost
+
+
+# The stats of the latest client made for each system (read by progress lines and benchmarks).
+STATS: dict[str, RequestStats] = {}
+
+
+class PacedAdapter(HTTPAdapter):
+    """requests' adapter with the limiter before and the counting after each attempt (dlt's
+    retries call it once per attempt), and at most `concurrency` requests in flight for the
+    whole source (its resources and transformers may run side by side)."""
+
+    def __init__(self, limiter: RateLimiter, stats: RequestStats, concurrency: int) -> None:
+        super().__init__(pool_connections=4, pool_maxsize=max(1, concurrency))
+        self.limiter = limiter
+        self.stats = stats
+        self._in_flight = threading.BoundedSemaphore(max(1, concurrency))
+
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
+        with self._in_flight:
+            slot = self.limiter.acquire()
+            try:
+                response = super().send(request, *args, **kwargs)
+                # read the body inside the slot, so the connection is back in the pool on exit
+                _ = response.content
+            finally:
+                self.limiter.done(slot)
+        self.stats.record(request, response)
+        self.limiter.observe(response)
+        return response
 
 
 class CrossHostRedirect(RequestException):
@@ -90,115 +209,54 @@ def refuse_cross_host_redirects(session: Session) -> None:
     session.rebuild_auth = rebuild_auth_on_the_same_host  # type: ignore[method-assign]
 
 
-def decode_json_once(response: Response) -> Response:
-    """Make `response.json()` decode the body on the first call and return the same object
-    afterwards. RESTClient.paginate decodes every page twice (once to select the data, once
-    in the paginator); pages of hundreds of records make that a visible cost. Nothing in the
-    loaders mutates a decoded body (rows are copied before they change).
-
-    A UTF-8 body is decoded with orjson (about 3x faster than requests' json/simplejson, same
-    values); whatever orjson refuses (other encodings, NaN, invalid JSON) and bodies with a
-    run of 19+ digits (orjson turns integers beyond 64 bits into floats) go to requests' own
-    decoder, read leniently and with a clearer error (_decode_or_explain)."""
+def explain_json(response: Response) -> Response:
+    """Make `response.json()` read NaN and Infinity (requests decodes with simplejson when
+    dlt installs it, which refuses them; the row checks then reject such a value naming its
+    field: one row, not the run) and raise, for a body that is no JSON at all, requests'
+    JSONDecodeError naming the URL, the status and the start of the body."""
     decode = response.json
-    decoded: list[Any] = []
 
-    def json(**options: Any) -> Any:
+    def json_or_explain(**options: Any) -> Any:
         if options:
             return decode(**options)
-        if not decoded:
-            decoded.append(_fast_decode(response, decode))
-        return decoded[0]
+        try:
+            return decode()
+        except RequestsJSONDecodeError as exc:
+            try:
+                return json.loads(response.text)
+            except ValueError:
+                pass
+            raise RequestsJSONDecodeError(
+                f"response of {response.url} (status {response.status_code}, "
+                f"{len(response.content)} bytes, starting {response.text[:80]!r}) is not "
+                f"valid JSON: {exc.msg}",
+                exc.doc,
+                exc.pos,
+            ) from None
 
-    response.json = json  # type: ignore[method-assign]
+    response.json = json_or_explain  # type: ignore[method-assign]
     return response
-
-
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_NINETEEN_DIGITS = b"0" * 19
-
-
-def _fast_decode(response: Response, decode: Callable[[], Any]) -> Any:
-    return _decode_body(
-        response.content, response.encoding, lambda: _decode_or_explain(response, decode)
-    )
-
-
-def _decode_body(body: bytes, encoding: str | None, decode: Callable[[], Any]) -> Any:
-    if (
-        (encoding or "utf-8").lower().replace("_", "-") in ("utf-8", "utf8")
-        and body
-        and body.translate(_DIGITS_AS_ZERO).find(_NINETEEN_DIGITS) < 0
-    ):
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError:
-            pass
-    return decode()
-
-
-def _decode_or_explain(response: Response, decode: Callable[[], Any]) -> Any:
-    """requests' decoding of the body, read leniently where it refuses NaN and Infinity, and
-    an error that names the URL when the body is no JSON at all.
-
-    requests decodes with simplejson when it is installed (dlt installs it), which refuses
-    NaN, Infinity and -Infinity; some APIs write a number so. Python's json module reads
-    them, and the row checks then reject such a value naming its field (one row, not the
-    run). Anything else that does not decode raises requests' JSONDecodeError, its message
-    naming the URL, the status and the start of the body (a truncated page, an HTML error
-    page answered 200)."""
-    try:
-        return decode()
-    except RequestsJSONDecodeError as exc:
-        try:
-            return json.loads(response.text)
-        except ValueError:
-            pass
-        start = response.text[:80]
-        raise RequestsJSONDecodeError(
-            f"response of {response.url} (status {response.status_code}, "
-            f"{len(response.content)} bytes, starting {start!r}) is not valid JSON: {exc.msg}",
-            exc.doc,
-            exc.pos,
-        ) from None
-
-
-@lru_cache(maxsize=64)
-def compiled_path(selector: str) -> JSONPath:
-    """A JSONPath compiled once (dlt compiles string paths with a new parser each time)."""
-    return compile_path(selector)
-
-
-class LoaderClient(RESTClient):
-    """RESTClient whose data selectors are compiled once: dlt parses a string selector (with
-    a freshly built jsonpath parser) on every page. `retry`: make_client's retry settings,
-    for JsonGetter's lean path."""
-
-    retry: RetrySettings | None = None
-
-    def extract_response(self, response: Response, data_selector: TJsonPath) -> list[Any]:
-        if isinstance(data_selector, str):
-            data_selector = compiled_path(data_selector)
-        return super().extract_response(response, data_selector)
 
 
 def make_client(
     base_url: str,
     headers: dict[str, str],
     *,
+    system: str,
     auth: AuthBase | None = None,
+    requests_per_second: float = 0.0,
+    window_seconds: float = 1.0,
+    concurrency: int = 8,
+    cost: Callable[[str], int] | None = None,
     timeout_seconds: float = 30.0,
     max_attempts: int = 6,
     backoff_factor: float = 0.5,
     max_retry_delay_seconds: float = 60.0,
 ) -> RESTClient:
-    """A RESTClient that retries 429 (honouring Retry-After), 5xx, timeouts and dropped
-    connections with exponential backoff, and raises a clear HTTPError when it gives up.
-    A redirect to another host stops with CrossHostRedirect (refuse_cross_host_redirects).
-
-    Pass credentials as `auth` rather than as a header: with no auth, requests looks for a
-    ~/.netrc entry on every request. Proxy and CA-bundle environment variables are honoured
-    (read once per host, see _EnvironmentSettings)."""
+    """A RESTClient on dlt's retrying session: 429 (waiting Retry-After), 5xx, timeouts and
+    dropped connections retried with exponential backoff, a clear HTTPError when it gives up;
+    every attempt paced to `requests_per_second` (as `rate x window` per rolling window). A
+    redirect to another host stops with CrossHostRedirect (refuse_cross_host_redirects)."""
     session = Client(
         request_timeout=timeout_seconds,
         request_max_attempts=max_attempts,
@@ -207,132 +265,33 @@ def make_client(
         respect_retry_after_header=True,
         raise_for_status=False,
     ).session
-    session.merge_environment_settings = _EnvironmentSettings(session)  # type: ignore[method-assign]
+    stats = STATS[system] = RequestStats(system, cost)
+    limiter = RateLimiter(requests_per_second * window_seconds, window_seconds)
+    adapter = PacedAdapter(limiter, stats, concurrency)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     refuse_cross_host_redirects(session)
     send = session.send  # dlt's retrying send
 
-    def send_and_decode_once(request: PreparedRequest, **kwargs: Any) -> Response:
-        return decode_json_once(send(request, **kwargs))
+    def send_and_explain(request: PreparedRequest, **kwargs: Any) -> Response:
+        return explain_json(send(request, **kwargs))
 
-    session.send = send_and_decode_once  # type: ignore[method-assign]
-    client = LoaderClient(
-        base_url=base_url.rstrip("/"), headers=headers, auth=auth, session=session
-    )
-    client.retry = RetrySettings(max_attempts, backoff_factor, max_retry_delay_seconds)
-    return client
+    session.send = send_and_explain  # type: ignore[method-assign]
+    return RESTClient(base_url=base_url.rstrip("/"), headers=headers, auth=auth, session=session)
 
 
-class JsonGetter:
-    """GET a path of a RESTClient and return the decoded JSON body: for endpoints called once
-    per record (a deal's flow, an order's line items), where building a request from scratch
-    (`RESTClient.get`: header merging, URL parsing, cookie jar, auth) costs as much CPU as the
-    request itself.
-
-    The session's default headers merged with the client's are prepared once; each call copies
-    them, sets the URL, applies the session's cookies and the client's auth. A client from
-    make_client sends it on the session's own urllib3 pool (lean_get: the same TLS settings,
-    timeout and retries - 429 with Retry-After, 5xx, timeouts, dropped connections - without
-    requests' per-call machinery); a host behind a proxy, a redirect, response hooks or
-    another client go through the session as every other request. A response that is still
-    an error after the retries raises requests.HTTPError naming the URL."""
-
-    def __init__(self, client: RESTClient) -> None:
-        if client.auth is None:
-            raise ValueError("JsonGetter needs a client with explicit auth (see make_client)")
-        self._client = client
-        # a no-op auth keeps requests from looking up ~/.netrc for the template
-        request = Request("GET", client.base_url + "/", headers=client.headers, auth=_no_auth)
-        self._template = client.session.prepare_request(request)
-        self._template.headers.pop("Cookie", None)  # set per request, from the session's jar
-        self._base = str(self._template.url).rstrip("/")
-        retry = getattr(client, "retry", None)
-        self._lean = LeanTransport(client.session, retry) if retry is not None else None
-
-    def url(self, path: str, params: Mapping[str, Any] | None = None) -> str:
-        """The URL RESTClient would request for `path` (relative to base_url, or absolute,
-        e.g. a next-page link) and `params`; built directly for a relative ASCII path, where
-        requests' URL parsing costs a tenth of a per-record request."""
-        # a path starting with "/" has no scheme (the common case: no parsing)
-        absolute = not path.startswith("/") and urlsplit(path).scheme in ("http", "https")
-        if absolute or not path.isascii():
-            prepared = PreparedRequest()
-            prepared.prepare_url(
-                path if absolute else join_url(self._client.base_url, path), dict(params or {})
-            )
-            return str(prepared.url)
-        url = f"{self._base}/{path.lstrip('/')}"
-        query = tuple((key, value) for key, value in (params or {}).items() if value is not None)
-        if query:
-            url += ("&" if "?" in url else "?") + _query_string(query)
-        return requote_uri(url)
-
-    def _prepared(self, url: str) -> PreparedRequest:
-        session = self._client.session
-        prepared = self._template.copy()
-        # copy() shares the hook lists; an auth may register a hook per request
-        prepared.hooks = {event: list(hooks) for event, hooks in self._template.hooks.items()}
-        prepared.url = url
-        if session.cookies:
-            prepared.prepare_cookies(session.cookies)
-        prepared.prepare_auth(self._client.auth)
-        return prepared
-
-    def __call__(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        prepared = self._prepared(self.url(path, params))
-        if self._lean is not None and not any(prepared.hooks.get("response") or ()):
-            try:
-                raw = self._lean.send(prepared, _host_key(str(prepared.url)))
-            except Fallback:
-                pass
-            else:
-                return self._lean_body(prepared, raw)
-        session = self._client.session
-        settings = session.merge_environment_settings(prepared.url, {}, None, None, None)
-        response = session.send(prepared, **settings)
-        response.raise_for_status()
-        return response.json()
-
-    def _lean_body(self, prepared: PreparedRequest, raw: BaseHTTPResponse) -> Any:
-        assert self._lean is not None
-        lean = self._lean
-        if raw.status >= 400:
-            lean.response(prepared, raw).raise_for_status()
-        if "set-cookie" in raw.headers:
-            extract_cookies_to_jar(self._client.session.cookies, prepared, raw)
-        return _decode_body(
-            raw.data,
-            get_encoding_from_headers(raw.headers),  # type: ignore[arg-type]
-            lambda: decode_json_once(lean.response(prepared, raw)).json(),
-        )
-
-
-def _query_string(query: tuple[tuple[Any, Any], ...]) -> str:
-    """urlencode(query, doseq=True), remembered for queries of str keys and str or int values
-    (no two such queries are equal unless they encode the same; True == 1 would be): the
-    per-record calls repeat the same few (the first page of every deal's flow)."""
-    if all(type(k) is str and type(v) in (str, int) for k, v in query):
-        return _cached_query_string(query)
-    return urlencode(query, doseq=True)
-
-
-@lru_cache(maxsize=256)
-def _cached_query_string(query: tuple[tuple[Any, Any], ...]) -> str:
-    return urlencode(query, doseq=True)
-
-
-def _host_key(url: str) -> tuple[str, str]:
-    scheme, _, rest = url.partition("://")
-    return scheme.lower(), rest.split("/", 1)[0].split("?", 1)[0]
-
-
-def _no_auth(request: PreparedRequest) -> PreparedRequest:
-    return request
+def get_json(client: RESTClient, path: str, params: dict[str, Any] | None = None) -> Any:
+    """GET `path` of `client` and return the decoded body; an error status raises HTTPError."""
+    response = client.get(path, params=params)
+    response.raise_for_status()
+    return response.json()
 
 
 def fetch_each(fetch: Callable[[T], R], items: Iterable[T], max_workers: int) -> list[R]:
-    """`[fetch(item) for item in items]` with up to `max_workers` calls in flight (results in
-    input order). The first exception is raised once the calls already running are done;
-    calls not yet started are cancelled."""
+    """`[fetch(item) for item in items]` with up to `max_workers` calls in flight, results in
+    input order (dlt parallelizes whole transformer calls, not the calls inside one). The
+    first exception is raised once the calls already running are done; calls not yet
+    started are cancelled."""
     todo = list(items)
     if max_workers <= 1 or len(todo) <= 1:
         return [fetch(item) for item in todo]
@@ -345,79 +304,9 @@ def fetch_each(fetch: Callable[[T], R], items: Iterable[T], max_workers: int) ->
                 future.cancel()
 
 
-class PagingStuck(RuntimeError):
-    """A page says there is more but does not move the paging forward: requesting the next
-    page would ask for the same page again, for ever."""
-
-
-def stuck(url: Any, detail: str) -> PagingStuck:
-    return PagingStuck(
-        f"paging does not advance at {url}: {detail}; stopped instead of requesting the "
-        "same page again"
-    )
-
-
-def v1_next_start(body: Any, start: int, limit: int, url: Any) -> int | None:
-    """The `start` of the next page of a Pipedrive v1 listing (None: this was the last), from
-    `additional_data.pagination`. A next start that is not past this page's start raises
-    PagingStuck (dlt's paginators have no such check)."""
-    pagination = ((body or {}).get("additional_data") or {}).get("pagination") or {}
-    if not pagination.get("more_items_in_collection"):
-        return None
-    next_start = int(pagination.get("next_start", start + limit))
-    if next_start <= start:
-        raise stuck(url, f"more items, yet next_start {next_start} is not after start {start}")
-    return next_start
-
-
-class PipedriveV1Paginator(BasePaginator):
-    """Pipedrive v1 `start`/`limit` paging: `additional_data.pagination.next_start`."""
-
-    def __init__(self, limit: int = 500) -> None:
-        super().__init__()
-        self.limit = limit
-        self.start = 0
-
-    def init_request(self, request: Request) -> None:
-        request.params = {**(request.params or {}), "start": self.start, "limit": self.limit}
-
-    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
-        next_start = v1_next_start(response.json(), self.start, self.limit, response.url)
-        self._has_next_page = next_start is not None
-        if next_start is not None:
-            self.start = next_start
-
-    def update_request(self, request: Request) -> None:
-        request.params["start"] = self.start
-
-
-class PipedriveV2Paginator(BasePaginator):
-    """Pipedrive v2 cursor paging: `additional_data.next_cursor`, sent back as `cursor`.
-    An empty page that names a next cursor, or a cursor already sent, raises PagingStuck."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.cursor: str | None = None
-        self._sent: set[str] = set()
-
-    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
-        body = response.json()
-        cursor = (body.get("additional_data") or {}).get("next_cursor")
-        if cursor and not body.get("data"):
-            raise stuck(response.url, f"an empty page names next_cursor {cursor!r}")
-        if cursor and cursor in self._sent:
-            raise stuck(response.url, f"next_cursor {cursor!r} was already requested")
-        self.cursor = cursor
-        self._has_next_page = bool(cursor)
-
-    def update_request(self, request: Request) -> None:
-        if self.cursor:
-            self._sent.add(self.cursor)
-        request.params["cursor"] = self.cursor
-
-
 class StripePaginator(BasePaginator):
-    """Stripe list paging: `has_more` plus `starting_after=<id of the last object>`."""
+    """Stripe list paging: `has_more` plus `starting_after=<id of the last object>` (dlt's
+    cursor paginators take the cursor from a response field, Stripe's is the last item)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -434,24 +323,67 @@ class StripePaginator(BasePaginator):
         request.params["starting_after"] = self.last_id
 
 
-class SalesforceQueryPaginator(BasePaginator):
-    """Salesforce SOQL query paging: while `done` is false, GET `nextRecordsUrl` (a path such
-    as /services/data/v62.0/query/01gxx-2000, relative to the org's instance URL)."""
+class PagingStuck(RuntimeError):
+    """A page says there is more but does not move the paging forward: requesting the next
+    page would ask for the same page again, for ever."""
 
-    def __init__(self, instance_url: str) -> None:
-        super().__init__()
-        self.instance_url = instance_url.rstrip("/")
-        self.next_url: str | None = None
+
+def stuck(url: Any, detail: str) -> PagingStuck:
+    return PagingStuck(
+        f"paging does not advance at {url}: {detail}; stopped instead of requesting the "
+        "same page again"
+    )
+
+
+class GuardedCursorPaginator(JSONResponseCursorPaginator):
+    """dlt's cursor paginator that stops on an empty page naming a next cursor, or a cursor
+    it already sent (dlt's would request the same page for ever)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sent: set[str] = set()
 
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
-        body = response.json()
-        next_url = None if body.get("done", True) else body.get("nextRecordsUrl")
-        if next_url and next_url == self.next_url:
-            raise stuck(response.url, f"nextRecordsUrl {next_url!r} was already requested")
-        self.next_url = next_url
-        self._has_next_page = bool(next_url)
+        super().update_state(response, data)
+        cursor = self._next_reference
+        if cursor and not data:
+            raise stuck(response.url, f"an empty page names next_cursor {cursor!r}")
+        if cursor and cursor in self._sent:
+            raise stuck(response.url, f"next_cursor {cursor!r} was already requested")
+        if cursor:
+            self._sent.add(str(cursor))
 
-    def update_request(self, request: Request) -> None:
-        if self.next_url:
-            request.url = self.instance_url + self.next_url
-            request.params = {}
+
+class GuardedOffsetPaginator(OffsetPaginator):
+    """dlt's offset paginator that follows the API's next offset when it gives one
+    (`next_offset_path`, e.g. Pipedrive v1's next_start) and stops when that offset is not
+    past the current one (dlt's has no such check)."""
+
+    def __init__(
+        self, *args: Any, next_offset_path: str, has_more_path: str, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, has_more_path=has_more_path, **kwargs)
+        self.next_offset_keys = next_offset_path.split(".")
+        self.has_more_keys = has_more_path.split(".")
+
+    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
+        start = int(self.current_value)
+        body = response.json()
+        super().update_state(response, data)
+        if not _at(body, self.has_more_keys):
+            return
+        value = _at(body, self.next_offset_keys)
+        if value is None:
+            if not data:
+                raise stuck(response.url, "an empty page says there are more items")
+            return
+        if int(value) <= start:
+            raise stuck(response.url, f"more items, yet next offset {value} is not after {start}")
+        self.current_value = int(value)
+        self._has_next_page = True
+
+
+def _at(body: Any, keys: list[str]) -> Any:
+    for key in keys:
+        body = body.get(key) if isinstance(body, dict) else None
+    return body

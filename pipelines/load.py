@@ -1,10 +1,13 @@
 """Run the dlt sources into one DuckDB file: dataset `raw_<system>` per system.
 
-    python -m pipelines.load [--duckdb PATH] [--systems pipedrive stripe]
+    python -m pipelines.load [--duckdb PATH] [--systems pipedrive stripe] [--full-resync]
 
 --duckdb defaults to $L2C_DUCKDB_PATH, else warehouse/lead2cash.duckdb.
 
 Credentials and base URLs come from dlt config / environment (see each source's docstring).
+Each run is incremental (with each source's look-back); `--full-resync` drops the system's
+raw tables and load state and reads everything again. While a system loads, a progress line
+(records, requests, rate) is printed every 10 s (redrawn in place on a terminal).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from l2c.paths import default_duckdb_path
 from pipelines.manifest import systems as manifest_systems
+from pipelines.progress import Progress
 from pipelines.resume import duplicate_keys, undo_unrecorded_copies
 from pipelines.validation import rejects_table
 
@@ -58,6 +62,7 @@ class LoadResult:
     dataset: str
     rows_by_table: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    extract_seconds: float = 0.0  # of which reading the API (dlt's extract step)
     # load packages a crash had left unfinished, completed before this run fetched
     resumed_packages: list[str] = field(default_factory=list)
 
@@ -96,17 +101,29 @@ def load_system(
     loader_file_format: LoaderFormat = "parquet",
     pipelines_dir: Path | None = None,
     source_kwargs: dict[str, Any] | None = None,
+    full_resync: bool = False,
+    progress_interval: float = 10.0,
 ) -> LoadResult:
+    """Load one system. `full_resync`: drop its raw tables and state first (dlt refresh
+    "drop_sources") and read everything again."""
     if system not in SOURCES:
         raise LoadError(f"unknown system {system!r}; known: {', '.join(sorted(SOURCES))}")
     duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     pipeline = make_pipeline(system, duckdb_path, pipelines_dir)
     started = time.perf_counter()
+    progress = Progress(system, interval=progress_interval)
     try:
         resumed = complete_interrupted_load(system, pipeline)
         source = SOURCES[system](**(source_kwargs or {}))
         source.resources.add(rejects_table())
-        pipeline.run(source, loader_file_format=loader_file_format)
+        for resource in source.resources.values():
+            resource.add_map(progress.add)
+        progress.start()
+        pipeline.run(
+            source,
+            loader_file_format=loader_file_format,
+            refresh="drop_sources" if full_resync else None,
+        )
     except ConfigFieldMissingException as exc:
         raise LoadError(
             f"{system}: missing configuration: {', '.join(exc.fields)}. Set them in "
@@ -115,9 +132,14 @@ def load_system(
         ) from exc
     except PipelineStepFailed as exc:
         raise LoadError(f"{system}: dlt step '{exc.step}' failed: {exc.exception}") from exc
+    finally:
+        progress.stop()
     result = LoadResult(
         system, f"raw_{system}", seconds=time.perf_counter() - started, resumed_packages=resumed
     )
+    for step in pipeline.last_trace.steps:
+        if step.step == "extract" and step.finished_at is not None:
+            result.extract_seconds = (step.finished_at - step.started_at).total_seconds()
     normalize = pipeline.last_trace.last_normalize_info
     if normalize is not None:
         for table, count in normalize.row_counts.items():
@@ -169,6 +191,7 @@ def load_all(
     *,
     loader_file_format: LoaderFormat = "parquet",
     pipelines_dir: Path | None = None,
+    full_resync: bool = False,
 ) -> list[LoadResult]:
     return [
         load_system(
@@ -176,6 +199,7 @@ def load_all(
             duckdb_path,
             loader_file_format=loader_file_format,
             pipelines_dir=pipelines_dir,
+            full_resync=full_resync,
         )
         for system in systems
     ]
@@ -193,9 +217,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--format", default="parquet", choices=["parquet", "jsonl", "insert_values"]
     )
+    parser.add_argument(
+        "--full-resync",
+        action="store_true",
+        help="drop each system's raw tables and load state, then read everything again",
+    )
     args = parser.parse_args(argv)
     try:
-        for result in load_all(args.duckdb, args.systems, loader_file_format=args.format):
+        for result in load_all(
+            args.duckdb, args.systems, loader_file_format=args.format, full_resync=args.full_resync
+        ):
             if result.resumed_packages:
                 print(f"{result.system}: first completed a load a crash had interrupted")
             print(

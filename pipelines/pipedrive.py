@@ -1,15 +1,25 @@
 """Pipedrive source: API v2 for deals & co (cursor paging, `updated_since`), v1 for users,
 teams, leads, deal fields and the per-deal change flow (start/limit paging).
 
+Requests per deal: its share of a deals list page (1/500), one `/v1/deals/{id}/flow` (40
+tokens: Pipedrive has no bulk stage history), one `/api/v2/deals/{id}/discounts` (10 tokens)
+and 1/100 of a `/api/v2/deals/products` batch: about 2 requests and 50 tokens per deal.
+
 Configuration (dlt config/secrets or environment):
     SOURCES__PIPEDRIVE__BASE_URL   default https://api.pipedrive.com
     SOURCES__PIPEDRIVE__API_TOKEN  required (sent as the `x-api-token` header)
-    SOURCES__PIPEDRIVE__CONCURRENT_REQUESTS  per-deal requests (flow, discounts) each
-        transformer keeps in flight, default 1; above 1 the per-deal transformers also run
-        side by side (dlt `parallelized`). Against the real API, where a request waits ~100 ms
-        on the network, 4-8 loads the first run several times faster (bursts over the plan's
-        rate limit are answered 429 + Retry-After, which the client waits out); against a
-        local server the client is CPU-bound and threads only add contention.
+    SOURCES__PIPEDRIVE__PLAN, SEATS  the company's plan (lite, growth, premium, ultimate;
+        default growth) and seats (default 10): they set the burst limit per 2 s and the
+        daily token budget (pipelines/limits.py)
+    SOURCES__PIPEDRIVE__REQUESTS_PER_SECOND  pace (default: the plan's burst limit / 2 s;
+        0 = unpaced, e.g. against a local server)
+    SOURCES__PIPEDRIVE__CONCURRENT_REQUESTS  requests in flight (default 8)
+    SOURCES__PIPEDRIVE__BUDGET_SHARE  share of the daily token budget one run may spend
+        (default 0.5); DAILY_TOKEN_BUDGET overrides the plan's budget
+    SOURCES__PIPEDRIVE__LOOKBACK_SECONDS  incremental look-back below the last cursor
+        (default 3600: an update whose update_time lags behind is still read)
+A run that reaches its token share stops after the last deals page it can afford; the next
+run continues from there (the cursor only moves past deals that were loaded).
 """
 
 from __future__ import annotations
@@ -26,14 +36,16 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import APIKeyAuth
 from dlt.sources.helpers.rest_client.paginators import SinglePagePaginator
 
+from pipelines import limits
 from pipelines.http import (
-    JsonGetter,
-    PipedriveV1Paginator,
-    PipedriveV2Paginator,
+    STATS,
+    GuardedCursorPaginator,
+    GuardedOffsetPaginator,
     fetch_each,
+    get_json,
     make_client,
-    v1_next_start,
 )
+from pipelines.progress import notify
 from pipelines.validation import (
     OPT_BOOL,
     OPT_INT,
@@ -208,31 +220,27 @@ def rfc3339(moment: datetime) -> str:
 
 
 def _v2_pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
-    yield from client.paginate(
-        path, params=params, paginator=PipedriveV2Paginator(), data_selector="data"
+    paginator = GuardedCursorPaginator(
+        cursor_path="additional_data.next_cursor", cursor_param="cursor"
     )
+    yield from client.paginate(path, params=params, paginator=paginator, data_selector="data")
 
 
 def _v1_pages(
     client: RESTClient, path: str, params: dict[str, Any] | None = None, page_size: int = 500
 ) -> Iterator[list[Any]]:
+    paginator = GuardedOffsetPaginator(
+        limit=page_size,
+        offset_param="start",
+        limit_param="limit",
+        total_path=None,
+        has_more_path="additional_data.pagination.more_items_in_collection",
+        next_offset_path="additional_data.pagination.next_start",
+    )
     for page in client.paginate(
-        path, params=params or {}, paginator=PipedriveV1Paginator(page_size), data_selector="data"
+        path, params=params or {}, paginator=paginator, data_selector="data"
     ):
         yield [row for row in page if row is not None]
-
-
-def _v1_get_all(
-    get: JsonGetter, path: str, params: dict[str, Any], page_size: int
-) -> Iterator[list[Any]]:
-    """v1 start/limit paging with plain GETs: for the per-deal endpoints, called once per deal,
-    where `paginate()`'s per-call setup costs as much as the request itself."""
-    start: int | None = 0
-    while start is not None:
-        query = {**params, "start": start, "limit": page_size}
-        body = get(path, query)
-        yield [row for row in body.get("data") or [] if row is not None]
-        start = v1_next_start(body, start, page_size, get.url(path, query))
 
 
 def _only_deals(items: Iterable[Any]) -> list[dict[str, Any]]:
@@ -270,6 +278,9 @@ class CustomFields:
         return {**deal, "custom_fields": named}
 
 
+DEAL_TOKENS = 40 + 10  # a deal's /flow and its /discounts (plus shares of list pages)
+
+
 @dlt.source(name="pipedrive", max_table_nesting=1)
 def pipedrive_source(
     api_token: str = dlt.secrets.value,
@@ -277,17 +288,33 @@ def pipedrive_source(
     page_size: int = 500,
     request_timeout: float = 30.0,
     max_attempts: int = 6,
-    concurrent_requests: int = 1,
+    plan: str = limits.PIPEDRIVE_DEFAULT_PLAN,
+    seats: int = limits.PIPEDRIVE_DEFAULT_SEATS,
+    requests_per_second: float | None = None,
+    concurrent_requests: int = 8,
+    daily_token_budget: int | None = None,
+    budget_share: float = 0.5,
+    lookback_seconds: float = 3600.0,
 ) -> list[DltResource]:
+    vendor = limits.pipedrive(plan, seats)
+    rate = vendor.rate.per_second if requests_per_second is None else requests_per_second
     client = make_client(
         base_url,
         {"Accept": "application/json"},
+        system=SYSTEM,
         auth=APIKeyAuth(name="x-api-token", api_key=api_token, location="header"),
+        requests_per_second=rate,
+        window_seconds=vendor.rate.window_seconds,
+        concurrency=concurrent_requests,
+        cost=limits.pipedrive_token_cost,
         timeout_seconds=request_timeout,
         max_attempts=max_attempts,
     )
-    get = JsonGetter(client)
+    stats = STATS[SYSTEM]
+    budget = vendor.daily_budget if daily_token_budget is None else daily_token_budget
+    allowed_tokens = int(budget * budget_share)
     limit = min(page_size, 500)
+    parallel = concurrent_requests > 1
     # Filled by `deals` before its first page is yielded; read by the `deal_changes`
     # transformer (which only runs on deals pages) to name custom-field changes.
     field_names: dict[str, str] = {}
@@ -296,7 +323,10 @@ def pipedrive_source(
         @dlt.resource(name=name, primary_key="id", write_disposition="merge")
         def resource(
             updated=dlt.sources.incremental(  # noqa: B008
-                "update_time", initial_value=EPOCH, on_cursor_value_missing="include"
+                "update_time",
+                initial_value=EPOCH,
+                lag=lookback_seconds,
+                on_cursor_value_missing="include",
             ),
         ) -> Iterator[Any]:
             params = {
@@ -321,9 +351,15 @@ def pipedrive_source(
     @dlt.resource(name="deals", primary_key="id", write_disposition="merge")
     def deals(
         updated=dlt.sources.incremental(  # noqa: B008
-            "update_time", initial_value=EPOCH, on_cursor_value_missing="include"
+            "update_time",
+            initial_value=EPOCH,
+            lag=lookback_seconds,
+            on_cursor_value_missing="include",
         ),
     ) -> Iterator[Any]:
+        """Deals changed since the last run (less the look-back), oldest change first. The
+        list is read whole first (10 tokens per 500 deals) to estimate the run's token cost;
+        pages are then handed to the per-deal transformers while the budget share allows."""
         state = dlt.current.resource_state()
         fields = CustomFields(client, state.setdefault("custom_field_names", {}))
         state["custom_field_names"] = fields.names
@@ -335,8 +371,36 @@ def pipedrive_source(
             "updated_since": rfc3339(updated.start_value),
             "include_fields": "source_lead_id",
         }
-        for page in _v2_pages(client, "/api/v2/deals", params):
-            yield from emit(SYSTEM, SPECS["deals"], [fields.apply(deal) for deal in page])
+        pages = [page for page in _v2_pages(client, "/api/v2/deals", params)]
+        changed = sum(len(page) for page in pages)
+        estimate = stats.spent + changed * DEAL_TOKENS + 10 * (changed // 100 + 1)
+        notify(
+            SYSTEM,
+            f"{changed} changed deals: about {estimate:,} tokens for this run "
+            f"({estimate / max(budget, 1):.0%} of the daily budget of {budget:,} tokens; "
+            f"this run may spend {allowed_tokens:,})",
+        )
+        # tokens this run has spent or committed: the per-deal requests of a yielded page run
+        # later (in the transformers), so they are counted when the page is handed over
+        committed = stats.spent
+        loaded = 0
+        for page in pages:
+            lists = 10 * (len(page) // DEAL_IDS_PER_REQUEST + 1)  # the page's products batches
+            affordable = max(0, (allowed_tokens - committed - lists) // DEAL_TOKENS)
+            take = page[:affordable]
+            if take:
+                committed += len(take) * DEAL_TOKENS + lists
+                loaded += len(take)
+                yield from emit(SYSTEM, SPECS["deals"], [fields.apply(deal) for deal in take])
+            if len(take) < len(page):
+                state["stopped_on_budget"] = True
+                notify(
+                    SYSTEM,
+                    f"stopped at the token budget share after {loaded} of {changed} deals "
+                    f"(about {committed:,} tokens); the next run continues from there",
+                )
+                return
+        state["stopped_on_budget"] = False
 
     @dlt.transformer(
         data_from=deals,
@@ -344,7 +408,7 @@ def pipedrive_source(
         primary_key="id",
         merge_key="deal_id",
         write_disposition="merge",
-        parallelized=concurrent_requests > 1,
+        parallelized=parallel,
     )
     def deal_products(deal_page: list[Any]) -> Iterator[Any]:
         """Line items of the deals changed since the last run; a re-fetched deal's lines
@@ -365,11 +429,11 @@ def pipedrive_source(
         primary_key="id",
         merge_key="deal_id",
         write_disposition="merge",
-        parallelized=concurrent_requests > 1,
+        parallelized=parallel,
     )
     def deal_discounts(deal_page: list[Any]) -> Iterator[Any]:
         def discounts_of(deal: dict[str, Any]) -> list[Any]:
-            body = get(f"/api/v2/deals/{deal['id']}/discounts")
+            body = get_json(client, f"/api/v2/deals/{deal['id']}/discounts")
             return [
                 {**row, "deal_id": row.get("deal_id", deal["id"])} for row in body.get("data") or []
             ]
@@ -383,7 +447,7 @@ def pipedrive_source(
         name="deal_changes",
         primary_key="id",
         write_disposition="merge",
-        parallelized=concurrent_requests > 1,
+        parallelized=parallel,
     )
     def deal_changes(deal_page: list[Any]) -> Iterator[Any]:
         """The v1 deal flow (dealChange items) for each deal changed since the last run."""
@@ -391,7 +455,7 @@ def pipedrive_source(
         def changes_of(deal: dict[str, Any]) -> list[Any]:
             rows: list[Any] = []
             params = {"all_changes": 1, "items": "dealChange"}
-            for page in _v1_get_all(get, f"/v1/deals/{deal['id']}/flow", params, limit):
+            for page in _v1_pages(client, f"/v1/deals/{deal['id']}/flow", params, limit):
                 for item in page:
                     if not isinstance(item, dict) or item.get("object") != "dealChange":
                         continue

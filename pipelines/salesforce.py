@@ -28,8 +28,9 @@ Configuration (dlt config/secrets or environment):
     SOURCES__SALESFORCE__ACCESS_TOKEN     a ready OAuth access token (not refreshed), with
     SOURCES__SALESFORCE__INSTANCE_URL     the org's instance URL (default: LOGIN_URL)
   optional: API_VERSION (62.0), PAGE_SIZE (batchSize, default 2000), REQUEST_TIMEOUT,
-  MAX_ATTEMPTS, OPPORTUNITY_CUSTOM_FIELDS (default ["Region__c", "Loss_Reason__c",
-  "Discount_Percent__c"]).
+  MAX_ATTEMPTS, CONCURRENT_REQUESTS (8), LOOKBACK_SECONDS
+  (300: incremental queries start that far below the last cursor), OPPORTUNITY_CUSTOM_FIELDS
+  (default ["Region__c", "Loss_Reason__c", "Discount_Percent__c"]).
 """
 
 from __future__ import annotations
@@ -45,10 +46,11 @@ import pyarrow as pa
 from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
-from requests import PreparedRequest, Response
+from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator
+from requests import PreparedRequest, Request, Response
 from requests.auth import AuthBase
 
-from pipelines.http import SalesforceQueryPaginator, make_client
+from pipelines.http import make_client, stuck
 from pipelines.validation import (
     OPT_BOOL,
     OPT_ID,
@@ -608,8 +610,10 @@ class SalesforceConnection:
         page_size: int,
         timeout: float,
         max_attempts: int,
+        concurrency: int = 8,
     ) -> None:
         self.auth = auth
+        self.concurrency = concurrency
         self.api_version = api_version
         self.page_size = page_size
         self.timeout = timeout
@@ -629,6 +633,8 @@ class SalesforceConnection:
                         "Accept": "application/json",
                         "Sforce-Query-Options": f"batchSize={self.page_size}",
                     },
+                    system=SYSTEM,
+                    concurrency=self.concurrency,  # no per-second rate: a daily allocation
                     timeout_seconds=self.timeout,
                     max_attempts=self.max_attempts,
                 )
@@ -646,12 +652,11 @@ class SalesforceConnection:
             return sobject in self._objects
 
     def query(self, soql: str) -> Iterator[list[dict[str, Any]]]:
-        client = self.client
         _, instance_url = self.auth.ensure()
-        for page in client.paginate(
+        for page in self.client.paginate(
             "/query",
             params={"q": soql},
-            paginator=SalesforceQueryPaginator(instance_url),
+            paginator=NextRecordsPaginator(instance_url),
             data_selector="records",
         ):
             yield [strip_attributes(row) for row in page]
@@ -660,6 +665,30 @@ class SalesforceConnection:
         response = self.client.get(path)
         response.raise_for_status()
         return response.json()
+
+
+class NextRecordsPaginator(JSONLinkPaginator):
+    """dlt's JSONLinkPaginator on `nextRecordsUrl`, a path relative to the instance URL: dlt
+    resolves a path against the host only, dropping a path the instance URL may carry."""
+
+    def __init__(self, instance_url: str) -> None:
+        super().__init__(next_url_path="nextRecordsUrl")
+        self.instance_url = instance_url.rstrip("/")
+        self._seen: str | None = None  # the nextRecordsUrl last followed (as the API wrote it)
+
+    def update_state(self, response: Response, data: list[Any] | None = None) -> None:
+        previous = self._next_reference
+        super().update_state(response, data)
+        if self._next_reference and self._next_reference in (previous, self._seen):
+            raise stuck(
+                response.url, f"nextRecordsUrl {self._next_reference!r} was already requested"
+            )
+        self._seen = self._next_reference
+
+    def update_request(self, request: Request) -> None:
+        if self._next_reference and self._next_reference.startswith("/"):
+            self._next_reference = self.instance_url + self._next_reference
+        super().update_request(request)
 
 
 def _incremental_soql(
@@ -684,10 +713,13 @@ def salesforce_source(
     request_timeout: float = 30.0,
     max_attempts: int = 6,
     opportunity_custom_fields: Sequence[str] = DEFAULT_CUSTOM_FIELDS,
+    concurrent_requests: int = 8,
+    lookback_seconds: float = 300.0,
 ) -> list[DltResource]:
     login = make_client(
         login_url,
         {"Accept": "application/json"},
+        system="salesforce_login",
         timeout_seconds=request_timeout,
         max_attempts=max_attempts,
     )
@@ -699,7 +731,12 @@ def salesforce_source(
         instance_url or (login_url if access_token else None),
     )
     conn = SalesforceConnection(
-        auth, api_version, max(1, min(page_size, 2000)), request_timeout, max_attempts
+        auth,
+        api_version,
+        max(1, min(page_size, 2000)),
+        request_timeout,
+        max_attempts,
+        concurrent_requests,
     )
 
     def incremental(
@@ -712,7 +749,10 @@ def salesforce_source(
         @dlt.resource(name=name, primary_key="Id", write_disposition="merge")
         def resource(
             updated=dlt.sources.incremental(  # noqa: B008
-                cursor, initial_value=EPOCH, on_cursor_value_missing="include"
+                cursor,
+                initial_value=EPOCH,
+                lag=lookback_seconds,
+                on_cursor_value_missing="include",
             ),
         ) -> Iterator[Any]:
             if not conn.has(sobject):
@@ -729,7 +769,12 @@ def salesforce_source(
         # lookups that are often empty still get a column (e.g. UserRole.ParentRoleId)
         lookups = {f: {"data_type": "text"} for f in FIELDS[sobject] if f.endswith("Id")}
 
-        @dlt.resource(name=name, primary_key="Id", write_disposition="merge", columns=lookups)
+        @dlt.resource(
+            name=name,
+            primary_key="Id",
+            write_disposition="merge",
+            columns=lookups,
+        )
         def resource() -> Iterator[Any]:
             if not conn.has(sobject):
                 return
@@ -785,7 +830,10 @@ def salesforce_source(
     @dlt.resource(name="opportunities", primary_key="Id", write_disposition="merge")
     def opportunities(
         updated=dlt.sources.incremental(  # noqa: B008
-            "SystemModstamp", initial_value=EPOCH, on_cursor_value_missing="include"
+            "SystemModstamp",
+            initial_value=EPOCH,
+            lag=lookback_seconds,
+            on_cursor_value_missing="include",
         ),
     ) -> Iterator[Any]:
         closed = closed_stages()

@@ -12,6 +12,10 @@ Everything merges on Stripe's id, so re-reading never duplicates.
 Configuration (dlt config/secrets or environment):
     SOURCES__STRIPE__BASE_URL   default https://api.stripe.com
     SOURCES__STRIPE__API_KEY    required (secret key, sent as a Bearer token)
+    SOURCES__STRIPE__MODE       live (default, 100 reads/s) or test (25/s): the pace
+    SOURCES__STRIPE__REQUESTS_PER_SECOND  overrides the pace (0 = unpaced)
+Requests: one per 100 objects per list (Stripe's largest page), each list paged one page
+after another (`starting_after` needs the previous page).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 
+from pipelines import limits
 from pipelines.http import StripePaginator, make_client
 from pipelines.validation import (
     OPT_MINOR,
@@ -92,11 +97,18 @@ def stripe_source(
     charges_lookback_days: int = 30,
     request_timeout: float = 30.0,
     max_attempts: int = 6,
+    mode: str = "live",
+    requests_per_second: float | None = None,
 ) -> list[DltResource]:
+    vendor = limits.stripe(mode)
     client = make_client(
         base_url,
         {},
         auth=BearerTokenAuth(api_key),
+        system=SYSTEM,
+        requests_per_second=vendor.rate.per_second
+        if requests_per_second is None
+        else requests_per_second,
         timeout_seconds=request_timeout,
         max_attempts=max_attempts,
     )

@@ -6,6 +6,8 @@ Configuration (dlt config/secrets or environment):
     SOURCES__ZENDESK_SELL__BASE_URL         default https://api.getbase.com
     SOURCES__ZENDESK_SELL__PAGE_SIZE        per_page, at most 100 (default 100)
     SOURCES__ZENDESK_SELL__LOOKBACK_SECONDS re-read window below the stored cursors (default 0)
+    SOURCES__ZENDESK_SELL__REQUESTS_PER_SECOND pace (default 10: 36,000 requests/hour per
+        token), CONCURRENT_REQUESTS requests in flight (default 8: orders' line items)
 
 Incremental loading: Zendesk Sell lists have no "updated since" filter, only `sort_by`. Deals,
 leads and orders are read newest first (`sort_by=updated_at:desc`) and paging stops at the
@@ -38,7 +40,8 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator
 
-from pipelines.http import JsonGetter, compiled_path, make_client
+from pipelines import limits
+from pipelines.http import fetch_each, make_client
 from pipelines.validation import (
     CURSOR_SKEW,
     OPT_INT,
@@ -148,7 +151,7 @@ def _pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator[li
     for page in client.paginate(
         path,
         params=params,
-        paginator=JSONLinkPaginator(next_url_path=compiled_path("meta.links.next_page")),
+        paginator=JSONLinkPaginator(next_url_path="meta.links.next_page"),
         data_selector="items",
     ):
         yield [item.get("data") if isinstance(item, dict) else item for item in page]
@@ -278,15 +281,22 @@ def zendesk_sell_source(
     request_timeout: float = 30.0,
     max_attempts: int = 6,
     lookback_seconds: float = 0.0,
+    requests_per_second: float | None = None,
+    concurrent_requests: int = 8,
 ) -> list[DltResource]:
+    vendor = limits.zendesk_sell()
     client = make_client(
         base_url,
         {"Accept": "application/json"},
         auth=BearerTokenAuth(access_token),
+        system=SYSTEM,
+        requests_per_second=vendor.rate.per_second
+        if requests_per_second is None
+        else requests_per_second,
+        concurrency=concurrent_requests,
         timeout_seconds=request_timeout,
         max_attempts=max_attempts,
     )
-    get = JsonGetter(client)
     per_page = max(1, min(page_size, MAX_PER_PAGE))
     lookups = Lookups(client, per_page)
 
@@ -412,22 +422,15 @@ def zendesk_sell_source(
         conv_cursor.commit()
 
     def line_items(order: dict[str, Any]) -> list[Any]:
-        """An order's line items (one request per order: plain GETs following
-        `meta.links.next_page`, as _pages does, without paginate()'s per-call setup)."""
-        rows: list[Any] = []
-        path: str | None = f"/v2/orders/{order['id']}/line_items"
-        params: dict[str, Any] | None = {"per_page": per_page}
-        while path:
-            body = get(path, params)
-            for entry in body.get("items") or []:
-                item = entry.get("data") if isinstance(entry, dict) else entry
-                rows.append(
-                    {**item, "order_id": order["id"], "deal_id": order["deal_id"]}
-                    if isinstance(item, dict)
-                    else item
-                )
-            path, params = ((body.get("meta") or {}).get("links") or {}).get("next_page"), None
-        return rows
+        """An order's line items (one request per order, more for over 100 items)."""
+        path = f"/v2/orders/{order['id']}/line_items"
+        return [
+            {**item, "order_id": order["id"], "deal_id": order["deal_id"]}
+            if isinstance(item, dict)
+            else item
+            for page in _pages(client, path, {"per_page": per_page})
+            for item in page
+        ]
 
     @dlt.resource(name="orders", primary_key="id", write_disposition="merge")
     def orders() -> Iterator[Any]:
@@ -439,8 +442,9 @@ def zendesk_sell_source(
             split = _split("orders", page)
             items: list[dict[str, Any]] = []
             item_rejects: list[dict[str, Any]] = []
-            for order in split.good:
-                order_items = _split("order_line_items", line_items(order))
+            found = fetch_each(line_items, split.good, concurrent_requests)
+            for order, order_rows in zip(split.good, found, strict=True):
+                order_items = _split("order_line_items", order_rows)
                 items.extend(order_items.good)
                 item_rejects.extend(order_items.rejects)
                 gross = sum(

@@ -16,6 +16,10 @@ import pytest
 from l2c_demo.fake_api import FakeApiServer
 from l2c_demo.simulator import DemoCompany, SimConfig
 
+# The test servers enforce no vendor limits (only tests that turn them on): the loaders need
+# not pace themselves to the vendors' documented rates (dlt reads this for every source).
+os.environ.setdefault("SOURCES__REQUESTS_PER_SECOND", "0")
+
 
 @contextmanager
 def serving(company: DemoCompany, **env: str) -> Iterator[FakeApiServer]:

@@ -4,6 +4,7 @@ and the waits and retries of the listing path (throttling, timeouts, dropped con
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,10 +14,18 @@ from conftest import table_counts
 
 from l2c_demo.fake_api import FakeApiServer, Fault
 from l2c_demo.simulator import DemoCompany
-from pipelines import lean_get
 from pipelines.load import load_system
 
 INCREMENTAL = ("persons", "organizations", "products", "activities", "deals")
+LOOKBACK = timedelta(seconds=3600)  # the Pipedrive source's default look-back
+
+
+def _moment(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _sent(server: FakeApiServer, path: str) -> list[dict[str, str]]:
@@ -35,14 +44,20 @@ def test_pipedrive_sends_updated_since_and_fetches_children_of_changed_deals_onl
 
     for name in INCREMENTAL:
         (first_page, *_) = _sent(server, f"/pipedrive/api/v2/{name}")
-        # the stored cursor is the newest update_time loaded (dlt keeps it as a datetime)
-        assert first_page["updated_since"] == cursors[name].replace(".000Z", "Z"), name
+        # the stored cursor is the newest update_time loaded (dlt keeps it as a datetime),
+        # less the look-back (dlt's `lag`, default an hour)
+        assert first_page["updated_since"] == _rfc3339(_moment(cursors[name]) - LOOKBACK), name
 
     now = company.pipedrive_view()
     changed = {d["id"] for d in now.deals if d["update_time"] > cursors["deals"]}
-    # a deal exactly at the cursor is sent again (updated_since is inclusive); dlt passes it
-    # on only if it is not the very row it already loaded
-    at_cursor = {d["id"] for d in now.deals if d["update_time"] == cursors["deals"]}
+    # a deal within the look-back below the cursor is sent again; dlt passes it on only if
+    # it is not the very row it already loaded
+    start = _moment(cursors["deals"]) - LOOKBACK
+    at_cursor = {
+        d["id"]
+        for d in now.deals
+        if start <= _moment(d["update_time"]) and d["update_time"] <= cursors["deals"]
+    }
     discounts = {
         int(p.split("/")[-2])
         for _m, p, _q in server.request_log
@@ -77,11 +92,10 @@ def test_stripe_sends_its_created_windows(
 
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The waits between attempts of both HTTP paths, recorded instead of slept: the listing
-    path (dlt's retrying session, tenacity) and the per-record lean GET."""
+    """The waits between attempts, recorded instead of slept (dlt's retrying session,
+    tenacity: listings and per-record requests alike)."""
     seen: list[float] = []
     monkeypatch.setattr(tenacity.nap, "time", SimpleNamespace(sleep=seen.append))
-    monkeypatch.setattr(lean_get, "sleep", seen.append)
     return seen
 
 

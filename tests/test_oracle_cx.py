@@ -285,6 +285,8 @@ def server(company: DemoCompany, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fa
         for key, value in srv.source_env().items():
             monkeypatch.setenv(key, value)
         monkeypatch.setenv("SOURCES__ORACLE_CX__MAX_ATTEMPTS", "4")
+        # exact request counts below: no look-back re-reads (tested in test_network.py)
+        monkeypatch.setenv("SOURCES__ORACLE_CX__LOOKBACK_SECONDS", "0")
         yield srv
 
 

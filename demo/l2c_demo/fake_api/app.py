@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from l2c_demo.fake_api.faults import Fault, FaultBook
-from l2c_demo.fake_api.http11 import has_nonfinite
+from l2c_demo.fake_api.network import VendorNetwork
 from l2c_demo.fake_api.pipedrive_api import PipedriveApi
 from l2c_demo.fake_api.protocols import Patcher, SystemApi
 from l2c_demo.fake_api.responses import (
@@ -41,6 +41,7 @@ class FakeApp:
         self.pipedrive_token = pipedrive_token
         self.stripe_key = stripe_key
         self.faults = FaultBook()
+        self.network = VendorNetwork()
         self.on_shutdown = on_shutdown
         # set by the server: the dlt env vars that point every source at it
         self.source_env: Callable[[], dict[str, str]] | None = None
@@ -50,9 +51,6 @@ class FakeApp:
         self._lock = threading.Lock()
         self._log: list[LogEntry] = []
         self._malformed: dict[tuple[str, str], dict[str, Any]] = {}
-        # set once a malformed value holds a NaN or infinite float: responses are then
-        # encoded as json.dumps writes them (NaN, Infinity), see http11.encode_body
-        self.nonfinite = False
 
     # ---- state shared with tests ------------------------------------------
     @property
@@ -66,7 +64,6 @@ class FakeApp:
 
     def malform(self, resource: str, record_id: Any, field: str, value: Any) -> None:
         with self._lock:
-            self.nonfinite = self.nonfinite or has_nonfinite(value)
             self._malformed.setdefault((resource, str(record_id)), {})[field] = value
 
     def _patcher(self, system: str) -> Patcher:
@@ -95,6 +92,20 @@ class FakeApp:
             self._log.append((method, path, dict(query)))
         if path.startswith("/__admin/"):
             return self._admin(method, path, query, body)
+        system = path.strip("/").split("/", 1)[0]
+        if system in ("pipedrive", "stripe") or system in self.systems:
+            rejection, limit_headers = self.network.admit(system, path[len(system) + 1 :])
+            self.network.wait()
+            if rejection is not None:
+                return rejection
+            resp = self._answer(method, path, query, headers, body)
+            resp.headers.update(limit_headers)
+            return resp
+        return self._answer(method, path, query, headers, body)
+
+    def _answer(
+        self, method: str, path: str, query: dict[str, str], headers: Mapping[str, str], body: bytes
+    ) -> Response:
         fault = self.faults.take(method, path)
         if fault is not None:
             if fault.delay_seconds:

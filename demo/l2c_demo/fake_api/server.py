@@ -8,7 +8,8 @@ from typing import Any
 
 from l2c_demo.fake_api.app import FakeApp, LogEntry
 from l2c_demo.fake_api.faults import Fault
-from l2c_demo.fake_api.http11 import LeanHttpServer
+from l2c_demo.fake_api.network import NetworkSettings
+from l2c_demo.fake_api.transport import FakeHttpServer
 from l2c_demo.simulator import DemoCompany
 
 
@@ -22,13 +23,17 @@ class FakeApiServer:
         *,
         pipedrive_token: str = "demo-pipedrive-token",
         stripe_key: str = "sk_test_demo",
+        network: NetworkSettings | None = None,
     ) -> None:
+        """`network`: latency and vendor limits (default: none, answers at once)."""
         self.company = company
         self.pipedrive_token = pipedrive_token
         self.stripe_key = stripe_key
         self.app = FakeApp(company, pipedrive_token, stripe_key, on_shutdown=self.stop)
         app = self.app
-        self._httpd = LeanHttpServer(("127.0.0.1", port), app.handle, lambda: app.nonfinite)
+        if network is not None:
+            app.network.configure(network)
+        self._httpd = FakeHttpServer(("127.0.0.1", port), app.handle)
         self.app.source_env = self.source_env
         self._thread: threading.Thread | None = None
         self.shutdown_event = threading.Event()
@@ -65,6 +70,14 @@ class FakeApiServer:
         }
         for name, api in self.app.systems.items():
             env.update(api.source_env(self.url_for(name)))
+        network = self.app.network.settings
+        for system in ("pipedrive", "stripe", *self.app.systems):
+            key = f"SOURCES__{system.upper()}__REQUESTS_PER_SECOND"
+            if not network.enforce_limits:
+                env[key] = "0"  # no limits here: the loaders need not pace themselves
+            elif system in network.rates:
+                requests, seconds = network.rates[system]
+                env[key] = str(requests / seconds)
         return env
 
     @property

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from l2c_demo.fake_api.protocols import SystemApi
+from l2c_demo.fake_api.protocols import Patcher, SystemApi
+
+__all__ = ["EXTRA_SYSTEMS", "Patcher", "SystemApi"]
 
 
 def _extra_systems() -> dict[str, Callable[[], SystemApi]]:
