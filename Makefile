@@ -16,9 +16,15 @@ REPO_PTH = import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'l2c_re
 DEALS  ?= 3000
 SEED   ?= 42
 
-.PHONY: setup demo refresh test lint sqlfluff pytest bench bench-mining spark-check clean
+.PHONY: setup postgres-server demo refresh test lint sqlfluff pytest bench bench-mining spark-check clean
 
-setup: $(STAMP)
+setup: $(STAMP) postgres-server
+
+# The served-warehouse tests start a throwaway PostgreSQL server (initdb/pg_ctl of Debian's
+# postgresql package); installed here when missing (CI is a fresh Debian machine, run as root).
+postgres-server:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+		(apt-get update && apt-get install -y --no-install-recommends postgresql)
 
 # requirements-dev.txt holds the test-only oracle (pm4py, AGPL): installed into the same venv
 # for the tests and benchmarks, never imported by the warehouse code
@@ -33,7 +39,7 @@ demo: setup
 
 # The scheduled job against the configured (real) sources: load, check, build, check.
 refresh: setup
-	$(PY) -m l2c.refresh
+	$(PY) -m l2c.refresh $(ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check l2c pipelines tests bench

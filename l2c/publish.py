@@ -227,6 +227,9 @@ def publish(working: Path, targets: PublishTargets, run_id: str) -> Published:
     serve_dir.mkdir(parents=True, exist_ok=True)
     served = served_file(serve_dir)
     new_file = serve_dir / f".{served.name}.{run_id}.new"
+    # leftovers of a publish that was killed (we hold the job lock: no other publish runs)
+    for stale in serve_dir.glob(f".{served.name}.*.new*"):
+        stale.unlink(missing_ok=True)
     folder = serve_dir / f"parquet.{run_id}"
     pg = None
     try:

@@ -1,5 +1,5 @@
-"""The scheduled job: load every configured source, check the raw data, build the models, check
-the event log, check the sources' freshness, and, only when every step passed, publish the
+"""The scheduled job: load every configured source, check the raw data, check the sources'
+freshness, build the models, check the event log, and, only when every step passed, publish the
 served copies BI tools read (a DuckDB file swapped in whole, Parquet per mart, optionally
 PostgreSQL). `make demo` runs the same steps against the local demo APIs.
 
@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from l2c import log
 from l2c.dbt_runner import DbtError, run_dbt
@@ -128,9 +130,24 @@ def _dbt_build(
     return results
 
 
+def landed_systems(duckdb_path: Path) -> list[str]:
+    """The systems with dlt load records in the warehouse (loaded by this run or earlier)."""
+    con = duckdb.connect(str(duckdb_path), read_only=True)
+    try:
+        schemas = {
+            row[0]
+            for row in con.execute(
+                "select schema_name from duckdb_tables() where table_name = '_dlt_loads'"
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    return [system for system in SOURCES if f"raw_{system}" in schemas]
+
+
 def check_freshness(duckdb_path: Path, systems: Sequence[str]) -> tuple[list[str], list[str]]:
-    """`dbt source freshness` on the loaded systems' raw sources (last successful dlt load per
-    system, thresholds in each source's yml): (sources past warn_after, past error_after)."""
+    """`dbt source freshness` on the systems' raw sources (age = the system's last successful
+    dlt load; thresholds in dbt_project.yml): (sources past warn_after, past error_after)."""
     target = dbt_target(duckdb_path)
     select = ["--select", *(f"source:{system}" for system in systems)]
     (target / "sources.json").unlink(missing_ok=True)
@@ -216,6 +233,20 @@ def _steps(
     report = check(duckdb_path, raw_suites(systems))
     log.get("raw_checks").info("Great Expectations on raw data:\n%s", report.render())
 
+    # every system ever landed here, not only this run's: one dropped from the schedule, or
+    # loaded by another job, goes stale too
+    run.failed_step = "freshness"
+    warn, error = check_freshness(duckdb_path, landed_systems(duckdb_path))
+    run.stale_sources = sorted({*warn, *error})
+    for name in warn:
+        log.get("freshness").warning("source %s: last load is past its warn_after", name)
+    if error:
+        raise StaleSources(
+            f"stale sources past their error_after: {', '.join(error)} (last successful "
+            "dlt load too old; see dbt_target/sources.json); nothing was built or published",
+            error,
+        )
+
     run.failed_step = "dbt"
     started = time.perf_counter()
     log.get("dbt").info("dbt build%s", f" --selector {selector}" if selector else "")
@@ -229,6 +260,8 @@ def _steps(
         time.perf_counter() - started,
         dbt_target(duckdb_path) / "logs" / "dbt.log",
     )
+    for name in warnings:
+        log.get("dbt").warning("dbt warning: %s", name)
     built = {r["unique_id"] for r in results}
 
     if "model.l2c.event_log" in built:
@@ -238,18 +271,6 @@ def _steps(
         except QualityError as exc:
             raise EventLogCheckError(str(exc)) from exc
         log.get("checks").info("Great Expectations on the event log:\n%s", report.render())
-
-    run.failed_step = "freshness"
-    warn, error = check_freshness(duckdb_path, systems)
-    run.stale_sources = sorted({*warn, *error})
-    for name in warn:
-        log.get("freshness").warning("source %s: last load is past its warn_after", name)
-    if error:
-        raise StaleSources(
-            f"stale sources past their error_after: {', '.join(error)} (last successful "
-            "dlt load too old; see dbt_target/sources.json)",
-            error,
-        )
 
     if not selector:
         log.get("summary").info("\n%s", summarize(duckdb_path))
