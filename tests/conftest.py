@@ -85,10 +85,15 @@ def query(path: Path, sql: str, params: list[Any] | None = None) -> list[tuple[A
         con.close()
 
 
+# columns that say when a row's data was loaded: they differ between two loads of equal data
+LOAD_LINEAGE_COLUMNS = ("loaded_at", "load_id")
+
+
 def content_hashes(path: Path, layer: str) -> dict[str, str]:
     """A hash of the rows of every table of a layer (`raw`: the raw_<system> schemas dlt
-    writes; else a schema name, e.g. `marts`), without dlt's own columns (load ids differ
-    between runs): equal hashes = equal content, however many loads it took."""
+    writes; else a schema name, e.g. `marts`), without dlt's own columns and the marts' load
+    lineage (they differ between runs): equal hashes = equal content, however many loads it
+    took."""
     con = duckdb.connect(str(path), read_only=True)
     try:
         where = (
@@ -111,6 +116,7 @@ def content_hashes(path: Path, layer: str) -> dict[str, str]:
                     "order by column_name",
                     [schema, table],
                 ).fetchall()
+                if c[0] not in LOAD_LINEAGE_COLUMNS
             ]
             select = ", ".join(f'"{c}"' for c in columns)
             rows = con.execute(f'select {select} from {schema}."{table}" order by all').fetchall()

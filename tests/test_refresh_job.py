@@ -65,6 +65,25 @@ def test_a_failed_run_names_system_and_step_and_the_next_run_resumes_then_a_stal
     assert dbt_warnings(db) <= ALLOWED_DBT_WARNINGS
     runs = query(db, "select outcome, failed_step from ops.run_log order by started_at")
     assert runs == [("failed", "load"), ("success", None)]
+    # every event and case says when its system's data was loaded: dlt's last load of it
+    last_loads = {
+        system: query(
+            db,
+            f"select max(load_id), cast(max(inserted_at) as timestamp) from raw_{system}._dlt_loads"
+            " where status = 0",
+        )[0]
+        for system in ("pipedrive", "stripe")
+    }
+    for mart in ("event_log", "cases"):
+        lineage = query(
+            db, f"select distinct source_system, load_id, loaded_at from marts.{mart} order by 1"
+        )
+        assert {system: (load_id, at) for system, load_id, at in lineage} == {
+            system: last_loads[system] for system, *_ in lineage
+        }
+        assert {system for system, *_ in lineage} == (
+            {"pipedrive", "stripe"} if mart == "event_log" else {"pipedrive"}
+        )
 
     # age the load records: pipedrive's last load 30 days ago (past error_after), stripe's
     # 2 days ago (past warn_after only)
