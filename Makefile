@@ -14,9 +14,15 @@ SPARK_STAMP := $(SPARK_VENV)/.setup-stamp
 DEALS  ?= 3000
 SEED   ?= 42
 
-.PHONY: setup demo refresh test lint sqlfluff pytest bench bench-api bench-mining bench-scale spark-check clean
+.PHONY: setup postgres-server demo refresh test lint sqlfluff pytest bench bench-api bench-mining bench-scale spark-check clean
 
-setup: $(STAMP)
+setup: $(STAMP) postgres-server
+
+# The served-warehouse tests start a throwaway PostgreSQL server (initdb/pg_ctl of Debian's
+# postgresql package); installed here when missing (CI is a fresh Debian machine, run as root).
+postgres-server:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+		(apt-get update && apt-get install -y --no-install-recommends postgresql)
 
 # The product (pyproject.toml) and the demo harness (demo/pyproject.toml), both editable, plus
 # the development tools (requirements.txt) and the test-only oracle (requirements-dev.txt:
@@ -32,7 +38,7 @@ demo: setup
 
 # The scheduled job against the configured (real) sources: load, check, build, check.
 refresh: setup
-	$(VENV)/bin/l2c refresh
+	$(VENV)/bin/l2c refresh $(ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check l2c pipelines demo tests bench

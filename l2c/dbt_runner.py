@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import yaml
@@ -93,9 +93,10 @@ def run_dbt(
     *,
     target_path: Path | None = None,
     quiet: bool = False,
+    on_line: Callable[[str], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`dbt <args>` with the project and profiles dirs of this repo; raises DbtError on failure
-    with the tail of dbt's output."""
+    with the tail of dbt's output. `on_line` gets each line of dbt's output as dbt prints it."""
     command = [
         *dbt_command(),
         *with_registry(args),
@@ -112,15 +113,38 @@ def run_dbt(
     env = dbt_env(duckdb_path)
     if target_path is not None:
         env["DBT_LOG_PATH"] = str(target_path / "logs")
-    completed = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
-    )
+    if on_line is None:
+        completed = subprocess.run(
+            command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        )
+    else:
+        completed = _streamed(command, env, on_line)
     if not quiet:
         print(completed.stdout, end="")
     if completed.returncode != 0:
         tail = "\n".join((completed.stdout + completed.stderr).splitlines()[-40:])
         raise DbtError(f"dbt {' '.join(args)} failed (exit {completed.returncode}):\n{tail}")
     return completed
+
+
+def _streamed(
+    command: list[str], env: dict[str, str], on_line: Callable[[str], None]
+) -> subprocess.CompletedProcess[str]:
+    lines: list[str] = []
+    with subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            on_line(line.rstrip("\n"))
+    return subprocess.CompletedProcess(command, process.returncode, "".join(lines), "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

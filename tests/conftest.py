@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -84,6 +85,47 @@ def query(path: Path, sql: str, params: list[Any] | None = None) -> list[tuple[A
     con = duckdb.connect(str(path), read_only=True)
     try:
         return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+# columns that say when a row's data was loaded: they differ between two loads of equal data
+LOAD_LINEAGE_COLUMNS = ("loaded_at", "load_id")
+
+
+def content_hashes(path: Path, layer: str) -> dict[str, str]:
+    """A hash of the rows of every table of a layer (`raw`: the raw_<system> schemas dlt
+    writes; else a schema name, e.g. `marts`), without dlt's own columns and the marts' load
+    lineage (they differ between runs): equal hashes = equal content, however many loads it
+    took."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        where = (
+            "schema_name like 'raw\\_%' escape '\\' and schema_name not like '%\\_staging' "
+            "escape '\\'"
+            if layer == "raw"
+            else f"schema_name = '{layer}'"
+        )
+        tables = con.execute(
+            f"select schema_name, table_name from duckdb_tables() where {where} "
+            "and not starts_with(table_name, '_dlt') order by 1, 2"
+        ).fetchall()
+        out = {}
+        for schema, table in tables:
+            columns = [
+                c[0]
+                for c in con.execute(
+                    "select column_name from duckdb_columns() where schema_name = ? "
+                    "and table_name = ? and not starts_with(column_name, '_dlt') "
+                    "order by column_name",
+                    [schema, table],
+                ).fetchall()
+                if c[0] not in LOAD_LINEAGE_COLUMNS
+            ]
+            select = ", ".join(f'"{c}"' for c in columns)
+            rows = con.execute(f'select {select} from {schema}."{table}" order by all').fetchall()
+            out[f"{schema}.{table}"] = hashlib.sha256(repr(rows).encode()).hexdigest()
+        return out
     finally:
         con.close()
 

@@ -5,8 +5,12 @@ Sell, billing through Stripe, sales orders of the Pipedrive / Oracle units in ER
 -> local API server (127.0.0.1) and a file-drop folder -> dlt -> DuckDB -> Great Expectations
 on raw data -> dbt build -> Great Expectations on the event log -> summary.
 
-    python -m l2c_demo.job [--deals 3000] [--seed 42] [--crms pipedrive salesforce ...]
-                       [--duckdb warehouse/lead2cash.duckdb] [--keep]
+    l2c demo [--deals 3000] [--seed 42] [--crms pipedrive salesforce ...]
+                       [--duckdb warehouse/lead2cash.duckdb] [--keep] [--serve-dir DIR]
+                       [--postgres DSN] [--wait SECONDS] [--log-json]
+
+The last line, `BI file: <path>`, is the served DuckDB file BI tools open (see README, BI tools).
+Exit codes as for `l2c refresh`.
 """
 
 from __future__ import annotations
@@ -14,15 +18,25 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from l2c import log
 from l2c.dbt_runner import DbtError
+from l2c.lock import LockBusy, job_lock
+from l2c.publish import PublishError, PublishTargets
 from l2c.quality import QualityError
-from l2c.refresh import refresh, step
+from l2c.refresh import (
+    EventLogCheckError,
+    RefreshResult,
+    StaleSources,
+    add_job_arguments,
+    default_serve_dir,
+    exit_code,
+    refresh,
+)
 from l2c_demo.fake_api import FakeApiServer
 from l2c_demo.simulator import DemoCompany, SimConfig
 from l2c_demo.simulator.crms import ALL_CRMS, CRM_WEIGHTS
@@ -58,14 +72,38 @@ def reset(duckdb_path: Path) -> None:
     shutil.rmtree(duckdb_path.parent / "erp_drop", ignore_errors=True)
 
 
+def step(title: str) -> float:
+    log.get("demo").info("== %s", title)
+    return time.perf_counter()
+
+
 def run(
-    deals: int, seed: int, duckdb_path: Path, keep: bool, crms: Sequence[str] = ALL_CRMS
-) -> DemoCompany:
+    deals: int,
+    seed: int,
+    duckdb_path: Path,
+    keep: bool,
+    crms: Sequence[str] = ALL_CRMS,
+    *,
+    targets: PublishTargets | None = None,
+    wait_seconds: float = 0.0,
+) -> tuple[DemoCompany, RefreshResult]:
     duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     # dlt warns about every column that stayed empty in a load; keep the demo's output short
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
-    if not keep:
-        reset(duckdb_path)
+    # the whole demo (reset, history loads, refresh) is one job on this warehouse
+    with job_lock(duckdb_path, wait_seconds):
+        if not keep:
+            reset(duckdb_path)
+        return _run(deals, seed, duckdb_path, crms, targets)
+
+
+def _run(
+    deals: int,
+    seed: int,
+    duckdb_path: Path,
+    crms: Sequence[str],
+    targets: PublishTargets | None,
+) -> tuple[DemoCompany, RefreshResult]:
     started = step(f"Demo company: {deals:,} deals, seed {seed}, CRMs: {', '.join(crms)}")
     weights = tuple(CRM_WEIGHTS.get(c, 0.1) for c in crms)
     config = SimConfig(seed=seed, n_deals=deals, crms=tuple(crms), crm_weights=weights)
@@ -74,7 +112,9 @@ def run(
         config = history_config(config, ZENDESK_LOADS, ZENDESK_EVERY_DAYS)
     company = DemoCompany(config)
     with FakeApiServer(company, port=0) as server:
-        print(f"serving the demo company's APIs ({', '.join(crms)}, stripe) at {server.base_url}")
+        log.get("demo").info(
+            f"serving the demo company's APIs ({', '.join(crms)}, stripe) at {server.base_url}"
+        )
         point_sources_at(server)
         if history:
             started_history = step(
@@ -82,9 +122,9 @@ def run(
                 f"{ZENDESK_EVERY_DAYS:g} days (its deals show only their current stage)"
             )
             run_history_loads(company, duckdb_path, ZENDESK_LOADS, ZENDESK_EVERY_DAYS)
-            print(f"done in {time.perf_counter() - started_history:.1f}s")
+            log.get("demo").info(f"done in {time.perf_counter() - started_history:.1f}s")
         truth_path = company.write_ground_truth(duckdb_path.parent / "ground_truth.json")
-        print(
+        log.get("demo").info(
             f"simulated up to {company.as_of:%Y-%m-%d}; ground truth in {truth_path} "
             f"({time.perf_counter() - started:.1f}s)"
         )
@@ -95,9 +135,9 @@ def run(
             files = write_erp_export(company, drop, erp_units)
             os.environ["SOURCES__ERP__FOLDER"] = str(drop)
             systems.append("erp")
-            print(f"ERP sales-order export: {len(files)} files in {drop}")
-        refresh(duckdb_path, systems=systems, dbt_vars=dbt_vars(company))
-    return company
+            log.get("demo").info(f"ERP sales-order export: {len(files)} files in {drop}")
+        result = refresh(duckdb_path, systems=systems, dbt_vars=dbt_vars(company), targets=targets)
+    return company, result
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,12 +157,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--keep", action="store_true", help="load into the existing DuckDB file (default: fresh)"
     )
+    add_job_arguments(parser)
     args = parser.parse_args(argv)
+    log.setup_logging(args.log_json)
+    targets = PublishTargets(args.serve_dir or default_serve_dir(args.duckdb), args.postgres)
     try:
-        run(args.deals, args.seed, args.duckdb, args.keep, args.crms)
-    except (LoadError, DbtError, QualityError) as exc:
-        print(f"\nFAILED: {exc}", file=sys.stderr)
-        return 1
+        _, result = run(
+            args.deals,
+            args.seed,
+            args.duckdb,
+            args.keep,
+            args.crms,
+            targets=targets,
+            wait_seconds=args.wait,
+        )
+    except (
+        LockBusy,
+        LoadError,
+        QualityError,
+        DbtError,
+        EventLogCheckError,
+        StaleSources,
+        PublishError,
+    ) as exc:
+        if isinstance(exc, LockBusy):
+            log.get("demo").error("%s", exc)
+        return exit_code(exc)
+    print(f"BI file: {result.served}", flush=True)
     return 0
 
 

@@ -24,6 +24,10 @@ fx_rates as (
     select * from {{ ref('int_fx_rates_ranged') }}
 ),
 
+source_loads as (
+    select * from {{ ref('int_source_loads_summarized') }}
+),
+
 invoice_totals as (
     select
         deal_key,
@@ -162,12 +166,16 @@ final as (
         cast(coalesce(event_totals.events_count, 0) as {{ dbt.type_bigint() }})
             as events_count,
         cast(event_totals.first_event_at as {{ dbt.type_timestamp() }}) as first_event_at,
-        cast(event_totals.last_event_at as {{ dbt.type_timestamp() }}) as last_event_at
+        cast(event_totals.last_event_at as {{ dbt.type_timestamp() }}) as last_event_at,
+        cast(source_loads.loaded_at as {{ dbt.type_timestamp() }}) as loaded_at,
+        cast(source_loads.load_id as {{ dbt.type_string() }}) as load_id
     from all_cases
     left join invoice_totals
         on all_cases.deal_key = invoice_totals.deal_key
     left join event_totals
         on all_cases.case_id = event_totals.case_id
+    left join source_loads
+        on all_cases.source_system = source_loads.source_system
     left join fx_rates
         on
             all_cases.currency = fx_rates.currency_code

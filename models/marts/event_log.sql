@@ -11,14 +11,22 @@ fx_rates as (
     select * from {{ ref('int_fx_rates_ranged') }}
 ),
 
+source_loads as (
+    select * from {{ ref('int_source_loads_summarized') }}
+),
+
 enriched as (
     select
         events.*,
         users.user_name,
-        fx_rates.rate_to_reporting
+        fx_rates.rate_to_reporting,
+        source_loads.loaded_at,
+        source_loads.load_id
     from events
     left join users
         on events.resource_user_key = users.user_key
+    left join source_loads
+        on events.source_system = source_loads.source_system
     left join fx_rates
         on
             events.currency = fx_rates.currency_code
@@ -57,7 +65,9 @@ final as (
         cast(currency as {{ dbt.type_string() }}) as currency,
         cast(amount * rate_to_reporting as {{ type_double() }}) as amount_reporting,
         cast('{{ var("reporting_currency") }}' as {{ dbt.type_string() }})
-            as reporting_currency
+            as reporting_currency,
+        cast(loaded_at as {{ dbt.type_timestamp() }}) as loaded_at,
+        cast(load_id as {{ dbt.type_string() }}) as load_id
     from ordered
 )
 
