@@ -3,7 +3,8 @@
 synthetic company with business units on Pipedrive, Salesforce, Oracle CX Sales and Zendesk
 Sell, billing through Stripe, sales orders of the Pipedrive / Oracle units in ERP export files
 -> local API server (127.0.0.1) and a file-drop folder -> dlt -> DuckDB -> Great Expectations
-on raw data -> dbt build -> Great Expectations on the event log -> summary.
+on raw data -> dbt build -> Great Expectations on the event log -> summary -> HTML report
+and OCEL 2.0 / XES exports beside the DuckDB file.
 
     python -m l2c.demo [--deals 3000] [--seed 42] [--crms pipedrive salesforce ...]
                        [--duckdb warehouse/lead2cash.duckdb] [--keep]
@@ -20,10 +21,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from l2c.dbt_runner import DbtError
+from l2c.dbt_runner import ROOT, DbtError
+from l2c.export import ExportError, export
 from l2c.fake_api import FakeApiServer
 from l2c.quality import QualityError
 from l2c.refresh import refresh, step
+from l2c.report import ReportError, write_report
 from l2c.simulator import DemoCompany, SimConfig
 from l2c.simulator.crms import ALL_CRMS, CRM_WEIGHTS
 from l2c.simulator.render_erp import ERP_CRMS, write_erp_export
@@ -56,6 +59,23 @@ def reset(duckdb_path: Path) -> None:
         path.unlink(missing_ok=True)
     shutil.rmtree(duckdb_path.parent / "dlt_pipelines", ignore_errors=True)
     shutil.rmtree(duckdb_path.parent / "erp_drop", ignore_errors=True)
+
+
+def write_analyst_outputs(duckdb_path: Path) -> tuple[Path, dict[str, Path]]:
+    """The HTML report and the OCEL 2.0 / XES exports of the built warehouse, beside it."""
+    started = step("Report and exports (OCEL 2.0, XES)")
+    # dbt's target folder of the build: beside the warehouse where the job puts it there
+    target = duckdb_path.parent / "dbt_target"
+    report = write_report(
+        duckdb_path,
+        duckdb_path.parent / "report.html",
+        dbt_target=target if target.exists() else ROOT / "target",
+    )
+    files = export(duckdb_path, duckdb_path.parent / "exports")
+    print(f"done in {time.perf_counter() - started:.1f}s")
+    print(f"Report (open in a browser): {report}")
+    print("Exports: " + ", ".join(str(path) for path in files.values()))
+    return report, files
 
 
 def run(
@@ -97,6 +117,7 @@ def run(
             systems.append("erp")
             print(f"ERP sales-order export: {len(files)} files in {drop}")
         refresh(duckdb_path, systems=systems, dbt_vars=dbt_vars(company))
+    write_analyst_outputs(duckdb_path)
     return company
 
 
@@ -120,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         run(args.deals, args.seed, args.duckdb, args.keep, args.crms)
-    except (LoadError, DbtError, QualityError) as exc:
+    except (LoadError, DbtError, QualityError, ReportError, ExportError) as exc:
         print(f"\nFAILED: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -36,6 +36,7 @@ def build_analyst_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Analyst
     db.parent.mkdir()
     with serving(company):
         load_all(db, [*CRMS, "stripe"])
-    target = work / "target"
+    # dbt's target folder beside the warehouse, where the demo's report looks for it
+    target = db.parent / "dbt_target"
     run_dbt(["build", *vars_of(company)], db, target_path=target, quiet=True)
     return AnalystWarehouse(company, db, target, work)
