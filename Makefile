@@ -16,7 +16,7 @@ REPO_PTH = import pathlib, site; pathlib.Path(site.getsitepackages()[0], 'l2c_re
 DEALS  ?= 3000
 SEED   ?= 42
 
-.PHONY: setup demo refresh test lint sqlfluff pytest bench bench-mining spark-check clean
+.PHONY: setup demo refresh test lint sqlfluff pytest bench bench-mining spark-check docs clean
 
 setup: $(STAMP)
 
@@ -43,7 +43,13 @@ sqlfluff: setup
 	mkdir -p warehouse
 	L2C_DUCKDB_PATH=warehouse/sqlfluff.duckdb $(VENV)/bin/sqlfluff lint models analyses tests/dbt
 
-pytest: setup
+# Debian's chromium: tests/test_report.py opens the HTML report in it (headless). Installed
+# when missing (CI is a fresh Debian machine and runs as root); `make demo` does not need it.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+
+pytest: setup $(CHROMIUM)
 	$(VENV)/bin/pytest -q -n auto --dist loadfile --durations=15
 
 test: lint sqlfluff pytest
@@ -65,6 +71,13 @@ $(SPARK_STAMP): requirements.txt requirements-spark.txt constraints.txt
 
 spark-check: $(SPARK_STAMP)
 	$(SPARK_VENV)/bin/python -m l2c.spark_check $(ARGS)
+
+# The dbt docs site of the warehouse (run `make demo` first): lineage graph from the raw
+# sources to the marts, metrics and exposures, every model's and column's description, and the
+# catalog's types. One self-contained file: target/static_index.html (or `dbt docs serve`).
+docs: setup
+	L2C_DUCKDB_PATH=$(or $(DUCKDB),warehouse/lead2cash.duckdb) $(VENV)/bin/dbt docs generate --static --profiles-dir profiles
+	@echo "dbt docs: $(CURDIR)/target/static_index.html"
 
 clean:
 	rm -rf warehouse target logs .pytest_cache .ruff_cache
