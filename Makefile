@@ -14,7 +14,7 @@ SPARK_STAMP := $(SPARK_VENV)/.setup-stamp
 DEALS  ?= 3000
 SEED   ?= 42
 
-.PHONY: setup postgres-server demo refresh test lint sqlfluff pytest bench bench-api bench-mining bench-scale spark-check clean
+.PHONY: setup postgres-server demo refresh test lint sqlfluff pytest bench bench-api bench-mining bench-scale spark-check docs clean
 
 setup: $(STAMP) postgres-server
 
@@ -29,7 +29,7 @@ postgres-server:
 # pm4py, AGPL, never imported by the warehouse code); constraints.txt pins every version.
 $(STAMP): pyproject.toml demo/pyproject.toml requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -c constraints.txt -e . -e ./demo \
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[postgres,metrics]' -e ./demo \
 		-r requirements.txt -r requirements-dev.txt
 	touch $(STAMP)
 
@@ -48,7 +48,13 @@ sqlfluff: setup
 	mkdir -p warehouse
 	L2C_DUCKDB_PATH=warehouse/sqlfluff.duckdb $(VENV)/bin/sqlfluff lint models analyses tests/dbt
 
-pytest: setup
+# Debian's chromium: tests/test_report.py opens the HTML report in it (headless). Installed
+# when missing (CI is a fresh Debian machine and runs as root); `make demo` does not need it.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+
+pytest: setup $(CHROMIUM)
 	$(VENV)/bin/pytest -q -n auto --dist loadfile --durations=15
 
 test: lint sqlfluff pytest
@@ -79,6 +85,13 @@ $(SPARK_STAMP): pyproject.toml demo/pyproject.toml requirements.txt requirements
 
 spark-check: $(SPARK_STAMP)
 	$(SPARK_VENV)/bin/l2c spark-check $(ARGS)
+
+# The dbt docs site of the warehouse (run `make demo` first): lineage graph from the raw
+# sources to the marts, metrics and exposures, every model's and column's description, and the
+# catalog's types. One self-contained file: target/static_index.html (or `dbt docs serve`).
+docs: setup
+	L2C_DUCKDB_PATH=$(or $(DUCKDB),warehouse/lead2cash.duckdb) $(VENV)/bin/dbt docs generate --static --profiles-dir profiles
+	@echo "dbt docs: $(CURDIR)/target/static_index.html"
 
 clean:
 	rm -rf warehouse target logs .pytest_cache .ruff_cache

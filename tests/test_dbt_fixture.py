@@ -218,7 +218,14 @@ def test_object_relations(warehouse):
     rows = dict(
         _q(warehouse, "select relation, count(*) from marts.object_relations group by relation")
     )
-    assert rows == {"converted_to": 1, "has_quote": 2, "billed_by": 3, "paid_by": 4}
+    assert rows == {
+        "has_deal": 6,
+        "has_lead": 1,
+        "converted_to": 1,
+        "has_quote": 2,
+        "billed_by": 3,
+        "paid_by": 4,
+    }
 
 
 def test_second_build_is_identical(warehouse):

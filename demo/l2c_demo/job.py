@@ -3,7 +3,8 @@
 synthetic company with business units on Pipedrive, Salesforce, Oracle CX Sales and Zendesk
 Sell, billing through Stripe, sales orders of the Pipedrive / Oracle units in ERP export files
 -> local API server (127.0.0.1) and a file-drop folder -> dlt -> DuckDB -> Great Expectations
-on raw data -> dbt build -> Great Expectations on the event log -> summary.
+on raw data -> dbt build -> Great Expectations on the event log -> summary -> HTML report
+and OCEL 2.0 / XES exports beside the DuckDB file.
 
     l2c demo [--deals 3000] [--seed 42] [--crms pipedrive salesforce ...]
                        [--duckdb warehouse/lead2cash.duckdb] [--keep] [--serve-dir DIR]
@@ -24,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from l2c import log
-from l2c.dbt_runner import DbtError
+from l2c.dbt_runner import ROOT, DbtError
+from l2c.export import ExportError, export
 from l2c.lock import LockBusy, job_lock
 from l2c.publish import PublishError, PublishTargets
 from l2c.quality import QualityError
@@ -37,6 +39,7 @@ from l2c.refresh import (
     exit_code,
     refresh,
 )
+from l2c.report import ReportError, write_report
 from l2c_demo.fake_api import FakeApiServer
 from l2c_demo.simulator import DemoCompany, SimConfig
 from l2c_demo.simulator.crms import ALL_CRMS, CRM_WEIGHTS
@@ -75,6 +78,24 @@ def reset(duckdb_path: Path) -> None:
 def step(title: str) -> float:
     log.get("demo").info("== %s", title)
     return time.perf_counter()
+
+
+def write_analyst_outputs(duckdb_path: Path) -> tuple[Path, dict[str, Path]]:
+    """The HTML report and the OCEL 2.0 / XES exports of the built warehouse, beside it."""
+    started = step("Report and exports (OCEL 2.0, XES)")
+    # dbt's target folder of the build: beside the warehouse where the job puts it there
+    target = duckdb_path.parent / "dbt_target"
+    report = write_report(
+        duckdb_path,
+        duckdb_path.parent / "report.html",
+        dbt_target=target if target.exists() else ROOT / "target",
+    )
+    files = export(duckdb_path, duckdb_path.parent / "exports")
+    say = log.get("demo").info
+    say("done in %.1fs", time.perf_counter() - started)
+    say("Report (open in a browser): %s", report)
+    say("Exports: %s", ", ".join(str(path) for path in files.values()))
+    return report, files
 
 
 def run(
@@ -137,6 +158,7 @@ def _run(
             systems.append("erp")
             log.get("demo").info(f"ERP sales-order export: {len(files)} files in {drop}")
         result = refresh(duckdb_path, systems=systems, dbt_vars=dbt_vars(company), targets=targets)
+    write_analyst_outputs(duckdb_path)
     return company, result
 
 
@@ -179,8 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         EventLogCheckError,
         StaleSources,
         PublishError,
+        ReportError,
+        ExportError,
     ) as exc:
-        if isinstance(exc, LockBusy):
+        if isinstance(exc, (LockBusy, ReportError, ExportError)):
             log.get("demo").error("%s", exc)
         return exit_code(exc)
     print(f"BI file: {result.served}", flush=True)

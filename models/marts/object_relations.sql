@@ -1,4 +1,5 @@
--- Object-to-object relations (lead -> deal -> quote / order, deal -> invoice, invoice -> payment),
+-- Object-to-object relations (account -> lead / deal, lead -> deal -> quote / order,
+-- deal -> invoice, invoice -> payment),
 -- kept apart from the log so it can be exported object-centric (OCEL 2.0) and re-cased.
 -- source_system is the system of the record that carries the reference (the `to` object).
 with leads as (
@@ -24,6 +25,32 @@ orders as (
 payments as (
     select * from {{ ref('int_payments_unioned') }}
     where is_successful
+),
+
+account_lead as (
+    select
+        'account' as from_object_type,
+        leads.account_key as from_object_id,
+        'lead' as to_object_type,
+        leads.lead_key as to_object_id,
+        'has_lead' as relation,
+        leads.source_system,
+        cast(null as {{ dbt.type_string() }}) as link_method
+    from leads
+    where leads.account_key is not null
+),
+
+account_deal as (
+    select
+        'account' as from_object_type,
+        deals.account_key as from_object_id,
+        'deal' as to_object_type,
+        deals.deal_key as to_object_id,
+        'has_deal' as relation,
+        deals.source_system,
+        cast(null as {{ dbt.type_string() }}) as link_method
+    from deals
+    where deals.account_key is not null
 ),
 
 lead_deal as (
@@ -99,6 +126,10 @@ invoice_payment as (
 ),
 
 relations as (
+    select * from account_lead
+    union all
+    select * from account_deal
+    union all
     select * from lead_deal
     union all
     select * from deal_quote
