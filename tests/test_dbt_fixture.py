@@ -470,3 +470,22 @@ def test_documented_columns_test_catches_a_python_mart_changing_shape(warehouse)
         ("surprise", "not documented", "INTEGER"),
         ("cases_count", "BIGINT", "INTEGER"),
     }
+
+
+def test_staging_row_test_covers_the_registry_and_fails_on_a_dropped_row(warehouse):
+    """assert_staging_keeps_every_raw_row takes its (raw table, staging model) pairs from the
+    registry: on a copy of the fixture, stg_pipedrive__users (never listed by hand) loses a raw
+    row and the test names it; stg_pipedrive__stage_changes (keeps_raw_rows: false) filters
+    deal_changes on purpose and is not checked."""
+    db_path = _copy_built(warehouse, "staging_rows")
+    with duckdb.connect(str(db_path)) as con:
+        definition = "select * from raw_pipedrive.users where id <> 3"
+        con.execute(f"create or replace view staging.stg_pipedrive__users as {definition}")
+    result, outcomes = _run_tests(db_path, "assert_staging_keeps_every_raw_row")
+    assert outcomes == {"assert_staging_keeps_every_raw_row": ("fail", 1)}
+    [run] = result.result
+    compiled = run.node.compiled_code
+    with duckdb.connect(str(db_path)) as con:
+        assert con.execute(compiled).fetchall() == [("stg_pipedrive__users", 3, 2)]
+    assert "'stg_pipedrive__deal_lines'" in compiled and "'stg_stripe__payments'" in compiled
+    assert "'stg_pipedrive__stage_changes'" not in compiled
