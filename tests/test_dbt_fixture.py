@@ -16,7 +16,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def _dbt_invoke(db_path: Path, args: list[str], target_path: Path):
+def _dbt_invoke(db_path: Path, args: list[str], target_path: Path, project_dir: Path = PROJECT_DIR):
     from dbt.cli.main import dbtRunner
 
     old = os.environ.get("L2C_DUCKDB_PATH")
@@ -26,9 +26,9 @@ def _dbt_invoke(db_path: Path, args: list[str], target_path: Path):
             [
                 *args,
                 "--project-dir",
-                str(PROJECT_DIR),
+                str(project_dir),
                 "--profiles-dir",
-                str(PROJECT_DIR / "profiles"),
+                str(project_dir / "profiles"),
                 "--target-path",
                 str(target_path),
                 "--log-path",
