@@ -330,16 +330,16 @@ def test_stale_system_is_warned_and_global_as_of_overrides(warehouse):
     assert affected == 1 and "var stale_system_days = 7" in description
     result = _dbt_invoke(
         db_path,
-        ["run", "--select", "int_as_of_resolved", "--vars", "{as_of: '2025-01-01 00:00:00'}"],
+        ["build", "--select", "int_as_of_resolved", "--vars", "{as_of: '2025-01-01 00:00:00'}"],
         db_path.parent / "target",
     )
     assert result.success
     with duckdb.connect(str(db_path)) as con:
         rows = con.execute(
-            "select distinct cast(as_of as varchar), cast(warehouse_as_of as varchar), "
-            "is_overridden from intermediate.int_as_of_resolved"
+            "select cast(as_of as varchar), cast(warehouse_as_of as varchar), is_overridden "
+            "from intermediate.int_as_of_resolved"
         ).fetchall()
-    assert rows == [("2025-01-01 00:00:00", "2025-01-01 00:00:00", True)]
+    assert rows == [("2025-01-01 00:00:00", "2025-01-01 00:00:00", True)] * 6
 
 
 def test_followups(warehouse):

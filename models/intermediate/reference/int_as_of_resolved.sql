@@ -61,10 +61,11 @@ defaulted as (
         on systems.source_system = latest_events.source_system
 ),
 
+-- exactly one row
 warehouse as (
     select
         {%- if global_override %}
-            cast('{{ global_override }}' as {{ dbt.type_timestamp() }}) as warehouse_as_of
+            max(cast('{{ global_override }}' as {{ dbt.type_timestamp() }})) as warehouse_as_of
         {%- else %}
             max(coalesce(overridden_as_of, latest_event_at)) as warehouse_as_of
         {%- endif %}
