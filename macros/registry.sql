@@ -86,8 +86,29 @@
     {{ return(systems) }}
 {%- endmacro %}
 
-{#- Union of stg_<system>__<entity> over the registry, exactly the canonical columns.
-    With no provider the result is an empty typed select. -#}
+{#- Whether any raw table of a system (its dbt source tables) exists in the database. A
+    registered system with nothing loaded yet must not contribute rows a staging model writes
+    as literals (e.g. the one pipeline of a CRM without pipelines). A system without declared
+    sources counts as loaded (nothing to check). Always true while parsing. -#}
+{% macro system_has_raw_data(system) -%}
+    {%- if not execute -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set tables = [] -%}
+    {%- for node in graph.sources.values() if node.source_name == system -%}
+        {%- do tables.append(node.name) -%}
+    {%- endfor -%}
+    {%- for table in tables -%}
+        {%- if source_columns_present(system, table) | length > 0 -%}
+            {{ return(true) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(tables | length == 0) }}
+{%- endmacro %}
+
+{#- Union of stg_<system>__<entity> over the registry, exactly the canonical columns. A
+    system with no raw table loaded contributes no rows (system_has_raw_data); with no provider
+    the result is an empty typed select. -#}
 {% macro union_canonical(entity) -%}
     {%- set cols = [] -%}
     {%- for spec in canonical_columns(entity) -%}
@@ -102,11 +123,15 @@
     where 1 = 0
     {%- else -%}
     {%- for system in systems %}
+    {%- set relation = ref('stg_' ~ system ~ '__' ~ entity) %}
     select
     {%- for col in cols %}
         cast({{ col.name }} as {{ l2c_type(col.type) }}) as {{ col.name }}{{ "," if not loop.last }}
     {%- endfor %}
-    from {{ ref('stg_' ~ system ~ '__' ~ entity) }}
+    from {{ relation }}
+    {%- if not system_has_raw_data(system) %}
+    where 1 = 0  -- {{ system }}: no raw table loaded yet
+    {%- endif %}
     {%- if not loop.last %}
     union all
     {%- endif %}

@@ -135,3 +135,14 @@
         cast({{ alias }}.is_below_min_group_size as {{ dbt.type_boolean() }})
             as is_below_min_group_size
 {%- endmacro %}
+
+{#- An aggregate over amounts in the reporting currency that is null (not a partial sum, not a
+    fake 0) when any row of the group has an amount that could not be converted: no FX rate for
+    its currency on its date (warned, and listed in data_quality_issues as fx_rate_missing).
+    `missing_expr` is true on such a row. -#}
+{% macro unless_fx_missing(aggregate, missing_expr) -%}
+    case
+        when max(case when {{ missing_expr }} then 1 else 0 end) = 0
+            then {{ aggregate }}
+    end
+{%- endmacro %}

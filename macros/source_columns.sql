@@ -22,7 +22,10 @@
     another model compiles, and a cached miss would silently turn a loaded table into an
     empty staging model). An empty list means the table does not exist (yet). -#}
 {% macro source_columns_present(source_name, table_name) -%}
-    {%- set rel = source(source_name, table_name) -%}
+    {{ return(relation_columns_present(source(source_name, table_name))) }}
+{%- endmacro %}
+
+{% macro relation_columns_present(rel) -%}
     {%- set names = [] -%}
     {%- if execute -%}
         {%- for c in adapter.get_columns_in_relation(rel) -%}
@@ -33,8 +36,13 @@
 {%- endmacro %}
 
 {% macro select_source_columns(source_name, table_name, columns) -%}
-    {%- set rel = source(source_name, table_name) -%}
-    {%- set existing = source_columns_present(source_name, table_name) -%}
+    {{ select_relation_columns(source(source_name, table_name), columns) }}
+{%- endmacro %}
+
+{#- The same for a relation that is not a declared source (e.g. a loader's `rejects` table,
+    which exists only once something was rejected). -#}
+{% macro select_relation_columns(rel, columns) -%}
+    {%- set existing = relation_columns_present(rel) -%}
     {%- set found = (not execute) or (existing | length > 0) %}
     select
     {%- for spec in columns %}

@@ -1,10 +1,32 @@
--- FX rates to the reporting currency with a validity range [valid_from, valid_to).
-with rates as (
+-- FX rates to the reporting currency with a validity range [valid_from, valid_to). The
+-- reporting currency converts at 1 on any date, also before its first seed row.
+{%- set reporting = var('reporting_currency') | upper %}
+with seeded as (
     select
         upper(currency_code) as currency_code,
         cast(valid_from as date) as valid_from,
         cast(rate_to_reporting as {{ type_double() }}) as rate_to_reporting
     from {{ ref('fx_rates') }}
+),
+
+reporting_since_ever as (
+    select
+        '{{ reporting }}' as currency_code,
+        cast('1900-01-01' as date) as valid_from,
+        cast(1.0 as {{ type_double() }}) as rate_to_reporting
+    where not exists (
+        select 1
+        from seeded
+        where
+            seeded.currency_code = '{{ reporting }}'
+            and seeded.valid_from <= cast('1900-01-01' as date)
+    )
+),
+
+rates as (
+    select * from seeded
+    union all
+    select * from reporting_since_ever
 ),
 
 ranged as (

@@ -28,7 +28,7 @@ fx_rates as (
 ),
 
 as_of as (
-    select as_of from {{ ref('int_as_of_resolved') }}
+    select * from {{ ref('int_as_of_resolved') }}
 ),
 
 invoice_amounts as (
@@ -46,7 +46,8 @@ payments_to_date as (
         payments.paid_at,
         {{ to_minor_units('payments.amount') }} as amount_minor
     from payments
-    cross join as_of
+    inner join as_of
+        on payments.source_system = as_of.source_system
     where payments.paid_at <= as_of.as_of
 ),
 
@@ -135,7 +136,8 @@ enriched as (
         coalesce(payment_totals.partial_payments_count, 0) as partial_payments_count,
         coalesce(payment_totals.paid_minor, 0) as paid_minor
     from invoice_amounts
-    cross join as_of
+    inner join as_of
+        on invoice_amounts.source_system = as_of.source_system
     left join payment_totals
         on
             invoice_amounts.invoice_key = payment_totals.invoice_key

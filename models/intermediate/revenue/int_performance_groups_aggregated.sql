@@ -6,6 +6,8 @@
     ('rep', 'owner_user_key'),
     ('region', "coalesce(region, 'Unassigned')"),
 ] %}
+{#- a deal with lines whose amounts have no FX rate: its group's reporting sums are null -#}
+{%- set missing_deal_rate = 'list_minor is not null and rate_to_reporting is null' %}
 
 with deals as (
     select * from {{ ref('int_deals_discounted') }}
@@ -69,11 +71,14 @@ deal_kpis as (
             {{ percentile_days('won_cycle_seconds', 0.5) }} as median_won_cycle_days,
             {{ percentile_days('won_cycle_seconds', 0.9) }} as p90_won_cycle_days,
             count(discount_pct) as deals_with_lines,
-            sum(list_reporting_minor) as list_reporting_minor,
-            sum(discount_reporting_minor) as discount_reporting_minor,
-            sum(
-                case when status = 'won' then discount_reporting_minor else 0 end
-            ) as leakage_reporting_minor,
+            {{ unless_fx_missing('sum(list_reporting_minor)', missing_deal_rate) }}
+                as list_reporting_minor,
+            {{ unless_fx_missing('sum(discount_reporting_minor)', missing_deal_rate) }}
+                as discount_reporting_minor,
+            {{ unless_fx_missing(
+                "sum(case when status = 'won' then discount_reporting_minor else 0 end)",
+                "status = 'won' and " ~ missing_deal_rate
+            ) }} as leakage_reporting_minor,
             sum(case when is_above_policy then 1 else 0 end) as above_policy_deals,
             count(won_to_paid_seconds) as paid_won_deals,
             {{ percentile_days('won_to_paid_seconds', 0.5) }} as median_won_to_paid_days
@@ -121,7 +126,10 @@ invoice_kpis as (
             sum(
                 case when days_past_due > 0 then 1 else 0 end
             ) as overdue_invoices,
-            sum(coalesce(open_reporting_minor, 0)) as open_reporting_minor
+            {{ unless_fx_missing(
+                'sum(coalesce(open_reporting_minor, 0))',
+                'open_minor is not null and open_reporting_minor is null'
+            ) }} as open_reporting_minor
         from invoices
         where {{ expr }} is not null
         group by {{ expr }}
@@ -160,7 +168,10 @@ final as (
         100.0 * {{ safe_ratio(
             'deal_kpis.discount_reporting_minor', 'deal_kpis.list_reporting_minor'
         ) }} as discount_pct,
-        coalesce(deal_kpis.leakage_reporting_minor, 0) as leakage_reporting_minor,
+        case
+            when deal_kpis.group_key is not null then deal_kpis.leakage_reporting_minor
+            else 0
+        end as leakage_reporting_minor,
         coalesce(deal_kpis.above_policy_deals, 0) as above_policy_deals,
         {{ safe_ratio('deal_kpis.above_policy_deals', 'deal_kpis.deals_with_lines') }}
             as above_policy_share,
@@ -181,7 +192,10 @@ final as (
         invoice_kpis.p90_days_late,
         coalesce(invoice_kpis.open_invoices, 0) as open_invoices,
         coalesce(invoice_kpis.overdue_invoices, 0) as overdue_invoices,
-        coalesce(invoice_kpis.open_reporting_minor, 0) as open_reporting_minor
+        case
+            when invoice_kpis.group_key is not null then invoice_kpis.open_reporting_minor
+            else 0
+        end as open_reporting_minor
     from group_keys
     left join deal_kpis
         on

@@ -11,13 +11,14 @@ with quote_events as (
 ),
 
 as_of as (
-    select as_of from {{ ref('int_as_of_resolved') }}
+    select * from {{ ref('int_as_of_resolved') }}
 ),
 
 followup_events as (
     select followups.*
     from {{ ref('int_followup_events_derived') }} as followups
-    cross join as_of
+    inner join as_of
+        on followups.source_system = as_of.source_system
     where followups.event_at <= as_of.as_of
 ),
 
@@ -54,7 +55,8 @@ matched as (
         followup_events.object_id as follow_up_activity_key,
         followup_events.event_at as follow_up_at
     from quote_windows
-    cross join as_of
+    inner join as_of
+        on quote_windows.source_system = as_of.source_system
     left join followup_events
         on
             quote_windows.deal_key = followup_events.case_id

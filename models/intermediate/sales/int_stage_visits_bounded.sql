@@ -30,8 +30,10 @@ deals_at_as_of as (
             when deals.status = 'lost' and deals.lost_at <= as_of.as_of then 'lost'
         end as close_reason
     from deals
-    cross join as_of
-    where deals.created_at <= as_of.as_of
+    inner join as_of
+        on deals.source_system = as_of.source_system
+    -- a deal without a creation time still counts (data_quality_issues: case_without_start)
+    where deals.created_at is null or deals.created_at <= as_of.as_of
 ),
 
 visible_entries as (

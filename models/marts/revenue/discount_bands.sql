@@ -69,11 +69,15 @@ band_kpis as (
         sum(case when status = 'lost' then 1 else 0 end) as lost_deals,
         {{ percentile_days('won_cycle_seconds', 0.5) }} as median_won_cycle_days,
         {{ percentile_days('won_cycle_seconds', 0.9) }} as p90_won_cycle_days,
-        sum(list_reporting_minor) as list_reporting_minor,
-        sum(discount_reporting_minor) as discount_reporting_minor,
-        sum(
-            case when status = 'won' then discount_reporting_minor else 0 end
-        ) as leakage_reporting_minor
+        {%- set missing_rate = 'list_minor is not null and rate_to_reporting is null' %}
+        {{ unless_fx_missing('sum(list_reporting_minor)', missing_rate) }}
+            as list_reporting_minor,
+        {{ unless_fx_missing('sum(discount_reporting_minor)', missing_rate) }}
+            as discount_reporting_minor,
+        {{ unless_fx_missing(
+            "sum(case when status = 'won' then discount_reporting_minor else 0 end)",
+            "status = 'won' and " ~ missing_rate
+        ) }} as leakage_reporting_minor
     from scoped_deals
     group by scope, rep_key, discount_band
 ),
@@ -95,9 +99,15 @@ joined as (
         coalesce(band_kpis.deals_count, 0) as deals_count,
         coalesce(band_kpis.won_deals, 0) as won_deals,
         coalesce(band_kpis.lost_deals, 0) as lost_deals,
-        coalesce(band_kpis.list_reporting_minor, 0) as list_reporting_minor,
-        coalesce(band_kpis.discount_reporting_minor, 0) as discount_reporting_minor,
-        coalesce(band_kpis.leakage_reporting_minor, 0) as leakage_reporting_minor,
+        case
+            when band_kpis.scope is not null then band_kpis.list_reporting_minor else 0
+        end as list_reporting_minor,
+        case
+            when band_kpis.scope is not null then band_kpis.discount_reporting_minor else 0
+        end as discount_reporting_minor,
+        case
+            when band_kpis.scope is not null then band_kpis.leakage_reporting_minor else 0
+        end as leakage_reporting_minor,
         coalesce(scope_totals.scope_deals_count, 0) as scope_deals_count
     from frame
     left join band_kpis

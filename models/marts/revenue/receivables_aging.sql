@@ -16,14 +16,17 @@ customer_aging as (
         max(as_of) as as_of,
         count(*) as open_invoices,
         sum(case when days_past_due > 0 then 1 else 0 end) as overdue_invoices,
-        sum(open_reporting_minor) as open_reporting_minor,
+        {{ unless_fx_missing('sum(open_reporting_minor)', 'rate_to_reporting is null') }}
+            as open_reporting_minor,
         {%- for bucket, column in [
             ('current', 'current'), ('1-30', 'days_1_30'), ('31-60', 'days_31_60'),
             ('61-90', 'days_61_90'), ('90+', 'days_over_90'),
         ] %}
-            sum(
-                case when aging_bucket = '{{ bucket }}' then open_reporting_minor else 0 end
-            ) as {{ column }}_reporting_minor,
+            {{ unless_fx_missing(
+                "sum(case when aging_bucket = '" ~ bucket ~ "' then open_reporting_minor"
+                ~ " else 0 end)",
+                "aging_bucket = '" ~ bucket ~ "' and rate_to_reporting is null"
+            ) }} as {{ column }}_reporting_minor,
         {%- endfor %}
         max(days_past_due) as max_days_past_due,
         min(due_at) as oldest_due_at

@@ -23,8 +23,11 @@ payments as (
     where is_successful
 ),
 
+-- complete months up to the as-of instant of the invoicing system(s)
 as_of as (
-    select as_of from {{ ref('int_as_of_resolved') }}
+    select max(as_of) as as_of
+    from {{ ref('int_as_of_resolved') }}
+    where source_system in (select invoices.source_system from invoices)
 ),
 
 numbers as (
@@ -126,10 +129,12 @@ receivable_kpis as (
             {{ expr }} as dimension_value,
             period_start,
             count(*) as open_invoices,
-            sum(open_reporting_minor) as receivables_minor,
-            sum(
-                case when is_past_due then 0 else open_reporting_minor end
-            ) as current_receivables_minor
+            {{ unless_fx_missing('sum(open_reporting_minor)', 'rate_to_reporting is null') }}
+                as receivables_minor,
+            {{ unless_fx_missing(
+                'sum(case when is_past_due then 0 else open_reporting_minor end)',
+                'rate_to_reporting is null'
+            ) }} as current_receivables_minor
         from receivables
         group by {{ expr }}, period_start
         {%- if not loop.last %}
@@ -145,7 +150,8 @@ sales_kpis as (
             {{ expr }} as dimension_value,
             period_start,
             count(*) as invoices_finalized,
-            sum(total_reporting_minor) as credit_sales_minor
+            {{ unless_fx_missing('sum(total_reporting_minor)', 'rate_to_reporting is null') }}
+                as credit_sales_minor
         from sales
         group by {{ expr }}, period_start
         {%- if not loop.last %}
@@ -197,10 +203,18 @@ joined as (
         complete_months.period_end,
         complete_months.days_in_period,
         coalesce(receivable_kpis.open_invoices, 0) as open_invoices,
-        coalesce(receivable_kpis.receivables_minor, 0) as receivables_minor,
-        coalesce(receivable_kpis.current_receivables_minor, 0) as current_receivables_minor,
+        case
+            when receivable_kpis.dimension is not null then receivable_kpis.receivables_minor else 0
+        end as receivables_minor,
+        case
+            when receivable_kpis.dimension is not null
+                then receivable_kpis.current_receivables_minor
+            else 0
+        end as current_receivables_minor,
         coalesce(sales_kpis.invoices_finalized, 0) as invoices_finalized,
-        coalesce(sales_kpis.credit_sales_minor, 0) as credit_sales_minor
+        case
+            when sales_kpis.dimension is not null then sales_kpis.credit_sales_minor else 0
+        end as credit_sales_minor
     from frame
     inner join complete_months
         on frame.period_start = complete_months.period_start

@@ -74,7 +74,9 @@ visible_events as (
         events.activity,
         events.event_at
     from events
-    cross join as_of
+    -- each event up to the as-of instant of the system that recorded it
+    inner join as_of
+        on events.source_system = as_of.source_system
     where events.event_at <= as_of.as_of
 ),
 
@@ -111,7 +113,8 @@ milestones as (
     from pivoted
     inner join cases
         on pivoted.case_id = cases.case_id
-    cross join as_of
+    inner join as_of
+        on cases.source_system = as_of.source_system
 ),
 
 system_coverage as (

@@ -26,7 +26,8 @@ leads_at_as_of as (
             else 'open'
         end as status_at_as_of
     from leads
-    cross join as_of
+    inner join as_of
+        on leads.source_system = as_of.source_system
     where leads.created_at <= as_of.as_of
 ),
 

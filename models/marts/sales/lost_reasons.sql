@@ -22,11 +22,13 @@ lost_deals as (
         cases.source_system,
         cases.deal_value_reporting,
         visits.canonical_stage_order as stage_lost_at_order,
+        cases.deal_value is not null and cases.deal_value_reporting is null as is_fx_missing,
         coalesce(cases.pipeline, '(none)') as pipeline,
         coalesce(visits.canonical_stage, '(none)') as stage_lost_at,
         coalesce(cases.lost_reason, '(none)') as lost_reason
     from cases
-    cross join as_of
+    inner join as_of
+        on cases.source_system = as_of.source_system
     left join visits
         on cases.case_id = visits.case_id
     where cases.outcome = 'lost' and cases.lost_at <= as_of.as_of
@@ -40,7 +42,8 @@ aggregated as (
         lost_reason,
         min(stage_lost_at_order) as stage_lost_at_order,
         count(*) as lost_count,
-        sum(deal_value_reporting) as lost_value_reporting
+        {{ unless_fx_missing('sum(deal_value_reporting)', 'is_fx_missing') }}
+            as lost_value_reporting
     from lost_deals
     group by source_system, pipeline, stage_lost_at, lost_reason
 ),

@@ -33,6 +33,8 @@ deals as (
         progression.pipeline,
         progression.outcome,
         progression.deal_value_reporting,
+        progression.deal_value is not null
+        and progression.deal_value_reporting is null as is_fx_missing,
         progression.outcome = 'open'
         and coalesce(current_stages.stage_order >= qualified_from.stage_order, false)
             as is_open_qualified,
@@ -55,8 +57,10 @@ aggregated as (
         count(*) as deals_count,
         sum(case when outcome = 'open' then 1 else 0 end) as open_deals_count,
         sum(case when is_open_qualified then 1 else 0 end) as open_qualified_deals_count,
-        avg(case when is_open_qualified then deal_value_reporting end)
-            as avg_open_qualified_value_reporting,
+        {{ unless_fx_missing(
+            'avg(case when is_open_qualified then deal_value_reporting end)',
+            'is_open_qualified and is_fx_missing'
+        ) }} as avg_open_qualified_value_reporting,
         sum(case when outcome = 'won' then 1 else 0 end) as won_count,
         sum(case when outcome = 'lost' then 1 else 0 end) as lost_count,
         {{ median('won_cycle_days') }} as median_sales_cycle_days
@@ -93,7 +97,10 @@ final as (
                 when median_sales_cycle_days > 0
                     then
                         open_qualified_deals_count
-                        * coalesce(avg_open_qualified_value_reporting, 0)
+                        * coalesce(
+                            avg_open_qualified_value_reporting,
+                            case when open_qualified_deals_count = 0 then 0 end
+                        )
                         * win_rate
                         / median_sales_cycle_days
             end as {{ type_double() }}

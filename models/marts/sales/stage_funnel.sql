@@ -54,8 +54,10 @@ deals as (
         cases.pipeline,
         cases.won_at is not null and cases.won_at <= as_of.as_of as is_won
     from cases
-    cross join as_of
-    where cases.deal_created_at <= as_of.as_of
+    inner join as_of
+        on cases.source_system = as_of.source_system
+    -- a deal without a creation time still counts (data_quality_issues: case_without_start)
+    where cases.deal_created_at is null or cases.deal_created_at <= as_of.as_of
 ),
 
 entered_stages as (

@@ -32,6 +32,7 @@ deals as (
         cases.region,
         cases.pipeline,
         cases.deal_value_reporting,
+        cases.deal_value is not null and cases.deal_value_reporting is null as is_fx_missing,
         cast({{ dbt.date_trunc('month', 'cases.deal_created_at') }} as date) as cohort_month,
         case
             when cases.outcome = 'won' and cases.won_at <= as_of.as_of then 'won'
@@ -39,8 +40,10 @@ deals as (
             else 'open'
         end as outcome_at_as_of
     from cases
-    cross join as_of
-    where cases.deal_created_at <= as_of.as_of
+    inner join as_of
+        on cases.source_system = as_of.source_system
+    -- a deal without a creation time still counts (data_quality_issues: case_without_start)
+    where cases.deal_created_at is null or cases.deal_created_at <= as_of.as_of
 ),
 
 grouped as (
@@ -50,7 +53,8 @@ grouped as (
             coalesce({{ value }}, '(none)') as group_value,
             coalesce({{ label }}, {{ value }}, '(none)') as group_label,
             outcome_at_as_of,
-            deal_value_reporting
+            deal_value_reporting,
+            is_fx_missing
         from deals
         {%- if not loop.last %}
             union all
@@ -67,10 +71,14 @@ aggregated as (
         sum(case when outcome_at_as_of = 'won' then 1 else 0 end) as won_count,
         sum(case when outcome_at_as_of = 'lost' then 1 else 0 end) as lost_count,
         sum(case when outcome_at_as_of = 'open' then 1 else 0 end) as open_count,
-        sum(case when outcome_at_as_of = 'won' then deal_value_reporting else 0 end)
-            as won_value_reporting,
-        sum(case when outcome_at_as_of = 'lost' then deal_value_reporting else 0 end)
-            as lost_value_reporting
+        {{ unless_fx_missing(
+            "sum(case when outcome_at_as_of = 'won' then deal_value_reporting else 0 end)",
+            "outcome_at_as_of = 'won' and is_fx_missing"
+        ) }} as won_value_reporting,
+        {{ unless_fx_missing(
+            "sum(case when outcome_at_as_of = 'lost' then deal_value_reporting else 0 end)",
+            "outcome_at_as_of = 'lost' and is_fx_missing"
+        ) }} as lost_value_reporting
     from grouped
     group by dimension, group_value
 ),

@@ -3,6 +3,7 @@
 -- first visit is the creation stage, which the intermediate layer adds from the deal itself.
 -- Snapshots name the user (CreatedBy) but not its PartyId, so user_key stays null; changes by
 -- the integration users of var oracle_cx_integration_users are automated.
+{{ config(meta={'keeps_raw_rows': false}) }}  -- keeps only some raw rows, by design
 with source as (
     {{ select_source_columns('oracle_cx', 'stage_snapshots', [
         'opty_stg_snapshot_id:bigint', 'opty_id:bigint', 'stg_id:bigint',

@@ -1,5 +1,6 @@
 -- Pipedrive has no quote object: a quote is a done activity of one of the types in
 -- var('pipedrive_quote_activity_types'); it was sent when it was marked as done.
+{{ config(meta={'keeps_raw_rows': false}) }}  -- keeps only some raw rows, by design
 with source as (
     {{ select_source_columns('pipedrive', 'activities', [
         'id:bigint', 'subject:string', 'type:string', 'owner_id:bigint', 'deal_id:bigint',

@@ -1,5 +1,6 @@
 -- Stage moves from the v1 deal flow (dealChange rows with field_key = 'stage_id').
 -- Stage ids arrive as text in old_value / new_value.
+{{ config(meta={'keeps_raw_rows': false}) }}  -- keeps only some raw rows, by design
 with source as (
     {{ select_source_columns('pipedrive', 'deal_changes', [
         'id:bigint', 'deal_id:bigint', 'user_id:bigint', 'field_key:string',

@@ -3,6 +3,7 @@
 -- reopening goes back to the stage the opportunity was closed in (no new stage entry). The
 -- first open row of an opportunity is its creation, not a move. Closed stage names come from
 -- var salesforce_closed_stages (default: the standard Closed Won / Closed Lost).
+{{ config(meta={'keeps_raw_rows': false}) }}  -- keeps only some raw rows, by design
 {%- set closed = var('salesforce_closed_stages', ['Closed Won', 'Closed Lost']) %}
 {%- set closed_list = "('" ~ closed | join("', '") ~ "')" %}
 {%- set master_record_type = "'012000000000000AAA'" %}

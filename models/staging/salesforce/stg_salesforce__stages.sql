@@ -1,6 +1,7 @@
 -- Open stages of each record type's sales process (UI API StageName values). A stage is the
 -- pair (record type, StageName): the same name can sit in several pipelines. The closed
 -- stages (Closed Won / Closed Lost) are outcomes, not stages: see the deals' status.
+{{ config(meta={'keeps_raw_rows': false}) }}  -- keeps only some raw rows, by design
 with source as (
     {{ select_source_columns('salesforce', 'stage_picklist_values', [
         'record_type_id:string', 'value:string', 'sort_order:int',

@@ -1,4 +1,5 @@
 -- A user is a member of the team of their role (User.UserRoleId).
+{{ config(meta={'keeps_raw_rows': false}) }}  -- keeps only some raw rows, by design
 with source as (
     {{ select_source_columns('salesforce', 'users', ['id:string', 'user_role_id:string']) }}
 ),

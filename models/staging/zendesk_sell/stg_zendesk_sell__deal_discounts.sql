@@ -1,4 +1,5 @@
 -- An order's whole-percent discount, as a deal-level percentage discount.
+{{ config(meta={'keeps_raw_rows': false}) }}  -- keeps only some raw rows, by design
 with source as (
     {{ select_source_columns('zendesk_sell', 'orders', [
         'id:bigint', 'deal_id:bigint', 'discount:float', 'created_at:timestamptz',

@@ -5,6 +5,7 @@
 -- open), as a Pipedrive deal keeps its stage when it is won; status, won_at and lost_at come
 -- from the stage category and last_stage_change_at. stage_category, stage_pipeline_id and
 -- loss_reason_name were resolved by the loader (staging does no joins).
+{{ config(meta={'keeps_raw_rows': false}) }}  -- keeps only some raw rows, by design
 with source as (
     {{ select_source_columns('zendesk_sell', 'deal_stage_snapshots', [
         'snapshot_id:string', 'id:bigint', 'name:string', 'owner_id:bigint',

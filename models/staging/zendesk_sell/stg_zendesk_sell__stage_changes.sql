@@ -8,6 +8,7 @@
 --     first load), so int_stage_changes_mapped adds no creation entry with a guessed stage.
 --   * The first observation is not a change when it is the creation itself (entered within a
 --     minute of created_at): the creation entry carries that stage.
+{{ config(meta={'keeps_raw_rows': false}) }}  -- keeps only some raw rows, by design
 with source as (
     {{ select_source_columns('zendesk_sell', 'deal_stage_snapshots', [
         'snapshot_id:string', 'id:bigint', 'stage_id:bigint', 'stage_category:string',

@@ -1,5 +1,6 @@
 -- Open stages only: Zendesk Sell's Won and Lost stages (category won / lost) are outcomes in
 -- the canonical model (deal status), not stages a deal enters on its way.
+{{ config(meta={'keeps_raw_rows': false}) }}  -- keeps only some raw rows, by design
 with source as (
     {{ select_source_columns('zendesk_sell', 'stages', [
         'id:bigint', 'name:string', 'pipeline_id:bigint', 'position:int', 'category:string',

@@ -1,4 +1,5 @@
 -- Group membership of each user (users.group).
+{{ config(meta={'keeps_raw_rows': false}) }}  -- keeps only some raw rows, by design
 with source as (
     {{ select_source_columns('zendesk_sell', 'users', ['id:bigint', 'group__id:bigint']) }}
 ),

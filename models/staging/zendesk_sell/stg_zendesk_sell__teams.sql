@@ -1,5 +1,6 @@
 -- Zendesk Sell has no team list: a team is a user group (users.group). One row per group
 -- from its members' rows; the manager is the user the members report to.
+{{ config(meta={'keeps_raw_rows': false}) }}  -- keeps only some raw rows, by design
 with source as (
     {{ select_source_columns('zendesk_sell', 'users', [
         'id:bigint', 'group__id:bigint', 'group__name:string', 'reports_to:bigint',

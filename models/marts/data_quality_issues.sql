@@ -1,0 +1,228 @@
+-- Gaps in the data that make numbers incomplete, said out loud. One row per (issue,
+-- source_system, object_type) that has at least one affected object:
+--   fx_rate_missing     an amount whose currency has no rate to the reporting currency in seed
+--                       fx_rates on its date: its reporting value is null, and so is every
+--                       reporting sum that includes it (never a partial sum or a fake 0);
+--   case_without_start  a deal without a creation time (a lead case: without lead creation
+--                       time): counted in win rates and funnels (cohort '(none)'), but no
+--                       Deal Created event and no cycle time; with no event at all it is not
+--                       in the process-mining marts;
+--   system_data_stale   a system whose latest event is more than var stale_system_days before
+--                       the warehouse's as-of instant (its own as-of is its latest event);
+--   system_without_data a registered system (var l2c_systems) with no event (severity info).
+-- The warn-severity rows are also raised as dbt warnings by the tests in tests/dbt/warn_*.sql.
+{%- set stale_days = var('stale_system_days') %}
+
+with cases as (
+    select * from {{ ref('cases') }}
+),
+
+events as (
+    select * from {{ ref('event_log') }}
+),
+
+invoices as (
+    select * from {{ ref('invoices') }}
+),
+
+as_of as (
+    select * from {{ ref('int_as_of_resolved') }}
+),
+
+-- every converted amount: (object, its system, amount, currency, date, reporting value)
+amounts as (
+    select
+        case_type as object_type,
+        source_system,
+        currency,
+        cast(coalesce(deal_created_at, lead_created_at) as date) as amount_date,
+        deal_value is not null and deal_value_reporting is null as is_missing
+    from cases
+    union all
+    select
+        'invoice' as object_type,
+        source_system,
+        currency,
+        cast(created_at as date) as amount_date,
+        total is not null and total_reporting is null as is_missing
+    from invoices
+    union all
+    select
+        'event' as object_type,
+        source_system,
+        currency,
+        cast(event_at as date) as amount_date,
+        amount is not null and amount_reporting is null as is_missing
+    from events
+    where amount is not null
+),
+
+missing_by_currency as (
+    select
+        object_type,
+        source_system,
+        coalesce(currency, '(no currency)') as currency,
+        count(*) as affected_count,
+        min(amount_date) as first_date,
+        max(amount_date) as last_date
+    from amounts
+    where is_missing
+    group by object_type, source_system, coalesce(currency, '(no currency)')
+),
+
+amount_totals as (
+    select
+        object_type,
+        source_system,
+        count(*) as total_count
+    from amounts
+    group by object_type, source_system
+),
+
+fx_rate_missing as (
+    select
+        'fx_rate_missing' as issue,
+        'warn' as severity,
+        missing_by_currency.source_system,
+        missing_by_currency.object_type,
+        sum(missing_by_currency.affected_count) as affected_count,
+        min(amount_totals.total_count) as total_count,
+        {{ dbt.concat([
+            "'amounts without an FX rate to " ~ var('reporting_currency')
+            ~ " in seed fx_rates for their currency and date: '",
+            ordered_listagg(
+                dbt.concat([
+                    'missing_by_currency.currency', "' '",
+                    'coalesce(cast(missing_by_currency.first_date as ' ~ dbt.type_string()
+                    ~ "), '(no date)')",
+                    "'..'",
+                    'coalesce(cast(missing_by_currency.last_date as ' ~ dbt.type_string()
+                    ~ "), '(no date)')",
+                    "' ('",
+                    'cast(missing_by_currency.affected_count as ' ~ dbt.type_string() ~ ')',
+                    "')'",
+                ]),
+                "', '",
+                'missing_by_currency.currency'
+            ),
+            "'. Their reporting values are null, and so is every reporting sum that"
+            ~ " includes them.'",
+        ]) }} as description
+    from missing_by_currency
+    inner join amount_totals
+        on
+            missing_by_currency.object_type = amount_totals.object_type
+            and missing_by_currency.source_system = amount_totals.source_system
+    group by missing_by_currency.source_system, missing_by_currency.object_type
+),
+
+case_starts as (
+    select
+        source_system,
+        case_type as object_type,
+        count(*) as total_count,
+        sum(
+            case
+                when case_type = 'deal' and deal_created_at is null then 1
+                when case_type = 'lead' and lead_created_at is null then 1
+                else 0
+            end
+        ) as affected_count,
+        sum(
+            case
+                when
+                    (case_type = 'deal' and deal_created_at is null)
+                    or (case_type = 'lead' and lead_created_at is null)
+                    then case when events_count = 0 then 1 else 0 end
+                else 0
+            end
+        ) as without_events_count
+    from cases
+    group by source_system, case_type
+),
+
+case_without_start as (
+    select
+        'case_without_start' as issue,
+        'warn' as severity,
+        source_system,
+        object_type,
+        affected_count,
+        total_count,
+        {{ dbt.concat([
+            "'cases without a creation time: counted in cases, win_rates (cohort (none)) and"
+            ~ " the funnels, but without a creation event, cycle time or cohort; '",
+            'cast(without_events_count as ' ~ dbt.type_string() ~ ')',
+            "' of them have no event at all and are not in the event log or the"
+            ~ " process-mining marts.'",
+        ]) }} as description
+    from case_starts
+    where affected_count > 0
+),
+
+system_data_stale as (
+    select
+        'system_data_stale' as issue,
+        'warn' as severity,
+        source_system,
+        'system' as object_type,
+        1 as affected_count,
+        1 as total_count,
+        {{ dbt.concat([
+            "'latest event '",
+            'cast(latest_event_at as ' ~ dbt.type_string() ~ ')',
+            "' is '",
+            'cast(cast(floor(days_behind) as ' ~ dbt.type_bigint() ~ ') as '
+            ~ dbt.type_string() ~ ')',
+            "' days before the warehouse as-of instant '",
+            'cast(warehouse_as_of as ' ~ dbt.type_string() ~ ')',
+            "' (threshold: var stale_system_days = " ~ stale_days ~ "). Its open durations"
+            ~ " are measured to its own as-of instant '",
+            'cast(as_of as ' ~ dbt.type_string() ~ ')',
+            "'; check that it is still loaded.'",
+        ]) }} as description
+    from as_of
+    where days_behind > {{ stale_days }}
+),
+
+system_without_data as (
+    select
+        'system_without_data' as issue,
+        'info' as severity,
+        source_system,
+        'system' as object_type,
+        1 as affected_count,
+        1 as total_count,
+        'registered in var l2c_systems, but no event: its raw tables are absent or empty'
+            as description
+    from as_of
+    where latest_event_at is null
+),
+
+issues as (
+    select * from fx_rate_missing
+    union all
+    select * from case_without_start
+    union all
+    select * from system_data_stale
+    union all
+    select * from system_without_data
+),
+
+final as (
+    select
+        cast(
+            {{ dbt.concat(['issue', "':'", 'source_system', "':'", 'object_type']) }}
+            as {{ dbt.type_string() }}
+        ) as issue_key,
+        cast(issue as {{ dbt.type_string() }}) as issue,
+        cast(severity as {{ dbt.type_string() }}) as severity,
+        cast(source_system as {{ dbt.type_string() }}) as source_system,
+        cast(object_type as {{ dbt.type_string() }}) as object_type,
+        cast(affected_count as {{ dbt.type_bigint() }}) as affected_count,
+        cast(total_count as {{ dbt.type_bigint() }}) as total_count,
+        cast(description as {{ dbt.type_string() }}) as description
+    from issues
+)
+
+select * from final
