@@ -62,11 +62,11 @@ test: lint sqlfluff pytest
 bench: setup
 	$(PY) -m bench.run $(ARGS)
 
-# process mining vs pm4py on generated logs, e.g. ARGS="--events 100000 1000000"
 # Loads against fakes with a realistic latency and the vendors' rate limits (ARGS="--deals N")
 bench-api: setup
 	$(PY) -m bench.api $(ARGS)
 
+# process mining vs pm4py on generated logs, e.g. ARGS="--events 100000 1000000"
 bench-mining: setup
 	$(PY) -m bench.mining $(ARGS)
 
