@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from l2c.dbt_runner import ROOT, DbtError
-from l2c.export import ExportError, export
+from l2c.export import ExportError
 from l2c.fake_api import FakeApiServer
 from l2c.quality import QualityError
 from l2c.refresh import refresh, step
-from l2c.report import ReportError, write_report
+from l2c.report import ReportError
+from l2c.report.outputs import RunOutputs, write_run_outputs
 from l2c.simulator import DemoCompany, SimConfig
 from l2c.simulator.crms import ALL_CRMS, CRM_WEIGHTS
 from l2c.simulator.render_erp import ERP_CRMS, write_erp_export
@@ -61,21 +62,18 @@ def reset(duckdb_path: Path) -> None:
     shutil.rmtree(duckdb_path.parent / "erp_drop", ignore_errors=True)
 
 
-def write_analyst_outputs(duckdb_path: Path) -> tuple[Path, dict[str, Path]]:
+def write_analyst_outputs(duckdb_path: Path) -> RunOutputs:
     """The HTML report and the OCEL 2.0 / XES exports of the built warehouse, beside it."""
     started = step("Report and exports (OCEL 2.0, XES)")
     # dbt's target folder of the build: beside the warehouse where the job puts it there
     target = duckdb_path.parent / "dbt_target"
-    report = write_report(
-        duckdb_path,
-        duckdb_path.parent / "report.html",
-        dbt_target=target if target.exists() else ROOT / "target",
+    outputs = write_run_outputs(
+        duckdb_path, dbt_target=target if target.exists() else ROOT / "target"
     )
-    files = export(duckdb_path, duckdb_path.parent / "exports")
     print(f"done in {time.perf_counter() - started:.1f}s")
-    print(f"Report (open in a browser): {report}")
-    print("Exports: " + ", ".join(str(path) for path in files.values()))
-    return report, files
+    print(f"Report (open in a browser): {outputs.report}")
+    print("Exports: " + ", ".join(str(path) for path in outputs.exports.values()))
+    return outputs
 
 
 def run(

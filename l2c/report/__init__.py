@@ -136,7 +136,8 @@ def write_report(
         raise ReportError(f"no warehouse at {duckdb_path}: run the build (make demo) first")
     con = duckdb.connect()
     try:
-        con.execute(f"attach '{duckdb_path.resolve()}' as wh (read_only)")
+        path = str(duckdb_path.resolve()).replace("'", "''")
+        con.execute(f"attach '{path}' as wh (read_only)")
         con.execute("use wh")
         present = {
             r[0]
