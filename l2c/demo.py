@@ -71,8 +71,8 @@ def write_analyst_outputs(duckdb_path: Path) -> RunOutputs:
         duckdb_path, dbt_target=target if target.exists() else ROOT / "target"
     )
     print(f"done in {time.perf_counter() - started:.1f}s")
-    print(f"Report (open in a browser): {outputs.report}")
-    print("Exports: " + ", ".join(str(path) for path in outputs.exports.values()))
+    print(f"Report (open in a browser): {outputs.report.resolve()}")
+    print("Exports: " + ", ".join(str(path.resolve()) for path in outputs.exports.values()))
     return outputs
 
 
