@@ -30,7 +30,20 @@ SEGMENT_TITLES = {
     "lead_to_cash": "Lead to cash (lead created to invoice paid)",
     "invoice_to_paid": "Invoice to paid",
 }
-REQUIRED = ("cases", "event_log", "process_variants", "case_variants", "win_rates")
+# every mart the report reads (l2c.report.data)
+REQUIRED = (
+    "cases",
+    "event_log",
+    "process_variants",
+    "case_variants",
+    "win_rates",
+    "lead_conversion_cohorts",
+    "cycle_time_summary",
+    "case_cycle_times",
+    "stage_funnel",
+    "conformance_summary",
+    "receivables_monthly",
+)
 
 
 class ReportError(RuntimeError):
