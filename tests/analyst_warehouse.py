@@ -1,9 +1,13 @@
 """One small two-CRM warehouse (Pipedrive and Salesforce units billing through Stripe), loaded
 over real HTTP and fully built with dbt, shared by the tests of what analysts take away:
-exports, the HTML report and the semantic layer."""
+exports, the HTML report and the semantic layer. Built once per test session, also across
+pytest-xdist workers: the first to get the lock builds it, the others reuse it (read-only)."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,23 +24,40 @@ CRMS = ("pipedrive", "salesforce")
 
 @dataclass
 class AnalystWarehouse:
-    company: DemoCompany
     db: Path
     target: Path
     work: Path
 
 
-def build_analyst_warehouse(tmp_path_factory: pytest.TempPathFactory) -> AnalystWarehouse:
-    work = tmp_path_factory.mktemp("analyst")
+def _build(work: Path) -> None:
     config = SimConfig(
         seed=7, n_deals=200, crms=CRMS, crm_weights=tuple(CRM_WEIGHTS[c] for c in CRMS)
     )
     company = DemoCompany(config)
     db = work / "warehouse" / "lead2cash.duckdb"
-    db.parent.mkdir()
+    db.parent.mkdir(parents=True)
     with serving(company):
         load_all(db, [*CRMS, "stripe"])
     # dbt's target folder beside the warehouse, where the demo's report looks for it
-    target = db.parent / "dbt_target"
-    run_dbt(["build", *vars_of(company)], db, target_path=target, quiet=True)
-    return AnalystWarehouse(company, db, target, work)
+    run_dbt(["build", *vars_of(company)], db, target_path=db.parent / "dbt_target", quiet=True)
+
+
+def build_analyst_warehouse(tmp_path_factory: pytest.TempPathFactory) -> AnalystWarehouse:
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the workers' folders share this session's parent
+        root = root.parent
+    work = root / "analyst_warehouse"
+    db = work / "warehouse" / "lead2cash.duckdb"
+    with (root / "analyst_warehouse.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            built = work / "built"
+            if not built.exists():
+                if work.exists():  # a build that failed before: start over
+                    shutil.rmtree(work)
+                work.mkdir()
+                _build(work)
+                built.touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return AnalystWarehouse(db, db.parent / "dbt_target", work)

@@ -20,6 +20,7 @@ from typing import Any
 import websocket
 
 CHROMIUM = "/usr/bin/chromium"
+CALL_TIMEOUT = 60.0  # seconds for one DevTools answer
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -84,6 +85,7 @@ class Page:
             message = json.loads(self.ws.recv())
             self._record(message)
             if message.get("method") == method:
+                self.ws.settimeout(CALL_TIMEOUT)
                 return
         raise TimeoutError(f"no {method} within {timeout}s")
 
@@ -123,7 +125,9 @@ def open_page(url: str) -> Iterator[Page]:
         try:
             targets = _targets(port)
             page_target = next(t for t in targets if t.get("type") == "page")
-            ws = websocket.create_connection(page_target["webSocketDebuggerUrl"], timeout=60)
+            ws = websocket.create_connection(
+                page_target["webSocketDebuggerUrl"], timeout=CALL_TIMEOUT
+            )
             try:
                 page = Page(ws)
                 for domain in ("Page", "Runtime", "Log"):

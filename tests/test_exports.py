@@ -4,6 +4,7 @@ library's sqlite3, and compared with the marts they come from."""
 
 from __future__ import annotations
 
+import argparse
 import sqlite3
 from collections import Counter
 from datetime import datetime
@@ -19,6 +20,7 @@ from pm4py.objects.ocel.importer.jsonocel import importer as jsonocel_importer
 from pm4py.objects.ocel.validation import ocel20_rel_validation
 
 from l2c.export import ExportError, ExportScope, export
+from l2c.export.__main__ import _instant
 from l2c.export.__main__ import main as export_main
 from l2c.export.scope import OBJECT_TYPES
 
@@ -229,3 +231,10 @@ def test_bad_requests_fail_with_a_clear_message(built: AnalystWarehouse, tmp_pat
     with pytest.raises(ExportError, match="no warehouse at"):
         export(tmp_path / "missing.duckdb", tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_window_bounds_are_read_as_utc() -> None:
+    assert _instant("2025-01-01") == datetime(2025, 1, 1)
+    assert _instant("2025-01-01T02:30+02:00") == datetime(2025, 1, 1, 0, 30)
+    with pytest.raises(argparse.ArgumentTypeError, match="'2025-02-30' is not a date"):
+        _instant("2025-02-30")

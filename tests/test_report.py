@@ -28,12 +28,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> AnalystWarehouse:
 
 @pytest.fixture(scope="module")
 def report(built: AnalystWarehouse) -> Path:
-    path, files = write_analyst_outputs(built.db)
-    assert path == built.db.parent / "report.html"
-    assert sorted(p.name for p in files.values()) == sorted(
+    outputs = write_analyst_outputs(built.db)
+    assert outputs.report == built.db.parent / "report.html"
+    assert sorted(p.name for p in outputs.exports.values()) == sorted(
         ["lead2cash.ocel2.sqlite", "lead2cash.ocel2.json", "lead2cash.xes"]
     )
-    return path
+    return outputs.report
 
 
 def rows(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:

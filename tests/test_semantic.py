@@ -6,6 +6,7 @@ are persisted to the DuckDB tables (persist_docs)."""
 from __future__ import annotations
 
 import csv
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -37,7 +38,12 @@ def project(built: AnalystWarehouse) -> tuple[Path, dict[str, str]]:
     project.mkdir()
     for name in ("dbt_project.yml", "models", "macros", "seeds", "tests", "analyses", "profiles"):
         (project / name).symlink_to(ROOT / name)
-    env = {**dbt_env(built.db), "DBT_PROFILES_DIR": str(ROOT / "profiles")}
+    # dbt-duckdb opens the file for writing: a copy of its own (same file name, the views'
+    # catalog), so readers of the shared warehouse in other test workers never block it
+    db = project / "warehouse" / built.db.name
+    db.parent.mkdir()
+    shutil.copyfile(built.db, db)
+    env = {**dbt_env(db), "DBT_PROFILES_DIR": str(ROOT / "profiles")}
     env["DBT_PROJECT_DIR"] = str(project)
     subprocess.run(
         [DBT, "parse", "--project-dir", str(project), "--quiet"],

@@ -26,7 +26,7 @@ from typing import Any
 
 from l2c import log
 from l2c.dbt_runner import ROOT, DbtError
-from l2c.export import ExportError, export
+from l2c.export import ExportError
 from l2c.lock import LockBusy, job_lock
 from l2c.publish import PublishError, PublishTargets
 from l2c.quality import QualityError
@@ -39,7 +39,8 @@ from l2c.refresh import (
     exit_code,
     refresh,
 )
-from l2c.report import ReportError, write_report
+from l2c.report import ReportError
+from l2c.report.outputs import RunOutputs, write_run_outputs
 from l2c_demo.fake_api import FakeApiServer
 from l2c_demo.simulator import DemoCompany, SimConfig
 from l2c_demo.simulator.crms import ALL_CRMS, CRM_WEIGHTS
@@ -80,22 +81,19 @@ def step(title: str) -> float:
     return time.perf_counter()
 
 
-def write_analyst_outputs(duckdb_path: Path) -> tuple[Path, dict[str, Path]]:
+def write_analyst_outputs(duckdb_path: Path) -> RunOutputs:
     """The HTML report and the OCEL 2.0 / XES exports of the built warehouse, beside it."""
     started = step("Report and exports (OCEL 2.0, XES)")
     # dbt's target folder of the build: beside the warehouse where the job puts it there
     target = duckdb_path.parent / "dbt_target"
-    report = write_report(
-        duckdb_path,
-        duckdb_path.parent / "report.html",
-        dbt_target=target if target.exists() else ROOT / "target",
+    outputs = write_run_outputs(
+        duckdb_path, dbt_target=target if target.exists() else ROOT / "target"
     )
-    files = export(duckdb_path, duckdb_path.parent / "exports")
     say = log.get("demo").info
     say("done in %.1fs", time.perf_counter() - started)
-    say("Report (open in a browser): %s", report)
-    say("Exports: %s", ", ".join(str(path) for path in files.values()))
-    return report, files
+    say("Report (open in a browser): %s", outputs.report.resolve())
+    say("Exports: %s", ", ".join(str(path.resolve()) for path in outputs.exports.values()))
+    return outputs
 
 
 def run(

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from l2c.export import FORMATS, ExportError, ExportScope, export
@@ -14,11 +14,15 @@ from l2c.export import FORMATS, ExportError, ExportScope, export
 
 def _instant(text: str) -> datetime:
     try:
-        return datetime.fromisoformat(text)
+        instant = datetime.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a date or timestamp (YYYY-MM-DD[ HH:MM[:SS]], UTC)"
         ) from exc
+    # the marts hold naive UTC timestamps: an instant with an offset is converted to UTC
+    if instant.tzinfo is not None:
+        instant = instant.astimezone(timezone.utc).replace(tzinfo=None)
+    return instant
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -68,7 +68,8 @@ def open_scope(duckdb_path: Path, scope: ExportScope) -> duckdb.DuckDBPyConnecti
     if not Path(duckdb_path).exists():
         raise ExportError(f"no warehouse at {duckdb_path}: run the build (make demo) first")
     con = duckdb.connect()
-    con.execute(f"attach '{Path(duckdb_path).resolve()}' as wh (read_only)")
+    path = str(Path(duckdb_path).resolve()).replace("'", "''")
+    con.execute(f"attach '{path}' as wh (read_only)")
     present = {
         row[0]
         for row in con.execute(
