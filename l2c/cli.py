@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "load": ("pipelines.load:main", "load the configured systems into DuckDB with dlt"),
     "dbt": ("l2c.dbt_runner:main", "run dbt on this project (e.g. `l2c dbt build`)"),
     "systems": ("pipelines.manifest:main", "list the source systems (the manifest)"),
+    "report": ("l2c.report.__main__:main", "write the HTML report of a built warehouse"),
+    "export": ("l2c.export.__main__:main", "write the event log as OCEL 2.0 and XES files"),
 }
 
 

@@ -125,7 +125,12 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs(tmp_path: Path) -> None:
         names = set(archive.namelist())
         entry_points = next(n for n in names if n.endswith("entry_points.txt"))
         assert "l2c = l2c.cli:main" in archive.read(entry_points).decode()
-    assert {"l2c/cli.py", "pipelines/load.py", "pipelines/file_drops/erp.yml"} <= names
+    assert {
+        "l2c/cli.py",
+        "pipelines/load.py",
+        "pipelines/file_drops/erp.yml",
+        "l2c/report/template.html",
+    } <= names
     assert "l2c/dbt_project/dbt_project.yml" in names
     assert any(n.startswith("l2c/dbt_project/models/marts/") for n in names)
     assert not any(n.startswith(f"{HARNESS}/") or "/simulator/" in n for n in names)
