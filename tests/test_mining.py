@@ -18,15 +18,12 @@ import pytest
 from l2c.mining import (
     activity_rework,
     case_backward_moves,
-    case_payment_lateness,
     case_variants_relation,
     check_conformance,
-    conformance_summary,
     mine_variants,
     prepare_log,
     process_map,
     stage_backward_moves,
-    variant_outcomes,
     variants_relation,
 )
 from l2c.mining.summary import abbreviate, summary_lines
@@ -583,102 +580,6 @@ def test_invalid_ideal_paths_are_refused(
     v = mine_variants(prepare_log(con, event_relation(con, trace_events({"c": ("*", "AB")}))))
     with pytest.raises(ValueError, match=message):
         check_conformance(v, ideal_relation(con, rows))
-
-
-# --- outcomes ------------------------------------------------------------------------------
-
-
-def test_late_payment_per_case(con: duckdb.DuckDBPyConnection) -> None:
-    invoices = con.sql(
-        """
-        select * from (values
-            ('late_paid', 'paid', timestamp '2024-01-10', timestamp '2024-01-11'),
-            ('on_time', 'paid', timestamp '2024-01-10', timestamp '2024-01-10'),
-            ('mixed', 'paid', timestamp '2024-01-10', timestamp '2024-01-09'),
-            ('mixed', 'open', timestamp '2024-01-20', null),
-            ('overdue', 'uncollectible', timestamp '2024-01-20', null),
-            ('not_due', 'open', timestamp '2024-03-01', null),
-            ('voided', 'void', timestamp '2024-01-01', null),
-            ('drafted', 'draft', timestamp '2024-01-01', null),
-            (null, 'open', timestamp '2024-01-01', null)
-        ) as t(case_id, status, due_at, paid_at)
-        """
-    )
-    rows = case_payment_lateness(con, invoices, datetime(2024, 2, 1)).fetchall()
-    assert sorted(rows) == [
-        ("late_paid", 1, 1, True),
-        ("mixed", 2, 1, True),
-        ("on_time", 1, 0, False),
-        ("overdue", 1, 1, True),
-    ]
-    without_as_of = case_payment_lateness(con, invoices, None).fetchall()
-    assert sorted(without_as_of) == [
-        ("late_paid", 1, 1, True),
-        ("mixed", 1, 0, False),
-        ("on_time", 1, 0, False),
-    ]
-
-
-def test_conformance_summary_and_variant_outcomes(con: duckdb.DuckDBPyConnection) -> None:
-    traces = {
-        "w1": ("*", "ABDE"),
-        "w2": ("*", "ABDE"),
-        "l1": ("*", "ADE"),
-        "l2": ("*", "ABX"),
-        "o1": ("*", "AZ"),
-    }
-    v = mine_variants(prepare_log(con, event_relation(con, trace_events(traces))))
-    result = check_conformance(v, ideal_relation(con, IDEAL))
-    cases = con.sql(
-        "select * from (values ('w1', 'won', 'ann'), ('w2', 'won', 'bob'), "
-        "('l1', 'lost', 'ann'), ('l2', 'lost', 'bob'), ('o1', 'open', null)) "
-        "as t(case_id, outcome, owner_name)"
-    )
-    summary = conformance_summary(con, result.cases, cases, {"rep": "owner_name"}, 2)
-    rows = {
-        (r[0], r[1]): r[2:]
-        for r in summary.project(
-            "dimension, dimension_value, cases_count, fitting_cases, conformance_rate, "
-            "win_rate_fitting, win_rate_deviating, meets_min_group_size"
-        ).fetchall()
-    }
-    assert rows == {
-        ("all", "all"): (5, 3, 0.6, 2 / 3, 0.0, True),
-        ("rep", "ann"): (2, 1, 0.5, 1.0, 0.0, True),
-        ("rep", "bob"): (2, 2, 1.0, 0.5, None, True),
-        ("rep", "(none)"): (1, 0, 0.0, None, None, False),
-    }
-    lateness = con.sql(
-        "select * from (values ('w1', true), ('w2', false)) as t(case_id, is_paid_late)"
-    )
-    outcomes = variant_outcomes(
-        con,
-        variants=variants_relation(v),
-        case_variants=case_variants_relation(v),
-        case_conformance=result.cases,
-        deviations=result.deviations,
-        cases=cases,
-        lateness=lateness,
-        min_group_size=2,
-    )
-    got = {
-        (r[0], r[1]): r[2:]
-        for r in outcomes.project(
-            "factor_type, factor_value, cases_count, closed_cases, lost_cases, loss_rate, "
-            "loss_rate_lift, payment_cases, late_cases, late_payment_rate"
-        ).fetchall()
-        if r[0] != "variant"
-    }
-    assert got == {
-        ("conformance", "fits"): (3, 3, 1, 1 / 3, (1 / 3) / 0.5, 2, 1, 0.5),
-        ("conformance", "deviates"): (2, 1, 1, 1.0, 2.0, 0, 0, None),
-        ("deviation_kind", "skipped"): (1, 1, 1, 1.0, 2.0, 0, 0, None),
-        ("deviation_kind", "extra"): (1, 0, 0, None, None, 0, 0, None),
-        ("deviation", "skipped: B"): (1, 1, 1, 1.0, 2.0, 0, 0, None),
-        ("deviation", "extra: Z"): (1, 0, 0, None, None, 0, 0, None),
-    }
-    top = outcomes.filter("factor_type = 'variant'").order("cases_count desc").fetchone()
-    assert top is not None and top[2] == "#1: A > B > D > E" and top[3:6] == (2, 2, 0)
 
 
 # --- demo summary --------------------------------------------------------------------------

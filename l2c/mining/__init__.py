@@ -1,15 +1,16 @@
-"""Process mining on DuckDB: variants, process map (DFG), rework, conformance, outcomes.
+"""Process mining on DuckDB: variants, process map (DFG), rework, conformance.
 
 Per-event work is vectorised NumPy over Arrow columns (`ordering`; no per-event Python loop).
 Variants and the process map are computed the same way and come back as Arrow tables (or
-relations over them); rework, conformance and outcomes are SQL on the DuckDB connection. Start with
+relations over them); rework and conformance are SQL on the DuckDB connection over the mined
+variants. The outcome marts (conformance_summary, variant_outcomes) are dbt SQL models that read
+these marts (models/marts/process/*.sql). Start with
 `prepare_log(con, relation)`, then `mine_variants(log)`; the other functions build on that.
 """
 
 from l2c.mining.conformance import Conformance, check_conformance
 from l2c.mining.dfg import ProcessMap, process_map
 from l2c.mining.eventlog import EventLog, prepare_log
-from l2c.mining.outcomes import case_payment_lateness, conformance_summary, variant_outcomes
 from l2c.mining.rework import activity_rework, case_backward_moves, stage_backward_moves
 from l2c.mining.variants import (
     Variants,
@@ -27,16 +28,13 @@ __all__ = [
     "Variants",
     "activity_rework",
     "case_backward_moves",
-    "case_payment_lateness",
     "case_variants_relation",
     "case_variants_table",
     "check_conformance",
-    "conformance_summary",
     "mine_variants",
     "prepare_log",
     "process_map",
     "stage_backward_moves",
-    "variant_outcomes",
     "variants_relation",
     "variants_table",
 ]

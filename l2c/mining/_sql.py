@@ -23,11 +23,6 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def literal(value: str) -> str:
-    """Quote a string literal."""
-    return "'" + value.replace("'", "''") + "'"
-
-
 def register(con: duckdb.DuckDBPyConnection, source: Source) -> str:
     """Register a relation or Arrow table as a temporary view and return its name.
 

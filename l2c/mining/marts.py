@@ -7,7 +7,6 @@ The models stay thin (refs + config); the column choices they share live here.
 from __future__ import annotations
 
 import threading
-from datetime import datetime
 
 import duckdb
 import pyarrow as pa
@@ -15,13 +14,11 @@ import pyarrow as pa
 from l2c.mining.conformance import Conformance, check_conformance
 from l2c.mining.dfg import ProcessMap, edge_table, endpoint_table, process_map
 from l2c.mining.eventlog import EventLog, prepare_log
-from l2c.mining.outcomes import case_payment_lateness, conformance_summary, variant_outcomes
 from l2c.mining.rework import activity_rework, stage_backward_moves
 from l2c.mining.variants import Variants, case_variants_table, mine_variants, variants_table
 
 Rel = duckdb.DuckDBPyRelation
 MAP_SEGMENTS = ("source_system", "region", "outcome")
-SUMMARY_DIMENSIONS = {"rep": "owner_name", "region": "region", "source_system": "source_system"}
 
 
 # dbt runs the process-mining models in one process, seven of them on the variants of the same
@@ -129,34 +126,4 @@ def conformance(
         _variants(con, event_log, None),
         ideal_path.project("pipeline as path, position, activity, step_type"),
         cases.project("case_id, pipeline as path"),
-    )
-
-
-def summary(
-    con: duckdb.DuckDBPyConnection, case_conformance: Rel, cases: Rel, min_group_size: int
-) -> Rel:
-    return conformance_summary(con, case_conformance, cases, SUMMARY_DIMENSIONS, min_group_size)
-
-
-def outcomes(
-    con: duckdb.DuckDBPyConnection,
-    *,
-    process_variants: Rel,
-    case_variants: Rel,
-    case_conformance: Rel,
-    deviations: Rel,
-    cases: Rel,
-    invoices: Rel,
-    as_of: datetime | None,
-    min_group_size: int,
-) -> Rel:
-    return variant_outcomes(
-        con,
-        variants=process_variants,
-        case_variants=case_variants,
-        case_conformance=case_conformance,
-        deviations=deviations,
-        cases=cases,
-        lateness=case_payment_lateness(con, invoices, as_of),
-        min_group_size=min_group_size,
     )

@@ -9,18 +9,21 @@ with seeded as (
     from {{ ref('fx_rates') }}
 ),
 
+seeded_since_ever as (
+    select count(*) as rows_count
+    from seeded
+    where
+        currency_code = '{{ reporting }}'
+        and valid_from <= cast('1900-01-01' as date)
+),
+
 reporting_since_ever as (
     select
         '{{ reporting }}' as currency_code,
         cast('1900-01-01' as date) as valid_from,
         cast(1.0 as {{ type_double() }}) as rate_to_reporting
-    where not exists (
-        select 1
-        from seeded
-        where
-            seeded.currency_code = '{{ reporting }}'
-            and seeded.valid_from <= cast('1900-01-01' as date)
-    )
+    from seeded_since_ever
+    where rows_count = 0
 ),
 
 rates as (
