@@ -577,7 +577,12 @@ def _keys_shared(
 
 
 def default_mapping_path(system: str) -> Path:
-    return MAPPINGS_DIR / f"{system}.yml"
+    """The mapping the manifest found for `system` (pipelines/file_drops/ or a folder of
+    $L2C_FILE_DROP_MAPPINGS), else where it would be in the package."""
+    from pipelines.manifest import mapping_files
+
+    found = [path for path in mapping_files() if path.stem == system]
+    return found[-1] if found else MAPPINGS_DIR / f"{system}.yml"
 
 
 def file_drop(system: str) -> Callable[..., DltSource]:

@@ -292,11 +292,12 @@ def _rewrite(path: Path, pattern: re.Pattern[str], body: str) -> tuple[str, str]
 
 
 def derived_files(root: Path) -> dict[Path, tuple[str, str]]:
-    """(current, expected) text of each file generated from the manifest."""
-    return {
-        root / "dbt_project.yml": _rewrite(root / "dbt_project.yml", _DBT_BLOCK, dbt_block()),
-        root / "README.md": _rewrite(root / "README.md", _README_BLOCK, readme_table()),
-    }
+    """(current, expected) text of each file generated from the manifest (a project copy
+    without the README has only dbt_project.yml)."""
+    files = {root / "dbt_project.yml": _rewrite(root / "dbt_project.yml", _DBT_BLOCK, dbt_block())}
+    if (root / "README.md").exists():
+        files[root / "README.md"] = _rewrite(root / "README.md", _README_BLOCK, readme_table())
+    return files
 
 
 def main(argv: Sequence[str] | None = None) -> int:

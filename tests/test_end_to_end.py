@@ -4,7 +4,6 @@ checked against the simulator's ground truth."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import query, serving
+from conftest import content_hashes, query, serving
 
 from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
 from l2c.quality import QualityError, check, event_log_suites, raw_suites, run_suites
@@ -130,31 +129,8 @@ def test_event_log_is_unique_and_ordered(built: Built) -> None:
 
 
 def _content_fingerprints(db: Path) -> dict[str, str]:
-    """A hash of every raw table (without dlt's own columns and tables) and every mart, by
-    relation: the rows, sorted, of all their columns."""
-    relations = query(
-        db,
-        "select table_schema, table_name from information_schema.tables "
-        "where (table_schema like 'raw\\_%' escape '\\' and table_schema not like '%staging' "
-        "and table_name not like '\\_dlt%' escape '\\') or table_schema = 'marts' "
-        "order by 1, 2",
-    )
-    fingerprints = {}
-    for schema, table in relations:
-        columns = [
-            name
-            for (name,) in query(
-                db,
-                "select column_name from information_schema.columns "
-                "where table_schema = ? and table_name = ? order by ordinal_position",
-                [schema, table],
-            )
-            if not name.startswith("_dlt")
-        ]
-        cols = ", ".join(f'"{c}"' for c in columns)
-        rows = query(db, f'select {cols} from {schema}."{table}" order by all')
-        fingerprints[f"{schema}.{table}"] = hashlib.sha256(repr(rows).encode()).hexdigest()
-    return fingerprints
+    """A hash of every raw table and every mart (conftest.content_hashes), by relation."""
+    return {**content_hashes(db, "raw"), **content_hashes(db, "marts")}
 
 
 def test_reloading_and_rebuilding_changes_nothing(built: Built) -> None:

@@ -39,6 +39,8 @@ EXPORT = (
 # Step 2 of the guide: the declared mapping.
 MAPPING = """\
 system: acme
+kind: crm
+warehouse_entities: [deals, pipelines, stages]
 entities:
   opportunities:
     files:
@@ -71,7 +73,11 @@ version: 2
 sources:
   - name: acme
     schema: raw_acme
+    config:
+      loaded_at_query: >-
+        select max(inserted_at) from raw_acme._dlt_loads where status = 0
     tables:
+      - name: _dlt_loads
       - name: opportunities
 """
 
@@ -200,6 +206,9 @@ def _project_with_acme(root: Path) -> Path:
     project = root / "project"
     for part in ("models", "macros", "seeds", "analyses", "profiles", "tests/dbt"):
         shutil.copytree(PROJECT_DIR / part, project / part)
+    for name in ("dbt_project.yml", "selectors.yml"):
+        if (PROJECT_DIR / name).exists():
+            shutil.copy(PROJECT_DIR / name, project / name)
     staging = project / "models" / "staging" / "acme"
     staging.mkdir()
     for name, text in {
@@ -210,12 +219,6 @@ def _project_with_acme(root: Path) -> Path:
         "stg_acme__stages.sql": STG_STAGES,
     }.items():
         (staging / name).write_text(text)
-    # Step 5: the registry entry.
-    config = (PROJECT_DIR / "dbt_project.yml").read_text()
-    anchor = "  l2c_systems:\n"
-    assert anchor in config
-    entry = "    acme:\n      kind: crm\n      entities: [deals, pipelines, stages]\n"
-    (project / "dbt_project.yml").write_text(config.replace(anchor, anchor + entry))
     with (project / "seeds" / "stage_mapping.csv").open("a") as seed:
         seed.write(STAGE_MAPPING)
     return project
@@ -239,13 +242,22 @@ def _q(db_path: Path, sql: str) -> list[tuple]:
 
 
 def test_foreign_export_through_the_file_drop_makes_its_gaps_loud(tmp_path, monkeypatch):
-    from pipelines import load
-    from pipelines.file_drop import file_drop
+    from pipelines import load, manifest
 
     db_path = tmp_path / "warehouse" / "foreign.duckdb"
     db_path.parent.mkdir()
     build_raw_fixture(str(db_path))
     project = _project_with_acme(tmp_path)
+    # Steps 2-3: the declared mapping is the system's declaration in the manifest (kept here in
+    # a folder of its own, named by L2C_FILE_DROP_MAPPINGS); `l2c systems --write` puts it in
+    # the project's dbt registry.
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    (mappings / "acme.yml").write_text(MAPPING)
+    monkeypatch.setenv(manifest.FILE_DROPS_ENV, str(mappings))
+    monkeypatch.setenv("L2C_PROJECT_DIR", str(project))
+    assert manifest.main(["--write"]) == 0
+    assert "acme:\n      kind: crm" in (project / "dbt_project.yml").read_text()
 
     # Registered, nothing loaded: the literal pipeline row stays out, the system is listed.
     _build(
@@ -274,15 +286,11 @@ def test_foreign_export_through_the_file_drop_makes_its_gaps_loud(tmp_path, monk
         "where issue = 'system_without_data' and source_system = 'acme'",
     ) == [("info",)]
 
-    # Steps 2-3: the export folder, the mapping, the SOURCES entry; then the load.
+    # The export folder, then the load (`l2c load --systems acme`).
     exports = tmp_path / "exports"
     exports.mkdir()
     (exports / "opportunities_2016.csv").write_text(EXPORT, encoding="utf-8")
-    mapping = tmp_path / "acme.yml"
-    mapping.write_text(MAPPING)
     monkeypatch.setenv("SOURCES__ACME__FOLDER", str(exports))
-    monkeypatch.setenv("SOURCES__ACME__MAPPING", str(mapping))
-    monkeypatch.setitem(load.SOURCES, "acme", file_drop("acme"))
     loaded = load.load_system("acme", db_path)
     assert loaded.rows_by_table.get("opportunities") == 5
 
