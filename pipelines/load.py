@@ -29,7 +29,11 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from l2c.paths import default_duckdb_path
 from pipelines.manifest import systems as manifest_systems
 from pipelines.progress import Progress
-from pipelines.resume import duplicate_keys, undo_unrecorded_copies
+from pipelines.resume import (
+    drop_extracted_already_normalized,
+    duplicate_keys,
+    undo_unrecorded_copies,
+)
 from pipelines.validation import rejects_table
 
 
@@ -155,6 +159,7 @@ def complete_interrupted_load(system: str, pipeline: Any) -> list[str]:
     loads twice (pipelines.resume); if keys are duplicated all the same, the run stops."""
     if not pipeline.has_pending_data:
         return []
+    drop_extracted_already_normalized(pipeline)
     packages = [*pipeline.list_extracted_load_packages(), *pipeline.list_normalized_load_packages()]
     log.warning(
         "%s: completing an interrupted load (package %s) before fetching new data",

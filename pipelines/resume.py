@@ -112,3 +112,27 @@ def duplicate_keys(pipeline: Any) -> dict[str, int]:
             if rows and rows[0][0]:
                 found[f"{name} ({', '.join(key)})"] = int(rows[0][0])
     return found
+
+
+def drop_extracted_already_normalized(pipeline: Any) -> list[str]:
+    """Delete extracted packages that normalize had already committed.
+
+    dlt's normalize renames the normalized package into place and then deletes the extracted
+    one; a kill between the two leaves both, and normalizing the extracted copy again fails on
+    the rename ("Directory not empty") on every later run. The committed package is complete
+    (the rename is atomic), so the extracted copy is the one to drop."""
+    extracted = pipeline._get_normalize_storage().extracted_packages
+    load_storage = pipeline._get_load_storage()
+    done = {
+        *load_storage.normalized_packages.list_packages(),
+        *load_storage.loaded_packages.list_packages(),
+    }
+    dropped = [load_id for load_id in extracted.list_packages() if load_id in done]
+    for load_id in dropped:
+        log.warning(
+            "%s: package %s was normalized before the crash; its extracted copy is dropped",
+            pipeline.pipeline_name,
+            load_id,
+        )
+        extracted.delete_package(load_id)
+    return dropped

@@ -178,3 +178,63 @@ def test_keys_duplicated_all_the_same_stop_the_run_naming_the_table(tmp_path: Pa
         expected = rf"stripe: .*invoices \(id\): {2 * rows} rows share a key"
         with pytest.raises(LoadError, match=expected):
             load_system("stripe", db)
+
+
+# Runs a load in a child process that stops dead right after dlt's normalize has committed the
+# normalized package (renamed into place) and before it deletes the extracted one.
+KILLABLE_NORMALIZE = """
+import sys, time
+from pathlib import Path
+from dlt.common.storages.load_storage import LoadStorage
+from pipelines.load import load_system
+
+reached, system, db = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+commit = LoadStorage.commit_new_load_package
+
+def commit_then_wait(self, load_id, *args, **kwargs):
+    commit(self, load_id, *args, **kwargs)
+    reached.write_text(load_id)
+    time.sleep(600)
+
+LoadStorage.commit_new_load_package = commit_then_wait
+load_system(system, Path(db))
+"""
+
+
+def test_kill_9_between_normalize_commit_and_cleanup_resumes(tmp_path: Path) -> None:
+    """dlt renames the normalized package into place, then deletes the extracted one: a kill
+    in between left both, and every later run failed on the rename ('Directory not empty').
+    The next run drops the extracted copy, finishes the load and equals a clean load."""
+    company = DemoCompany(SimConfig(seed=7, n_deals=100))
+    crashed, clean = tmp_path / "crashed" / "l2c.duckdb", tmp_path / "clean" / "l2c.duckdb"
+    reached = tmp_path / "normalized"
+    with serving(company, SOURCES__STRIPE__MAX_ATTEMPTS="2"):
+        child = subprocess.Popen(
+            [sys.executable, "-c", KILLABLE_NORMALIZE, str(reached), "stripe", str(crashed)],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            deadline = time.monotonic() + 180
+            while not reached.exists():
+                if child.poll() is not None:
+                    pytest.fail(f"the load ended before normalizing: {child.stderr.read()!r}")
+                assert time.monotonic() < deadline, "no normalize commit within 180 s"
+                time.sleep(0.05)
+        finally:
+            if child.poll() is None:
+                os.kill(child.pid, signal.SIGKILL)
+            child.wait()
+        pipelines = crashed.parent / "dlt_pipelines" / "l2c_stripe"
+        load_id = reached.read_text()
+        assert (pipelines / "normalize" / "extracted" / load_id).exists()
+        assert (pipelines / "load" / "normalized" / load_id).exists()
+        resumed = load_system("stripe", crashed)
+        assert load_id in resumed.resumed_packages
+        load_system("stripe", clean)
+    assert duplicate_keys(crashed, "raw_stripe") == dict.fromkeys(
+        raw_tables(clean, "raw_stripe"), 0
+    )
+    assert content(crashed, "raw_stripe") == content(clean, "raw_stripe")
