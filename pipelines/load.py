@@ -158,7 +158,7 @@ def complete_interrupted_load(system: str, pipeline: Any) -> list[str]:
         system,
         ", ".join(packages),
     )
-    pipeline.normalize()
+    pipeline.normalize()  # an extracted package keeps the file format it was extracted with
     for load_id in pipeline.list_normalized_load_packages():
         for undone in undo_unrecorded_copies(pipeline, load_id):
             if undone.rows:
@@ -173,7 +173,7 @@ def complete_interrupted_load(system: str, pipeline: Any) -> list[str]:
     pipeline.load()
     duplicates = duplicate_keys(pipeline)
     if duplicates:
-        listed = "; ".join(f"{table}: {n} rows" for table, n in duplicates.items())
+        listed = "; ".join(f"{table}: {n} rows share a key" for table, n in duplicates.items())
         raise LoadError(
             f"{system}: after completing the interrupted load, keys are duplicated in "
             f"raw_{system}: {listed}. Nothing new was loaded; the tables need repair "
@@ -224,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for result in load_all(
             args.duckdb, args.systems, loader_file_format=args.format, full_resync=args.full_resync
         ):
+            if result.resumed_packages:
+                print(f"{result.system}: first completed a load a crash had interrupted")
             print(
                 f"{result.system}: {result.rows} rows into {result.dataset} "
                 f"({result.rejects} rejected) in {result.seconds:.1f}s"

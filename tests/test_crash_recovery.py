@@ -18,36 +18,48 @@ import pytest
 from conftest import serving
 
 from l2c.simulator import DemoCompany, SimConfig
-from pipelines.load import load_system
+from pipelines.load import LoadError, load_system
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Runs a load in a child process; right after the copy job of table argv[1] commits (inside
-# dlt's worker, before dlt writes its "committed" marker), it signals the test through the
-# file argv[2] and waits to be killed.
+# Runs a load in a child process. With argv[5] "copy": right after the copy job of table
+# argv[1] commits (inside dlt's worker, before dlt writes its "committed" marker); with
+# "merge": just before the merge job of that table runs. There it signals the test through
+# the file argv[2] and waits to be killed.
 KILLABLE_LOAD = """
 import sys, time
 from pathlib import Path
 from dlt.destinations.impl.duckdb.duck import DuckDbCopyJob
-from pipelines.load import load_system
+from dlt.destinations.job_client_impl import SqlLoadJob
+from pipelines.load import LoadError, load_system
 
-table, committed, system, db = sys.argv[1], Path(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
-copy = DuckDbCopyJob.run
+table, reached, system, db, where = sys.argv[1], Path(sys.argv[2]), *sys.argv[3:6]
+job_class = DuckDbCopyJob if where == "copy" else SqlLoadJob
+run = job_class.run
 
-def copy_then_wait(self):
-    copy(self)
-    if self.load_table_name == table:
-        committed.write_text(self.file_name())
+def wait_to_be_killed(job):
+    if job.load_table_name == table:
+        reached.write_text(job.file_name())
         time.sleep(600)
 
-DuckDbCopyJob.run = copy_then_wait
-load_system(system, db)
+def run_then_wait(self):
+    run(self)
+    wait_to_be_killed(self)
+
+def wait_then_run(self):
+    wait_to_be_killed(self)
+    run(self)
+
+job_class.run = run_then_wait if where == "copy" else wait_then_run
+load_system(system, Path(db))
 """
 
 
-def kill_after_copy(system: str, table: str, db: Path, signal_file: Path) -> None:
+def kill_after_copy(
+    system: str, table: str, db: Path, signal_file: Path, where: str = "copy"
+) -> None:
     child = subprocess.Popen(
-        [sys.executable, "-c", KILLABLE_LOAD, table, str(signal_file), system, str(db)],
+        [sys.executable, "-c", KILLABLE_LOAD, table, str(signal_file), system, str(db), where],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.DEVNULL,
@@ -118,24 +130,51 @@ def duplicate_keys(db: Path, dataset: str) -> dict[str, int]:
         con.close()
 
 
-@pytest.mark.parametrize("table", ["invoices", "invoices__lines__data"])
+@pytest.mark.parametrize(
+    ("system", "table", "fetched"),
+    [
+        ("stripe", "invoices", "/stripe/v1/invoices"),  # a root table with child tables
+        ("stripe", "invoices__lines__data", "/stripe/v1/invoices"),  # a child table
+        ("pipedrive", "persons", "/pipedrive/api/v2/persons"),
+    ],
+)
 def test_kill_9_after_a_copy_job_committed_leaves_no_duplicates(
-    table: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    system: str, table: str, fetched: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    company = DemoCompany(SimConfig(seed=7, n_deals=200))
+    company = DemoCompany(SimConfig(seed=7, n_deals=200 if system == "stripe" else 100))
     crashed, clean = tmp_path / "crashed" / "l2c.duckdb", tmp_path / "clean" / "l2c.duckdb"
-    with serving(company, SOURCES__STRIPE__MAX_ATTEMPTS="2") as server:
-        kill_after_copy("stripe", table, crashed, tmp_path / "committed")
+    dataset = f"raw_{system}"
+    with serving(company, **{f"SOURCES__{system.upper()}__MAX_ATTEMPTS": "2"}) as server:
+        kill_after_copy(system, table, crashed, tmp_path / "committed")
         server.clear_log()
         with caplog.at_level(logging.WARNING):
-            resumed = load_system("stripe", crashed)
+            resumed = load_system(system, crashed)
         # the run said it completed the interrupted load, then fetched as usual
-        assert "completing an interrupted load" in caplog.text
+        assert f"{system}: completing an interrupted load" in caplog.text
         assert resumed.resumed_packages
-        assert any(path.endswith("/v1/invoices") for _m, path, _q in server.request_log)
-        load_system("stripe", clean)
+        assert any(path == fetched for _m, path, _q in server.request_log)
+        load_system(system, clean)
 
-    assert duplicate_keys(crashed, "raw_stripe") == dict.fromkeys(
-        raw_tables(clean, "raw_stripe"), 0
-    )
-    assert content(crashed, "raw_stripe") == content(clean, "raw_stripe")
+    assert duplicate_keys(crashed, dataset) == dict.fromkeys(raw_tables(clean, dataset), 0)
+    assert content(crashed, dataset) == content(clean, dataset)
+
+
+def test_keys_duplicated_all_the_same_stop_the_run_naming_the_table(tmp_path: Path) -> None:
+    """The loud guard: should a staging table hold a record twice when the interrupted merge
+    runs (a copy dlt recorded and ran again, which the loader cannot see), the run stops
+    naming the table, rather than loading on top of duplicated keys."""
+    company = DemoCompany(SimConfig(seed=7, n_deals=120))
+    db = tmp_path / "crashed" / "l2c.duckdb"
+    with serving(company, SOURCES__STRIPE__MAX_ATTEMPTS="2"):
+        kill_after_copy("stripe", "invoices", db, tmp_path / "merging", where="merge")
+        con = duckdb.connect(str(db))
+        try:
+            staged = "raw_stripe_staging.invoices"
+            (rows,) = con.execute(f"select count(*) from {staged}").fetchone()  # type: ignore[misc]
+            assert rows > 0
+            con.execute(f"insert into {staged} select * from {staged}")
+        finally:
+            con.close()
+        expected = rf"stripe: .*invoices \(id\): {2 * rows} rows share a key"
+        with pytest.raises(LoadError, match=expected):
+            load_system("stripe", db)

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import query, table_counts
+from conftest import query, serving, table_counts
 
 from l2c.fake_api import FakeApiServer, Fault
-from l2c.simulator import DemoCompany
+from l2c.simulator import DemoCompany, SimConfig
 from pipelines.load import LoadError, load_system
 
 REPO = Path(__file__).resolve().parents[1]
@@ -338,3 +338,28 @@ def test_the_load_command_writes_where_l2c_duckdb_path_says_and_rejects_always_e
         columns = [r[0] for r in query(db, f"describe {dataset}.rejects")]
         assert {"reject_id", "resource", "record_id", "reason", "payload"} <= set(columns)
         assert query(db, f"select count(*) from {dataset}.rejects") == [(0,)]
+
+
+def test_a_future_updated_at_does_not_move_zendesk_sells_cursor(
+    duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Zendesk Sell's cursor is the newest updated_at read (its lists are read newest first,
+    down to the cursor): a value from the future is rejected and leaves the cursor alone."""
+    company = DemoCompany(
+        SimConfig(seed=7, n_deals=200, crms=("pipedrive", "zendesk_sell"), crm_weights=(0.5, 0.5))
+    )
+    with serving(company) as server:
+        deal = company.zendesk_sell_view().deals[2]
+        server.malform("zendesk_sell.deals", deal["id"], "updated_at", "9999-12-31T23:59:59Z")
+        load_system("zendesk_sell", duckdb_path)
+        rejects = query(duckdb_path, "select record_id, reason from raw_zendesk_sell.rejects")
+        assert [r[0] for r in rejects] == [str(deal["id"])]
+        assert "is in the future" in rejects[0][1]
+        company.advance(days=30)
+        load_system("zendesk_sell", duckdb_path)
+    loaded = {r[0] for r in query(duckdb_path, "select id from raw_zendesk_sell.deals")}
+    now = company.zendesk_sell_view().deals
+    assert {d["id"] for d in now} - loaded <= {deal["id"]}
+    stored = dict(query(duckdb_path, "select id, updated_at from raw_zendesk_sell.deals"))
+    newest = max(d["updated_at"] for d in now if d["id"] != deal["id"])
+    assert max(stored.values()).strftime("%Y-%m-%dT%H:%M:%S") == newest[:19]
