@@ -29,7 +29,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from pipelines.file_drop import file_drop_source
 from pipelines.oracle_cx import oracle_cx_source
 from pipelines.pipedrive import pipedrive_source
-from pipelines.progress import Progress
+from pipelines.progress import EXPECTED_REQUESTS, Progress
 from pipelines.resume import duplicate_keys, undo_unrecorded_copies
 from pipelines.salesforce import salesforce_source
 from pipelines.stripe import stripe_source
@@ -109,6 +109,7 @@ def load_system(
     pipeline = make_pipeline(system, duckdb_path, pipelines_dir)
     started = time.perf_counter()
     progress = Progress(system, interval=progress_interval)
+    EXPECTED_REQUESTS.pop(system, None)
     try:
         resumed = complete_interrupted_load(system, pipeline)
         source = SOURCES[system](**(source_kwargs or {}))
