@@ -6,6 +6,7 @@ from the future."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -272,7 +273,10 @@ def _deals_in_warehouse(path: Path) -> dict[int, Any]:
 
 
 def test_a_cursor_value_from_the_future_is_rejected_and_does_not_freeze_the_cursor(
-    server: FakeApiServer, company: DemoCompany, duckdb_path: Path
+    server: FakeApiServer,
+    company: DemoCompany,
+    duckdb_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # a deal the company changes in the next 40 days (so the API sends it again once fixed)
     twin = DemoCompany(company.config)
@@ -282,8 +286,12 @@ def test_a_cursor_value_from_the_future_is_rejected_and_does_not_freeze_the_curs
     charge = max(company.stripe_view().charges, key=lambda c: c["created"])
     server.malform("pipedrive.deals", deal["id"], "update_time", "9999-12-31T23:59:59Z")
     server.malform("stripe.charges", charge["id"], "created", charge["created"] * 1000)
-    load_system("pipedrive", duckdb_path)
-    load_system("stripe", duckdb_path)
+    with caplog.at_level(logging.WARNING, logger="pipelines.validation"):
+        load_system("pipedrive", duckdb_path)
+        load_system("stripe", duckdb_path)
+    warned = f"pipedrive.deals: 1 row(s) rejected (see raw_pipedrive.rejects), e.g. id {deal['id']}"
+    assert warned in caplog.text
+    assert "stripe.charges: 1 row(s) rejected" in caplog.text
     rejects = query(duckdb_path, "select record_id, reason from raw_pipedrive.rejects")
     assert rejects[0][0] == str(deal["id"])
     assert "update_time: '9999-12-31T23:59:59Z' is in the future" in rejects[0][1]
@@ -371,3 +379,22 @@ def test_a_future_updated_at_does_not_move_zendesk_sells_cursor(
     stored = dict(query(duckdb_path, "select id, updated_at from raw_zendesk_sell.deals"))
     newest = max(d["updated_at"] for d in now if d["id"] != deal["id"])
     assert max(stored.values()).strftime("%Y-%m-%dT%H:%M:%S") == newest[:19]
+
+
+def test_a_rejected_stripe_invoice_is_read_again_until_it_loads(
+    server: FakeApiServer, company: DemoCompany, duckdb_path: Path
+) -> None:
+    """Stripe invoices are re-read from a watermark that only moves past final invoices: a
+    rejected one holds it, so it loads once the API sends it right."""
+    invoices = company.stripe_view().invoices
+    oldest = min((i for i in invoices if i["status"] == "paid"), key=lambda i: i["created"])
+    server.malform("stripe.invoices", oldest["id"], "amount_due", "12.50")
+    load_system("stripe", duckdb_path)
+    assert query(duckdb_path, "select record_id from raw_stripe.rejects") == [(oldest["id"],)]
+    server.malform("stripe.invoices", oldest["id"], "amount_due", oldest["amount_due"])
+    server.clear_log()
+    load_system("stripe", duckdb_path)
+    (window, *_) = [q for _m, p, q in server.request_log if p == "/stripe/v1/invoices"]
+    assert int(window["created[gte]"]) <= oldest["created"]
+    loaded = query(duckdb_path, "select id from raw_stripe.invoices where id = ?", [oldest["id"]])
+    assert loaded == [(oldest["id"],)]
