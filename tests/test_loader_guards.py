@@ -398,3 +398,17 @@ def test_a_rejected_stripe_invoice_is_read_again_until_it_loads(
     assert int(window["created[gte]"]) <= oldest["created"]
     loaded = query(duckdb_path, "select id from raw_stripe.invoices where id = ?", [oldest["id"]])
     assert loaded == [(oldest["id"],)]
+
+
+def test_a_zendesk_sell_page_linking_to_itself_stops_the_run(duckdb_path: Path) -> None:
+    company = DemoCompany(
+        SimConfig(seed=7, n_deals=100, crms=("pipedrive", "zendesk_sell"), crm_weights=(0.5, 0.5))
+    )
+    with serving(company) as server:
+        path = "/zendesk_sell/v2/deals"
+        again = f"{server.base_url}{path}?page=2&per_page=100"
+        body = {"items": [], "meta": {"links": {"next_page": again}}}
+        server.add_fault(Fault(path_prefix=path, body=json.dumps(body), times=50))
+        with pytest.raises(LoadError, match=r"^zendesk_sell:.*paging does not advance"):
+            load_system("zendesk_sell", duckdb_path)
+        assert sum(1 for _m, p, _q in server.request_log if p == path) <= 3
