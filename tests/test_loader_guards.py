@@ -412,3 +412,17 @@ def test_a_zendesk_sell_page_linking_to_itself_stops_the_run(duckdb_path: Path) 
         with pytest.raises(LoadError, match=r"^zendesk_sell:.*paging does not advance"):
             load_system("zendesk_sell", duckdb_path)
         assert sum(1 for _m, p, _q in server.request_log if p == path) <= 3
+
+
+def test_a_salesforce_query_page_pointing_to_itself_stops_the_run(duckdb_path: Path) -> None:
+    company = DemoCompany(
+        SimConfig(seed=7, n_deals=100, crms=("pipedrive", "salesforce"), crm_weights=(0.5, 0.5))
+    )
+    with serving(company) as server:
+        stuck = "/services/data/v62.0/query/01gSTUCK-2000"
+        body = {"totalSize": 5000, "done": False, "nextRecordsUrl": stuck, "records": []}
+        prefix = "/salesforce/services/data/"
+        server.add_fault(Fault(path_prefix=prefix, body=json.dumps(body), times=50, method="GET"))
+        with pytest.raises(LoadError, match=r"^salesforce:.*paging does not advance"):
+            load_system("salesforce", duckdb_path)
+        assert sum(1 for _m, p, _q in server.request_log if p == f"/salesforce{stuck}") <= 2
