@@ -168,24 +168,31 @@ def test_a_page_that_does_not_advance_stops_the_run_naming_system_and_url(
 
 
 @pytest.mark.parametrize(
-    ("body", "what"),
+    ("body", "path", "resource"),
     [
-        ('{"success": true, "data": [{"id": 1, "na', "truncated JSON"),
-        ("<html><body>Service temporarily unavailable</body></html>", "an HTML page"),
+        ('{"success": true, "data": [{"id": 1, "na', "/pipedrive/api/v2/organizations", None),
+        ("<html><body>Unavailable</body></html>", "/pipedrive/api/v2/organizations", None),
+        ('{"success": true, "data": [{"id": 1, "na', "discounts", "deal_discounts"),
     ],
 )
 def test_a_body_that_is_not_json_names_system_resource_and_url(
-    body: str, what: str, server: FakeApiServer, duckdb_path: Path
+    body: str,
+    path: str,
+    resource: str | None,
+    server: FakeApiServer,
+    company: DemoCompany,
+    duckdb_path: Path,
 ) -> None:
-    path = "/pipedrive/api/v2/organizations"
+    if not path.startswith("/"):
+        path = _per_deal(company, path)  # the lean GET of per-deal endpoints
     server.add_fault(Fault(path_prefix=path, body=body, times=1))
     with pytest.raises(LoadError) as failed:
         load_system("pipedrive", duckdb_path)
     message = str(failed.value)
-    assert message.startswith("pipedrive:"), what
-    assert "organizations" in message
+    assert message.startswith("pipedrive:")
+    assert (resource or path.rsplit("/", 1)[-1]) in message
     assert f"{server.base_url}{path}" in message
-    assert "not valid JSON" in message
+    assert "is not valid JSON" in message and repr(body[:20])[:-1] in message
 
 
 def test_non_finite_amounts_reject_their_rows_and_the_rest_loads(
