@@ -24,6 +24,7 @@ from dlt.sources.helpers.requests.retry import Client
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import (
     BasePaginator,
+    JSONLinkPaginator,
     JSONResponseCursorPaginator,
     OffsetPaginator,
 )
@@ -387,3 +388,18 @@ def _at(body: Any, keys: list[str]) -> Any:
     for key in keys:
         body = body.get(key) if isinstance(body, dict) else None
     return body
+
+
+class NextLinkPaginator(JSONLinkPaginator):
+    """dlt's JSONLinkPaginator (the next page's URL in the body), raising PagingStuck when a
+    page links to a URL already requested."""
+
+    def __init__(self, next_url_path: str) -> None:
+        super().__init__(next_url_path=next_url_path)
+        self._requested: set[str] = set()
+
+    def update_request(self, request: Request) -> None:
+        self._requested.add(str(request.url))
+        super().update_request(request)
+        if self._next_reference and str(request.url) in self._requested:
+            raise stuck(request.url, "the next page link points to a page already requested")

@@ -142,8 +142,8 @@ ZENDESK_SELL_RATE_DOC = "https://developer.zendesk.com/api-reference/sales-crm/r
 def zendesk_sell() -> VendorLimits:
     return VendorLimits(
         "zendesk_sell",
-        # 36,000 requests per hour per token; paced as its per-second share (10/s)
-        RateLimit(10, 1.0, ZENDESK_SELL_RATE_DOC + " (36,000 requests/hour per token)"),
+        # 36,000 requests per hour per token (the loader paces itself at its 10/s share)
+        RateLimit(36_000, 3600.0, ZENDESK_SELL_RATE_DOC + " (36,000 requests/hour per token)"),
         notes="429 when over; no rate-limit headers documented",
     )
 

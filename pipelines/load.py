@@ -28,7 +28,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from l2c.paths import default_duckdb_path
 from pipelines.manifest import systems as manifest_systems
-from pipelines.progress import Progress
+from pipelines.progress import EXPECTED_REQUESTS, Progress
 from pipelines.resume import (
     drop_extracted_already_normalized,
     duplicate_keys,
@@ -116,6 +116,7 @@ def load_system(
     pipeline = make_pipeline(system, duckdb_path, pipelines_dir)
     started = time.perf_counter()
     progress = Progress(system, interval=progress_interval)
+    EXPECTED_REQUESTS.pop(system, None)
     try:
         resumed = complete_interrupted_load(system, pipeline)
         source = SOURCES[system](**(source_kwargs or {}))

@@ -45,7 +45,7 @@ from pipelines.http import (
     get_json,
     make_client,
 )
-from pipelines.progress import notify
+from pipelines.progress import EXPECTED_REQUESTS, notify
 from pipelines.validation import (
     OPT_BOOL,
     OPT_INT,
@@ -374,6 +374,8 @@ def pipedrive_source(
         pages = [page for page in _v2_pages(client, "/api/v2/deals", params)]
         changed = sum(len(page) for page in pages)
         estimate = stats.spent + changed * DEAL_TOKENS + 10 * (changed // 100 + 1)
+        # a flow and a discounts request per deal, a products request per 100 deals
+        EXPECTED_REQUESTS[SYSTEM] = stats.requests + 2 * changed + changed // 100 + 1
         notify(
             SYSTEM,
             f"{changed} changed deals: about {estimate:,} tokens for this run "

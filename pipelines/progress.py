@@ -16,6 +16,9 @@ from pipelines.http import STATS
 # where notify() and the progress lines go (tests may point it elsewhere)
 OUTPUT: list[TextIO] = [sys.stdout]
 ENABLED = [True]
+# requests a source expects its run to make, when it can tell (Pipedrive, once it has read
+# the list of changed deals): the progress line then says about how long is left
+EXPECTED_REQUESTS: dict[str, int] = {}
 
 
 def notify(system: str, message: str) -> None:
@@ -69,7 +72,10 @@ class Progress:
             f"{self.system}: {self.records:,} records, {requests:,} requests "
             f"({requests / elapsed:.1f}/s), {throttled} x 429, {elapsed:.0f} s"
         )
-        expected = self.expected_requests() if self.expected_requests else None
+        if self.expected_requests is not None:
+            expected = self.expected_requests()
+        else:
+            expected = EXPECTED_REQUESTS.get(self.system)
         if expected and requests:
             left = max(expected - requests, 0) * elapsed / requests
             text += f", about {left:.0f} s left"

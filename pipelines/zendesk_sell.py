@@ -38,10 +38,9 @@ import dlt
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
-from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator
 
 from pipelines import limits
-from pipelines.http import fetch_each, make_client
+from pipelines.http import NextLinkPaginator, fetch_each, make_client
 from pipelines.validation import (
     CURSOR_SKEW,
     OPT_INT,
@@ -151,7 +150,7 @@ def _pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator[li
     for page in client.paginate(
         path,
         params=params,
-        paginator=JSONLinkPaginator(next_url_path="meta.links.next_page"),
+        paginator=NextLinkPaginator(next_url_path="meta.links.next_page"),
         data_selector="items",
     ):
         yield [item.get("data") if isinstance(item, dict) else item for item in page]

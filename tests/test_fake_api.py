@@ -217,7 +217,7 @@ def test_malform_and_request_log(
     assert ("GET", "/pipedrive/api/v2/deals", {"limit": "500"}) in log
 
 
-def test_http11_keep_alive(server: FakeApiServer, pd: requests.Session) -> None:
+def test_keep_alive_http11(server: FakeApiServer, pd: requests.Session) -> None:
     r = pd.get(f"{server.pipedrive_url}/api/v2/stages")
     assert r.raw.version == 11 and r.headers["Content-Length"] == str(len(r.content))
 

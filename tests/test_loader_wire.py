@@ -13,7 +13,7 @@ import tenacity.nap
 from conftest import table_counts
 
 from l2c_demo.fake_api import FakeApiServer, Fault
-from l2c_demo.simulator import DemoCompany
+from l2c_demo.simulator import DemoCompany, SimConfig
 from pipelines.load import load_system
 
 INCREMENTAL = ("persons", "organizations", "products", "activities", "deals")
@@ -26,6 +26,12 @@ def _moment(value: str) -> datetime:
 
 def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture
+def company() -> DemoCompany:
+    """A smaller company than conftest's: these tests are about single records."""
+    return DemoCompany(SimConfig(seed=7, n_deals=100))
 
 
 def _sent(server: FakeApiServer, path: str) -> list[dict[str, str]]:
