@@ -80,7 +80,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _prepare_duckdb(working: Path, new_file: Path) -> dict[str, int]:
+def _prepare_duckdb(working: Path, new_file: Path, run_id: str) -> dict[str, int]:
     """Copy the published schemas of the working warehouse into a new DuckDB file."""
     new_file.unlink(missing_ok=True)
     con = duckdb.connect(str(new_file))
@@ -97,6 +97,11 @@ def _prepare_duckdb(working: Path, new_file: Path) -> dict[str, int]:
             row = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
             counts[f"{schema}.{table}"] = int(row[0]) if row else 0
         con.execute("detach working")
+        if ("ops", "run_log") in tables:  # the publishing run is a success where it is served
+            con.execute(
+                "update ops.run_log set outcome = 'success', failed_step = null where run_id = ?",
+                [run_id],
+            )
         con.execute("checkpoint")
     finally:
         con.close()
@@ -234,7 +239,7 @@ def publish(working: Path, targets: PublishTargets, run_id: str) -> Published:
     pg = None
     try:
         try:
-            counts = _prepare_duckdb(working.resolve(), new_file)
+            counts = _prepare_duckdb(working.resolve(), new_file, run_id)
             _prepare_parquet(new_file, folder)
         except (duckdb.Error, OSError) as exc:
             raise PublishError(f"DuckDB/Parquet copy of {working}: {exc}") from exc

@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import dlt
 import duckdb
 
 from l2c import log
@@ -108,6 +109,15 @@ def _dbt_line(line: str) -> None:
         log.get("dbt").log(level, text)
 
 
+def export_pseudonymisation_key() -> None:
+    """Give dbt the pseudonymisation key from dlt's secrets ([l2c] pseudonymisation_key in
+    .dlt/secrets.toml, or env L2C__PSEUDONYMISATION_KEY); the staging macro pseudonymise
+    reads it when var pseudonymise_personal_data or pseudonymise_rep_names is on."""
+    key = dlt.secrets.get("l2c.pseudonymisation_key")
+    if key:
+        os.environ["L2C_PSEUDONYMISATION_KEY"] = str(key)
+
+
 def _dbt_build(
     duckdb_path: Path, run: Run, dbt_vars: dict[str, object] | None, selector: str | None
 ) -> list[dict[str, Any]]:
@@ -119,6 +129,7 @@ def _dbt_build(
     target = dbt_target(duckdb_path)
     (target / "run_results.json").unlink(missing_ok=True)
     os.environ.setdefault("DBT_USE_COLORS", "false")  # its lines go to our log, not a terminal
+    export_pseudonymisation_key()
     try:
         run_dbt(args, duckdb_path, target_path=target, quiet=True, on_line=_dbt_line)
     finally:
@@ -275,12 +286,14 @@ def _steps(
     if not selector:
         log.get("summary").info("\n%s", summarize(duckdb_path))
 
-    run.failed_step = None
-    run.outcome = "success"
-    run.ended_at = datetime.now(timezone.utc)
-    record(duckdb_path, run)  # the served copies carry this run's row
+    # the run's row goes out with the marts, as a success (only the served copies say so until
+    # the publish is through: a run killed while publishing stays `publishing` here)
     run.failed_step = "publish"
+    run.outcome = "publishing"
+    run.ended_at = datetime.now(timezone.utc)
+    record(duckdb_path, run)
     published = publish(duckdb_path, targets, run.run_id)
+    run.outcome = "success"
     tables = sum(1 for name in published.tables if name.startswith("marts."))
     log.get("publish").info(
         "published %d marts: %s, %s/<mart>.parquet%s",
