@@ -11,15 +11,17 @@ changed since the file was last read (dlt resource state: file name -> content h
 fingerprint). A changed file is re-read whole and its rows merge by key, so re-exported files
 (an ERP rewriting last month's file with fulfilment dates) update rows in place, and a re-run
 with nothing new loads nothing. Rows are never deleted: a row that disappears from a file, or a
-file that is removed, keeps its last loaded version.
+file that is removed, keeps its last loaded version. The state also keeps each file's keys: when
+a new or changed file shares a key with a file not read this run, every file is read again, so
+the outcome is the one a first run over all the files gives, whatever order they arrived in.
 
 Bad input is loaded around, never dropped, and reported:
 - a file whose header lacks a required column (or has an unknown one under
   `unknown_columns: reject`, or repeats a column), or that cannot be decoded, is rejected whole;
 - a row with a value that does not parse as its column's type, a missing required value or the
   wrong number of fields is rejected;
-- a row whose primary key was already seen in this run (same file or an earlier file in name
-  order) is rejected and names the first occurrence; the first one loads.
+- a row whose primary key is in an earlier row (same file, or an earlier file in name order,
+  read in this run or before) is rejected and names the first occurrence; the first one loads.
 Every rejection is a row of raw_<system>.rejects (file, row, column, reason, payload; the
 pipelines.validation conventions), every file read gets a row in raw_<system>.source_files
 (hash, status, row counts, error), a rejected file is copied to `quarantine_folder` when one is
@@ -35,6 +37,9 @@ Configuration (dlt config/secrets or environment; <SYSTEM> is the mapping's syst
                                               (still being written); they load next run
     SOURCES__<SYSTEM>__REREAD_ALL             default false: read every file this run, even
                                               unchanged ones (rows merge; nothing duplicates)
+    SOURCES__<SYSTEM>__READY_MARKER_SUFFIX    optional, e.g. .done: read a file only once a
+                                              file of its name plus this suffix exists (the
+                                              exporter writes it when the file is complete)
 """
 
 from __future__ import annotations
@@ -111,6 +116,7 @@ class FileResult:
     problems: list[str] = field(default_factory=list)  # readable, one per reject
     error: str | None = None  # the file was rejected whole
     rows_read: int = 0
+    keys: set[str] = field(default_factory=set)  # keys of its rows whose values parsed
 
     @property
     def status(self) -> str:
@@ -304,6 +310,14 @@ class FileReader:
             result.error = f"file rejected: {exc}"
             self._reject(result, None, {"file": file, "sha256": sha}, [], result.error)
             return result
+        if fmt == "csv" and rows and not data.endswith((b"\n", b"\r")):
+            log.warning(
+                "%s.%s: %s does not end with a line break; if it was still being written, its "
+                "last row may be cut (READY_MARKER_SUFFIX or MIN_FILE_AGE_SECONDS wait for it)",
+                self.system,
+                self.entity.name,
+                file,
+            )
         for raw in rows:
             self._read_row(result, header, layout, raw)
         return result
@@ -332,6 +346,7 @@ class FileReader:
             self._reject(result, raw, payload, [h for h, _ in bad], reason, record_id)
             return
         key = tuple(row[k] for k in self.entity.primary_key)
+        result.keys.add(json.dumps(key, default=str))
         first = self.first_seen.get(key)
         if first is not None:
             headers = [self.entity.column(k).header for k in self.entity.primary_key]
@@ -393,6 +408,7 @@ class RunSummary:
     matched: int = 0
     unchanged: int = 0
     too_new: int = 0
+    not_ready: int = 0
     results: list[FileResult] = field(default_factory=list)
 
     def render(self) -> str:
@@ -404,6 +420,7 @@ class RunSummary:
             f"{self.system}.{self.entity}: {self.matched} file(s) matched, {read} read "
             f"({self.unchanged} unchanged"
             + (f", {self.too_new} too new, next run" if self.too_new else "")
+            + (f", {self.not_ready} without ready marker, next run" if self.not_ready else "")
             + f"); {loaded} row(s) loaded"
         )
         if not bad_files and not bad_rows:
@@ -449,6 +466,7 @@ def entity_resource(
     quarantine_folder: Path | None = None,
     min_file_age_seconds: float = 0.0,
     reread_all: bool = False,
+    ready_suffix: str | None = None,
 ) -> DltResource:
     @dlt.resource(
         name=entity.name,
@@ -463,26 +481,46 @@ def entity_resource(
             )
         state = dlt.current.resource_state()
         known: dict[str, dict[str, str]] = state.setdefault("files", {})
+        keys_of: dict[str, list[str]] = state.setdefault("keys", {})
         fingerprint = entity.fingerprint()
-        reader = FileReader(system, entity)
         summary = RunSummary(system, entity.name)
         newest_allowed = time.time() - min_file_age_seconds
+        present: list[tuple[Path, str, str, bytes]] = []  # path, format, file, content
+        changed: set[str] = set()
         for path, fmt in matching_files(folder, entity):
             summary.matched += 1
             if min_file_age_seconds and path.stat().st_mtime > newest_allowed:
                 summary.too_new += 1
                 continue
+            if ready_suffix and not path.with_name(path.name + ready_suffix).exists():
+                summary.not_ready += 1
+                continue
             file = path.relative_to(folder).as_posix()
             data = path.read_bytes()
             sha = hashlib.sha256(data).hexdigest()
-            previous = known.get(file)
-            if not reread_all and previous == {"sha256": sha, "mapping": fingerprint}:
-                summary.unchanged += 1
-                continue
-            result = reader.read(file, fmt, data)
+            present.append((path, fmt, file, data))
+            if reread_all or known.get(file) != {"sha256": sha, "mapping": fingerprint}:
+                changed.add(file)
+        results = _read_files(FileReader(system, entity), present, changed)
+        if changed and _keys_shared(results, keys_of, [f for *_, f, _ in present], changed):
+            # another file holds one of these keys: which row wins depends on all the files
+            # (the first in name order), so all are read, as a first run would read them
+            log.warning(
+                "%s.%s: a key of a new or changed file is also in another file; every file "
+                "is read again (the first file in name order keeps the key)",
+                system,
+                entity.name,
+            )
+            changed = {file for *_, file, _ in present}
+            results = _read_files(FileReader(system, entity), present, changed)
+        summary.unchanged = len(present) - len(changed)
+        to_arrow_table = FileReader(system, entity).arrow
+        for (path, _fmt, file, _data), result in zip(
+            [p for p in present if p[2] in changed], results, strict=True
+        ):
             summary.results.append(result)
             if result.rows:
-                yield reader.arrow(result.rows)
+                yield to_arrow_table(result.rows)
             if result.rejects:
                 yield dlt.mark.with_hints(
                     result.rejects, rejects_hints(), create_table_variant=True
@@ -494,7 +532,8 @@ def entity_resource(
                 target = quarantine_folder / file
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, target)
-            known[file] = {"sha256": sha, "mapping": fingerprint}
+            known[file] = {"sha256": result.sha256, "mapping": fingerprint}
+            keys_of[file] = sorted(result.keys)
         if summary.matched == 0:
             globs = ", ".join(g.glob for g in entity.files)
             log.warning("%s.%s: no file in %s matches %s", system, entity.name, folder, globs)
@@ -504,6 +543,37 @@ def entity_resource(
             log.info("%s", summary.render())
 
     return read_entity
+
+
+def _read_files(
+    reader: FileReader, present: list[tuple[Path, str, str, bytes]], files: set[str]
+) -> list[FileResult]:
+    """The results of reading `files` (of `present`, in its name order) with one reader."""
+    return [reader.read(file, fmt, data) for _path, fmt, file, data in present if file in files]
+
+
+def _keys_shared(
+    results: list[FileResult],
+    keys_of: dict[str, list[str]],
+    present: list[str],
+    changed: set[str],
+) -> bool:
+    """Whether a key of a file read now (its new keys, or the keys it had before it changed)
+    is also a key of a file not read now; True when that is unknown (a file read before the
+    keys were kept)."""
+    others: set[str] = set()
+    for file in present:
+        if file in changed:
+            continue
+        if file not in keys_of:
+            return True
+        others.update(keys_of[file])
+    if not others:
+        return False
+    touched = set().union(*(r.keys for r in results))
+    for result in results:
+        touched.update(keys_of.get(result.file, ()))
+    return not others.isdisjoint(touched)
 
 
 def default_mapping_path(system: str) -> Path:
@@ -520,6 +590,7 @@ def file_drop(system: str) -> Callable[..., DltSource]:
         quarantine_folder: str | None = None,
         min_file_age_seconds: float = 0.0,
         reread_all: bool = False,
+        ready_marker_suffix: str | None = None,
     ) -> list[DltResource]:
         spec: FileDropMapping = load_mapping(mapping or default_mapping_path(system))
         if spec.system != system:
@@ -530,7 +601,15 @@ def file_drop(system: str) -> Callable[..., DltSource]:
         quarantine = Path(quarantine_folder).expanduser() if quarantine_folder else None
         root = Path(folder).expanduser()
         return [
-            entity_resource(system, entity, root, quarantine, min_file_age_seconds, reread_all)
+            entity_resource(
+                system,
+                entity,
+                root,
+                quarantine,
+                min_file_age_seconds,
+                reread_all,
+                ready_marker_suffix or None,
+            )
             for entity in spec.entities
         ]
 

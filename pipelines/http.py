@@ -3,6 +3,7 @@ called once per record, and API paginators."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -16,9 +17,10 @@ from dlt.sources.helpers.requests.retry import Client
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from dlt.sources.helpers.rest_client.utils import join_url
-from requests import PreparedRequest, Request, Response, Session
+from requests import PreparedRequest, Request, RequestException, Response, Session
 from requests.auth import AuthBase
 from requests.cookies import extract_cookies_to_jar
+from requests.exceptions import JSONDecodeError as RequestsJSONDecodeError
 from requests.utils import get_encoding_from_headers, requote_uri
 from urllib3 import BaseHTTPResponse
 
@@ -57,6 +59,37 @@ class _EnvironmentSettings:
         return {**settings, "proxies": dict(settings["proxies"])}
 
 
+class CrossHostRedirect(RequestException):
+    """A response redirected to another host; the redirect is not followed."""
+
+
+def refuse_cross_host_redirects(session: Session) -> None:
+    """Make `session` stop at a redirect to another host instead of following it.
+
+    On a redirect requests drops only the Authorization header (and only when the host
+    changes); a credential sent as another header (Pipedrive's x-api-token) or a query
+    parameter would go to the new host. `rebuild_auth` is the step of requests' redirect
+    loop that decides this, before the next request is sent: it now raises instead, with
+    requests' own rule for "another host" (`should_strip_auth`: another host name or port,
+    or https to http; http to https on the default ports is the same host)."""
+    rebuild_auth = session.rebuild_auth
+
+    def rebuild_auth_on_the_same_host(prepared: PreparedRequest, response: Response) -> None:
+        source, target = str(response.request.url), str(prepared.url)
+        if session.should_strip_auth(source, target):
+            origin, other = urlsplit(source), urlsplit(target)
+            raise CrossHostRedirect(
+                f"{source} redirects ({response.status_code}) to {target}: not followed, "
+                f"credentials for {origin.scheme}://{origin.netloc} are never sent to "
+                f"another host ({other.scheme}://{other.netloc})",
+                request=prepared,
+                response=response,
+            )
+        rebuild_auth(prepared, response)
+
+    session.rebuild_auth = rebuild_auth_on_the_same_host  # type: ignore[method-assign]
+
+
 def decode_json_once(response: Response) -> Response:
     """Make `response.json()` decode the body on the first call and return the same object
     afterwards. RESTClient.paginate decodes every page twice (once to select the data, once
@@ -66,7 +99,7 @@ def decode_json_once(response: Response) -> Response:
     A UTF-8 body is decoded with orjson (about 3x faster than requests' json/simplejson, same
     values); whatever orjson refuses (other encodings, NaN, invalid JSON) and bodies with a
     run of 19+ digits (orjson turns integers beyond 64 bits into floats) go to requests' own
-    decoder, so results and errors are requests'."""
+    decoder, read leniently and with a clearer error (_decode_or_explain)."""
     decode = response.json
     decoded: list[Any] = []
 
@@ -86,7 +119,9 @@ _NINETEEN_DIGITS = b"0" * 19
 
 
 def _fast_decode(response: Response, decode: Callable[[], Any]) -> Any:
-    return _decode_body(response.content, response.encoding, decode)
+    return _decode_body(
+        response.content, response.encoding, lambda: _decode_or_explain(response, decode)
+    )
 
 
 def _decode_body(body: bytes, encoding: str | None, decode: Callable[[], Any]) -> Any:
@@ -100,6 +135,32 @@ def _decode_body(body: bytes, encoding: str | None, decode: Callable[[], Any]) -
         except orjson.JSONDecodeError:
             pass
     return decode()
+
+
+def _decode_or_explain(response: Response, decode: Callable[[], Any]) -> Any:
+    """requests' decoding of the body, read leniently where it refuses NaN and Infinity, and
+    an error that names the URL when the body is no JSON at all.
+
+    requests decodes with simplejson when it is installed (dlt installs it), which refuses
+    NaN, Infinity and -Infinity; some APIs write a number so. Python's json module reads
+    them, and the row checks then reject such a value naming its field (one row, not the
+    run). Anything else that does not decode raises requests' JSONDecodeError, its message
+    naming the URL, the status and the start of the body (a truncated page, an HTML error
+    page answered 200)."""
+    try:
+        return decode()
+    except RequestsJSONDecodeError as exc:
+        try:
+            return json.loads(response.text)
+        except ValueError:
+            pass
+        start = response.text[:80]
+        raise RequestsJSONDecodeError(
+            f"response of {response.url} (status {response.status_code}, "
+            f"{len(response.content)} bytes, starting {start!r}) is not valid JSON: {exc.msg}",
+            exc.doc,
+            exc.pos,
+        ) from None
 
 
 @lru_cache(maxsize=64)
@@ -133,6 +194,7 @@ def make_client(
 ) -> RESTClient:
     """A RESTClient that retries 429 (honouring Retry-After), 5xx, timeouts and dropped
     connections with exponential backoff, and raises a clear HTTPError when it gives up.
+    A redirect to another host stops with CrossHostRedirect (refuse_cross_host_redirects).
 
     Pass credentials as `auth` rather than as a header: with no auth, requests looks for a
     ~/.netrc entry on every request. Proxy and CA-bundle environment variables are honoured
@@ -146,6 +208,7 @@ def make_client(
         raise_for_status=False,
     ).session
     session.merge_environment_settings = _EnvironmentSettings(session)  # type: ignore[method-assign]
+    refuse_cross_host_redirects(session)
     send = session.send  # dlt's retrying send
 
     def send_and_decode_once(request: PreparedRequest, **kwargs: Any) -> Response:
@@ -282,6 +345,31 @@ def fetch_each(fetch: Callable[[T], R], items: Iterable[T], max_workers: int) ->
                 future.cancel()
 
 
+class PagingStuck(RuntimeError):
+    """A page says there is more but does not move the paging forward: requesting the next
+    page would ask for the same page again, for ever."""
+
+
+def stuck(url: Any, detail: str) -> PagingStuck:
+    return PagingStuck(
+        f"paging does not advance at {url}: {detail}; stopped instead of requesting the "
+        "same page again"
+    )
+
+
+def v1_next_start(body: Any, start: int, limit: int, url: Any) -> int | None:
+    """The `start` of the next page of a Pipedrive v1 listing (None: this was the last), from
+    `additional_data.pagination`. A next start that is not past this page's start raises
+    PagingStuck (dlt's paginators have no such check)."""
+    pagination = ((body or {}).get("additional_data") or {}).get("pagination") or {}
+    if not pagination.get("more_items_in_collection"):
+        return None
+    next_start = int(pagination.get("next_start", start + limit))
+    if next_start <= start:
+        raise stuck(url, f"more items, yet next_start {next_start} is not after start {start}")
+    return next_start
+
+
 class PipedriveV1Paginator(BasePaginator):
     """Pipedrive v1 `start`/`limit` paging: `additional_data.pagination.next_start`."""
 
@@ -294,29 +382,37 @@ class PipedriveV1Paginator(BasePaginator):
         request.params = {**(request.params or {}), "start": self.start, "limit": self.limit}
 
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
-        pagination = (response.json().get("additional_data") or {}).get("pagination") or {}
-        if pagination.get("more_items_in_collection"):
-            self.start = int(pagination.get("next_start", self.start + self.limit))
-            self._has_next_page = True
-        else:
-            self._has_next_page = False
+        next_start = v1_next_start(response.json(), self.start, self.limit, response.url)
+        self._has_next_page = next_start is not None
+        if next_start is not None:
+            self.start = next_start
 
     def update_request(self, request: Request) -> None:
         request.params["start"] = self.start
 
 
 class PipedriveV2Paginator(BasePaginator):
-    """Pipedrive v2 cursor paging: `additional_data.next_cursor`, sent back as `cursor`."""
+    """Pipedrive v2 cursor paging: `additional_data.next_cursor`, sent back as `cursor`.
+    An empty page that names a next cursor, or a cursor already sent, raises PagingStuck."""
 
     def __init__(self) -> None:
         super().__init__()
         self.cursor: str | None = None
+        self._sent: set[str] = set()
 
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
-        self.cursor = (response.json().get("additional_data") or {}).get("next_cursor")
-        self._has_next_page = bool(self.cursor)
+        body = response.json()
+        cursor = (body.get("additional_data") or {}).get("next_cursor")
+        if cursor and not body.get("data"):
+            raise stuck(response.url, f"an empty page names next_cursor {cursor!r}")
+        if cursor and cursor in self._sent:
+            raise stuck(response.url, f"next_cursor {cursor!r} was already requested")
+        self.cursor = cursor
+        self._has_next_page = bool(cursor)
 
     def update_request(self, request: Request) -> None:
+        if self.cursor:
+            self._sent.add(self.cursor)
         request.params["cursor"] = self.cursor
 
 
@@ -349,8 +445,11 @@ class SalesforceQueryPaginator(BasePaginator):
 
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
         body = response.json()
-        self.next_url = None if body.get("done", True) else body.get("nextRecordsUrl")
-        self._has_next_page = bool(self.next_url)
+        next_url = None if body.get("done", True) else body.get("nextRecordsUrl")
+        if next_url and next_url == self.next_url:
+            raise stuck(response.url, f"nextRecordsUrl {next_url!r} was already requested")
+        self.next_url = next_url
+        self._has_next_page = bool(next_url)
 
     def update_request(self, request: Request) -> None:
         if self.next_url:

@@ -32,6 +32,7 @@ from pipelines.http import (
     PipedriveV2Paginator,
     fetch_each,
     make_client,
+    v1_next_start,
 )
 from pipelines.validation import (
     OPT_BOOL,
@@ -42,6 +43,7 @@ from pipelines.validation import (
     REQ_ID,
     REQ_INT,
     REQ_RFC3339,
+    REQ_RFC3339_CURSOR,
     REQ_V1_TS,
     RowSpec,
     emit,
@@ -63,7 +65,7 @@ SPECS: dict[str, RowSpec] = {
             "stage_id": OPT_INT,
             "value": OPT_MONEY,
             "add_time": REQ_RFC3339,
-            "update_time": REQ_RFC3339,
+            "update_time": REQ_RFC3339_CURSOR,
             "stage_change_time": OPT_RFC3339,
             "won_time": OPT_RFC3339,
             "lost_time": OPT_RFC3339,
@@ -72,16 +74,16 @@ SPECS: dict[str, RowSpec] = {
     ),
     "stages": RowSpec("stages", {"id": REQ_INT, "pipeline_id": REQ_INT}),
     "pipelines": RowSpec("pipelines", {"id": REQ_INT}),
-    "persons": RowSpec("persons", {"id": REQ_INT, "update_time": REQ_RFC3339}),
-    "organizations": RowSpec("organizations", {"id": REQ_INT, "update_time": REQ_RFC3339}),
-    "products": RowSpec("products", {"id": REQ_INT, "update_time": REQ_RFC3339}),
+    "persons": RowSpec("persons", {"id": REQ_INT, "update_time": REQ_RFC3339_CURSOR}),
+    "organizations": RowSpec("organizations", {"id": REQ_INT, "update_time": REQ_RFC3339_CURSOR}),
+    "products": RowSpec("products", {"id": REQ_INT, "update_time": REQ_RFC3339_CURSOR}),
     "activities": RowSpec(
         "activities",
         {
             "id": REQ_INT,
             "deal_id": OPT_INT,
             "add_time": REQ_RFC3339,
-            "update_time": REQ_RFC3339,
+            "update_time": REQ_RFC3339_CURSOR,
             "marked_as_done_time": OPT_RFC3339,
         },
     ),
@@ -225,14 +227,12 @@ def _v1_get_all(
 ) -> Iterator[list[Any]]:
     """v1 start/limit paging with plain GETs: for the per-deal endpoints, called once per deal,
     where `paginate()`'s per-call setup costs as much as the request itself."""
-    start = 0
-    while True:
-        body = get(path, {**params, "start": start, "limit": page_size})
+    start: int | None = 0
+    while start is not None:
+        query = {**params, "start": start, "limit": page_size}
+        body = get(path, query)
         yield [row for row in body.get("data") or [] if row is not None]
-        pagination = (body.get("additional_data") or {}).get("pagination") or {}
-        if not pagination.get("more_items_in_collection"):
-            return
-        start = int(pagination.get("next_start", start + page_size))
+        start = v1_next_start(body, start, page_size, get.url(path, query))
 
 
 def _only_deals(items: Iterable[Any]) -> list[dict[str, Any]]:

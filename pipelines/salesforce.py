@@ -56,6 +56,7 @@ from pipelines.validation import (
     OPT_RFC3339,
     REQ_ID,
     REQ_RFC3339,
+    REQ_RFC3339_CURSOR,
     Checker,
     RowSpec,
     emit,
@@ -89,7 +90,7 @@ def _optional(check: Callable[[Any], Any]) -> Checker:
 
 
 OPT_DATE = _optional(_date)
-STAMPED = {"Id": REQ_ID, "CreatedDate": REQ_RFC3339, "SystemModstamp": REQ_RFC3339}
+STAMPED = {"Id": REQ_ID, "CreatedDate": REQ_RFC3339, "SystemModstamp": REQ_RFC3339_CURSOR}
 
 # Fields the event log depends on are type-checked (timestamps parsed to UTC); a row that fails
 # goes to `rejects` with the reason. Other fields load as they come (schema evolves).

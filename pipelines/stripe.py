@@ -30,22 +30,24 @@ from pipelines.validation import (
     OPT_UNIX,
     REQ_ID,
     REQ_MINOR,
-    REQ_UNIX,
+    REQ_UNIX_CURSOR,
     RowSpec,
     emit,
+    emit_split,
+    split_page,
 )
 
 SYSTEM = "stripe"
 CHANGEABLE_INVOICE_STATUSES = ("draft", "open", "uncollectible")
 
 SPECS: dict[str, RowSpec] = {
-    "customers": RowSpec("customers", {"id": REQ_ID, "created": REQ_UNIX}),
+    "customers": RowSpec("customers", {"id": REQ_ID, "created": REQ_UNIX_CURSOR}),
     "invoices": RowSpec(
         "invoices",
         {
             "id": REQ_ID,
             "customer": REQ_ID,
-            "created": REQ_UNIX,
+            "created": REQ_UNIX_CURSOR,
             "due_date": OPT_UNIX,
             "amount_due": REQ_MINOR,
             "amount_paid": REQ_MINOR,
@@ -59,9 +61,21 @@ SPECS: dict[str, RowSpec] = {
     ),
     "charges": RowSpec(
         "charges",
-        {"id": REQ_ID, "created": REQ_UNIX, "amount": REQ_MINOR, "amount_refunded": OPT_MINOR},
+        {
+            "id": REQ_ID,
+            "created": REQ_UNIX_CURSOR,
+            "amount": REQ_MINOR,
+            "amount_refunded": OPT_MINOR,
+        },
     ),
 }
+
+
+def _plausible_created(row: Any) -> int | None:
+    try:
+        return REQ_UNIX_CURSOR(row.get("created")) if isinstance(row, dict) else None
+    except ValueError:
+        return None
 
 
 def _pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
@@ -103,16 +117,20 @@ def stripe_source(
         oldest_changeable: int | None = None
         newest: int | None = None
         for page in _pages(client, "/v1/invoices", params):
+            checked = split_page(SYSTEM, SPECS["invoices"], page)
+            rejected = {reject["record_id"] for reject in checked.rejects}
             for row in page:
-                created = row.get("created") if isinstance(row, dict) else None
-                if not isinstance(created, int) or isinstance(created, bool):
+                created = _plausible_created(row)
+                if created is None:  # a created in ms or in the future moves nothing
                     continue
                 newest = created if newest is None else max(newest, created)
-                if row.get("status") in CHANGEABLE_INVOICE_STATUSES:
+                # a rejected invoice is read again until it loads
+                changeable = row.get("status") in CHANGEABLE_INVOICE_STATUSES
+                if changeable or str(row.get("id")) in rejected:
                     oldest_changeable = (
                         created if oldest_changeable is None else min(oldest_changeable, created)
                     )
-            yield from emit(SYSTEM, SPECS["invoices"], page)
+            yield from emit_split(checked)
         next_watermark = oldest_changeable if oldest_changeable is not None else newest
         if next_watermark is not None:
             state["reread_from_created"] = next_watermark

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import dlt
 import pyarrow as pa
+
+log = logging.getLogger(__name__)
 
 Checker = Callable[[Any], Any]
 """Returns the (possibly converted) value or raises ValueError with a short reason."""
@@ -103,10 +106,43 @@ def _v1_timestamp(value: Any) -> datetime:
     return parsed.astimezone(timezone.utc)
 
 
+UNIX_SECONDS_MAX = 4102444800  # 2100-01-01T00:00:00Z
+"""Unix seconds beyond this are not a date of a business record (a value in milliseconds
+is beyond it for any moment after 1970-02-17)."""
+
+CURSOR_SKEW = timedelta(days=1)
+"""How far in the future a cursor value (the `update_time` or `created` an incremental load
+resumes from) may be: clocks differ, but a record changed later than tomorrow is a wrong
+value, and a cursor moved to it would skip every real change until then."""
+
+
 def _unix_seconds(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"expected unix seconds, got {value!r}")
+    if value >= UNIX_SECONDS_MAX:
+        unit = " (milliseconds?)" if value < UNIX_SECONDS_MAX * 1000 else ""
+        raise ValueError(f"unix seconds {value!r} are after the year 2100{unit}")
     return value
+
+
+def _not_in_the_future(check: Checker) -> Checker:
+    """`check`, then: the timestamp is at most CURSOR_SKEW after now. For the cursor fields
+    of incremental loads: a rejected row does not move the cursor."""
+
+    def run(value: Any) -> Any:
+        checked = check(value)
+        moment = (
+            datetime.fromtimestamp(checked, timezone.utc) if isinstance(checked, int) else checked
+        )
+        latest = datetime.now(timezone.utc) + CURSOR_SKEW
+        if moment > latest:
+            raise ValueError(
+                f"{value!r} is in the future (after {latest:%Y-%m-%dT%H:%M:%SZ}); "
+                "not used as the incremental cursor"
+            )
+        return checked
+
+    return run
 
 
 REQ_INT = _required(_int)
@@ -118,10 +154,12 @@ OPT_BOOL = _optional(_bool)
 REQ_MINOR = _required(_minor_units)
 OPT_MINOR = _optional(_minor_units)
 REQ_RFC3339 = _required(_rfc3339)
+REQ_RFC3339_CURSOR = _required(_not_in_the_future(_rfc3339))
 OPT_RFC3339 = _optional(_rfc3339)
 REQ_V1_TS = _required(_v1_timestamp)
 OPT_V1_TS = _optional(_v1_timestamp)
 REQ_UNIX = _required(_unix_seconds)
+REQ_UNIX_CURSOR = _required(_not_in_the_future(_unix_seconds))
 OPT_UNIX = _optional(_unix_seconds)
 
 FieldSpec = Mapping[str, Checker]
@@ -204,16 +242,37 @@ def rejects_hints() -> Any:
         write_disposition="merge",
         primary_key="reject_id",
         merge_key=[],
-        columns={
-            "reject_id": {"data_type": "text", "nullable": False},
-            "source_system": {"data_type": "text"},
-            "resource": {"data_type": "text"},
-            "record_id": {"data_type": "text"},
-            "reason": {"data_type": "text"},
-            "payload": {"data_type": "text"},
-            "rejected_at": {"data_type": "timestamp"},
-        },
+        columns=_reject_columns(),
     )
+
+
+def _reject_columns() -> Any:
+    return {
+        "reject_id": {"data_type": "text", "nullable": False},
+        "source_system": {"data_type": "text"},
+        "resource": {"data_type": "text"},
+        "record_id": {"data_type": "text"},
+        "reason": {"data_type": "text"},
+        "payload": {"data_type": "text"},
+        "rejected_at": {"data_type": "timestamp"},
+    }
+
+
+def rejects_table() -> Any:
+    """A resource that only declares the `rejects` table (no rows): added to every source by
+    pipelines.load, so raw_<system>.rejects exists after every load, empty after a clean one,
+    and a query or check of it never fails for want of a reject."""
+
+    @dlt.resource(
+        name="rejects",
+        write_disposition="merge",
+        primary_key="reject_id",
+        columns=_reject_columns(),
+    )
+    def rejects() -> Iterator[Any]:
+        yield dlt.mark.materialize_table_schema()
+
+    return rejects
 
 
 @dataclass
@@ -331,8 +390,22 @@ def emit(
 ) -> Iterable[Any]:
     """Yield the good rows to the resource's table (as an Arrow table when `arrow_types` is
     given, see arrow_or_rows) and the bad ones to ``rejects``."""
-    page = split_page(system, spec, rows)
+    yield from emit_split(split_page(system, spec, rows), arrow_types)
+
+
+def emit_split(page: SplitPage, arrow_types: ArrowTypes | None = None) -> Iterable[Any]:
+    """emit() for a page already split; logs a warning naming the first rejects."""
     if page.good:
         yield page.good if arrow_types is None else arrow_or_rows(page.good, arrow_types)
     if page.rejects:
+        first = page.rejects[0]
+        log.warning(
+            "%s.%s: %d row(s) rejected (see raw_%s.rejects), e.g. id %s: %s",
+            first["source_system"],
+            first["resource"],
+            len(page.rejects),
+            first["source_system"],
+            first["record_id"],
+            first["reason"],
+        )
         yield dlt.mark.with_hints(page.rejects, rejects_hints(), create_table_variant=True)

@@ -40,11 +40,13 @@ from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator
 
 from pipelines.http import JsonGetter, compiled_path, make_client
 from pipelines.validation import (
+    CURSOR_SKEW,
     OPT_INT,
     OPT_MONEY,
     OPT_RFC3339,
     REQ_INT,
     REQ_RFC3339,
+    REQ_RFC3339_CURSOR,
     RowSpec,
     SplitPage,
     rejects_hints,
@@ -69,7 +71,7 @@ SPECS: dict[str, RowSpec] = {
             "last_stage_change_by_id": OPT_INT,
             "value": OPT_MONEY,
             "created_at": REQ_RFC3339,
-            "updated_at": REQ_RFC3339,
+            "updated_at": REQ_RFC3339_CURSOR,
             "last_stage_change_at": OPT_RFC3339,
         },
     ),
@@ -80,7 +82,7 @@ SPECS: dict[str, RowSpec] = {
             "owner_id": OPT_INT,
             "source_id": OPT_INT,
             "created_at": REQ_RFC3339,
-            "updated_at": REQ_RFC3339,
+            "updated_at": REQ_RFC3339_CURSOR,
         },
     ),
     "lead_conversions": RowSpec(
@@ -94,7 +96,7 @@ SPECS: dict[str, RowSpec] = {
             "deal_id": REQ_INT,
             "discount": OPT_MONEY,
             "created_at": REQ_RFC3339,
-            "updated_at": REQ_RFC3339,
+            "updated_at": REQ_RFC3339_CURSOR,
         },
     ),
     "order_line_items": RowSpec(
@@ -197,11 +199,13 @@ class DescCursor:
         """Rows at or after start (rows without a readable value are kept: validation
         rejects them with a reason)."""
         kept = []
+        # a value in the future is rejected by validation and must not move the cursor
+        latest = datetime.now(timezone.utc) + CURSOR_SKEW
         for row in rows:
             moment = _moment(row.get(field)) if isinstance(row, dict) else None
             if moment is None or moment >= self.start:
                 kept.append(row)
-                if moment is not None and moment > self.newest:
+                if moment is not None and self.newest < moment <= latest:
                     self.newest = moment
         return kept
 

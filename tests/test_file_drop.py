@@ -463,6 +463,61 @@ def test_duplicate_ids_are_rejected_naming_the_first_occurrence(
     assert origin == [(first_file.name, 1)]
 
 
+def _rejected_rows(db: Path) -> set[tuple[Any, ...]]:
+    return {(r["source_file"], r["source_row"], r["record_id"]) for r in rejects(db)}
+
+
+@pytest.mark.parametrize("name", ["sales_orders_2099-01.csv", "sales_orders_2000-01.csv"])
+def test_a_key_in_a_file_dropped_later_gives_what_a_first_run_gives(
+    name: str, company: DemoCompany, drop: Path, duckdb_path: Path, tmp_path: Path
+) -> None:
+    """The first file in name order keeps a key, the same row in another file is a reject,
+    whichever file arrived first and whichever run read it."""
+    paths = write_erp_export(company, drop)
+    load_system("erp", duckdb_path)
+    original = read_csv(paths[0])[1]
+    changed = [*original]
+    changed[HEADERS.index("Net Amount")] = "99999,99"
+    write_csv(drop / name, [list(HEADERS), changed])
+    load_system("erp", duckdb_path)
+
+    later_file = name > paths[0].name
+    kept, rejected = (paths[0].name, name) if later_file else (name, paths[0].name)
+    kept_amount = (original if later_file else changed)[HEADERS.index("Net Amount")]
+    stored = query(
+        duckdb_path,
+        "select net_amount, _source_file from raw_erp.orders where order_no = ?",
+        [original[0]],
+    )
+    assert stored == [(Decimal(kept_amount.replace(",", ".")), kept)]
+    assert (rejected, 1, original[0]) in _rejected_rows(duckdb_path)
+
+    fresh = tmp_path / "fresh" / "l2c.duckdb"
+    load_system("erp", fresh)  # a first run over the same files
+    assert raw_orders(duckdb_path) == raw_orders(fresh)
+    assert _rejected_rows(duckdb_path) == _rejected_rows(fresh)
+
+
+def test_a_file_waits_for_its_ready_marker(
+    company: DemoCompany, drop: Path, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A half-written file (cut before its last optional value) is not read until the
+    exporter says it is complete."""
+    paths = write_erp_export(company, drop)
+    monkeypatch.setenv("SOURCES__ERP__READY_MARKER_SUFFIX", ".done")
+    for path in paths[:-1]:
+        path.with_name(path.name + ".done").touch()
+    last = paths[-1]
+    complete = last.read_bytes()
+    last.write_bytes(complete[: complete.rstrip().rfind(b";") + 1])  # cut mid-row
+    load_system("erp", duckdb_path)
+    assert last.name not in {r[7] for r in raw_orders(duckdb_path).values()}
+    last.write_bytes(complete)
+    last.with_name(last.name + ".done").touch()
+    load_system("erp", duckdb_path)
+    assert_orders_match(duckdb_path, company, ("pipedrive", "oracle_cx"))
+
+
 def test_a_re_run_reads_and_loads_nothing(
     company: DemoCompany,
     drop: Path,

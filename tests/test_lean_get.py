@@ -114,11 +114,13 @@ def test_timeouts_are_retried(
     server: FakeApiServer, company: DemoCompany, sleeps: list[float]
 ) -> None:
     deal = _deal_id(company)
-    server.add_fault(Fault(path_prefix=f"/pipedrive/v1/deals/{deal}/", delay_seconds=1.0))
-    getter = _getter(server, timeout_seconds=0.2)
+    # the delay is well past the timeout, the timeout well past an answer's time
+    server.add_fault(Fault(path_prefix=f"/pipedrive/v1/deals/{deal}/", delay_seconds=4.0))
+    getter = _getter(server, timeout_seconds=1.0)
     _no_session_send(getter)
     assert getter(f"/v1/deals/{deal}/flow")["success"] is True
-    assert sleeps == [0.5]
+    assert sleeps == [0.5]  # one attempt timed out, the second answered
+    assert len(_paths(server, f"/deals/{deal}/flow")) == 2
 
 
 def test_connection_refused_raises_requests_connection_error(sleeps: list[float]) -> None:

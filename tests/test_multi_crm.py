@@ -108,13 +108,19 @@ def test_stage_paths_equal_the_truth_in_every_full_history_crm(built: Built) -> 
 
 def test_invoices_link_to_the_right_case_in_every_crm(built: Built) -> None:
     true_case = {i["id"]: i["deal_case_id"] for i in built.truth["invoices"]}
-    rows = query(built.db, "select invoice_id, deal_key from marts.invoices")
+    rows = query(built.db, "select invoice_id, deal_key, link_method from marts.invoices")
     assert len(rows) == len(true_case)
-    linked = [(i, d) for i, d in rows if d is not None]
+    linked = [(i, d) for i, d, _m in rows if d is not None]
     assert not [(i, d) for i, d in linked if true_case[i] != d]
     by_crm = Counter(d.split(":", 1)[0] for _, d in linked)
     assert set(by_crm) == set(ALL_CRMS)
-    assert len(linked) >= 0.97 * len(rows)
+    # exactly the invoices the truth says each method can link
+    by_method = Counter(m for _i, d, m in rows if d is not None)
+    counts = built.truth["counts"]
+    assert by_method == {
+        "metadata": counts["invoices_with_deal_metadata"],
+        "rule": counts["invoices_linkable_by_rule"],
+    }
 
 
 def test_orders_from_crm_objects_and_erp_files_are_the_truths(built: Built) -> None:

@@ -599,13 +599,23 @@ def test_outcomes_per_system_match_the_truth(history: History) -> None:
 @pytest.mark.slow
 def test_invoices_and_orders_of_zendesk_deals_belong_to_their_case(history: History) -> None:
     truth = history.truth
-    rows = dict(query(history.db, "select invoice_id, deal_key from marts.invoices"))
+    links = {
+        i: (d, m)
+        for i, d, m in query(
+            history.db, "select invoice_id, deal_key, link_method from marts.invoices"
+        )
+    }
+    rows = {i: d for i, (d, _m) in links.items()}
     mine = [i for i in truth["invoices"] if i["deal_case_id"].startswith(f"{SYSTEM}:")]
     assert mine
     wrong = [i["id"] for i in mine if rows[i["id"]] not in (None, i["deal_case_id"])]
     assert not wrong
-    linked = sum(1 for i in mine if rows[i["id"]] == i["deal_case_id"])
-    assert linked >= 0.9 * len(mine)
+    # exactly the invoices the truth says each method can link
+    for invoice in mine:
+        if invoice["has_deal_metadata"]:
+            assert links[invoice["id"]] == (invoice["deal_case_id"], "metadata")
+    by_rule = sum(1 for d, m in links.values() if d is not None and m == "rule")
+    assert by_rule == truth["counts"]["invoices_linkable_by_rule"]
     orders = query(
         history.db,
         "select case_id, epoch(event_at)::bigint from marts.event_log "

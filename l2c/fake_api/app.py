@@ -13,7 +13,13 @@ from typing import Any
 from l2c.fake_api.faults import Fault, FaultBook
 from l2c.fake_api.http11 import has_nonfinite
 from l2c.fake_api.pipedrive_api import PipedriveApi
-from l2c.fake_api.responses import ApiError, Response, pipedrive_error, stripe_error
+from l2c.fake_api.responses import (
+    DROP_CONNECTION,
+    ApiError,
+    Response,
+    pipedrive_error,
+    stripe_error,
+)
 from l2c.fake_api.stripe_api import StripeApi
 from l2c.fake_api.systems import EXTRA_SYSTEMS, Patcher, SystemApi
 from l2c.simulator import DemoCompany
@@ -92,7 +98,7 @@ class FakeApp:
         if fault is not None:
             if fault.delay_seconds:
                 time.sleep(fault.delay_seconds)
-            if fault.status is not None:
+            if fault.answers:
                 return _fault_response(path, fault, self._system_of(path))
         if path == "/pipedrive" or path.startswith("/pipedrive/"):
             return self._pipedrive_request(method, path[len("/pipedrive") :], query, headers)
@@ -206,6 +212,12 @@ def _stripe_key(header: str) -> str | None:
 
 
 def _fault_response(path: str, fault: Fault, api: SystemApi | None) -> Response:
+    if fault.drop_connection:
+        return Response(DROP_CONNECTION, None)
+    if fault.location is not None:
+        return Response(fault.status or 301, {}, {"Location": fault.location})
+    if fault.body is not None:
+        return Response(fault.status or 200, fault.body.encode())
     status = fault.status or 500
     message = "Rate limit exceeded" if status == 429 else "Injected server error"
     if api is not None:

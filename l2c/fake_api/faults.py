@@ -1,4 +1,5 @@
-"""Injected faults: rate limits, server errors and slow responses."""
+"""Injected faults: rate limits, server errors, slow responses, redirects, raw bodies and
+dropped connections."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ class Fault:
 
     status=None with delay_seconds > 0 only slows the response down; otherwise the server
     answers `status` (with a Retry-After header when retry_after is set or status is 429).
+    `location`: answer a redirect there (status 301 unless given). `body`: answer this text
+    as the body (status 200 unless given), e.g. a truncated or non-JSON page.
+    `drop_connection`: close the connection without answering.
     """
 
     path_prefix: str
@@ -21,6 +25,19 @@ class Fault:
     times: int = 1
     delay_seconds: float = 0.0
     method: str | None = None
+    location: str | None = None
+    body: str | None = None
+    drop_connection: bool = False
+
+    @property
+    def answers(self) -> bool:
+        """Whether the fault replaces the answer (else it only delays the real one)."""
+        return (
+            self.status is not None
+            or self.location is not None
+            or self.body is not None
+            or self.drop_connection
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fault:

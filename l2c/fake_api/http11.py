@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from l2c.fake_api.responses import Response
+from l2c.fake_api.responses import DROP_CONNECTION, Response
 
 # (method, path, query, headers, body) -> Response, as FakeApp.handle
 Handler = Callable[[str, str, dict[str, str], dict[str, str], bytes], Response]
@@ -134,6 +134,8 @@ class _Connection(socketserver.StreamRequestHandler):
                 resp = self.server.handler(app_method, parts.path, query, headers, body)
             except Exception as exc:  # a bug in the fake must still answer the client
                 resp = Response(500, {"error": f"fake server error: {exc!r}"})
+            if resp.status == DROP_CONNECTION:
+                return
             try:
                 self._send(resp.status, resp.body, resp.headers, head=method == "HEAD", close=close)
             except OSError:
@@ -144,7 +146,10 @@ class _Connection(socketserver.StreamRequestHandler):
     def _send(
         self, status: int, body: Any, headers: dict[str, str], *, head: bool, close: bool
     ) -> None:
-        payload = encode_body(body, nonfinite=self.server.nonfinite())
+        if isinstance(body, bytes):
+            payload = body
+        else:
+            payload = encode_body(body, nonfinite=self.server.nonfinite())
         data = render(status, headers, payload, head=head, close=close)
         self.connection.sendall(data)
 

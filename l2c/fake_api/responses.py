@@ -17,8 +17,14 @@ class ApiError(Exception):
         self.param = param
 
 
+DROP_CONNECTION = -1
+"""A Response status meaning: close the connection without answering."""
+
+
 @dataclass
 class Response:
+    """`body`: a JSON value, or bytes sent as they are."""
+
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
