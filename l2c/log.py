@@ -29,10 +29,18 @@ class _Formatter(logging.Formatter):
         return f"{stamp} {record.levelname:<7} {step:<9} {message}"
 
 
+class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to the sys.stdout of the moment (a test or a caller may have replaced it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
 def setup_logging(as_json: bool = False, level: int = logging.INFO) -> logging.Logger:
     """Log lines of the `l2c` loggers to stdout (one stream, so dbt's lines and the job's stay
     in order)."""
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler(sys.stdout)
     handler.setFormatter(_Formatter(as_json))
     # the loaders' own warnings (pipelines.*) go to the same lines
     for name in (LOGGER, "pipelines"):
