@@ -28,7 +28,7 @@ from conftest import content_hashes, query, serving, table_counts
 from l2c.demo import dbt_vars
 from l2c.fake_api.faults import Fault
 from l2c.lock import LockBusy, job_lock, lock_path
-from l2c.publish import PublishTargets
+from l2c.publish import PublishTargets, publish
 from l2c.refresh import EXIT_BUSY, EXIT_DBT, EXIT_OK, main, refresh
 from l2c.simulator import DemoCompany, SimConfig
 
@@ -380,3 +380,48 @@ def test_a_refresh_killed_anywhere_leaves_the_served_copies_and_the_next_run_lan
     assert not any(serve.glob(".lead2cash.duckdb.*.new"))
     outcomes = query(db, "select outcome from ops.run_log order by started_at")
     assert outcomes == [("running",)] * 3 + [("publishing",), ("success",)]
+
+
+def test_publish_carries_every_column_type_to_duckdb_parquet_and_postgres(
+    tmp_path: Path, postgres: str
+) -> None:
+    working = tmp_path / "working.duckdb"
+    con = duckdb.connect(str(working))
+    con.execute("create schema marts")
+    con.execute(
+        """
+        create table marts.kinds as select * from (values
+            (1, 'a', '', 1.5::double, 12.34::decimal(18, 2), true, date '2026-01-02',
+             timestamp '2026-01-02 03:04:05', timestamptz '2026-01-02 03:04:05+00',
+             interval 3 day, ['x', 'y, "z"'], {'k': 1}),
+            (2, null, 'quote " and, comma', 'inf'::double, null, null, null, null, null, null,
+             [], null)
+        ) t(id, label, note, ratio, money, flag, on_day, stamp, stamp_tz, span, items, props)
+        """
+    )
+    con.close()
+
+    published = publish(working, PublishTargets(tmp_path / "served", postgres), "run1")
+
+    served = duckdb.connect(str(published.duckdb_file), read_only=True)
+    expected = served.execute("select * from marts.kinds order by id").fetchall()
+    served.close()
+    source = duckdb.connect(str(working), read_only=True)
+    assert expected == source.execute("from marts.kinds order by id").fetchall()
+    source.close()
+    from_parquet = duckdb.sql(f"from '{published.parquet_dir / 'kinds.parquet'}' order by id")
+    assert from_parquet.fetchall() == expected
+    with psycopg.connect(postgres) as pg:
+        rows = pg.execute("select * from marts.kinds order by id").fetchall()
+        types = dict(
+            pg.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = 'marts' and table_name = 'kinds'"
+            ).fetchall()
+        )
+    assert rows[0][:9] == expected[0][:9] and rows[0][9] == expected[0][9]
+    assert rows[0][10:] == (["x", 'y, "z"'], {"k": 1})  # lists and structs travel as jsonb
+    assert rows[1][1:3] == (None, 'quote " and, comma')  # NULL stays NULL, '' stays ''
+    assert rows[1][3] == float("inf") and rows[1][10] == []
+    assert types["stamp_tz"] == "timestamp with time zone" and types["items"] == "jsonb"
+    assert types["money"] == "numeric" and types["span"] == "interval"
