@@ -342,11 +342,13 @@ def test_a_refresh_killed_anywhere_leaves_the_served_copies_and_the_next_run_lan
         # 2. mid-load: once a normalized load package waits in dlt's load folder
         packages = db.parent / "dlt_pipelines"
         waiting = set(packages.glob("*/load/normalized/*"))
-        _refresh_killed_when(
-            command(db),
-            lambda _: bool(set(packages.glob("*/load/normalized/*")) - waiting),
-            "dlt's load step",
-        )
+
+        def loading(_: list[str]) -> bool:
+            # a new package that normalize has finished moving (gone from load/new)
+            fresh = set(packages.glob("*/load/normalized/*")) - waiting
+            return any(not (p.parent.parent / "new" / p.name).exists() for p in fresh)
+
+        _refresh_killed_when(command(db), loading, "dlt's load step")
         # 3. mid-dbt-build: once dbt builds its first models
         _refresh_killed_when(
             command(db), lambda lines: any("START sql" in line for line in lines), "dbt build"
