@@ -212,8 +212,6 @@ def _prepare_postgres(new_file: Path, dsn: str, scratch: Path) -> Any:
 
 def _switch_parquet(serve_dir: Path, folder: Path) -> None:
     link = serve_dir / "parquet"
-    if link.exists() and not link.is_symlink():
-        raise PublishError(f"{link} is a folder; move it away (it is now a symlink per publish)")
     previous = os.readlink(link) if link.is_symlink() else None
     new_link = serve_dir / f".parquet.{os.getpid()}.link"
     new_link.unlink(missing_ok=True)
@@ -231,6 +229,9 @@ def publish(working: Path, targets: PublishTargets, run_id: str) -> Published:
     serve_dir = targets.serve_dir
     serve_dir.mkdir(parents=True, exist_ok=True)
     served = served_file(serve_dir)
+    link = serve_dir / "parquet"
+    if link.exists() and not link.is_symlink():
+        raise PublishError(f"{link} is a folder; move it away (it is now a symlink per publish)")
     new_file = serve_dir / f".{served.name}.{run_id}.new"
     # leftovers of a publish that was killed (we hold the job lock: no other publish runs)
     for stale in serve_dir.glob(f".{served.name}.*.new*"):

@@ -33,7 +33,7 @@ import duckdb
 from l2c import log
 from l2c.dbt_runner import DbtError, run_dbt
 from l2c.lock import LockBusy, job_lock
-from l2c.publish import PublishError, PublishTargets, publish
+from l2c.publish import PublishError, PublishTargets, publish, served_file
 from l2c.quality import QualityError, check, event_log_suites, raw_suites
 from l2c.runlog import Run, new_run_id, record
 from l2c.summary import summarize
@@ -199,7 +199,14 @@ def refresh(
     duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     with job_lock(duckdb_path, wait_seconds):
         run = Run(new_run_id(datetime.now(timezone.utc)), list(systems))
-        record(duckdb_path, run)
+        try:
+            record(duckdb_path, run)
+        except duckdb.IOException as exc:  # e.g. a BI tool holding the working file open
+            raise LockBusy(
+                f"the working warehouse {duckdb_path} is open in another process ({exc}). "
+                f"BI tools read the served copy {served_file(targets.serve_dir)}, never the "
+                "working file; close the other process and run again."
+            ) from exc
         try:
             result = _steps(duckdb_path, run, dbt_vars, targets, selector)
         except BaseException as exc:

@@ -5,6 +5,8 @@ named by `dbt source freshness` and by the job."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -13,6 +15,7 @@ from conftest import ALLOWED_DBT_WARNINGS, content_hashes, dbt_warnings, query, 
 
 from l2c.fake_api.faults import Fault
 from l2c.refresh import (
+    EXIT_BUSY,
     EXIT_LOAD,
     EXIT_OK,
     EXIT_STALE,
@@ -95,3 +98,28 @@ def test_a_failed_run_names_system_and_step_and_the_next_run_resumes_then_a_stal
         "order by started_at desc limit 1",
     )
     assert last == [("failed", "freshness", "pipedrive")]
+
+
+def test_a_process_holding_the_working_file_stops_the_refresh_with_a_clear_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "l2c.duckdb"
+    duckdb.connect(str(db)).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; con = duckdb.connect({str(db)!r}, read_only=True); "
+            "print('open', flush=True); time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"open\n"
+        assert main(["--duckdb", str(db)]) == EXIT_BUSY
+    finally:
+        holder.kill()
+        holder.wait()
+    output = capsys.readouterr().out
+    assert f"the working warehouse {db} is open in another process" in output
+    assert "BI tools read the served copy" in output
