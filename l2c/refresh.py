@@ -10,7 +10,8 @@ PostgreSQL). `make demo` runs the same steps against the local demo APIs.
 Exit codes: 0 success (stale sources past warn_after are logged as warnings), 1 a load failed
 (system and step named), 2 wrong arguments, 3 raw-data checks failed, 4 dbt build failed,
 5 event-log checks failed, 6 a source is past its freshness error_after, 7 publishing failed,
-75 another job holds the warehouse (nothing was touched). A failed run leaves the served
+75 another job holds the warehouse, or another process holds the working file open (nothing
+was touched). A failed run leaves the served
 copies as they were; the next run resumes from the last successful load.
 """
 
