@@ -344,9 +344,15 @@ def test_a_refresh_killed_anywhere_leaves_the_served_copies_and_the_next_run_lan
         waiting = set(packages.glob("*/load/normalized/*"))
 
         def loading(_: list[str]) -> bool:
-            # a new package that normalize has finished moving (gone from load/new)
+            # a new package that normalize has finished with (gone from load/new and from
+            # normalize/extracted): dlt's load step has it. (A kill inside normalize's own
+            # hand-over, between those moves, is the loaders' part: tests/test_crash_recovery.py)
             fresh = set(packages.glob("*/load/normalized/*")) - waiting
-            return any(not (p.parent.parent / "new" / p.name).exists() for p in fresh)
+            return any(
+                not (p.parents[1] / "new" / p.name).exists()
+                and not (p.parents[2] / "normalize" / "extracted" / p.name).exists()
+                for p in fresh
+            )
 
         _refresh_killed_when(command(db), loading, "dlt's load step")
         # 3. mid-dbt-build: once dbt builds its first models
