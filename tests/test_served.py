@@ -332,6 +332,7 @@ def test_a_refresh_killed_anywhere_leaves_the_served_copies_and_the_next_run_lan
         published = served_state(serve, postgres)
 
         # 1. mid-extract: while Stripe's invoice listing is on the wire
+        server.clear_log()  # the reference run's requests are not this run's
         server.add_fault(Fault(path_prefix="/stripe/v1/invoices", delay_seconds=5.0, times=1))
         _refresh_killed_when(
             command(db),
