@@ -15,7 +15,7 @@ import orjson
 from dlt.common.jsonpath import JSONPath, TJsonPath, compile_path
 from dlt.sources.helpers.requests.retry import Client
 from dlt.sources.helpers.rest_client import RESTClient
-from dlt.sources.helpers.rest_client.paginators import BasePaginator
+from dlt.sources.helpers.rest_client.paginators import BasePaginator, JSONLinkPaginator
 from dlt.sources.helpers.rest_client.utils import join_url
 from requests import PreparedRequest, Request, RequestException, Response, Session
 from requests.auth import AuthBase
@@ -414,6 +414,21 @@ class PipedriveV2Paginator(BasePaginator):
         if self.cursor:
             self._sent.add(self.cursor)
         request.params["cursor"] = self.cursor
+
+
+class NextLinkPaginator(JSONLinkPaginator):
+    """dlt's JSONLinkPaginator (the next page's URL in the body), raising PagingStuck when a
+    page links to a URL already requested."""
+
+    def __init__(self, next_url_path: TJsonPath) -> None:
+        super().__init__(next_url_path=next_url_path)
+        self._requested: set[str] = set()
+
+    def update_request(self, request: Request) -> None:
+        self._requested.add(str(request.url))
+        super().update_request(request)
+        if self._next_reference and str(request.url) in self._requested:
+            raise stuck(request.url, "the next page link points to a page already requested")
 
 
 class StripePaginator(BasePaginator):

@@ -36,9 +36,8 @@ import dlt
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
-from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator
 
-from pipelines.http import JsonGetter, compiled_path, make_client
+from pipelines.http import JsonGetter, NextLinkPaginator, compiled_path, make_client, stuck
 from pipelines.validation import (
     CURSOR_SKEW,
     OPT_INT,
@@ -148,7 +147,7 @@ def _pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator[li
     for page in client.paginate(
         path,
         params=params,
-        paginator=JSONLinkPaginator(next_url_path=compiled_path("meta.links.next_page")),
+        paginator=NextLinkPaginator(next_url_path=compiled_path("meta.links.next_page")),
         data_selector="items",
     ):
         yield [item.get("data") if isinstance(item, dict) else item for item in page]
@@ -417,7 +416,12 @@ def zendesk_sell_source(
         rows: list[Any] = []
         path: str | None = f"/v2/orders/{order['id']}/line_items"
         params: dict[str, Any] | None = {"per_page": per_page}
+        requested: set[str] = set()
         while path:
+            url = get.url(path, params)
+            if url in requested:
+                raise stuck(url, "the next page link points to a page already requested")
+            requested.add(url)
             body = get(path, params)
             for entry in body.get("items") or []:
                 item = entry.get("data") if isinstance(entry, dict) else entry

@@ -131,21 +131,27 @@ def duplicate_keys(db: Path, dataset: str) -> dict[str, int]:
 
 
 @pytest.mark.parametrize(
-    ("system", "table", "fetched"),
+    ("system", "table", "where", "fetched"),
     [
-        ("stripe", "invoices", "/stripe/v1/invoices"),  # a root table with child tables
-        ("stripe", "invoices__lines__data", "/stripe/v1/invoices"),  # a child table
-        ("pipedrive", "persons", "/pipedrive/api/v2/persons"),
+        ("stripe", "invoices", "copy", "/stripe/v1/invoices"),  # a root with child tables
+        ("stripe", "invoices__lines__data", "copy", "/stripe/v1/invoices"),  # a child table
+        ("pipedrive", "persons", "copy", "/pipedrive/api/v2/persons"),
+        ("stripe", "invoices", "merge", "/stripe/v1/invoices"),  # before the merge job
     ],
 )
-def test_kill_9_after_a_copy_job_committed_leaves_no_duplicates(
-    system: str, table: str, fetched: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+def test_kill_9_during_the_load_step_leaves_no_duplicates(
+    system: str,
+    table: str,
+    where: str,
+    fetched: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     company = DemoCompany(SimConfig(seed=7, n_deals=200 if system == "stripe" else 100))
     crashed, clean = tmp_path / "crashed" / "l2c.duckdb", tmp_path / "clean" / "l2c.duckdb"
     dataset = f"raw_{system}"
     with serving(company, **{f"SOURCES__{system.upper()}__MAX_ATTEMPTS": "2"}) as server:
-        kill_after_copy(system, table, crashed, tmp_path / "committed")
+        kill_after_copy(system, table, crashed, tmp_path / "reached", where=where)
         server.clear_log()
         with caplog.at_level(logging.WARNING):
             resumed = load_system(system, crashed)

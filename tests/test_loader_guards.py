@@ -6,6 +6,7 @@ from the future."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -24,6 +25,13 @@ from l2c.simulator import DemoCompany, SimConfig
 from pipelines.load import LoadError, load_system
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def company() -> DemoCompany:
+    """A smaller company than conftest's: these tests are about single records."""
+    return DemoCompany(SimConfig(seed=7, n_deals=100))
+
 
 # ---------------------------------------------------------------- redirects
 
@@ -160,53 +168,61 @@ def test_a_page_that_does_not_advance_stops_the_run_naming_system_and_url(
 
 
 @pytest.mark.parametrize(
-    ("body", "what"),
+    ("body", "path", "resource"),
     [
-        ('{"success": true, "data": [{"id": 1, "na', "truncated JSON"),
-        ("<html><body>Service temporarily unavailable</body></html>", "an HTML page"),
+        ('{"success": true, "data": [{"id": 1, "na', "/pipedrive/api/v2/organizations", None),
+        ("<html><body>Unavailable</body></html>", "/pipedrive/api/v2/organizations", None),
+        ('{"success": true, "data": [{"id": 1, "na', "discounts", "deal_discounts"),
     ],
 )
 def test_a_body_that_is_not_json_names_system_resource_and_url(
-    body: str, what: str, server: FakeApiServer, duckdb_path: Path
+    body: str,
+    path: str,
+    resource: str | None,
+    server: FakeApiServer,
+    company: DemoCompany,
+    duckdb_path: Path,
 ) -> None:
-    path = "/pipedrive/api/v2/organizations"
+    if not path.startswith("/"):
+        path = _per_deal(company, path)  # the lean GET of per-deal endpoints
     server.add_fault(Fault(path_prefix=path, body=body, times=1))
     with pytest.raises(LoadError) as failed:
         load_system("pipedrive", duckdb_path)
     message = str(failed.value)
-    assert message.startswith("pipedrive:"), what
-    assert "organizations" in message
+    assert message.startswith("pipedrive:")
+    assert (resource or path.rsplit("/", 1)[-1]) in message
     assert f"{server.base_url}{path}" in message
-    assert "not valid JSON" in message
+    assert "is not valid JSON" in message and repr(body[:20])[:-1] in message
 
 
-@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
-def test_a_non_finite_amount_rejects_its_row_and_the_rest_loads(
-    value: float, server: FakeApiServer, company: DemoCompany, duckdb_path: Path
+def test_non_finite_amounts_reject_their_rows_and_the_rest_loads(
+    server: FakeApiServer, company: DemoCompany, duckdb_path: Path
 ) -> None:
-    deal = company.pipedrive_view().deals[5]
-    line = company.pipedrive_view().deal_products[3]
-    server.malform("pipedrive.deals", deal["id"], "value", value)
-    server.malform("pipedrive.deal_products", line["id"], "item_price", value)
+    view = company.pipedrive_view()
+    deals = [view.deals[5], view.deals[9]]
+    line = next(p for p in view.deal_products if p["deal_id"] not in {d["id"] for d in deals})
+    server.malform("pipedrive.deals", deals[0]["id"], "value", float("nan"))
+    server.malform("pipedrive.deals", deals[1]["id"], "value", float("-inf"))
+    server.malform("pipedrive.deal_products", line["id"], "item_price", float("inf"))
     load_system("pipedrive", duckdb_path)
     load_system("stripe", duckdb_path)  # another system in the same run loads too
 
     truth = company.ground_truth()["counts"]
     rejects = query(
-        duckdb_path, "select resource, record_id, reason from raw_pipedrive.rejects order by 1"
+        duckdb_path,
+        "select resource, record_id, reason from raw_pipedrive.rejects order by 1, 2::int",
     )
-    assert [(r[0], r[1]) for r in rejects] == [
-        ("deal_products", str(line["id"])),
-        ("deals", str(deal["id"])),
+    assert rejects == [
+        ("deal_products", str(line["id"]), "item_price: expected a finite number, got inf"),
+        ("deals", str(deals[0]["id"]), "value: expected a finite number, got nan"),
+        ("deals", str(deals[1]["id"]), "value: expected a finite number, got -inf"),
     ]
-    assert "item_price: expected a finite number" in rejects[0][2]
-    assert "value: expected a finite number" in rejects[1][2]
     counts = table_counts(duckdb_path, "raw_pipedrive")
-    assert counts["deals"] == truth["deals"] - 1
-    # the rejected line, and the lines of the rejected deal (fetched once the deal loads)
-    products = company.pipedrive_view().deal_products
-    held_back = {p["id"] for p in products if p["deal_id"] == deal["id"]} | {line["id"]}
-    assert counts["deal_products"] == truth["deal_products"] - len(held_back)
+    assert counts["deals"] == truth["deals"] - 2
+    # the rejected line, and the lines of the rejected deals (fetched once the deal loads)
+    rejected_deals = {d["id"] for d in deals}
+    held_back = {p["id"] for p in view.deal_products if p["deal_id"] in rejected_deals}
+    assert counts["deal_products"] == truth["deal_products"] - len(held_back) - 1
     assert table_counts(duckdb_path, "raw_stripe")["invoices"] == truth["invoices"]
 
 
@@ -264,7 +280,10 @@ def _deals_in_warehouse(path: Path) -> dict[int, Any]:
 
 
 def test_a_cursor_value_from_the_future_is_rejected_and_does_not_freeze_the_cursor(
-    server: FakeApiServer, company: DemoCompany, duckdb_path: Path
+    server: FakeApiServer,
+    company: DemoCompany,
+    duckdb_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # a deal the company changes in the next 40 days (so the API sends it again once fixed)
     twin = DemoCompany(company.config)
@@ -274,8 +293,12 @@ def test_a_cursor_value_from_the_future_is_rejected_and_does_not_freeze_the_curs
     charge = max(company.stripe_view().charges, key=lambda c: c["created"])
     server.malform("pipedrive.deals", deal["id"], "update_time", "9999-12-31T23:59:59Z")
     server.malform("stripe.charges", charge["id"], "created", charge["created"] * 1000)
-    load_system("pipedrive", duckdb_path)
-    load_system("stripe", duckdb_path)
+    with caplog.at_level(logging.WARNING, logger="pipelines.validation"):
+        load_system("pipedrive", duckdb_path)
+        load_system("stripe", duckdb_path)
+    warned = f"pipedrive.deals: 1 row(s) rejected (see raw_pipedrive.rejects), e.g. id {deal['id']}"
+    assert warned in caplog.text
+    assert "stripe.charges: 1 row(s) rejected" in caplog.text
     rejects = query(duckdb_path, "select record_id, reason from raw_pipedrive.rejects")
     assert rejects[0][0] == str(deal["id"])
     assert "update_time: '9999-12-31T23:59:59Z' is in the future" in rejects[0][1]
@@ -363,3 +386,50 @@ def test_a_future_updated_at_does_not_move_zendesk_sells_cursor(
     stored = dict(query(duckdb_path, "select id, updated_at from raw_zendesk_sell.deals"))
     newest = max(d["updated_at"] for d in now if d["id"] != deal["id"])
     assert max(stored.values()).strftime("%Y-%m-%dT%H:%M:%S") == newest[:19]
+
+
+def test_a_rejected_stripe_invoice_is_read_again_until_it_loads(
+    server: FakeApiServer, company: DemoCompany, duckdb_path: Path
+) -> None:
+    """Stripe invoices are re-read from a watermark that only moves past final invoices: a
+    rejected one holds it, so it loads once the API sends it right."""
+    invoices = company.stripe_view().invoices
+    oldest = min((i for i in invoices if i["status"] == "paid"), key=lambda i: i["created"])
+    server.malform("stripe.invoices", oldest["id"], "amount_due", "12.50")
+    load_system("stripe", duckdb_path)
+    assert query(duckdb_path, "select record_id from raw_stripe.rejects") == [(oldest["id"],)]
+    server.malform("stripe.invoices", oldest["id"], "amount_due", oldest["amount_due"])
+    server.clear_log()
+    load_system("stripe", duckdb_path)
+    (window, *_) = [q for _m, p, q in server.request_log if p == "/stripe/v1/invoices"]
+    assert int(window["created[gte]"]) <= oldest["created"]
+    loaded = query(duckdb_path, "select id from raw_stripe.invoices where id = ?", [oldest["id"]])
+    assert loaded == [(oldest["id"],)]
+
+
+def test_a_zendesk_sell_page_linking_to_itself_stops_the_run(duckdb_path: Path) -> None:
+    company = DemoCompany(
+        SimConfig(seed=7, n_deals=100, crms=("pipedrive", "zendesk_sell"), crm_weights=(0.5, 0.5))
+    )
+    with serving(company) as server:
+        path = "/zendesk_sell/v2/deals"
+        again = f"{server.base_url}{path}?page=2&per_page=100"
+        body = {"items": [], "meta": {"links": {"next_page": again}}}
+        server.add_fault(Fault(path_prefix=path, body=json.dumps(body), times=50))
+        with pytest.raises(LoadError, match=r"^zendesk_sell:.*paging does not advance"):
+            load_system("zendesk_sell", duckdb_path)
+        assert sum(1 for _m, p, _q in server.request_log if p == path) <= 3
+
+
+def test_a_salesforce_query_page_pointing_to_itself_stops_the_run(duckdb_path: Path) -> None:
+    company = DemoCompany(
+        SimConfig(seed=7, n_deals=100, crms=("pipedrive", "salesforce"), crm_weights=(0.5, 0.5))
+    )
+    with serving(company) as server:
+        stuck = "/services/data/v62.0/query/01gSTUCK-2000"
+        body = {"totalSize": 5000, "done": False, "nextRecordsUrl": stuck, "records": []}
+        prefix = "/salesforce/services/data/"
+        server.add_fault(Fault(path_prefix=prefix, body=json.dumps(body), times=50, method="GET"))
+        with pytest.raises(LoadError, match=r"^salesforce:.*paging does not advance"):
+            load_system("salesforce", duckdb_path)
+        assert sum(1 for _m, p, _q in server.request_log if p == f"/salesforce{stuck}") <= 2

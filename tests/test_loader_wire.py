@@ -12,11 +12,17 @@ import tenacity.nap
 from conftest import table_counts
 
 from l2c.fake_api import FakeApiServer, Fault
-from l2c.simulator import DemoCompany
+from l2c.simulator import DemoCompany, SimConfig
 from pipelines import lean_get
 from pipelines.load import load_system
 
 INCREMENTAL = ("persons", "organizations", "products", "activities", "deals")
+
+
+@pytest.fixture
+def company() -> DemoCompany:
+    """A smaller company than conftest's: these tests are about single records."""
+    return DemoCompany(SimConfig(seed=7, n_deals=100))
 
 
 def _sent(server: FakeApiServer, path: str) -> list[dict[str, str]]:
