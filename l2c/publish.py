@@ -80,7 +80,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _prepare_duckdb(working: Path, new_file: Path) -> dict[str, int]:
+def _prepare_duckdb(working: Path, new_file: Path, run_id: str) -> dict[str, int]:
     """Copy the published schemas of the working warehouse into a new DuckDB file."""
     new_file.unlink(missing_ok=True)
     con = duckdb.connect(str(new_file))
@@ -97,6 +97,11 @@ def _prepare_duckdb(working: Path, new_file: Path) -> dict[str, int]:
             row = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()
             counts[f"{schema}.{table}"] = int(row[0]) if row else 0
         con.execute("detach working")
+        if ("ops", "run_log") in tables:  # the publishing run is a success where it is served
+            con.execute(
+                "update ops.run_log set outcome = 'success', failed_step = null where run_id = ?",
+                [run_id],
+            )
         con.execute("checkpoint")
     finally:
         con.close()
@@ -207,8 +212,6 @@ def _prepare_postgres(new_file: Path, dsn: str, scratch: Path) -> Any:
 
 def _switch_parquet(serve_dir: Path, folder: Path) -> None:
     link = serve_dir / "parquet"
-    if link.exists() and not link.is_symlink():
-        raise PublishError(f"{link} is a folder; move it away (it is now a symlink per publish)")
     previous = os.readlink(link) if link.is_symlink() else None
     new_link = serve_dir / f".parquet.{os.getpid()}.link"
     new_link.unlink(missing_ok=True)
@@ -226,6 +229,9 @@ def publish(working: Path, targets: PublishTargets, run_id: str) -> Published:
     serve_dir = targets.serve_dir
     serve_dir.mkdir(parents=True, exist_ok=True)
     served = served_file(serve_dir)
+    link = serve_dir / "parquet"
+    if link.exists() and not link.is_symlink():
+        raise PublishError(f"{link} is a folder; move it away (it is now a symlink per publish)")
     new_file = serve_dir / f".{served.name}.{run_id}.new"
     # leftovers of a publish that was killed (we hold the job lock: no other publish runs)
     for stale in serve_dir.glob(f".{served.name}.*.new*"):
@@ -234,7 +240,7 @@ def publish(working: Path, targets: PublishTargets, run_id: str) -> Published:
     pg = None
     try:
         try:
-            counts = _prepare_duckdb(working.resolve(), new_file)
+            counts = _prepare_duckdb(working.resolve(), new_file, run_id)
             _prepare_parquet(new_file, folder)
         except (duckdb.Error, OSError) as exc:
             raise PublishError(f"DuckDB/Parquet copy of {working}: {exc}") from exc

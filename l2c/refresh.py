@@ -10,7 +10,8 @@ PostgreSQL). `make demo` runs the same steps against the local demo APIs.
 Exit codes: 0 success (stale sources past warn_after are logged as warnings), 1 a load failed
 (system and step named), 2 wrong arguments, 3 raw-data checks failed, 4 dbt build failed,
 5 event-log checks failed, 6 a source is past its freshness error_after, 7 publishing failed,
-75 another job holds the warehouse (nothing was touched). A failed run leaves the served
+75 another job holds the warehouse, or another process holds the working file open (nothing
+was touched). A failed run leaves the served
 copies as they were; the next run resumes from the last successful load.
 """
 
@@ -27,12 +28,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import dlt
 import duckdb
 
 from l2c import log
 from l2c.dbt_runner import DbtError, run_dbt
 from l2c.lock import LockBusy, job_lock
-from l2c.publish import PublishError, PublishTargets, publish
+from l2c.publish import PublishError, PublishTargets, publish, served_file
 from l2c.quality import QualityError, check, event_log_suites, raw_suites
 from l2c.runlog import Run, new_run_id, record
 from l2c.summary import summarize
@@ -108,6 +110,15 @@ def _dbt_line(line: str) -> None:
         log.get("dbt").log(level, text)
 
 
+def export_pseudonymisation_key() -> None:
+    """Give dbt the pseudonymisation key from dlt's secrets ([l2c] pseudonymisation_key in
+    .dlt/secrets.toml, or env L2C__PSEUDONYMISATION_KEY); the staging macro pseudonymise
+    reads it when var pseudonymise_personal_data or pseudonymise_rep_names is on."""
+    key = dlt.secrets.get("l2c.pseudonymisation_key")
+    if key:
+        os.environ["L2C_PSEUDONYMISATION_KEY"] = str(key)
+
+
 def _dbt_build(
     duckdb_path: Path, run: Run, dbt_vars: dict[str, object] | None, selector: str | None
 ) -> list[dict[str, Any]]:
@@ -119,6 +130,7 @@ def _dbt_build(
     target = dbt_target(duckdb_path)
     (target / "run_results.json").unlink(missing_ok=True)
     os.environ.setdefault("DBT_USE_COLORS", "false")  # its lines go to our log, not a terminal
+    export_pseudonymisation_key()
     try:
         run_dbt(args, duckdb_path, target_path=target, quiet=True, on_line=_dbt_line)
     finally:
@@ -188,7 +200,14 @@ def refresh(
     duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     with job_lock(duckdb_path, wait_seconds):
         run = Run(new_run_id(datetime.now(timezone.utc)), list(systems))
-        record(duckdb_path, run)
+        try:
+            record(duckdb_path, run)
+        except duckdb.IOException as exc:  # e.g. a BI tool holding the working file open
+            raise LockBusy(
+                f"the working warehouse {duckdb_path} is open in another process ({exc}). "
+                f"BI tools read the served copy {served_file(targets.serve_dir)}, never the "
+                "working file; close the other process and run again."
+            ) from exc
         try:
             result = _steps(duckdb_path, run, dbt_vars, targets, selector)
         except BaseException as exc:
@@ -275,12 +294,14 @@ def _steps(
     if not selector:
         log.get("summary").info("\n%s", summarize(duckdb_path))
 
-    run.failed_step = None
-    run.outcome = "success"
-    run.ended_at = datetime.now(timezone.utc)
-    record(duckdb_path, run)  # the served copies carry this run's row
+    # the run's row goes out with the marts, as a success (only the served copies say so until
+    # the publish is through: a run killed while publishing stays `publishing` here)
     run.failed_step = "publish"
+    run.outcome = "publishing"
+    run.ended_at = datetime.now(timezone.utc)
+    record(duckdb_path, run)
     published = publish(duckdb_path, targets, run.run_id)
+    run.outcome = "success"
     tables = sum(1 for name in published.tables if name.startswith("marts."))
     log.get("publish").info(
         "published %d marts: %s, %s/<mart>.parquet%s",

@@ -32,7 +32,7 @@ create table if not exists ops.run_log (
 
 @dataclass
 class Run:
-    """What one refresh did; `outcome` is running, success or failed."""
+    """What one refresh did; `outcome` is running, publishing, success or failed."""
 
     run_id: str
     systems: Sequence[str]

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import content_hashes, query, serving
+from conftest import ALLOWED_DBT_WARNINGS, content_hashes, dbt_warnings, query, serving
 
 from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
 from l2c.quality import QualityError, check, event_log_suites, raw_suites, run_suites
@@ -173,3 +173,7 @@ def test_a_new_custom_field_does_not_break_staging(built: Built) -> None:
         query(built.db, "select count(*) from marts.cases where case_type = 'deal'")[0][0]
         == (built.company.ground_truth()["counts"]["deals"])
     )
+
+
+def test_the_build_warns_only_where_listed(built: Built) -> None:
+    assert dbt_warnings(built.target) <= ALLOWED_DBT_WARNINGS

@@ -12,7 +12,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from conftest import DemoWarehouse, query
+from conftest import ALLOWED_DBT_WARNINGS, DemoWarehouse, dbt_warnings, query
 
 from l2c.dbt_runner import ROOT
 from l2c.findings.sales import STEP_LABELS, findings
@@ -303,3 +303,7 @@ def test_findings_name_the_slowest_step_the_slow_handoff_and_the_most_skipped_st
     assert f"{demo_warehouse.truth['params']['slow_handoff_pipeline']} pipeline" in handoff
     assert stage.startswith(f"{most_skipped} is the most skipped stage")
     assert f"{skipped[most_skipped]:,} of {exposed[most_skipped]:,} deals" in stage
+
+
+def test_the_demo_build_warns_only_where_listed(demo_warehouse: DemoWarehouse) -> None:
+    assert dbt_warnings(demo_warehouse.target) <= ALLOWED_DBT_WARNINGS

@@ -12,8 +12,8 @@ renamed as (
         'oracle_cx' as source_system,
         {{ make_key('oracle_cx', 'party_id') }} as user_key,
         cast(party_id as {{ dbt.type_string() }}) as user_id,
-        party_name as user_name,
-        lower(email_address) as email,
+        {{ pseudonymise('party_name', 'pseudonymise_rep_names') }} as user_name,
+        {{ pseudonymise('lower(email_address)', 'pseudonymise_rep_names') }} as email,
         coalesce(upper(resource_status) = 'A', true) as is_active,
         {{ to_utc_timestamp('creation_date') }} as created_at
     from source

@@ -10,8 +10,8 @@ renamed as (
         'pipedrive' as source_system,
         {{ make_key('pipedrive', 'id') }} as user_key,
         cast(id as {{ dbt.type_string() }}) as user_id,
-        name as user_name,
-        lower(email) as email,
+        {{ pseudonymise('name', 'pseudonymise_rep_names') }} as user_name,
+        {{ pseudonymise('lower(email)', 'pseudonymise_rep_names') }} as email,
         active_flag as is_active,
         {{ to_utc_timestamp('created') }} as created_at
     from source

@@ -10,8 +10,8 @@ renamed as (
         'salesforce' as source_system,
         {{ make_key('salesforce', 'id') }} as user_key,
         id as user_id,
-        name as user_name,
-        lower(email) as email,
+        {{ pseudonymise('name', 'pseudonymise_rep_names') }} as user_name,
+        {{ pseudonymise('lower(email)', 'pseudonymise_rep_names') }} as email,
         is_active,
         {{ to_utc_timestamp('created_date') }} as created_at
     from source

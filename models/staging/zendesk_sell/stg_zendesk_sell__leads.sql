@@ -17,7 +17,10 @@ renamed as (
         coalesce(
             nullif(trim(description), ''),
             nullif(trim(organization_name), ''),
-            trim({{ dbt.concat(["coalesce(first_name, '')", "' '", "coalesce(last_name, '')"]) }})
+            {{ pseudonymise(
+                "trim(" ~ dbt.concat(["coalesce(first_name, '')", "' '", "coalesce(last_name, '')"])
+                ~ ")"
+            ) }}
         ) as title,
         {{ make_key('zendesk_sell', 'owner_id') }} as owner_user_key,
         cast(null as {{ dbt.type_string() }}) as person_key,

@@ -10,8 +10,8 @@ renamed as (
         'zendesk_sell' as source_system,
         {{ make_key('zendesk_sell', 'id') }} as user_key,
         cast(id as {{ dbt.type_string() }}) as user_id,
-        name as user_name,
-        lower(email) as email,
+        {{ pseudonymise('name', 'pseudonymise_rep_names') }} as user_name,
+        {{ pseudonymise('lower(email)', 'pseudonymise_rep_names') }} as email,
         lower(status) = 'active' as is_active,
         {{ to_utc_timestamp('created_at') }} as created_at
     from source
