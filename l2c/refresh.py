@@ -10,9 +10,9 @@ PostgreSQL). `make demo` runs the same steps against the local demo APIs.
 Exit codes: 0 success (stale sources past warn_after are logged as warnings), 1 a load failed
 (system and step named), 2 wrong arguments, 3 raw-data checks failed, 4 dbt build failed,
 5 event-log checks failed, 6 a source is past its freshness error_after, 7 publishing failed,
-75 another job holds the warehouse, or another process holds the working file open (nothing
-was touched). A failed run leaves the served
-copies as they were; the next run resumes from the last successful load.
+8 the report or the exports failed, 75 another job holds the warehouse, or another process
+holds the working file open (nothing was touched). A failed run leaves the served copies as
+they were; the next run resumes from the last successful load.
 """
 
 from __future__ import annotations
@@ -33,9 +33,12 @@ import duckdb
 
 from l2c import log
 from l2c.dbt_runner import DbtError, run_dbt
+from l2c.export import ExportError
 from l2c.lock import LockBusy, job_lock
 from l2c.publish import PublishError, PublishTargets, publish, served_file
 from l2c.quality import QualityError, check, event_log_suites, raw_suites
+from l2c.report import ReportError
+from l2c.report.outputs import RunOutputs, write_run_outputs
 from l2c.runlog import Run, new_run_id, record
 from l2c.summary import summarize
 from pipelines.load import SOURCES, LoadError, load_all
@@ -48,6 +51,7 @@ EXIT_DBT = 4
 EXIT_EVENT_LOG_CHECKS = 5
 EXIT_STALE = 6
 EXIT_PUBLISH = 7
+EXIT_REPORT = 8
 EXIT_BUSY = 75  # EX_TEMPFAIL: try again later
 
 
@@ -68,6 +72,7 @@ class RefreshResult:
     run: Run
     served: Path | None
     warnings: list[str] = field(default_factory=list)  # dbt nodes that warned
+    outputs: RunOutputs | None = None  # the report and exports (full builds only)
 
 
 def exit_code(exc: BaseException) -> int:
@@ -80,6 +85,8 @@ def exit_code(exc: BaseException) -> int:
         (EventLogCheckError, EXIT_EVENT_LOG_CHECKS),
         (StaleSources, EXIT_STALE),
         (PublishError, EXIT_PUBLISH),
+        (ReportError, EXIT_REPORT),
+        (ExportError, EXIT_REPORT),
     ]
     return next((code for kind, code in codes if isinstance(exc, kind)), 1)
 
@@ -249,8 +256,9 @@ def _steps(
     logger.info("loaded in %.1fs", time.perf_counter() - started)
 
     run.failed_step = "raw_checks"
-    report = check(duckdb_path, raw_suites(systems))
-    log.get("raw_checks").info("Great Expectations on raw data:\n%s", report.render())
+    raw_report = check(duckdb_path, raw_suites(systems))
+    log.get("raw_checks").info("Great Expectations on raw data:\n%s", raw_report.render())
+    quality_reports = [raw_report]
 
     # every system ever landed here, not only this run's: one dropped from the schedule, or
     # loaded by another job, goes stale too
@@ -290,9 +298,21 @@ def _steps(
         except QualityError as exc:
             raise EventLogCheckError(str(exc)) from exc
         log.get("checks").info("Great Expectations on the event log:\n%s", report.render())
+        quality_reports.append(report)
 
+    outputs = None
     if not selector:
         log.get("summary").info("\n%s", summarize(duckdb_path))
+        # what analysts take away, beside the working warehouse: the HTML report and the
+        # OCEL 2.0 / XES exports (a partial --selector build has not every mart they read)
+        run.failed_step = "report"
+        outputs = write_run_outputs(
+            duckdb_path, dbt_target=dbt_target(duckdb_path), quality_reports=quality_reports
+        )
+        log.get("report").info("report (open in a browser): %s", outputs.report.resolve())
+        log.get("report").info(
+            "exports: %s", ", ".join(str(path.resolve()) for path in outputs.exports.values())
+        )
 
     # the run's row goes out with the marts, as a success (only the served copies say so until
     # the publish is through: a run killed while publishing stays `publishing` here)
@@ -312,7 +332,7 @@ def _steps(
     )
     run.failed_step = None
     record(duckdb_path, run)
-    return RefreshResult(run, published.duckdb_file, warnings)
+    return RefreshResult(run, published.duckdb_file, warnings, outputs)
 
 
 def add_job_arguments(parser: argparse.ArgumentParser) -> None:
@@ -388,6 +408,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         EventLogCheckError,
         StaleSources,
         PublishError,
+        ReportError,
+        ExportError,
     ) as exc:
         return _failed(exc)
     print(f"BI file: {result.served}", flush=True)

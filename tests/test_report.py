@@ -15,8 +15,8 @@ from analyst_warehouse import AnalystWarehouse, build_analyst_warehouse
 from browser import Page, open_page
 
 from l2c.report import ReportError, write_report
+from l2c.report.outputs import write_run_outputs
 from l2c.report.process_map import format_wait
-from l2c_demo.job import write_analyst_outputs
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> AnalystWarehouse:
 
 @pytest.fixture(scope="module")
 def report(built: AnalystWarehouse) -> Path:
-    outputs = write_analyst_outputs(built.db)
+    outputs = write_run_outputs(built.db)  # what the refresh (and the demo) writes
     assert outputs.report == built.db.parent / "report.html"
     assert sorted(p.name for p in outputs.exports.values()) == sorted(
         ["lead2cash.ocel2.sqlite", "lead2cash.ocel2.json", "lead2cash.xes"]

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from l2c import log
-from l2c.dbt_runner import ROOT, DbtError
+from l2c.dbt_runner import DbtError
 from l2c.export import ExportError
 from l2c.lock import LockBusy, job_lock
 from l2c.publish import PublishError, PublishTargets
@@ -40,7 +40,6 @@ from l2c.refresh import (
     refresh,
 )
 from l2c.report import ReportError
-from l2c.report.outputs import RunOutputs, write_run_outputs
 from l2c_demo.fake_api import FakeApiServer
 from l2c_demo.simulator import DemoCompany, SimConfig
 from l2c_demo.simulator.crms import ALL_CRMS, CRM_WEIGHTS
@@ -79,21 +78,6 @@ def reset(duckdb_path: Path) -> None:
 def step(title: str) -> float:
     log.get("demo").info("== %s", title)
     return time.perf_counter()
-
-
-def write_analyst_outputs(duckdb_path: Path) -> RunOutputs:
-    """The HTML report and the OCEL 2.0 / XES exports of the built warehouse, beside it."""
-    started = step("Report and exports (OCEL 2.0, XES)")
-    # dbt's target folder of the build: beside the warehouse where the job puts it there
-    target = duckdb_path.parent / "dbt_target"
-    outputs = write_run_outputs(
-        duckdb_path, dbt_target=target if target.exists() else ROOT / "target"
-    )
-    say = log.get("demo").info
-    say("done in %.1fs", time.perf_counter() - started)
-    say("Report (open in a browser): %s", outputs.report.resolve())
-    say("Exports: %s", ", ".join(str(path.resolve()) for path in outputs.exports.values()))
-    return outputs
 
 
 def run(
@@ -156,7 +140,6 @@ def _run(
             systems.append("erp")
             log.get("demo").info(f"ERP sales-order export: {len(files)} files in {drop}")
         result = refresh(duckdb_path, systems=systems, dbt_vars=dbt_vars(company), targets=targets)
-    write_analyst_outputs(duckdb_path)
     return company, result
 
 
@@ -202,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ReportError,
         ExportError,
     ) as exc:
-        if isinstance(exc, (LockBusy, ReportError, ExportError)):
+        if isinstance(exc, LockBusy):
             log.get("demo").error("%s", exc)
         return exit_code(exc)
     print(f"BI file: {result.served}", flush=True)
