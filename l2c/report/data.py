@@ -54,7 +54,7 @@ class View:
 
     @property
     def key(self) -> str:
-        """The picker's value (and the view's data-view-key)."""
+        """The picker's value (and the view's data-key attribute)."""
         return self.system if self.pipeline is None else f"{self.system} / {self.pipeline}"
 
     @property
