@@ -1,11 +1,12 @@
 """The HTML report of a built two-CRM warehouse, written as `make demo` writes it, opened in
 headless Chromium: no console error, a screenshot, and the numbers a person reads on the page
-(per source system, picked with the page's own picker) equal the marts."""
+(per source system and per pipeline, picked with the page's own picker) equal the marts."""
 
 from __future__ import annotations
 
 import json
 import struct
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> AnalystWarehouse:
 
 @pytest.fixture(scope="module")
 def report(built: AnalystWarehouse) -> Path:
-    outputs = write_run_outputs(built.db)  # what the refresh (and the demo) writes
+    # what the refresh (and the demo) writes, given the build's dbt target
+    outputs = write_run_outputs(built.db, dbt_target=built.target)
     assert outputs.report == built.db.parent / "report.html"
     assert sorted(p.name for p in outputs.exports.values()) == sorted(
         ["lead2cash.ocel2.sqlite", "lead2cash.ocel2.json", "lead2cash.xes"]
@@ -75,6 +77,33 @@ def visible_edges(page: Page) -> list[dict[str, str]]:
     )
 
 
+def directly_follows(db: Path, system: str, pipeline: str | None) -> dict[tuple[str, str], int]:
+    """Transition counts of the system's cases in the pipeline (None: cases with no pipeline),
+    from marts.event_log: each event paired with the next one of its case."""
+    return {
+        (a, b): n
+        for a, b, n in rows(
+            db,
+            """
+            with numbered as (
+                select e.case_id, e.activity,
+                    row_number() over (
+                        partition by e.case_id order by e.event_at, e.event_order
+                    ) as n
+                from marts.event_log as e
+                inner join marts.cases as c on e.case_id = c.case_id
+                where c.source_system = ? and c.pipeline is not distinct from ?
+            )
+            select a.activity, b.activity, count(*)
+            from numbered as a
+            inner join numbered as b on a.case_id = b.case_id and b.n = a.n + 1
+            group by 1, 2
+            """,
+            [system, pipeline],
+        )
+    }
+
+
 def png_size(path: Path) -> tuple[int, int]:
     header = path.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
@@ -99,7 +128,7 @@ def test_the_report_in_chromium_shows_the_marts(
         assert page.evaluate("document.querySelectorAll('div.view:not([hidden])').length") == 1
         for system in ["all", *systems]:
             pick(page, "#system-picker", system)
-            shown = page.evaluate(f"document.querySelector('{VISIBLE_VIEW}').dataset.system")
+            shown = page.evaluate(f"document.querySelector('{VISIBLE_VIEW}').dataset.key")
             assert shown == system
             where, params = ("true", []) if system == "all" else ("source_system = ?", [system])
             cases = rows(db, f"select count(*) from marts.cases where {where}", params)[0][0]
@@ -142,6 +171,56 @@ def test_the_report_in_chromium_shows_the_marts(
             pick(page, f"{VISIBLE_VIEW} select.map-view", "frequency")
             narrowed = {(e["source"], e["target"]) for e in visible_edges(page)}
             assert narrowed and narrowed < {(a, b) for a, b, _, _ in edges}
+        # each pipeline of each system: its cases, win rate and process map
+        pipelines = rows(
+            db,
+            "select distinct source_system, pipeline from marts.cases "
+            "where pipeline is not null order by 1, 2",
+        )
+        assert {s for s, _ in pipelines} == set(systems)
+        assert ("pipedrive", "New Business") in pipelines
+        pipeline_edges: dict[str, Counter[tuple[str, str]]] = {s: Counter() for s in systems}
+        for system, pipeline in pipelines:
+            pick(page, "#system-picker", f"{system} / {pipeline}")
+            shown = page.evaluate(
+                f"(() => {{ const v = document.querySelector('{VISIBLE_VIEW}'); "
+                "return [v.dataset.system, v.dataset.pipeline, v.innerText]; })()"
+            )
+            assert shown[:2] == [system, pipeline]
+            assert "per source system only" in shown[2]
+            cases = rows(
+                db,
+                "select count(*) from marts.cases where source_system = ? and pipeline = ?",
+                [system, pipeline],
+            )[0][0]
+            win_rate = rows(
+                db,
+                "select win_rate from marts.pipeline_velocity "
+                "where source_system = ? and pipeline = ?",
+                [system, pipeline],
+            )[0][0]
+            kpis = visible_kpis(page)
+            assert kpis["cases"] == f"{cases:,}"
+            assert kpis["win_rate"] == f"{win_rate:.1%}"
+            pick(page, f"{VISIBLE_VIEW} select.map-level", "100%")
+            pick(page, f"{VISIBLE_VIEW} select.map-view", "frequency")
+            on_page = {
+                (e["source"], e["target"]): int(e["label"].replace(",", ""))
+                for e in visible_edges(page)
+            }
+            assert on_page == directly_follows(db, system, pipeline)
+            pipeline_edges[system].update(on_page)
+        # a system's pipelines (and its cases without one, the leads) make up its map
+        for system in systems:
+            marts_edges = rows(
+                db,
+                "select from_activity, to_activity, transitions_count "
+                "from marts.process_map_edges "
+                "where segment_type = 'source_system' and segment_value = ?",
+                [system],
+            )
+            leads = directly_follows(db, system, None)
+            assert pipeline_edges[system] + Counter(leads) == {(a, b): n for a, b, n in marts_edges}
         quality = page.evaluate(
             "[...document.querySelectorAll('table[data-table=expectations] tr')].slice(1)"
             ".map(r => [r.cells[0].innerText, r.cells[1].innerText])"

@@ -1,8 +1,8 @@
 """A self-contained HTML report of one run: headline KPIs and findings, the process map
 (frequency and performance views, narrowed to the top variants), top variants, the stage
 funnel, cycle-time distributions, the DSO trend, the conformance summary and the run's data
-quality, with a picker for the source system. Everything is inline (SVG, CSS, a few lines of
-JavaScript): the file opens without a network.
+quality, with a picker for the source system or pipeline. Everything is inline (SVG, CSS, a
+few lines of JavaScript): the file opens without a network.
 
     python -m l2c.report [--duckdb warehouse/lead2cash.duckdb] [--out warehouse/report.html]
                          [--dbt-target target]
@@ -40,6 +40,7 @@ REQUIRED = (
     "process_variants",
     "case_variants",
     "win_rates",
+    "pipeline_velocity",
     "lead_conversion_cohorts",
     "cycle_time_summary",
     "case_cycle_times",
@@ -104,7 +105,7 @@ def _charts(data: CompanyData) -> dict[str, dict[str, object]]:
             segment: charts.histogram(view.cycle_times.get(segment, []), SEGMENT_TITLES[segment])
             for segment in CYCLE_SEGMENTS
         }
-        out[view.system] = {"maps": maps, "variants": variants, "funnel": funnel, "cycles": cycles}
+        out[view.key] = {"maps": maps, "variants": variants, "funnel": funnel, "cycles": cycles}
     return out
 
 

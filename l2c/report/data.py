@@ -1,5 +1,10 @@
-"""What the report shows, read from the marts: one View per source system (and one for all),
-plus the company-wide parts (DSO trend, findings)."""
+"""What the report shows, read from the marts: one View for all systems, one per source system
+and one per pipeline of a source system, plus the company-wide parts (DSO trend, findings).
+
+A pipeline view scopes what the marts hold per pipeline (cases, win rate, process map, top
+variants, funnel, cycle times); lead conversion and conformance have no pipeline grain (leads
+belong to no pipeline; conformance_summary is per source system), so a pipeline view shows its
+source system's figures for them and says so (View.per_system_only)."""
 
 from __future__ import annotations
 
@@ -35,15 +40,33 @@ class ProcessMap:
 
 @dataclass
 class View:
-    """Everything the report shows for one source system (or ALL)."""
+    """Everything the report shows for one source system (or ALL), or one pipeline of a
+    source system."""
 
     system: str
     kpis: dict[str, Any]
+    pipeline: str | None = None
     maps: list[ProcessMap] = field(default_factory=list)
     variants: list[tuple[str, int, float]] = field(default_factory=list)
     funnel: list[tuple[str, int, int]] = field(default_factory=list)
     cycle_times: dict[str, list[float]] = field(default_factory=dict)
     conformance: dict[str, Any] | None = None
+
+    @property
+    def key(self) -> str:
+        """The picker's value (and the view's data-key attribute)."""
+        return self.system if self.pipeline is None else f"{self.system} / {self.pipeline}"
+
+    @property
+    def label(self) -> str:
+        if self.system == ALL:
+            return "All systems"
+        return self.key
+
+    @property
+    def per_system_only(self) -> bool:
+        """Lead conversion and conformance are shown for the whole source system."""
+        return self.pipeline is not None
 
 
 @dataclass
@@ -60,8 +83,13 @@ def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> tuple[A
     return row if row is not None else ()
 
 
-def _where(system: str, column: str = "source_system") -> tuple[str, list[Any]]:
-    return ("true", []) if system == ALL else (f"{column} = ?", [system])
+def _where(system: str, pipeline: str | None = None, prefix: str = "") -> tuple[str, list[Any]]:
+    """The filter of a view on a mart with source_system (and pipeline) columns."""
+    if system == ALL:
+        return "true", []
+    if pipeline is None:
+        return f"{prefix}source_system = ?", [system]
+    return f"{prefix}source_system = ? and {prefix}pipeline = ?", [system, pipeline]
 
 
 def systems(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -69,8 +97,19 @@ def systems(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute(sql).fetchall()]
 
 
-def kpis(con: duckdb.DuckDBPyConnection, system: str) -> dict[str, Any]:
-    where, params = _where(system)
+def pipelines(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(source_system, pipeline) of every case that has a pipeline (deals; leads have none)."""
+    sql = (
+        "select distinct source_system, pipeline from marts.cases "
+        "where pipeline is not null order by 1, 2"
+    )
+    return [(s, p) for s, p in con.execute(sql).fetchall()]
+
+
+def kpis(
+    con: duckdb.DuckDBPyConnection, system: str, pipeline: str | None = None
+) -> dict[str, Any]:
+    where, params = _where(system, pipeline)
     cases, deals, won, lost, open_ = _one(
         con,
         "select count(*), count(*) filter (case_type = 'deal'), "
@@ -82,6 +121,14 @@ def kpis(con: duckdb.DuckDBPyConnection, system: str) -> dict[str, Any]:
     )
     if system == ALL:
         win = _one(con, "select win_rate from marts.win_rates where dimension = 'overall'", [])
+    elif pipeline is not None:
+        # win_rates' pipeline dimension groups by name across systems: pipeline_velocity has
+        # the win rate per (source_system, pipeline)
+        win = _one(
+            con,
+            "select win_rate from marts.pipeline_velocity where source_system = ? and pipeline = ?",
+            [system, pipeline],
+        )
     else:
         win = _one(
             con,
@@ -89,19 +136,30 @@ def kpis(con: duckdb.DuckDBPyConnection, system: str) -> dict[str, Any]:
             "where dimension = 'source_system' and group_value = ?",
             [system],
         )
+    system_where, system_params = _where(system)  # leads have no pipeline
     created, converted = _one(
         con,
         "select sum(leads_created), sum(leads_converted) from marts.lead_conversion_cohorts "
-        f"where {where}",
-        params,
+        f"where {system_where}",
+        system_params,
     )
-    dimension = ("overall", []) if system == ALL else ("source_system", [system])
-    cycle = _one(
-        con,
-        "select median_days from marts.cycle_time_summary where segment = 'sales_cycle' "
-        "and dimension = ?" + ("" if system == ALL else " and group_value = ?"),
-        [dimension[0], *dimension[1]],
-    )
+    if pipeline is not None:
+        # cycle_time_summary's pipeline dimension groups by name across systems: its
+        # median_days is the median of the completed segments of case_cycle_times
+        cycle = _one(
+            con,
+            "select median(duration_days) from marts.case_cycle_times "
+            f"where segment = 'sales_cycle' and is_completed and {where}",
+            params,
+        )
+    else:
+        dimension = ("overall", []) if system == ALL else ("source_system", [system])
+        cycle = _one(
+            con,
+            "select median_days from marts.cycle_time_summary where segment = 'sales_cycle' "
+            "and dimension = ?" + ("" if system == ALL else " and group_value = ?"),
+            [dimension[0], *dimension[1]],
+        )
     return {
         "cases": cases,
         "deals": deals,
@@ -114,9 +172,9 @@ def kpis(con: duckdb.DuckDBPyConnection, system: str) -> dict[str, Any]:
     }
 
 
-def _variant_scope(system: str) -> tuple[str, list[Any]]:
-    """Cases of the system with their variant and its rank within the system."""
-    where, params = _where(system, "c.source_system")
+def _variant_scope(system: str, pipeline: str | None = None) -> tuple[str, list[Any]]:
+    """Cases of the view with their variant and its rank within the view."""
+    where, params = _where(system, pipeline, "c.")
     return (
         f"""
         with scoped as (
@@ -151,9 +209,9 @@ def _variant_scope(system: str) -> tuple[str, list[Any]]:
 
 
 def top_variants(
-    con: duckdb.DuckDBPyConnection, system: str, limit: int = 10
+    con: duckdb.DuckDBPyConnection, system: str, pipeline: str | None = None, limit: int = 10
 ) -> list[tuple[str, int, float]]:
-    scope, params = _variant_scope(system)
+    scope, params = _variant_scope(system, pipeline)
     return [
         (text, n, share)
         for text, n, share in con.execute(
@@ -168,11 +226,13 @@ def top_variants(
     ]
 
 
-def process_map(con: duckdb.DuckDBPyConnection, system: str, level: float) -> ProcessMap:
-    """The directly-follows graph of the system's cases whose variant is among the most
+def process_map(
+    con: duckdb.DuckDBPyConnection, system: str, level: float, pipeline: str | None = None
+) -> ProcessMap:
+    """The directly-follows graph of the view's cases whose variant is among the most
     frequent ones that together cover `level` of its cases (the variant that crosses the
     level is included; 1.0 = every case)."""
-    scope, params = _variant_scope(system)
+    scope, params = _variant_scope(system, pipeline)
     con.execute(
         f"""create or replace temp table report_map_cases as
         {scope}
@@ -219,10 +279,12 @@ def process_map(con: duckdb.DuckDBPyConnection, system: str, level: float) -> Pr
     return ProcessMap(level, cases, variants, edges, starts, ends)
 
 
-def funnel(con: duckdb.DuckDBPyConnection, system: str) -> list[tuple[str, int, int]]:
+def funnel(
+    con: duckdb.DuckDBPyConnection, system: str, pipeline: str | None = None
+) -> list[tuple[str, int, int]]:
     """Per canonical stage (in stage order): deals in pipelines with the stage, deals that
-    reached it (any order), summed over the pipelines."""
-    where, params = _where(system)
+    reached it (any order), summed over the view's pipelines."""
+    where, params = _where(system, pipeline)
     return [
         (stage, int(deals), int(reached))
         for stage, deals, reached in con.execute(
@@ -234,8 +296,10 @@ def funnel(con: duckdb.DuckDBPyConnection, system: str) -> list[tuple[str, int, 
     ]
 
 
-def cycle_times(con: duckdb.DuckDBPyConnection, system: str) -> dict[str, list[float]]:
-    where, params = _where(system)
+def cycle_times(
+    con: duckdb.DuckDBPyConnection, system: str, pipeline: str | None = None
+) -> dict[str, list[float]]:
+    where, params = _where(system, pipeline)
     out: dict[str, list[float]] = {}
     for segment in CYCLE_SEGMENTS:
         out[segment] = [
@@ -279,13 +343,16 @@ def read(con: duckdb.DuckDBPyConnection) -> CompanyData:
     from l2c.findings import findings_lines
 
     views = []
-    for system in [ALL, *systems(con)]:
-        view = View(system, kpis(con, system))
-        view.maps = [process_map(con, system, level) for level in COVERAGE_LEVELS]
-        view.variants = top_variants(con, system)
-        view.funnel = funnel(con, system)
-        view.cycle_times = cycle_times(con, system)
-        view.conformance = conformance(con, system)
+    scopes: list[tuple[str, str | None]] = [(ALL, None)]
+    for system in systems(con):
+        scopes += [(system, None), *[(s, p) for s, p in pipelines(con) if s == system]]
+    for system, pipeline in scopes:
+        view = View(system, kpis(con, system, pipeline), pipeline)
+        view.maps = [process_map(con, system, level, pipeline) for level in COVERAGE_LEVELS]
+        view.variants = top_variants(con, system, pipeline)
+        view.funnel = funnel(con, system, pipeline)
+        view.cycle_times = cycle_times(con, system, pipeline)
+        view.conformance = conformance(con, system)  # no pipeline grain: the system's
         views.append(view)
     trend = dso_trend(con)
     as_of = _one(con, "select max(event_at) from marts.event_log", [])
