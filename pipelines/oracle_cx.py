@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
@@ -43,6 +42,7 @@ from dlt.sources.helpers.rest_client.auth import HttpBasicAuth
 from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
 
 from pipelines.http import fetch_each, make_client
+from pipelines.timeutil import EPOCH, rfc3339
 from pipelines.validation import (
     OPT_INT,
     OPT_MONEY,
@@ -59,7 +59,6 @@ from pipelines.validation import (
 
 SYSTEM = "oracle_cx"
 API_PATH = "/crmRestApi/resources/11.13.18.05"
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MAX_PAGE_SIZE = 500  # Oracle's upper bound for `limit`
 OPTY_CHILDREN = {
     "ChildRevenue": "revenue_items",
@@ -163,10 +162,6 @@ def snake_case(name: str) -> str:
     return re.sub(r"_+", "_", text).lower()
 
 
-def oracle_timestamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-
-
 def emit(spec: RowSpec, rows: list[Any], arrow_types: ArrowTypes | None = None) -> Iterator[Any]:
     """validation.emit, except that the `rejects` variant drops the resource's merge_key: a
     child resource merges on OptyId, which reject rows do not have (dlt would refuse them)."""
@@ -244,7 +239,7 @@ def oracle_cx_source(
             ),
         ) -> Iterator[Any]:
             params = {
-                "q": f"LastUpdateDate >= '{oracle_timestamp(updated.start_value)}'",
+                "q": f"LastUpdateDate >= '{rfc3339(updated.start_value, '+00:00')}'",
                 "orderBy": f"LastUpdateDate:asc,{key}:asc",
                 "onlyData": "true",
                 **(extra or {}),
@@ -264,7 +259,7 @@ def oracle_cx_source(
         ),
     ) -> Iterator[Any]:
         params = {
-            "q": f"LastUpdateDate >= '{oracle_timestamp(updated.start_value)}'",
+            "q": f"LastUpdateDate >= '{rfc3339(updated.start_value, '+00:00')}'",
             "orderBy": "LastUpdateDate:asc,OptyId:asc",
             "onlyData": "true",
             "expand": ",".join(OPTY_CHILDREN),

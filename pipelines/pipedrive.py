@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
 from typing import Any
 
 import dlt
@@ -46,6 +45,7 @@ from pipelines.http import (
     make_client,
 )
 from pipelines.progress import EXPECTED_REQUESTS, notify
+from pipelines.timeutil import EPOCH, rfc3339
 from pipelines.validation import (
     OPT_BOOL,
     OPT_INT,
@@ -62,7 +62,6 @@ from pipelines.validation import (
 )
 
 SYSTEM = "pipedrive"
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 DEAL_IDS_PER_REQUEST = 100  # limit of /api/v2/deals/products?deal_ids=
 
 # Fields the event log depends on are type-checked (and timestamps parsed to UTC); a row that
@@ -213,10 +212,6 @@ def field_slug(name: str) -> str:
     text = name.strip().lower().replace("%", " pct ").replace("#", " number ")
     slug = re.sub(r"[^a-z0-9]+", "_", text).strip("_")
     return slug if slug and not slug[0].isdigit() else f"field_{slug}"
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _v2_pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:

@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
 import dlt
@@ -51,6 +51,7 @@ from requests import PreparedRequest, Request, Response
 from requests.auth import AuthBase
 
 from pipelines.http import make_client, stuck
+from pipelines.timeutil import EPOCH, rfc3339
 from pipelines.validation import (
     OPT_BOOL,
     OPT_ID,
@@ -65,7 +66,6 @@ from pipelines.validation import (
 )
 
 SYSTEM = "salesforce"
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MASTER_RECORD_TYPE = "012000000000000AAA"
 DEFAULT_CUSTOM_FIELDS = ("Region__c", "Loss_Reason__c", "Discount_Percent__c")
 
@@ -464,10 +464,6 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def soql_datetime(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def soql_text(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -694,7 +690,7 @@ class NextRecordsPaginator(JSONLinkPaginator):
 def _incremental_soql(
     sobject: str, fields: Sequence[str], cursor: str, since: datetime, where: str = ""
 ) -> str:
-    conditions = [f"{cursor} >= {soql_datetime(since)}", *([where] if where else [])]
+    conditions = [f"{cursor} >= {rfc3339(since)}", *([where] if where else [])]
     return (
         f"SELECT {', '.join(fields)} FROM {sobject} WHERE {' AND '.join(conditions)} "
         f"ORDER BY {cursor} ASC, Id ASC"

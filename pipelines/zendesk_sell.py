@@ -41,6 +41,7 @@ from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 
 from pipelines import limits
 from pipelines.http import NextLinkPaginator, fetch_each, make_client
+from pipelines.timeutil import EPOCH
 from pipelines.validation import (
     CURSOR_SKEW,
     OPT_INT,
@@ -56,7 +57,6 @@ from pipelines.validation import (
 )
 
 SYSTEM = "zendesk_sell"
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MAX_PER_PAGE = 100
 OUTCOME_CATEGORIES = ("won", "lost")
 
