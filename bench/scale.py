@@ -124,6 +124,16 @@ DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
 INT_PATTERN = r"0|[1-9][0-9]{0,17}"
 
 
+def connect(path: Path, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """The benchmark's own DuckDB connection: the build's two threads, no progress bar."""
+    config: dict[str, str | int] = {"threads": 2}
+    if memory_limit is not None:
+        config["memory_limit"] = memory_limit
+    con = duckdb.connect(str(path), config=config)
+    con.execute("set enable_progress_bar = false")
+    return con
+
+
 def is_id_column(name: str) -> bool:
     if name in REFERENCE_ID_COLUMNS:
         return False
@@ -249,7 +259,7 @@ def tile(base: Path, out: Path, copies: int, shift_days: int = 1) -> dict[str, i
         raise ValueError(f"copies must be at least 1, got {copies}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
-    con = duckdb.connect(str(out))
+    con = connect(out)
     counts: dict[str, int] = {}
     try:
         con.execute(f"attach '{base}' as base (read_only)")
@@ -363,7 +373,7 @@ def build(db: Path, target: Path, dbt_vars: str, env: dict[str, str]) -> list[St
 def sort_seconds(db: Path, memory_limit: str, repeat: int = 2) -> tuple[float, float]:
     """Wall and CPU seconds (the fastest of `repeat`) of one DuckDB sort of the event log by
     (case, time, tie-breaker), materialised: what bench/mining.py compares mining with."""
-    con = duckdb.connect(str(db), config={"memory_limit": memory_limit, "threads": 2})
+    con = connect(db, memory_limit)
     try:
         wall = cpu = float("inf")
         for _ in range(repeat):
@@ -389,7 +399,7 @@ def mining_seconds(db: Path, target: Path, memory_limit: str) -> tuple[float, fl
         for node in json.loads((target / "manifest.json").read_text())["nodes"].values()
         if node["resource_type"] == "model"
     }
-    con = duckdb.connect(str(db), config={"memory_limit": memory_limit, "threads": 2})
+    con = connect(db, memory_limit)
     try:
         ref = con.table
         as_of = ref("intermediate.int_as_of_resolved").fetchone()[0]  # type: ignore[index]
@@ -457,7 +467,7 @@ def cpu_profile(db: Path, target: Path, memory_limit: str) -> dict[str, float]:
     """CPU seconds (all DuckDB threads) of every SQL model's compiled query, materialised into
     a temporary table; the views a model reads are computed inline. Unlike the wall times of
     run_results.json, CPU seconds hardly change with the machine's other load."""
-    con = duckdb.connect(str(db), config={"memory_limit": memory_limit, "threads": 2})
+    con = connect(db, memory_limit)
     cpu: dict[str, float] = {}
     try:
         models = target / "compiled" / "l2c" / "models"
