@@ -60,9 +60,9 @@ from pipelines.validation import (
     REQ_ID,
     REQ_RFC3339,
     REQ_RFC3339_CURSOR,
-    Checker,
     RowSpec,
     emit,
+    optional,
 )
 
 SYSTEM = "salesforce"
@@ -84,14 +84,7 @@ def _date(value: Any) -> str:
     return value
 
 
-def _optional(check: Callable[[Any], Any]) -> Checker:
-    def run(value: Any) -> Any:
-        return None if value is None else check(value)
-
-    return run
-
-
-OPT_DATE = _optional(_date)
+OPT_DATE = optional(_date)
 STAMPED = {"Id": REQ_ID, "CreatedDate": REQ_RFC3339, "SystemModstamp": REQ_RFC3339_CURSOR}
 
 # Fields the event log depends on are type-checked (timestamps parsed to UTC); a row that fails

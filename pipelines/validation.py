@@ -38,7 +38,9 @@ def _required(check: Checker) -> Checker:
     return run
 
 
-def _optional(check: Checker) -> Checker:
+def optional(check: Checker) -> Checker:
+    """`check` for a value that may be absent (None passes unchanged)."""
+
     def run(value: Any) -> Any:
         return None if value is None else check(value)
 
@@ -146,21 +148,21 @@ def _not_in_the_future(check: Checker) -> Checker:
 
 
 REQ_INT = _required(_int)
-OPT_INT = _optional(_int)
+OPT_INT = optional(_int)
 REQ_ID = _required(_text_id)
-OPT_ID = _optional(_text_id)
-OPT_MONEY = _optional(_money)
-OPT_BOOL = _optional(_bool)
+OPT_ID = optional(_text_id)
+OPT_MONEY = optional(_money)
+OPT_BOOL = optional(_bool)
 REQ_MINOR = _required(_minor_units)
-OPT_MINOR = _optional(_minor_units)
+OPT_MINOR = optional(_minor_units)
 REQ_RFC3339 = _required(_rfc3339)
 REQ_RFC3339_CURSOR = _required(_not_in_the_future(_rfc3339))
-OPT_RFC3339 = _optional(_rfc3339)
+OPT_RFC3339 = optional(_rfc3339)
 REQ_V1_TS = _required(_v1_timestamp)
-OPT_V1_TS = _optional(_v1_timestamp)
+OPT_V1_TS = optional(_v1_timestamp)
 REQ_UNIX = _required(_unix_seconds)
 REQ_UNIX_CURSOR = _required(_not_in_the_future(_unix_seconds))
-OPT_UNIX = _optional(_unix_seconds)
+OPT_UNIX = optional(_unix_seconds)
 
 FieldSpec = Mapping[str, Checker]
 """Field name (dotted path for nested dicts, e.g. 'status_transitions.paid_at') -> checker."""
