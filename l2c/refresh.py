@@ -75,20 +75,25 @@ class RefreshResult:
     outputs: RunOutputs | None = None  # the report and exports (full builds only)
 
 
+# each failure kind of a job and its exit code (see the module docstring)
+EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
+    (LockBusy, EXIT_BUSY),
+    (LoadError, EXIT_LOAD),
+    (QualityError, EXIT_RAW_CHECKS),
+    (DbtError, EXIT_DBT),
+    (EventLogCheckError, EXIT_EVENT_LOG_CHECKS),
+    (StaleSources, EXIT_STALE),
+    (PublishError, EXIT_PUBLISH),
+    (ReportError, EXIT_REPORT),
+    (ExportError, EXIT_REPORT),
+)
+# what a job catches and turns into its exit code; anything else is a bug and shows its traceback
+JOB_FAILURES: tuple[type[Exception], ...] = tuple(kind for kind, _ in EXIT_CODES)
+
+
 def exit_code(exc: BaseException) -> int:
     """The job's exit code for the failure `exc` (see the module docstring)."""
-    codes: list[tuple[type[BaseException], int]] = [
-        (LockBusy, EXIT_BUSY),
-        (LoadError, EXIT_LOAD),
-        (QualityError, EXIT_RAW_CHECKS),
-        (DbtError, EXIT_DBT),
-        (EventLogCheckError, EXIT_EVENT_LOG_CHECKS),
-        (StaleSources, EXIT_STALE),
-        (PublishError, EXIT_PUBLISH),
-        (ReportError, EXIT_REPORT),
-        (ExportError, EXIT_REPORT),
-    ]
-    return next((code for kind, code in codes if isinstance(exc, kind)), 1)
+    return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), 1)
 
 
 def default_serve_dir(duckdb_path: Path) -> Path:
@@ -400,17 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             selector=args.selector,
             wait_seconds=args.wait,
         )
-    except (
-        LockBusy,
-        LoadError,
-        QualityError,
-        DbtError,
-        EventLogCheckError,
-        StaleSources,
-        PublishError,
-        ReportError,
-        ExportError,
-    ) as exc:
+    except JOB_FAILURES as exc:
         return _failed(exc)
     print(f"BI file: {result.served}", flush=True)
     return EXIT_OK

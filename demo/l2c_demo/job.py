@@ -25,27 +25,21 @@ from pathlib import Path
 from typing import Any
 
 from l2c import log
-from l2c.dbt_runner import DbtError
-from l2c.export import ExportError
 from l2c.lock import LockBusy, job_lock
-from l2c.publish import PublishError, PublishTargets
-from l2c.quality import QualityError
+from l2c.publish import PublishTargets
 from l2c.refresh import (
-    EventLogCheckError,
+    JOB_FAILURES,
     RefreshResult,
-    StaleSources,
     add_job_arguments,
     default_serve_dir,
     exit_code,
     refresh,
 )
-from l2c.report import ReportError
 from l2c_demo.fake_api import FakeApiServer
 from l2c_demo.simulator import DemoCompany, SimConfig
 from l2c_demo.simulator.crms import ALL_CRMS, CRM_WEIGHTS
 from l2c_demo.simulator.render_erp import ERP_CRMS, write_erp_export
 from l2c_demo.zendesk_sell_schedule import history_config, run_history_loads
-from pipelines.load import LoadError
 
 # Zendesk Sell history: weekly scheduled loads over the last weeks before the final load
 ZENDESK_LOADS = 12
@@ -174,17 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             targets=targets,
             wait_seconds=args.wait,
         )
-    except (
-        LockBusy,
-        LoadError,
-        QualityError,
-        DbtError,
-        EventLogCheckError,
-        StaleSources,
-        PublishError,
-        ReportError,
-        ExportError,
-    ) as exc:
+    except JOB_FAILURES as exc:
         if isinstance(exc, LockBusy):
             log.get("demo").error("%s", exc)
         return exit_code(exc)
