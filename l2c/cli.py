@@ -60,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name not in commands:
         print(f"l2c: unknown command {name!r}\n\n{usage(commands)}", file=sys.stderr)
         return 2
+    sys.argv[0] = f"l2c {name}"  # the command's --help names itself as the user typed it
     return _load(commands[name][0])(rest)
 
 
