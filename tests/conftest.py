@@ -106,6 +106,13 @@ def dbt_warnings(target: Path) -> set[str]:
 LOAD_LINEAGE_COLUMNS = ("loaded_at", "load_id")
 
 
+def settled(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows with every float to 12 significant digits, sorted: DuckDB sums doubles in whatever
+    order its threads finish, so two builds of the same data may differ in the last bit."""
+    out = [tuple(float(f"{v:.12g}") if isinstance(v, float) else v for v in row) for row in rows]
+    return sorted(out, key=repr)
+
+
 def content_hashes(path: Path, layer: str) -> dict[str, str]:
     """A hash of the rows of every table of a layer (`raw`: the raw_<system> schemas dlt
     writes; else a schema name, e.g. `marts`), without dlt's own columns and the marts' load
@@ -136,7 +143,7 @@ def content_hashes(path: Path, layer: str) -> dict[str, str]:
                 if c[0] not in LOAD_LINEAGE_COLUMNS
             ]
             select = ", ".join(f'"{c}"' for c in columns)
-            rows = con.execute(f'select {select} from {schema}."{table}" order by all').fetchall()
+            rows = settled(con.execute(f'select {select} from {schema}."{table}"').fetchall())
             out[f"{schema}.{table}"] = hashlib.sha256(repr(rows).encode()).hexdigest()
         return out
     finally:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import serving
+from conftest import serving, settled
 
 from l2c.dbt_runner import run_dbt
 from l2c.publish import PublishTargets
@@ -85,7 +85,7 @@ def marts_without(db: Path, columns: set[tuple[str, str]]) -> dict[str, list[tup
                 if (table, c) not in columns and c not in ("loaded_at", "load_id")
             ]
             select = ", ".join(f'"{c}"' for c in names)
-            out[table] = con.execute(f"select {select} from marts.{table} order by all").fetchall()
+            out[table] = settled(con.execute(f"select {select} from marts.{table}").fetchall())
         return out
     finally:
         con.close()
