@@ -44,6 +44,24 @@ BUILD_STEPS = (
 )
 
 
+def step_args(selection: str, done: Sequence[str], dbt_vars: str) -> list[str]:
+    """`dbt build` args of one timed step: its selection without what earlier steps built,
+    data tests only (unit tests are not part of a scheduled build's time)."""
+    exclude = ["--exclude", *done] if done else []
+    return [
+        "build",
+        "--exclude",
+        "resource_type:unit_test",
+        "--indirect-selection",
+        "cautious",
+        "--vars",
+        dbt_vars,
+        "--select",
+        *selection.split(),
+        *exclude,
+    ]
+
+
 @contextmanager
 def api_server(deals: int, seed: int, crms: Sequence[str], workdir: Path) -> Iterator[str]:
     port_file = workdir / "port"
@@ -166,20 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         total = 0.0
         done: list[str] = []
         for label, selection in BUILD_STEPS:
-            exclude = ["--exclude", *done] if done else []
             seconds, cpu = timed_dbt(
-                [
-                    "build",
-                    "--exclude",
-                    "resource_type:unit_test",
-                    "--indirect-selection",
-                    "cautious",
-                    "--vars",
-                    dbt_vars,
-                    "--select",
-                    *selection.split(),
-                    *exclude,
-                ],
+                step_args(selection, done, dbt_vars),
                 fast_db,
                 work / "target",
             )

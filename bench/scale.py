@@ -52,7 +52,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from bench.run import BUILD_STEPS, api_server, configure
+from bench.run import BUILD_STEPS, api_server, configure, step_args
 from l2c.dbt_runner import ROOT, DbtError, dbt_env
 from l2c.mining import marts
 from l2c_demo.simulator.config import DEFAULT_AS_OF
@@ -352,19 +352,7 @@ def build(db: Path, target: Path, dbt_vars: str, env: dict[str, str]) -> list[St
     steps = [timed_dbt("dbt parse", ["parse", "--vars", dbt_vars], db, target, env)]
     done: list[str] = []
     for label, selection in BUILD_STEPS:
-        exclude = ["--exclude", *done] if done else []
-        args = [
-            "build",
-            "--exclude",
-            "resource_type:unit_test",
-            "--indirect-selection",
-            "cautious",
-            "--vars",
-            dbt_vars,
-            "--select",
-            *selection.split(),
-            *exclude,
-        ]
+        args = step_args(selection, done, dbt_vars)
         steps.append(timed_dbt(label, args, db, target, env))
         done += selection.split()
     return steps

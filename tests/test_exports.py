@@ -11,11 +11,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pm4py
 import pytest
 import rustxes
 from analyst_warehouse import AnalystWarehouse, build_analyst_warehouse
+from conftest import query as rows
 from pm4py.objects.ocel.importer.jsonocel import importer as jsonocel_importer
 from pm4py.objects.ocel.validation import ocel20_rel_validation
 
@@ -35,14 +35,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> AnalystWarehouse:
 @pytest.fixture(scope="module")
 def files(built: AnalystWarehouse) -> dict[str, Path]:
     return export(built.db, built.work / "exports")
-
-
-def rows(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 class Expected:

@@ -8,12 +8,12 @@ import json
 import struct
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
 from analyst_warehouse import AnalystWarehouse, build_analyst_warehouse
 from browser import Page, open_page
+from conftest import query as rows
 
 from l2c.report import ReportError, write_report
 from l2c.report.outputs import write_run_outputs
@@ -36,14 +36,6 @@ def report(built: AnalystWarehouse) -> Path:
         ["lead2cash.ocel2.sqlite", "lead2cash.ocel2.json", "lead2cash.xes"]
     )
     return outputs.report
-
-
-def rows(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def pick(page: Page, selector: str, value: str) -> None:
