@@ -52,7 +52,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from bench.run import BUILD_STEPS, api_server, configure, step_args
+from bench.run import BUILD_STEPS, api_server, configure, require_complete, step_args
 from l2c.dbt_runner import ROOT, DbtError, dbt_env
 from l2c.mining import marts
 from l2c_demo.simulator.config import DEFAULT_AS_OF
@@ -542,7 +542,7 @@ def load_base(directory: Path, deals: int, seed: int) -> Path:
     with api_server(deals, seed, ["pipedrive"], directory) as base_url:
         configure(base_url)
         started = time.perf_counter()
-        load_all(db, ["pipedrive", "stripe"])
+        require_complete(load_all(db, ["pipedrive", "stripe"]))
     print(f"loaded a {deals:,}-deal company in {time.perf_counter() - started:.0f} s: {db}")
     return db
 

@@ -256,6 +256,13 @@ def _steps(
             f"{item.rejects:,}",
             item.seconds,
         )
+        if item.stopped_early:
+            logger.warning(
+                "%s: %s stopped before the end of what changed (token budget share): its raw "
+                "tables and every mart built on them are partial until the next run continues",
+                item.system,
+                ", ".join(item.stopped_early),
+            )
     run.rows_loaded = sum(item.rows for item in loaded)
     run.rejects = sum(item.rejects for item in loaded)
     logger.info("loaded in %.1fs", time.perf_counter() - started)

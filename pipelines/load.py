@@ -69,6 +69,9 @@ class LoadResult:
     extract_seconds: float = 0.0  # of which reading the API (dlt's extract step)
     # load packages a crash had left unfinished, completed before this run fetched
     resumed_packages: list[str] = field(default_factory=list)
+    # resources that stopped before the end of what changed (e.g. Pipedrive's token budget
+    # share): the next run continues them, but until then the raw tables are partial
+    stopped_early: list[str] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -145,11 +148,18 @@ def load_system(
     for step in pipeline.last_trace.steps:
         if step.step == "extract" and step.finished_at is not None:
             result.extract_seconds = (step.finished_at - step.started_at).total_seconds()
+    result.stopped_early = stopped_resources(pipeline.state, system)
     normalize = pipeline.last_trace.last_normalize_info
     if normalize is not None:
         for table, count in normalize.row_counts.items():
             result.rows_by_table[table] = result.rows_by_table.get(table, 0) + count
     return result
+
+
+def stopped_resources(state: Any, system: str) -> list[str]:
+    """Resources whose state says the last run stopped before the end (`stopped_on_budget`)."""
+    resources = state.get("sources", {}).get(system, {}).get("resources", {})
+    return sorted(name for name, res in resources.items() if res.get("stopped_on_budget"))
 
 
 def complete_interrupted_load(system: str, pipeline: Any) -> list[str]:
