@@ -45,9 +45,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import yaml
@@ -379,9 +380,10 @@ def sort_seconds(db: Path, memory_limit: str, repeat: int = 2) -> tuple[float, f
 
 
 def mining_seconds(db: Path, target: Path, memory_limit: str) -> tuple[float, float]:
-    """Wall and CPU seconds of what the ten process-mining models compute, run here one after
-    another as dbt runs them in one process (the log ordered once, l2c.mining.marts' memo),
-    each result materialised as a temporary table; their inputs are the built marts."""
+    """Wall and CPU seconds of what the eight dbt Python process-mining models compute, run
+    here one after another as dbt runs them in one process (the log ordered once: the memo of
+    l2c.mining.marts), each result materialised as a temporary table; their inputs are the
+    built marts."""
     config = {
         node["name"]: node["config"]
         for node in json.loads((target / "manifest.json").read_text())["nodes"].values()
@@ -389,56 +391,7 @@ def mining_seconds(db: Path, target: Path, memory_limit: str) -> tuple[float, fl
     }
     con = connect(db, memory_limit)
     try:
-        ref = con.table
-        as_of = ref("intermediate.int_as_of_resolved").fetchone()[0]  # type: ignore[index]
-        edges_config = config["process_map_edges"]
-        groups = int(config["conformance_summary"].get("min_group_size", 20))
-        models = {
-            "process_variants": lambda: marts.variants(
-                con, ref("marts.event_log"), ref("marts.cases")
-            ),
-            "case_variants": lambda: marts.case_variants(con, ref("marts.event_log")),
-            "process_map_edges": lambda: marts.process_map_edges(
-                con,
-                ref("marts.event_log"),
-                ref("marts.cases"),
-                min_transitions=int(edges_config["bottleneck_min_transitions"]),
-                bottlenecks=int(edges_config["bottlenecks"]),
-            ),
-            "process_map_endpoints": lambda: marts.process_map_endpoints(
-                con, ref("marts.event_log"), ref("marts.cases")
-            ),
-            "activity_rework": lambda: marts.rework(
-                con, ref("marts.event_log"), ref("seeds.canonical_stages")
-            ),
-            "stage_backward_moves": lambda: marts.backward_moves(
-                con, ref("marts.event_log"), ref("seeds.canonical_stages")
-            ),
-            "case_conformance": lambda: (
-                marts.conformance(
-                    con, ref("marts.event_log"), ref("seeds.ideal_path"), ref("marts.cases")
-                ).cases
-            ),
-            "conformance_deviations": lambda: (
-                marts.conformance(
-                    con, ref("marts.event_log"), ref("seeds.ideal_path"), ref("marts.cases")
-                ).deviations
-            ),
-            "conformance_summary": lambda: marts.summary(
-                con, ref("marts.case_conformance"), ref("marts.cases"), groups
-            ),
-            "variant_outcomes": lambda: marts.outcomes(
-                con,
-                process_variants=ref("marts.process_variants"),
-                case_variants=ref("marts.case_variants"),
-                case_conformance=ref("marts.case_conformance"),
-                deviations=ref("marts.conformance_deviations"),
-                cases=ref("marts.cases"),
-                invoices=ref("marts.invoices"),
-                as_of=as_of,
-                min_group_size=groups,
-            ),
-        }
+        models = mining_models(con, config)
         marts._MEMO.clear()  # a fair start: the log is not ordered yet
         started, started_cpu = time.perf_counter(), time.process_time()
         for result in (build_model() for build_model in models.values()):
@@ -449,6 +402,45 @@ def mining_seconds(db: Path, target: Path, memory_limit: str) -> tuple[float, fl
     finally:
         marts._MEMO.clear()
         con.close()
+
+
+def mining_models(
+    con: duckdb.DuckDBPyConnection, config: dict[str, dict[str, Any]]
+) -> dict[str, Callable[[], Any]]:
+    """What each dbt Python model of models/marts/process returns, as a call on the built marts
+    (tests/test_bench_scale.py checks that every such model is here)."""
+    ref = con.table
+    edges_config = config["process_map_edges"]
+    return {
+        "process_variants": lambda: marts.variants(con, ref("marts.event_log"), ref("marts.cases")),
+        "case_variants": lambda: marts.case_variants(con, ref("marts.event_log")),
+        "process_map_edges": lambda: marts.process_map_edges(
+            con,
+            ref("marts.event_log"),
+            ref("marts.cases"),
+            min_transitions=int(edges_config["bottleneck_min_transitions"]),
+            bottlenecks=int(edges_config["bottlenecks"]),
+        ),
+        "process_map_endpoints": lambda: marts.process_map_endpoints(
+            con, ref("marts.event_log"), ref("marts.cases")
+        ),
+        "activity_rework": lambda: marts.rework(
+            con, ref("marts.event_log"), ref("seeds.canonical_stages")
+        ),
+        "stage_backward_moves": lambda: marts.backward_moves(
+            con, ref("marts.event_log"), ref("seeds.canonical_stages")
+        ),
+        "case_conformance": lambda: (
+            marts.conformance(
+                con, ref("marts.event_log"), ref("seeds.ideal_path"), ref("marts.cases")
+            ).cases
+        ),
+        "conformance_deviations": lambda: (
+            marts.conformance(
+                con, ref("marts.event_log"), ref("seeds.ideal_path"), ref("marts.cases")
+            ).deviations
+        ),
+    }
 
 
 def cpu_profile(db: Path, target: Path, memory_limit: str) -> dict[str, float]:

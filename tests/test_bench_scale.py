@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from bench.scale import id_stride, mart_counts, raw_tables, tile
-from l2c.dbt_runner import EVENT_LOG_BUILD, run_dbt
+from bench.scale import id_stride, mart_counts, mining_models, raw_tables, tile
+from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
 from l2c_demo.simulator import DemoCompany, SimConfig
 from pipelines.load import load_all
 from tests.conftest import query, serving, vars_of
@@ -84,5 +84,17 @@ def _stride(base: Path) -> int:
     try:
         con.execute(f"attach '{base}' as base (read_only)")
         return id_stride(con, [t for t in raw_tables(con) if t.tiled])
+    finally:
+        con.close()
+
+
+def test_the_mining_figure_covers_every_python_model() -> None:
+    """bench.scale times the process-mining models by calling what each one returns; a model
+    added, renamed or moved to SQL must change that list too, or the figure silently drifts."""
+    python_models = {path.stem for path in (ROOT / "models" / "marts" / "process").glob("*.py")}
+    config = {"process_map_edges": {"bottleneck_min_transitions": 1, "bottlenecks": 1}}
+    con = duckdb.connect()
+    try:
+        assert set(mining_models(con, config)) == python_models
     finally:
         con.close()
