@@ -44,50 +44,59 @@ grouped as (
 ),
 
 -- Kaplan-Meier over completed and open segments (abandoned ones can no longer complete, so
--- they are kept apart in their own partition, which has no completions): order each group by
--- elapsed time (completions before censorings at equal times); the row at position k has
--- n - k + 1 segments at risk, and each completion multiplies the survival by
--- (1 - 1 / at risk). Ties processed one by one give the same product as (1 - d / n).
--- The product is exp(sum(ln)): the thresholds allow 1e-9 of rounding, so an estimate of
--- exactly 50% counts as reached.
-ranked as (
+-- they are left out): order each group by elapsed time (completions before censorings at equal
+-- times); the row at position k has n - k + 1 segments at risk, and each completion multiplies
+-- the survival by (1 - 1 / at risk). Ties processed one by one give the same product as
+-- (1 - d / n). The product is exp(sum(ln)) over the completions alone (a censored row's factor
+-- is 1): the thresholds allow 1e-9 of rounding, so an estimate of exactly 50% counts as
+-- reached. The two window passes run on the rows that need them (not the abandoned, then only
+-- the completed), the biggest cost of this model at scale.
+km_ranked as (
     select
-        *,
+        segment,
+        dimension,
+        group_value,
+        is_completed,
+        elapsed_days,
         count(*) over (
-            partition by segment, dimension, group_value, is_abandoned
-        ) as group_rows_count,
-        row_number() over (
-            partition by segment, dimension, group_value, is_abandoned
+            partition by segment, dimension, group_value
+        ) - row_number() over (
+            partition by segment, dimension, group_value
             order by elapsed_days asc, is_completed desc, case_id asc
-        ) as elapsed_rank
+        ) + 1 as at_risk_count
     from grouped
+    where not is_abandoned
 ),
 
-at_risk as (
+km_survival as (
     select
-        *,
-        group_rows_count - elapsed_rank + 1 as at_risk_count
-    from ranked
-),
-
-survival as (
-    select
-        *,
+        segment,
+        dimension,
+        group_value,
+        elapsed_days,
         case
-            when is_completed and at_risk_count = 1 then 0.0
+            when at_risk_count = 1 then 0.0
             else exp(sum(
-                case
-                    when is_completed and at_risk_count > 1
-                        then ln(1.0 - 1.0 / at_risk_count)
-                    else 0.0
-                end
+                case when at_risk_count > 1 then ln(1.0 - 1.0 / at_risk_count) else 0.0 end
             ) over (
-                partition by segment, dimension, group_value, is_abandoned
-                order by elapsed_rank
+                partition by segment, dimension, group_value
+                order by at_risk_count desc
                 rows between unbounded preceding and current row
             ))
         end as survival
-    from at_risk
+    from km_ranked
+    where is_completed
+),
+
+km_estimates as (
+    select
+        segment,
+        dimension,
+        group_value,
+        min(case when survival <= 0.5 + 1e-9 then elapsed_days end) as km_median_days,
+        min(case when survival <= 0.1 + 1e-9 then elapsed_days end) as km_p90_days
+    from km_survival
+    group by segment, dimension, group_value
 ),
 
 aggregated as (
@@ -104,13 +113,22 @@ aggregated as (
         sum(case when segment_status = 'abandoned' then 1 else 0 end) as abandoned_count,
         {{ median('duration_days') }} as median_days,
         {{ percentile_cont('duration_days', 0.9) }} as p90_days,
-        avg(duration_days) as mean_days,
-        min(case when is_completed and survival <= 0.5 + 1e-9 then elapsed_days end)
-            as km_median_days,
-        min(case when is_completed and survival <= 0.1 + 1e-9 then elapsed_days end)
-            as km_p90_days
-    from survival
+        avg(duration_days) as mean_days
+    from grouped
     group by segment, segment_order, dimension, group_value
+),
+
+estimated as (
+    select
+        aggregated.*,
+        km_estimates.km_median_days,
+        km_estimates.km_p90_days
+    from aggregated
+    left join km_estimates
+        on
+            aggregated.segment = km_estimates.segment
+            and aggregated.dimension = km_estimates.dimension
+            and aggregated.group_value = km_estimates.group_value
 ),
 
 final as (
@@ -133,7 +151,7 @@ final as (
         cast(
             completed_count < {{ var('min_group_size') }} as {{ dbt.type_boolean() }}
         ) as is_below_min_group_size
-    from aggregated
+    from estimated
 )
 
 select * from final
