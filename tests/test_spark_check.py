@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 
-from l2c_demo.spark_check import Comparison, compare_rows, normalise, report
+from l2c_demo.spark_check import Comparison, compare_rows, job_modules, normalise, report
 
 
 def test_values_from_either_engine_normalise_alike() -> None:
@@ -54,3 +54,11 @@ def test_the_report_fails_on_any_difference_and_on_nothing_compared(capsys) -> N
     assert report([equal, missing]) is False
     assert "staging.y: not built on Spark" in capsys.readouterr().out
     assert report([]) is False
+
+
+def test_the_check_finds_the_jobs_it_runs() -> None:
+    """main() imports these late (after checking for Spark): a moved or renamed module must
+    fail here, not only in `make spark-check`, which the suite does not run."""
+    run_dbt, failures, job = job_modules()
+    assert callable(run_dbt) and callable(job.run) and callable(job.dbt_vars)
+    assert failures and all(issubclass(kind, Exception) for kind in failures)

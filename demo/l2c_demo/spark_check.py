@@ -1,6 +1,7 @@
 """Build the dbt SQL layers on Spark and compare them with the DuckDB build, relation by relation.
 
     python -m l2c_demo.spark_check [--deals 300] [--seed 42] [--work warehouse/spark_check]
+                                   [--base FILE [--as-of TS]]
     (or: make spark-check)
 
 The project's SQL goes through dbt's cross-database macros and project macros dispatched per
@@ -281,6 +282,16 @@ def report(comparisons: Sequence[Comparison]) -> bool:
     return bool(comparisons) and not different
 
 
+def job_modules() -> tuple[Any, tuple[type[Exception], ...], Any]:
+    """The jobs' modules, imported after require_spark (Great Expectations imports pyspark when
+    it is installed): run_dbt, the job failure kinds, and the demo job."""
+    from l2c.dbt_runner import run_dbt
+    from l2c.refresh import JOB_FAILURES
+    from l2c_demo import job
+
+    return run_dbt, JOB_FAILURES, job
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -288,30 +299,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--deals", type=int, default=300)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--work", type=Path, default=Path("warehouse/spark_check"))
+    parser.add_argument(
+        "--base",
+        type=Path,
+        metavar="FILE",
+        help="instead of the demo: a loaded, unbuilt warehouse (e.g. one tiled by bench.scale), "
+        "built on DuckDB here first",
+    )
+    parser.add_argument("--as-of", help="with --base: the dbt var as_of of both builds")
     args = parser.parse_args(argv)
     try:
         require_spark()
     except SparkCheckError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
-    # the demo's modules after require_spark: Great Expectations imports pyspark when present
-    from l2c import demo
-
+    run_dbt, job_failures, job = job_modules()
     work = args.work.resolve()
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     duckdb_path = work / "lead2cash.duckdb"
     try:
-        company = demo.run(args.deals, args.seed, duckdb_path, keep=False)
+        if args.base is None:
+            company, _ = job.run(args.deals, args.seed, duckdb_path, keep=False)
+            dbt_vars = job.dbt_vars(company)
+        else:
+            shutil.copyfile(args.base, duckdb_path)
+            dbt_vars = {"as_of": args.as_of} if args.as_of else {}
+            print(f"== DuckDB: dbt build of a copy of {args.base}")
+            run_dbt(["build", "--vars", json.dumps(dbt_vars)], duckdb_path, quiet=True)
         tables = export_raw(duckdb_path, work / "raw")
         print(f"\n== Spark: {len(tables)} raw tables copied to parquet and registered")
         spark = spark_session(work)
         register_raw(spark, tables, work / "raw")
         print("== dbt build --target spark (SQL models, seeds, data and unit tests)")
-        dbt_build_on_spark(work, demo.dbt_vars(company))
+        dbt_build_on_spark(work, dbt_vars)
         print("\n== Spark build vs DuckDB build, row by row")
         ok = report(compare_builds(duckdb_path, spark))
-    except (SparkCheckError, demo.LoadError, demo.DbtError, demo.QualityError) as exc:
+    except (SparkCheckError, *job_failures) as exc:
         print(f"\nFAILED: {exc}", file=sys.stderr)
         return 1
     print("\nSpark check passed." if ok else "\nSpark check FAILED: the builds differ.")
