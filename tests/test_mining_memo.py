@@ -5,10 +5,12 @@ and endpoints are each computed alone, equal to the whole map's."""
 from __future__ import annotations
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from l2c.mining import marts, mine_variants, prepare_log
-from l2c.mining.dfg import edge_table, endpoint_table, process_map
+from l2c.mining.dfg import edge_table, endpoint_table, process_map, segmentations
 
 
 def _log(con: duckdb.DuckDBPyConnection) -> None:
@@ -63,6 +65,38 @@ def test_edges_and_endpoints_alone_equal_the_process_map() -> None:
     v = mine_variants(prepare_log(con, con.table("event_log")))
     cases = con.table("cases")
     whole = process_map(v, cases, ["region"], min_transitions=1, bottlenecks=1)
-    edges = edge_table(v, cases, ["region"], min_transitions=1, bottlenecks=1)
+    segs = segmentations(v.log, cases, ["region"])
+    edges = edge_table(v, segs, min_transitions=1, bottlenecks=1)
     assert edges.num_rows > 0 and edges.equals(whole.edges_table)
-    assert endpoint_table(v, cases, ["region"]).equals(whole.endpoints_table)
+    assert endpoint_table(v, segs).equals(whole.endpoints_table)
+
+
+def test_the_map_models_segment_the_cases_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Edges and endpoints of the same log and cases share one segmentation; changed case
+    attributes are segmented again."""
+    con = duckdb.connect()
+    _log(con)
+    con.execute(
+        "create table cases as select 'c1' as case_id, 'EU' as region, 'crm' as source_system, "
+        "'won' as outcome union all select 'c2', 'US', 'crm', 'lost'"
+    )
+    calls: list[int] = []
+    real = marts.segmentations
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(marts, "segmentations", counted)
+    log, cases = con.table("event_log"), con.table("cases")
+    edges = marts.process_map_edges(con, log, cases, min_transitions=1, bottlenecks=1)
+    marts.process_map_endpoints(con, log, cases)
+    assert len(calls) == 1
+    con.execute("update cases set region = 'EU' where case_id = 'c2'")
+    changed = marts.process_map_edges(con, log, cases, min_transitions=1, bottlenecks=1)
+    assert len(calls) == 2
+    assert _regions(edges) == {"EU", "US"} and _regions(changed) == {"EU"}
+
+
+def _regions(edges: pa.Table) -> set[str]:
+    return set(edges.filter(pc.equal(edges["segment_type"], "region"))["segment_value"].to_pylist())

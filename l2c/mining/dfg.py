@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from l2c.mining._sql import Source, ident, register
 from l2c.mining.eventlog import EventLog
-from l2c.mining.ordering import Ints, edge_waits, endpoints, group_bounds
+from l2c.mining.ordering import Ints, edge_waits, endpoints, first_in_case, group_bounds
 from l2c.mining.variants import Variants
 
 
@@ -68,19 +68,23 @@ def segmentations(
     if cases is None:
         raise ValueError("segments need the case attributes (cases)")
     name = register(log.con, cases)
-    case_ids = log.ordered.case_ids
-    for seg in segments:
-        attrs = log.con.sql(
-            f"select cast(case_id as varchar) as case_id, "
-            f"coalesce(cast({ident(seg)} as varchar), '(none)') as value from {name}"
-        ).to_arrow_table()
-        row = pc.index_in(case_ids, value_set=attrs["case_id"].combine_chunks())
-        values = pc.dictionary_encode(attrs["value"].combine_chunks())
-        codes = values.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        group = np.full(len(case_ids), -1, dtype=np.int64)
-        group[row.is_valid().to_numpy(zero_copy_only=False)] = codes[row.drop_null().to_numpy()]
-        result.append(Segmentation(seg, group, values.dictionary))
+    values_sql = ", ".join(
+        f"coalesce(cast({ident(seg)} as varchar), '(none)') as {ident(seg)}" for seg in segments
+    )
+    attrs = log.con.sql(
+        f"select cast(case_id as varchar) as case_id, {values_sql} from {name}"
+    ).to_arrow_table()
     log.con.unregister(name)
+    # each case of the log matched to its attribute row once, for every segmentation
+    row = pc.index_in(log.ordered.case_ids, value_set=attrs["case_id"].combine_chunks())
+    matched = row.is_valid().to_numpy(zero_copy_only=False)
+    rows = row.drop_null().to_numpy()
+    for seg in segments:
+        values = pc.dictionary_encode(attrs[seg].combine_chunks())
+        codes = values.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        group = np.full(len(matched), -1, dtype=np.int64)
+        group[matched] = codes[rows]
+        result.append(Segmentation(seg, group, values.dictionary))
     return result
 
 
@@ -100,8 +104,9 @@ def _edge_table(
 ) -> pa.Table:
     names = pa.array(log.ordered.activities, pa.string())
     parts = []
+    first = first_in_case(log.ordered)  # the same for every segmentation
     for seg in segs:
-        w = edge_waits(log.ordered, seg.group)
+        w = edge_waits(log.ordered, seg.group, first)
         # bottleneck ranks per segment value, among edges with enough transitions: median
         # wait desc, p90 desc, then the names (codes are in name order)
         ranked = np.flatnonzero(w.count >= min_transitions)
@@ -203,19 +208,15 @@ def process_map(
 
 def edge_table(
     v: Variants,
-    cases: Source | None = None,
-    segments: Sequence[str] = (),
+    segs: list[Segmentation],
     *,
     min_transitions: int = 20,
     bottlenecks: int = 3,
 ) -> pa.Table:
-    """`process_map(...).edges_table` alone: without the start / end activities."""
-    segs = segmentations(v.log, cases, segments)
+    """`process_map(...).edges_table` alone, for `segmentations(...)` computed already."""
     return _edge_table(v.log, segs, int(min_transitions), int(bottlenecks))
 
 
-def endpoint_table(
-    v: Variants, cases: Source | None = None, segments: Sequence[str] = ()
-) -> pa.Table:
-    """`process_map(...).endpoints_table` alone: without the edges and their waiting times."""
-    return _endpoint_table(v.log, segmentations(v.log, cases, segments))
+def endpoint_table(v: Variants, segs: list[Segmentation]) -> pa.Table:
+    """`process_map(...).endpoints_table` alone, for `segmentations(...)` computed already."""
+    return _endpoint_table(v.log, segs)

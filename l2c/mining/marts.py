@@ -12,7 +12,14 @@ import duckdb
 import pyarrow as pa
 
 from l2c.mining.conformance import Conformance, check_conformance
-from l2c.mining.dfg import ProcessMap, edge_table, endpoint_table, process_map
+from l2c.mining.dfg import (
+    ProcessMap,
+    Segmentation,
+    edge_table,
+    endpoint_table,
+    process_map,
+    segmentations,
+)
 from l2c.mining.eventlog import EventLog, prepare_log
 from l2c.mining.rework import activity_rework, stage_backward_moves
 from l2c.mining.variants import Variants, case_variants_table, mine_variants, variants_table
@@ -36,6 +43,12 @@ def _log_key(event_log: Rel) -> tuple[object, ...]:
     return (event_log.sql_query(), *(checksum or ()))
 
 
+# The process map's edge and endpoint models segment the same cases the same way: the case
+# attributes are read and matched to the log's cases once (keyed by the log's memo key and a
+# checksum of the attributes).
+_SEGMENTS: dict[tuple[object, ...], list[Segmentation]] = {}
+
+
 def _plain_variants(con: duckdb.DuckDBPyConnection, event_log: Rel) -> Variants:
     """The variants without case facts, from the memo when the log is the one mined last."""
     key = _log_key(event_log)
@@ -44,6 +57,7 @@ def _plain_variants(con: duckdb.DuckDBPyConnection, event_log: Rel) -> Variants:
         if cached is None:
             cached = mine_variants(prepare_log(con, event_log, order="event_order"))
             _MEMO.clear()
+            _SEGMENTS.clear()
             _MEMO[key] = cached
     log = cached.log
     # the same arrays, with views registered on this model's connection
@@ -89,6 +103,25 @@ def process_map_for(
     )
 
 
+def _map_segments(
+    con: duckdb.DuckDBPyConnection, event_log: Rel, cases: Rel
+) -> tuple[Variants, list[Segmentation]]:
+    """The log's variants and its cases' segmentations by MAP_SEGMENTS, from the memo."""
+    v = _variants(con, event_log, None)
+    attrs = cases.project(", ".join(["case_id", *MAP_SEGMENTS]))
+    checksum = attrs.aggregate(
+        f"count(*), sum(hash({', '.join(['case_id', *MAP_SEGMENTS])}))::hugeint"
+    ).fetchone()
+    key = (_log_key(event_log), attrs.sql_query(), *(checksum or ()))
+    with _MEMO_LOCK:
+        segs = _SEGMENTS.get(key)
+        if segs is None:
+            segs = segmentations(v.log, attrs, MAP_SEGMENTS)
+            _SEGMENTS.clear()
+            _SEGMENTS[key] = segs
+    return v, segs
+
+
 def process_map_edges(
     con: duckdb.DuckDBPyConnection,
     event_log: Rel,
@@ -97,17 +130,14 @@ def process_map_edges(
     bottlenecks: int,
 ) -> pa.Table:
     """The process map's edges, without computing its endpoints."""
-    attrs = cases.project(", ".join(["case_id", *MAP_SEGMENTS]))
-    v = _variants(con, event_log, None)
-    return edge_table(
-        v, attrs, MAP_SEGMENTS, min_transitions=min_transitions, bottlenecks=bottlenecks
-    )
+    v, segs = _map_segments(con, event_log, cases)
+    return edge_table(v, segs, min_transitions=min_transitions, bottlenecks=bottlenecks)
 
 
 def process_map_endpoints(con: duckdb.DuckDBPyConnection, event_log: Rel, cases: Rel) -> pa.Table:
     """The process map's start / end activities, without the edges' waiting times."""
-    attrs = cases.project(", ".join(["case_id", *MAP_SEGMENTS]))
-    return endpoint_table(_variants(con, event_log, None), attrs, MAP_SEGMENTS)
+    v, segs = _map_segments(con, event_log, cases)
+    return endpoint_table(v, segs)
 
 
 def rework(con: duckdb.DuckDBPyConnection, event_log: Rel, canonical_stages: Rel) -> Rel:
