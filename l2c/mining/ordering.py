@@ -283,49 +283,49 @@ class EdgeWaits:
     total: Floats
 
 
-def first_in_case(log: OrderedLog) -> npt.NDArray[np.bool_]:
-    """Per directly-follows transition: whether it is its case's first transition of its edge
-    (a -> b). The same for every grouping of cases (a case is in one group), so the process
-    map computes it once for all its segmentations."""
+def case_edges(log: OrderedLog) -> tuple[Ints, Ints]:
+    """The distinct (case, edge) pairs of the log's directly-follows transitions, an edge
+    a -> b as a * activities + b. The same for every grouping of cases (a case is in one
+    group), so the process map computes them once for all its segmentations."""
     follows = log.follows
     a_count = max(len(log.activities), 1)
-    edge = (log.act[:-1][follows] * a_count + log.act[1:][follows]).astype(np.int64)
-    case = log.case_of_event[:-1][follows]
-    # the transitions are in case order, so a stable sort by edge leaves each edge's cases
-    # ascending; a new case starts wherever the edge or the case changes
-    by_edge = np.argsort(_narrow(edge), kind="stable")
-    edge_sorted, case_sorted = edge[by_edge], case[by_edge]
-    new_case = np.ones(len(edge), dtype=bool)
-    new_case[1:] = (edge_sorted[1:] != edge_sorted[:-1]) | (case_sorted[1:] != case_sorted[:-1])
-    first = np.empty(len(edge), dtype=bool)
-    first[by_edge] = new_case
-    return first
+    edge = log.act[:-1][follows].astype(np.int64) * a_count + log.act[1:][follows]
+    case = log.case_of_event[:-1][follows].astype(np.int64)
+    width = a_count * a_count
+    packed = np.sort(case * width + edge)  # plain values: NumPy's SIMD sort
+    distinct = np.ones(len(packed), dtype=bool)
+    distinct[1:] = packed[1:] != packed[:-1]
+    packed = packed[distinct]
+    return packed // width, packed % width
 
 
 def edge_waits(
     log: OrderedLog,
     case_group: Ints | None = None,
-    first: npt.NDArray[np.bool_] | None = None,
+    pairs: tuple[Ints, Ints] | None = None,
 ) -> EdgeWaits:
     """Waiting times of every directly-follows transition, aggregated per edge and per group
     of cases (`case_group`: a group number per case, -1 = in no group; None = all in group 0).
-    `first`: `first_in_case(log)`, when the caller has it already."""
+    `pairs`: `case_edges(log)`, when the caller has them already."""
     follows = log.follows
     a_count = max(len(log.activities), 1)
     src, dst = log.act[:-1][follows], log.act[1:][follows]
     wait_us = (log.ts[1:] - log.ts[:-1])[follows]
-    firsts = first_in_case(log) if first is None else first
+    pair_case, pair_edge = case_edges(log) if pairs is None else pairs
     group = np.zeros(len(src), dtype=np.int64)
+    pair_group = np.zeros(len(pair_case), dtype=np.int64)
     if case_group is not None:
         group = case_group[log.case_of_event[:-1][follows]]
         keep = group >= 0
-        src, dst, group, firsts = src[keep], dst[keep], group[keep], firsts[keep]
-        wait_us = wait_us[keep]
+        src, dst, group, wait_us = src[keep], dst[keep], group[keep], wait_us[keep]
+        pair_group = case_group[pair_case]
+        pair_edge, pair_group = pair_edge[pair_group >= 0], pair_group[pair_group >= 0]
     key = (group * a_count + src) * a_count + dst
     if len(key) == 0:
         empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0, np.float64)
         return EdgeWaits(empty_i, empty_i, empty_i, empty_i, empty_i, *([empty_f] * 6))
-    cases_per_key = np.bincount(key, weights=firsts)
+    # distinct cases per (group, edge): its distinct (case, edge) pairs
+    cases_per_key = np.bincount(pair_group * (a_count * a_count) + pair_edge)
     key, wait = sort_pairs(key, wait_us)
     wait = wait / 1_000_000.0
     begin, end = group_bounds(key)
@@ -338,7 +338,7 @@ def edge_waits(
         act=(edge // a_count) % a_count,
         next_act=edge % a_count,
         count=count,
-        cases=cases_per_key[edge].astype(np.int64),
+        cases=cases_per_key[edge],
         mean=total / count,
         median=quantile_at(wait, begin, count, 0.5),
         p90=quantile_at(wait, begin, count, 0.9),
