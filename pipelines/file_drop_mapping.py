@@ -61,7 +61,6 @@ class ColumnSpec:
     type: str = "string"
     required: bool = True  # the file must have this header
     not_null: bool = False  # every row must have a value
-    non_negative: bool = False  # a raw-data check (Great Expectations): no value below 0
     formats: tuple[str, ...] = ()  # timestamp/date formats (strptime); empty = ISO 8601
 
 
@@ -259,7 +258,13 @@ def _parse_column(header: Any, raw: Any, where: str, p: _Problems) -> ColumnSpec
         p.add(where, f"a column header must be a non-empty string, got {header!r}")
         return None
     data = _mapping(raw, where, p)
-    _check_keys(data, ("name", "type", "required", "not_null", "non_negative", "formats"), where, p)
+    if "non_negative" in data:
+        p.add(
+            f"{where}.non_negative",
+            "raw-data checks are dbt source tests now: remove it here and list `non_negative` "
+            "in the column's data_tests in models/staging/<system>/_<system>__sources.yml",
+        )
+    _check_keys(data, ("name", "type", "required", "not_null", "formats", "non_negative"), where, p)
     name = data.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         p.add(f"{where}.name", f"expected a snake_case raw column name, got {name!r}")
@@ -279,7 +284,6 @@ def _parse_column(header: Any, raw: Any, where: str, p: _Problems) -> ColumnSpec
         type=kind,
         required=_bool(data.get("required"), True, f"{where}.required", p),
         not_null=_bool(data.get("not_null"), False, f"{where}.not_null", p),
-        non_negative=_bool(data.get("non_negative"), False, f"{where}.non_negative", p),
         formats=formats,
     )
 
