@@ -103,12 +103,3 @@ def source_tests(target: Path) -> list[SourceTest]:
             )
         )
     return sorted(tests, key=lambda t: (t.relation, t.column, t.name))
-
-
-def raise_for_failures(target: Path) -> list[SourceTest]:
-    """The build's source tests; raises RawCheckError naming each one that failed."""
-    tests = source_tests(target)
-    failed = [test for test in tests if test.failed]
-    if failed:
-        raise RawCheckError(failed)
-    return tests

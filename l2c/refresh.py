@@ -38,8 +38,8 @@ from l2c.dbt_runner import DbtError, run_dbt
 from l2c.export import ExportError
 from l2c.lock import LockBusy, job_lock
 from l2c.publish import PublishError, PublishTargets, publish, served_file
-from l2c.quality import QualityError, check, event_log_suites
-from l2c.raw_checks import RawCheckError, raise_for_failures, source_tests
+from l2c.quality import QualityError, QualityReport, check, event_log_suites
+from l2c.raw_checks import RawCheckError, source_tests
 from l2c.report import ReportError
 from l2c.report.outputs import RunOutputs, write_run_outputs
 from l2c.runlog import Run, new_run_id, record
@@ -289,11 +289,12 @@ def _steps(
     log.get("dbt").info("dbt build%s", f" --selector {selector}" if selector else "")
     try:
         results = _dbt_build(duckdb_path, run, dbt_vars, selector)
-    except DbtError:
+    except DbtError as exc:
         # a failed test on a raw table is the raw-data checks' failure, not the models'
-        run.failed_step = "raw_checks"
-        raise_for_failures(dbt_target(duckdb_path))
-        run.failed_step = "dbt"
+        failed = [test for test in source_tests(dbt_target(duckdb_path)) if test.failed]
+        if failed:
+            run.failed_step = "raw_checks"
+            raise RawCheckError(failed) from exc
         raise
     raw_tests = source_tests(dbt_target(duckdb_path))
     log.get("raw_checks").info(
@@ -313,7 +314,7 @@ def _steps(
         log.get("dbt").warning("dbt warning: %s", name)
     built = {r["unique_id"] for r in results}
 
-    quality_reports = []
+    quality_reports: list[QualityReport] = []
     if "model.l2c.event_log" in built:
         run.failed_step = "event_log_checks"
         try:
