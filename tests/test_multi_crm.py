@@ -179,8 +179,8 @@ def test_raw_checks_cover_every_loaded_system_and_stop_what_reads_bad_rows(
     tests = source_tests(built.target)
     assert [t.render() for t in tests if t.status != "pass"] == []
     assert {t.system for t in tests} == set(systems)
-    # bad rows of each kind, in six systems' raw tables: each fails its dbt source test, which
-    # names the system, table, column and how many rows
+    # bad rows of each kind (a compound key too), in six systems' raw tables: each fails its
+    # dbt source test, which names the system, table, column and how many rows
     broken = tmp_path / "broken.duckdb"
     shutil.copy(built.db, broken)
     with duckdb.connect(str(broken)) as con:
@@ -202,6 +202,8 @@ def test_raw_checks_cover_every_loaded_system_and_stop_what_reads_bad_rows(
             "where id = (select min(id) from raw_zendesk_sell.deals)",
             "update raw_erp.orders set net_amount = -1 "
             "where order_no = (select min(order_no) from raw_erp.orders)",
+            "insert into raw_pipedrive.team_members "
+            "select * replace (uuid()::varchar as _dlt_id) from raw_pipedrive.team_members limit 1",
         ):
             con.execute(sql)
     # every source test, one model reading a broken table, one reading a sound one
@@ -229,6 +231,8 @@ def test_raw_checks_cover_every_loaded_system_and_stop_what_reads_bad_rows(
         "raw_zendesk_sell.deals.value: non_negative failed, 1 row(s) below zero",
         "source_non_negative_erp_orders_net_amount": "erp: "
         "raw_erp.orders.net_amount: non_negative failed, 1 row(s) below zero",
+        "source_unique_combination_pipedrive_team_members_team_id__user_id": "pipedrive: "
+        "raw_pipedrive.team_members: unique_combination failed, 1 duplicated key(s)",
     }
     assert failed == {name: f"{text} (dbt test {name})" for name, text in expected.items()}
     # the source tests ran first: the model on the broken table was skipped, the other built
