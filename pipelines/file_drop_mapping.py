@@ -21,7 +21,9 @@ hold which entity, how to read them, and how each source column becomes a typed 
 A column is `required` (default) when the file must have its header, `not_null` when every
 row must have a value; primary-key columns are both. Headers match case-insensitively, ignoring
 surrounding spaces. `load_mapping` checks all of it and raises MappingError listing every
-problem with its place in the file.
+problem with its place in the file. Checks of the loaded table (key unique, timestamps in
+range, amounts not negative) are not mapping keys but dbt tests on the system's source
+(models/staging/<system>/_<system>__sources.yml).
 """
 
 from __future__ import annotations
