@@ -1,4 +1,7 @@
-"""Great Expectations suites over the landed raw data and the event log.
+"""Great Expectations suites over the event log (and the invoices' link to a deal).
+
+The raw tables' checks are dbt source tests, run by `dbt build` before the models that read
+them (models/staging/<system>/_<system>__sources.yml; their outcome: l2c.raw_checks).
 
 Each suite reads one table (or query) from the DuckDB file into a DataFrame and validates it
 with GX expectations. `run_suites` returns a readable report; `QualityError` is raised by
@@ -23,11 +26,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-from pipelines.manifest import RawTable
-from pipelines.manifest import system as manifest_system
-
 EARLIEST = pd.Timestamp("2000-01-01")
-EARLIEST_UNIX = int(EARLIEST.timestamp())
 
 
 def _latest() -> pd.Timestamp:
@@ -92,65 +91,10 @@ def _between_ts(column: str) -> Any:
     return gxe.ExpectColumnValuesToBeBetween(column=column, min_value=EARLIEST, max_value=_latest())
 
 
-def _between_unix(column: str) -> Any:
-    return gxe.ExpectColumnValuesToBeBetween(
-        column=column, min_value=EARLIEST_UNIX, max_value=int(_latest().timestamp())
-    )
-
-
 def _key(column: str) -> list[Any]:
     return [
         gxe.ExpectColumnValuesToNotBeNull(column=column),
         gxe.ExpectColumnValuesToBeUnique(column=column),
-    ]
-
-
-def raw_table_suite(schema: str, table: RawTable) -> Suite:
-    """The Great Expectations suite of one raw table, from its manifest declaration: the key
-    unique and not null, timestamps within range, not-null, non-negative and accepted-value
-    columns. Timestamps are read as naive UTC (the session zone is UTC)."""
-    name = f"{schema}.{table.name}"
-    columns: dict[str, str] = {column: column for column in table.key}
-    for column in table.timestamps:
-        columns[column] = f"cast({column} as timestamp) as {column}"
-    checked = (*table.unix_timestamps, *table.not_null, *table.non_negative, *table.accepted_values)
-    for column in checked:
-        columns.setdefault(column, column)
-    for column, sql_type in table.casts.items():
-        if column in columns and column not in table.timestamps:
-            columns[column] = f"cast({column} as {sql_type}) as {column}"
-    keys: list[Any] = [gxe.ExpectColumnValuesToNotBeNull(column=c) for c in table.key]
-    if len(table.key) == 1:
-        keys.append(gxe.ExpectColumnValuesToBeUnique(column=table.key[0]))
-    else:
-        keys.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=list(table.key)))
-    return Suite(
-        name,
-        f"select {', '.join(columns.values())} from {name}",
-        [
-            *keys,
-            *(gxe.ExpectColumnValuesToNotBeNull(column=c) for c in table.not_null),
-            *(_non_negative(c) for c in table.non_negative),
-            *(
-                gxe.ExpectColumnValuesToBeInSet(column=c, value_set=list(values))
-                for c, values in table.accepted_values.items()
-            ),
-            *(_between_ts(c) for c in table.timestamps),
-            *(_between_unix(c) for c in table.unix_timestamps),
-        ],
-    )
-
-
-def _non_negative(column: str) -> Any:
-    return gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0)
-
-
-def raw_suites(systems: Sequence[str] = ("pipedrive", "stripe")) -> list[Suite]:
-    """The raw-data suites of the systems that were loaded, as the manifest declares them."""
-    return [
-        raw_table_suite(f"raw_{name}", table)
-        for name in systems
-        for table in manifest_system(name).raw_tables
     ]
 
 

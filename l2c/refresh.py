@@ -1,14 +1,16 @@
-"""The scheduled job: load every configured source, check the raw data, check the sources'
-freshness, build the models, check the event log, and, only when every step passed, publish the
-served copies BI tools read (a DuckDB file swapped in whole, Parquet per mart, optionally
-PostgreSQL). `make demo` runs the same steps against the local demo APIs.
+"""The scheduled job: load every configured source, check the sources' freshness, build the
+models (`dbt build` runs the raw-data checks, dbt tests on the sources, before the models that
+read them), check the event log, and, only when every step passed, publish the served copies BI
+tools read (a DuckDB file swapped in whole, Parquet per mart, optionally PostgreSQL). `make
+demo` runs the same steps against the local demo APIs.
 
     l2c refresh [--duckdb warehouse/lead2cash.duckdb] [--systems pipedrive stripe]
                           [--serve-dir warehouse/served] [--postgres DSN] [--selector NAME]
                           [--wait SECONDS] [--log-json]
 
 Exit codes: 0 success (stale sources past warn_after are logged as warnings), 1 a load failed
-(system and step named), 2 wrong arguments, 3 raw-data checks failed, 4 dbt build failed,
+(system and step named), 2 wrong arguments, 3 raw-data checks failed (a dbt test on a source,
+named with its system, table, column and failing rows), 4 dbt build failed otherwise,
 5 event-log checks failed, 6 a source is past its freshness error_after, 7 publishing failed,
 8 the report or the exports failed, 75 another job holds the warehouse, or another process
 holds the working file open (nothing was touched). A failed run leaves the served copies as
@@ -36,7 +38,8 @@ from l2c.dbt_runner import DbtError, run_dbt
 from l2c.export import ExportError
 from l2c.lock import LockBusy, job_lock
 from l2c.publish import PublishError, PublishTargets, publish, served_file
-from l2c.quality import QualityError, check, event_log_suites, raw_suites
+from l2c.quality import QualityError, QualityReport, check, event_log_suites
+from l2c.raw_checks import RawCheckError, source_tests
 from l2c.report import ReportError
 from l2c.report.outputs import RunOutputs, write_run_outputs
 from l2c.runlog import Run, new_run_id, record
@@ -79,7 +82,7 @@ class RefreshResult:
 EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
     (LockBusy, EXIT_BUSY),
     (LoadError, EXIT_LOAD),
-    (QualityError, EXIT_RAW_CHECKS),
+    (RawCheckError, EXIT_RAW_CHECKS),  # before DbtError: the build found them
     (DbtError, EXIT_DBT),
     (EventLogCheckError, EXIT_EVENT_LOG_CHECKS),
     (StaleSources, EXIT_STALE),
@@ -203,7 +206,7 @@ def refresh(
 ) -> RefreshResult:
     """One refresh under the warehouse's job lock. `dbt_vars` go to `dbt build --vars` (e.g.
     the demo's as_of); `targets` default to the serve dir beside the warehouse. Raises
-    LockBusy, LoadError, QualityError, DbtError, EventLogCheckError, StaleSources or
+    LockBusy, LoadError, StaleSources, RawCheckError, DbtError, EventLogCheckError or
     PublishError, each with a message naming what failed where; on any failure the served
     copies are left as they were."""
     # dlt warns about every column that stayed empty in a load; keep the job's output short
@@ -267,11 +270,6 @@ def _steps(
     run.rejects = sum(item.rejects for item in loaded)
     logger.info("loaded in %.1fs", time.perf_counter() - started)
 
-    run.failed_step = "raw_checks"
-    raw_report = check(duckdb_path, raw_suites(systems))
-    log.get("raw_checks").info("Great Expectations on raw data:\n%s", raw_report.render())
-    quality_reports = [raw_report]
-
     # every system ever landed here, not only this run's: one dropped from the schedule, or
     # loaded by another job, goes stale too
     run.failed_step = "freshness"
@@ -289,7 +287,20 @@ def _steps(
     run.failed_step = "dbt"
     started = time.perf_counter()
     log.get("dbt").info("dbt build%s", f" --selector {selector}" if selector else "")
-    results = _dbt_build(duckdb_path, run, dbt_vars, selector)
+    try:
+        results = _dbt_build(duckdb_path, run, dbt_vars, selector)
+    except DbtError as exc:
+        # a failed test on a raw table is the raw-data checks' failure, not the models'
+        failed = [test for test in source_tests(dbt_target(duckdb_path)) if test.failed]
+        if failed:
+            run.failed_step = "raw_checks"
+            raise RawCheckError(failed) from exc
+        raise
+    raw_tests = source_tests(dbt_target(duckdb_path))
+    log.get("raw_checks").info(
+        "raw data: %d dbt source tests passed (tables not loaded have nothing to check)",
+        sum(test.status == "pass" for test in raw_tests),
+    )
     warnings = sorted(r["unique_id"] for r in results if r.get("status") == "warn")
     log.get("dbt").info(
         "dbt build: %s passed, %s warned, %s failed in %.1fs (log: %s)",
@@ -303,6 +314,7 @@ def _steps(
         log.get("dbt").warning("dbt warning: %s", name)
     built = {r["unique_id"] for r in results}
 
+    quality_reports: list[QualityReport] = []
     if "model.l2c.event_log" in built:
         run.failed_step = "event_log_checks"
         try:

@@ -21,7 +21,9 @@ hold which entity, how to read them, and how each source column becomes a typed 
 A column is `required` (default) when the file must have its header, `not_null` when every
 row must have a value; primary-key columns are both. Headers match case-insensitively, ignoring
 surrounding spaces. `load_mapping` checks all of it and raises MappingError listing every
-problem with its place in the file.
+problem with its place in the file. Checks of the loaded table (key unique, timestamps in
+range, amounts not negative) are not mapping keys but dbt tests on the system's source
+(models/staging/<system>/_<system>__sources.yml).
 """
 
 from __future__ import annotations
@@ -61,7 +63,6 @@ class ColumnSpec:
     type: str = "string"
     required: bool = True  # the file must have this header
     not_null: bool = False  # every row must have a value
-    non_negative: bool = False  # a raw-data check (Great Expectations): no value below 0
     formats: tuple[str, ...] = ()  # timestamp/date formats (strptime); empty = ISO 8601
 
 
@@ -259,7 +260,13 @@ def _parse_column(header: Any, raw: Any, where: str, p: _Problems) -> ColumnSpec
         p.add(where, f"a column header must be a non-empty string, got {header!r}")
         return None
     data = _mapping(raw, where, p)
-    _check_keys(data, ("name", "type", "required", "not_null", "non_negative", "formats"), where, p)
+    if "non_negative" in data:
+        p.add(
+            f"{where}.non_negative",
+            "raw-data checks are dbt source tests now: remove it here and list `non_negative` "
+            "in the column's data_tests in models/staging/<system>/_<system>__sources.yml",
+        )
+    _check_keys(data, ("name", "type", "required", "not_null", "formats", "non_negative"), where, p)
     name = data.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         p.add(f"{where}.name", f"expected a snake_case raw column name, got {name!r}")
@@ -279,7 +286,6 @@ def _parse_column(header: Any, raw: Any, where: str, p: _Problems) -> ColumnSpec
         type=kind,
         required=_bool(data.get("required"), True, f"{where}.required", p),
         not_null=_bool(data.get("not_null"), False, f"{where}.not_null", p),
-        non_negative=_bool(data.get("non_negative"), False, f"{where}.non_negative", p),
         formats=formats,
     )
 

@@ -1,13 +1,15 @@
 """The manifest of source systems: the one place that says which systems the warehouse knows.
 
-Every registry is derived from it: the loader of each system (`pipelines.load`), the raw-data
-Great Expectations suites (`l2c.quality`), the dbt registry var `l2c_systems` that drives every
-`int_*_unioned` model (`l2c systems --write` writes it into dbt_project.yml, and the jobs
-pass it to every dbt run), and the system table of the README.
+Every registry is derived from it: the loader of each system (`pipelines.load`), the dbt
+registry var `l2c_systems` that drives every `int_*_unioned` model (`l2c systems --write` writes
+it into dbt_project.yml, and the jobs pass it to every dbt run), and the system table of the
+README. A raw table's checks are not here: they are dbt data tests on the system's sources
+(models/staging/<system>/_<system>__sources.yml), next to the table's description; a test
+(tests/test_package.py) fails when a system of this manifest has none.
 
 API systems are declared below. A file-drop system is declared by its mapping file alone
-(pipelines/file_drops/<system>.yml): its kind, canonical entities, raw tables, keys, timestamp
-and not-null columns come from the mapping, so adding one needs no Python.
+(pipelines/file_drops/<system>.yml): its kind, canonical entities and raw tables come from the
+mapping, so adding one needs no Python.
 
     l2c systems                  list the systems
     l2c systems --write      rewrite the l2c_systems var of dbt_project.yml from here
@@ -21,8 +23,8 @@ import importlib
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -37,30 +39,12 @@ FILE_DROPS_ENV = "L2C_FILE_DROP_MAPPINGS"
 
 
 @dataclass(frozen=True)
-class RawTable:
-    """A raw table's data checks, declared once: the raw Great Expectations suite is built from
-    it. Timestamps are timestamptz columns (checked within 2000-01-01 .. now + 1 day);
-    `unix_timestamps` hold seconds since the epoch."""
-
-    name: str
-    key: tuple[str, ...]
-    timestamps: tuple[str, ...] = ()
-    unix_timestamps: tuple[str, ...] = ()
-    not_null: tuple[str, ...] = ()
-    non_negative: tuple[str, ...] = ()
-    accepted_values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    # column -> SQL type to cast to before checking (e.g. a decimal stored as text)
-    casts: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class SourceSystem:
     name: str  # raw_<name> schema, stg_<name>__* models, [sources.<name>] config section
     kind: str  # crm | finance | erp
     title: str
     loader: str  # "module:function" returning the dlt source (imported when loading)
     entities: tuple[str, ...]  # canonical entities its staging models output
-    raw_tables: tuple[RawTable, ...] = ()
     docs: str = ""
     file_drop: bool = False
 
@@ -72,13 +56,6 @@ class SourceSystem:
         return factory  # type: ignore[no-any-return]
 
 
-def _t(name: str, key: str | tuple[str, ...], **checks: Any) -> RawTable:
-    keys = (key,) if isinstance(key, str) else key
-    return RawTable(
-        name, keys, **{k: tuple(v) if isinstance(v, list) else v for k, v in checks.items()}
-    )
-
-
 CRM_ENTITIES = ("users", "teams", "team_members", "leads", "deals", "pipelines", "stages")
 
 API_SYSTEMS: tuple[SourceSystem, ...] = (
@@ -88,18 +65,6 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
         "Pipedrive",
         "pipelines.pipedrive:pipedrive_source",
         (*CRM_ENTITIES, "stage_changes", "quotes", "activities", "deal_lines", "deal_discounts"),
-        (
-            _t(
-                "deals",
-                "id",
-                timestamps=["add_time", "update_time"],
-                not_null=["add_time"],
-                non_negative=["value"],
-                accepted_values={"status": ("open", "won", "lost", "deleted")},
-            ),
-            _t("deal_changes", "id", timestamps=["log_time"], not_null=["deal_id"]),
-            _t("leads", "id", timestamps=["add_time"]),
-        ),
         "",
     ),
     SourceSystem(
@@ -108,19 +73,6 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
         "Stripe",
         "pipelines.stripe:stripe_source",
         ("customers", "invoices", "payments"),
-        (
-            _t(
-                "invoices",
-                "id",
-                unix_timestamps=["created"],
-                not_null=["customer"],
-                non_negative=["amount_due", "amount_paid"],
-                accepted_values={
-                    "status": ("draft", "open", "paid", "void", "uncollectible"),
-                },
-            ),
-            _t("charges", "id", unix_timestamps=["created"], non_negative=["amount"]),
-        ),
         "",
     ),
     SourceSystem(
@@ -129,22 +81,6 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
         "Salesforce",
         "pipelines.salesforce:salesforce_source",
         (*CRM_ENTITIES, "stage_changes", "quotes", "activities", "deal_lines", "orders"),
-        (
-            _t(
-                "opportunities",
-                "id",
-                timestamps=["created_date", "system_modstamp"],
-                not_null=["created_date", "stage_name", "is_closed"],
-                non_negative=["amount"],
-            ),
-            _t(
-                "opportunity_history",
-                "id",
-                timestamps=["created_date"],
-                not_null=["opportunity_id"],
-            ),
-            _t("leads", "id", timestamps=["created_date"]),
-        ),
         "docs/salesforce.md",
     ),
     SourceSystem(
@@ -153,22 +89,6 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
         "Zendesk Sell",
         "pipelines.zendesk_sell:zendesk_sell_source",
         (*CRM_ENTITIES, "stage_changes", "orders", "deal_lines", "deal_discounts"),
-        (
-            _t(
-                "deals",
-                "id",
-                timestamps=["created_at", "updated_at"],
-                not_null=["created_at", "stage_id"],
-                non_negative=["value"],
-            ),
-            _t(
-                "deal_stage_snapshots",
-                "snapshot_id",
-                timestamps=["last_stage_change_at"],
-                not_null=["deal_id", "stage_id"],
-            ),
-            _t("leads", "id", timestamps=["created_at"]),
-        ),
         "docs/zendesk-sell-history.md",
     ),
     SourceSystem(
@@ -177,47 +97,18 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
         "Oracle CX Sales",
         "pipelines.oracle_cx:oracle_cx_source",
         ("users", "leads", "deals", "pipelines", "stages", "stage_changes", "deal_lines"),
-        (
-            _t(
-                "opportunities",
-                "opty_id",
-                timestamps=["creation_date", "last_update_date"],
-                not_null=["creation_date"],
-                non_negative=["revenue"],
-                accepted_values={"status_code": ("OPEN", "WON", "LOST")},
-            ),
-            _t(
-                "stage_snapshots",
-                "opty_stg_snapshot_id",
-                timestamps=["stg_enter_date"],
-                not_null=["opty_id", "stg_enter_date"],
-            ),
-            _t("leads", "lead_id", timestamps=["creation_date"]),
-        ),
         "docs/oracle-cx.md",
     ),
 )
 
 
 def _file_drop_system(mapping: FileDropMapping) -> SourceSystem:
-    tables = tuple(
-        RawTable(
-            entity.name,
-            entity.primary_key,
-            timestamps=tuple(c.name for c in entity.columns if c.type in ("timestamp", "date")),
-            not_null=tuple(c.name for c in entity.columns if c.not_null),
-            non_negative=tuple(c.name for c in entity.columns if c.non_negative),
-            casts={c.name: "double" for c in entity.columns if c.type == "decimal"},
-        )
-        for entity in mapping.entities
-    )
     return SourceSystem(
         mapping.system,
         mapping.kind,
         "file drop",
         "pipelines.file_drop:file_drop",
         mapping.warehouse_entities,
-        tables,
         "docs/adding-a-source.md",
         file_drop=True,
     )

@@ -138,6 +138,7 @@ def test_mapping_validation_names_every_problem() -> None:
     orders["columns"]["Changed On"]["formats"] = ["%d.%m.%Q"]
     orders["columns"]["Customer"]["name"] = "order_no"
     orders["columns"]["Status"]["nullable"] = True
+    orders["columns"]["Net Amount"]["non_negative"] = True  # a raw check: a dbt source test
     with pytest.raises(MappingError) as info:
         parse_mapping(raw, "erp.yml")
     message = str(info.value)
@@ -152,6 +153,7 @@ def test_mapping_validation_names_every_problem() -> None:
         "columns['Changed On'].formats: format '%d.%m.%Q'",
         "raw column name 'order_no' is used twice",
         "columns['Status']: unknown key 'nullable'",
+        "columns['Net Amount'].non_negative: raw-data checks are dbt source tests now",
     ):
         assert expected in message, f"{expected!r} not in:\n{message}"
 

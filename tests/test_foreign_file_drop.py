@@ -79,7 +79,22 @@ sources:
     tables:
       - name: _dlt_loads
       - name: opportunities
+        columns:
+          - name: opportunity_id
+            data_tests: [unique]
+          - name: amount
+            data_tests: [non_negative]
+          - name: created_at
+            data_tests: [timestamp_in_range]
+          - name: close_date
+            data_tests: [timestamp_in_range]
 """
+RAW_CHECKS = (
+    "source_unique_acme_opportunities_opportunity_id",
+    "source_non_negative_acme_opportunities_amount",
+    "source_timestamp_in_range_acme_opportunities_created_at",
+    "source_timestamp_in_range_acme_opportunities_close_date",
+)
 
 MODELS_YML = """\
 version: 2
@@ -259,8 +274,9 @@ def test_foreign_export_through_the_file_drop_makes_its_gaps_loud(tmp_path, monk
     assert manifest.main(["--write"]) == 0
     assert "acme:\n      kind: crm" in (project / "dbt_project.yml").read_text()
 
-    # Registered, nothing loaded: the literal pipeline row stays out, the system is listed.
-    _build(
+    # Registered, nothing loaded: the literal pipeline row stays out, the system is listed;
+    # its raw checks (dbt tests on raw_acme.opportunities, not there yet) pass.
+    statuses = _build(
         project,
         db_path,
         tmp_path / "target0",
@@ -269,6 +285,7 @@ def test_foreign_export_through_the_file_drop_makes_its_gaps_loud(tmp_path, monk
         "+win_rates",
         "+data_quality_issues",
     )
+    assert {name: statuses.get(name) for name in RAW_CHECKS} == dict.fromkeys(RAW_CHECKS, "pass")
     for relation in (
         "intermediate.int_pipelines_unioned",
         "intermediate.int_stages_mapped",
@@ -295,6 +312,7 @@ def test_foreign_export_through_the_file_drop_makes_its_gaps_loud(tmp_path, monk
     assert loaded.rows_by_table.get("opportunities") == 5
 
     statuses = _build(project, db_path, tmp_path / "target1")
+    assert {name: statuses[name] for name in RAW_CHECKS} == dict.fromkeys(RAW_CHECKS, "pass")
     assert {
         name: statuses[name]
         for name in ("warn_fx_rate_missing", "warn_case_without_start", "warn_system_data_stale")

@@ -5,6 +5,7 @@ Pipedrive and Oracle units from its ERP, loaded and built once; every check is p
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import statistics
 from collections import Counter
@@ -17,8 +18,8 @@ import duckdb
 import pytest
 from conftest import query, serving, vars_of
 
-from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
-from l2c.quality import QualityError, check, raw_suites, run_suites
+from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, DbtError, run_dbt
+from l2c.raw_checks import source_tests
 from l2c_demo.simulator import DemoCompany, SimConfig
 from l2c_demo.simulator.crms import ALL_CRMS, CRM_WEIGHTS
 from l2c_demo.simulator.render_erp import ERP_CRMS, write_erp_export
@@ -36,6 +37,7 @@ class Built:
     company: DemoCompany
     truth: dict[str, Any]
     db: Path
+    target: Path
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +59,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     selection = ["+case_stage_progression", "+invoice_payments"]
     args = ["build", *EVENT_LOG_BUILD[:-2], *selection, *EVENT_LOG_BUILD[-2:]]
     run_dbt([*args, *vars_of(company)], db, target_path=work / "target", quiet=True)
-    yield Built(company, company.ground_truth(), db)
+    yield Built(company, company.ground_truth(), db, work / "target")
 
 
 def _canonical() -> dict[tuple[str, str], str]:
@@ -170,27 +172,71 @@ def test_the_slow_paying_region_is_the_slowest_in_every_crm(built: Built) -> Non
         assert max(medians, key=medians.__getitem__) == slow, (crm, medians)
 
 
-def test_great_expectations_cover_every_loaded_system(built: Built, tmp_path: Path) -> None:
+def test_raw_checks_cover_every_loaded_system_and_stop_what_reads_bad_rows(
+    built: Built, tmp_path: Path
+) -> None:
     systems = [*ALL_CRMS, "stripe", "erp"]
-    report = run_suites(built.db, raw_suites(systems))
-    assert report.success, report.render()
-    assert {r.suite.split(".")[0] for r in report.results} == {f"raw_{s}" for s in systems}
-    # a duplicated Salesforce opportunity and an Oracle stage entry without a date must fail,
-    # naming the suite and the column
+    tests = source_tests(built.target)
+    assert [t.render() for t in tests if t.status != "pass"] == []
+    assert {t.system for t in tests} == set(systems)
+    # bad rows of each kind (a compound key too), in six systems' raw tables: each fails its
+    # dbt source test, which names the system, table, column and how many rows
     broken = tmp_path / "broken.duckdb"
     shutil.copy(built.db, broken)
     with duckdb.connect(str(broken)) as con:
-        con.execute(
-            "insert into raw_salesforce.opportunities select * from raw_salesforce.opportunities "
-            "limit 1"
-        )
-        con.execute(
+        for sql in (
+            "insert into raw_salesforce.opportunities "
+            "select * from raw_salesforce.opportunities limit 1",
             "update raw_oracle_cx.stage_snapshots set stg_enter_date = null "
             "where opty_stg_snapshot_id = "
-            "(select min(opty_stg_snapshot_id) from raw_oracle_cx.stage_snapshots)"
-        )
-    with pytest.raises(QualityError) as failed:
-        check(broken, raw_suites(["salesforce", "oracle_cx"]))
-    message = str(failed.value)
-    assert "FAIL raw_salesforce.opportunities" in message and "unique(id)" in message
-    assert "FAIL raw_oracle_cx.stage_snapshots" in message and "(stg_enter_date)" in message
+            "(select min(opty_stg_snapshot_id) from raw_oracle_cx.stage_snapshots)",
+            "update raw_pipedrive.deals set add_time = '1970-01-01 00:00:00+00' "
+            "where id = (select min(id) from raw_pipedrive.deals)",
+            "update raw_pipedrive.deals set status = 'stuck' "
+            "where id = (select max(id) from raw_pipedrive.deals)",
+            "update raw_stripe.invoices set created = 4102444800 "  # 2100-01-01
+            "where id = (select min(id) from raw_stripe.invoices)",
+            "update raw_stripe.charges set amount = -100 "
+            "where id = (select min(id) from raw_stripe.charges)",
+            "update raw_zendesk_sell.deals set value = -1 "
+            "where id = (select min(id) from raw_zendesk_sell.deals)",
+            "update raw_erp.orders set net_amount = -1 "
+            "where order_no = (select min(order_no) from raw_erp.orders)",
+            "insert into raw_pipedrive.team_members "
+            "select * replace (uuid()::varchar as _dlt_id) from raw_pipedrive.team_members limit 1",
+        ):
+            con.execute(sql)
+    # every source test, one model reading a broken table, one reading a sound one
+    target = tmp_path / "target"
+    selection = ["--select", "source:*", "stg_salesforce__deals", "stg_stripe__customers"]
+    with pytest.raises(DbtError, match="source_unique_salesforce_opportunities_id"):
+        run_dbt(["build", *selection, *vars_of(built.company)], broken, target_path=target)
+    failed = {t.name: t.render() for t in source_tests(target) if t.failed}
+    outside = "row(s) outside 2000-01-01 .. now + 1 day"
+    expected = {
+        "source_unique_salesforce_opportunities_id": "salesforce: "
+        "raw_salesforce.opportunities.id: unique failed, 1 duplicated value(s)",
+        "source_not_null_oracle_cx_stage_snapshots_stg_enter_date": "oracle_cx: "
+        "raw_oracle_cx.stage_snapshots.stg_enter_date: not_null failed, 1 row(s) with a null",
+        "source_timestamp_in_range_pipedrive_deals_add_time": "pipedrive: "
+        f"raw_pipedrive.deals.add_time: timestamp_in_range failed, 1 {outside}",
+        "source_accepted_values_pipedrive_deals_status__open__won__lost__deleted": "pipedrive: "
+        "raw_pipedrive.deals.status: accepted_values failed, 1 value(s) not in "
+        "[open, won, lost, deleted]",
+        "source_unix_timestamp_in_range_stripe_invoices_created": "stripe: "
+        f"raw_stripe.invoices.created: unix_timestamp_in_range failed, 1 {outside}",
+        "source_non_negative_stripe_charges_amount": "stripe: "
+        "raw_stripe.charges.amount: non_negative failed, 1 row(s) below zero",
+        "source_non_negative_zendesk_sell_deals_value": "zendesk_sell: "
+        "raw_zendesk_sell.deals.value: non_negative failed, 1 row(s) below zero",
+        "source_non_negative_erp_orders_net_amount": "erp: "
+        "raw_erp.orders.net_amount: non_negative failed, 1 row(s) below zero",
+        "source_unique_combination_pipedrive_team_members_team_id__user_id": "pipedrive: "
+        "raw_pipedrive.team_members: unique_combination failed, 1 duplicated key(s)",
+    }
+    assert failed == {name: f"{text} (dbt test {name})" for name, text in expected.items()}
+    # the source tests ran first: the model on the broken table was skipped, the other built
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    status = {r["unique_id"].split(".")[-1]: r["status"] for r in results}
+    assert status["stg_salesforce__deals"] == "skipped"
+    assert status["stg_stripe__customers"] == "success"

@@ -1,10 +1,11 @@
 """The refresh job as a scheduler runs it: a failed step names system and step and exits with its
 code, publishing nothing; the next run resumes and lands exactly what a clean run lands; dbt
 warnings are read from run_results.json and only listed ones are allowed; a stale source is
-named by `dbt source freshness` and by the job."""
+named by `dbt source freshness` and by the job; bad raw rows fail the build's raw checks."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from l2c.refresh import (
     EXIT_BUSY,
     EXIT_LOAD,
     EXIT_OK,
+    EXIT_RAW_CHECKS,
     EXIT_STALE,
     check_freshness,
     dbt_target,
@@ -78,6 +80,39 @@ def test_a_failed_run_names_system_and_step_and_the_next_run_resumes_then_a_stal
             {"pipedrive", "stripe"} if mart == "event_log" else {"pipedrive"}
         )
 
+    # a duplicated deal with a 1970 creation time in the raw table: the build's raw checks
+    # (dbt tests on the sources) fail, naming system, table, column and rows; what reads the
+    # table is skipped, the run says raw_checks and exits 3, and nothing is published
+    served = (serve / "lead2cash.duckdb").read_bytes()
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "insert into raw_pipedrive.deals by name select * replace "
+            "('1970-01-01 00:00:00+00'::timestamptz as add_time) from raw_pipedrive.deals "
+            "where id = (select min(id) from raw_pipedrive.deals)"
+        )
+    with serving(company):
+        assert main(job) == EXIT_RAW_CHECKS
+    output = capsys.readouterr().out
+    assert "raw_checks FAILED (exit 3): raw-data checks failed (2 dbt source tests" in output
+    for line in (
+        "pipedrive: raw_pipedrive.deals.add_time: timestamp_in_range failed, 1 row(s) outside "
+        "2000-01-01 .. now + 1 day (dbt test source_timestamp_in_range_pipedrive_deals_add_time)",
+        "pipedrive: raw_pipedrive.deals.id: unique failed, 1 duplicated value(s) "
+        "(dbt test source_unique_pipedrive_deals_id)",
+    ):
+        assert line in output, output[-3000:]
+    assert (serve / "lead2cash.duckdb").read_bytes() == served
+    last = query(db, "select outcome, failed_step from ops.run_log order by started_at desc")
+    assert last[0] == ("failed", "raw_checks")
+    skipped = {
+        r["unique_id"]
+        for r in json.loads((dbt_target(db) / "run_results.json").read_text())["results"]
+        if r["status"] == "skipped"
+    }
+    assert {"model.l2c.stg_pipedrive__deals", "model.l2c.event_log"} <= skipped
+    with duckdb.connect(str(db)) as con:
+        con.execute("delete from raw_pipedrive.deals where add_time < '2000-01-01'")
+
     # age the load records: pipedrive's last load 30 days ago (past error_after), stripe's
     # 2 days ago (past warn_after only)
     con = duckdb.connect(str(db))
@@ -86,7 +121,6 @@ def test_a_failed_run_names_system_and_step_and_the_next_run_resumes_then_a_stal
     con.close()
     assert check_freshness(db, ["pipedrive", "stripe"]) == (["stripe"], ["pipedrive"])
 
-    served = (serve / "lead2cash.duckdb").read_bytes()
     with serving(company):  # stripe alone is loaded (and so fresh again); pipedrive is stale
         assert main([*job, "--systems", "stripe"]) == EXIT_STALE
     output = capsys.readouterr().out

@@ -217,13 +217,20 @@ def test_the_report_in_chromium_shows_the_marts(
             "[...document.querySelectorAll('table[data-table=expectations] tr')].slice(1)"
             ".map(r => [r.cells[0].innerText, r.cells[1].innerText])"
         )
+        raw_checks = page.evaluate(
+            "[...document.querySelectorAll('table[data-table=raw-checks] tr')].slice(1)"
+            ".map(r => [r.cells[0].innerText, r.cells[1].innerText])"
+        )
         dbt_tests = page.evaluate("document.querySelector('[data-table=dbt-tests]').innerText")
         rejects = page.evaluate("document.querySelector('[data-table=rejects]').innerText")
         assert page.errors == []
-    # every suite of the run is listed, each with all its expectations met
+    # every suite of the run is listed, each with all its expectations met; the raw tables'
+    # checks are the build's dbt tests on the sources, listed per raw table
     names = {name for name, _ in quality}
-    assert {"marts.event_log", "raw_pipedrive.deals", "raw_salesforce.opportunities"} <= names
+    assert names == {"marts.event_log", "marts.invoices (link to a CRM deal)"}
     assert all(a == b for _, met in quality for a, b in [met.split("/")])
+    assert {"raw_pipedrive.deals", "raw_salesforce.opportunities"} <= {n for n, _ in raw_checks}
+    assert all(a == b != "0" for _, met in raw_checks for a, b in [met.split("/")])
     results = json.loads((built.target / "run_results.json").read_text())["results"]
     tests = [r for r in results if r["unique_id"].startswith(("test.", "unit_test."))]
     assert dbt_tests == f"{len(tests)} pass"

@@ -2,9 +2,9 @@
 
 synthetic company with business units on Pipedrive, Salesforce, Oracle CX Sales and Zendesk
 Sell, billing through Stripe, sales orders of the Pipedrive / Oracle units in ERP export files
--> local API server (127.0.0.1) and a file-drop folder -> dlt -> DuckDB -> Great Expectations
-on raw data -> dbt build -> Great Expectations on the event log -> summary -> HTML report
-and OCEL 2.0 / XES exports beside the DuckDB file.
+-> local API server (127.0.0.1) and a file-drop folder -> dlt -> DuckDB -> dbt build (the raw
+tables' checks, dbt tests on the sources, first) -> Great Expectations on the event log ->
+summary -> HTML report and OCEL 2.0 / XES exports beside the DuckDB file.
 
     l2c demo [--deals 3000] [--seed 42] [--crms pipedrive salesforce ...]
                        [--duckdb warehouse/lead2cash.duckdb] [--keep] [--serve-dir DIR]

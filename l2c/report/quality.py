@@ -1,7 +1,8 @@
 """The data-quality part of the report: what the run's checks found.
 
-- Great Expectations: the QualityReports the job produced, when the caller passes them;
-  otherwise the same suites (l2c.quality) are evaluated on the built warehouse;
+- Great Expectations: the event-log QualityReports the job produced, when the caller passes
+  them; otherwise the same suites (l2c.quality) are evaluated on the built warehouse;
+- raw-data checks: the build's dbt tests on the sources, per raw table (l2c.raw_checks);
 - dbt: the data and unit tests of the build, from dbt's run_results.json;
 - rejects: rows each loader quarantined (raw_<system>.rejects), by resource and reason;
 - freshness: dbt's sources.json (`dbt source freshness`) and the run log (ops.run_log),
@@ -19,7 +20,8 @@ from typing import Any
 
 import duckdb
 
-from l2c.quality import QualityReport, event_log_suites, raw_suites, run_suites
+from l2c.quality import QualityReport, event_log_suites, run_suites
+from l2c.raw_checks import source_tests
 
 
 @dataclass
@@ -34,6 +36,7 @@ class SuiteResult:
 class QualitySection:
     expectations: list[SuiteResult] = field(default_factory=list)
     expectations_source: str = ""
+    raw_checks: list[SuiteResult] = field(default_factory=list)  # per raw table
     dbt_counts: dict[str, int] = field(default_factory=dict)
     dbt_problems: list[tuple[str, str, str]] = field(default_factory=list)
     dbt_source: str | None = None
@@ -67,6 +70,19 @@ def _suites(reports: Sequence[QualityReport]) -> list[SuiteResult]:
             )
         out += [SuiteResult(name, 0, 1, ["table not found"]) for name in report.missing]
     return out
+
+
+def _raw_checks(dbt_target: Path) -> list[SuiteResult]:
+    tests = source_tests(dbt_target)
+    return [
+        SuiteResult(
+            relation,
+            sum(t.status == "pass" for t in tests if t.relation == relation),
+            sum(t.relation == relation for t in tests),
+            [t.render() for t in tests if t.relation == relation and t.failed],
+        )
+        for relation in sorted({t.relation for t in tests})
+    ]
 
 
 def _dbt(run_results: Path | None, section: QualitySection) -> None:
@@ -148,12 +164,13 @@ def collect(
     section = QualitySection()
     systems = loaded_systems(con)
     if reports is None:
-        reports = [run_suites(duckdb_path, [*raw_suites(systems), *event_log_suites()])]
+        reports = [run_suites(duckdb_path, event_log_suites())]
         section.expectations_source = "the job's suites, evaluated on the built warehouse"
     else:
         section.expectations_source = "the run's results"
     section.expectations = _suites(reports)
     if dbt_target is not None:
+        section.raw_checks = _raw_checks(dbt_target)
         _dbt(dbt_target / "run_results.json", section)
         _freshness(dbt_target / "sources.json", section)
     section.rejects = _rejects(con, systems)
