@@ -16,7 +16,7 @@ with rejects as (
         from (
             {{ select_relation_columns(
                 api.Relation.create(
-                    database=target.database,
+                    database=target.get('database'),
                     schema='raw_' ~ system,
                     identifier='rejects'
                 ),
