@@ -260,7 +260,17 @@ def test_a_file_drop_mapping_alone_registers_a_system(
     # dbt learns of it from the jobs' --vars until `l2c systems --write` updates dbt_project.yml
     args = with_registry(["build", "--select", "x"])
     registry = json.loads(args[args.index("--vars") + 1])["l2c_systems"]
-    assert registry["acme_crm"] == {"kind": "crm", "entities": ["deals", "stage_changes"]}
+    assert registry["acme_crm"] == {
+        "kind": "crm",
+        "entities": ["deals", "stage_changes"],
+        # no `observes` key in the mapping: the activities of its entities' event families
+        "observes": ["Deal Created", "Deal Won", "Deal Lost", "Stage Entered: *"],
+    }
+    # a finance / erp system links to every CRM unless its mapping says `links_to`
+    assert registry["stripe"]["links_to"] == [
+        s.name for s in manifest.systems().values() if s.kind == "crm"
+    ]
+    assert registry["erp"]["links_to"] == ["pipedrive", "oracle_cx"]
     assert set(registry) == set(manifest.systems())
     given = with_registry(["build", "--vars", json.dumps({"as_of": "2026-01-01"})])
     assert json.loads(given[-1])["as_of"] == "2026-01-01"

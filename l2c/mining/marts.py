@@ -119,11 +119,18 @@ def backward_moves(con: duckdb.DuckDBPyConnection, event_log: Rel, canonical_sta
 
 
 def conformance(
-    con: duckdb.DuckDBPyConnection, event_log: Rel, ideal_path: Rel, cases: Rel
+    con: duckdb.DuckDBPyConnection,
+    event_log: Rel,
+    ideal_path: Rel,
+    cases: Rel,
+    observable: Rel | None = None,
 ) -> Conformance:
-    """The ideal_path seed's `pipeline` column is the path; a case's path is its pipeline."""
+    """The ideal_path seed's `pipeline` column is the path; a case's path is its pipeline and
+    its system cases.source_system, whose observable activities are `observable`
+    (int_observable_activities_resolved: source_system, activity)."""
     return check_conformance(
         _variants(con, event_log, None),
         ideal_path.project("pipeline as path, position, activity, step_type"),
-        cases.project("case_id, pipeline as path"),
+        cases.project("case_id, pipeline as path, source_system as system"),
+        None if observable is None else observable.project("source_system as system, activity"),
     )
