@@ -9,8 +9,8 @@ Each system also declares the canonical activities (seed activity_catalog) it ca
 `observes` lists the activities its own events record ('Stage Entered: *' = every stage
 entry), and a finance or erp system's `links_to` names the CRM systems whose cases its records
 join (default: every CRM). For a case of CRM system S the observable activities are S's own
-plus those of every loaded finance / erp system linking to S (docs/data-model.md,
-"Conformance"); conformance never counts a step a case's systems cannot observe as skipped.
+plus those of every loaded finance / erp system linking to S (docs/data-model.md, "What a
+system cannot observe"); conformance never counts a step they cannot observe as skipped.
 Leaving `observes` out derives it from the system's canonical entities (ENTITY_ACTIVITIES).
 
 API systems are declared below. A file-drop system is declared by its mapping file alone

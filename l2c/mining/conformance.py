@@ -96,15 +96,16 @@ def _columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
     return [c.lower() for c in con.sql(f"select * from {name} limit 0").columns]
 
 
-def check_conformance(
-    v: Variants,
-    ideal_path: Source,
-    case_paths: Source | None = None,
-    observable: Source | None = None,
-) -> Conformance:
-    """Deviations of every case of `v` from `ideal_path`. `case_paths` (case_id, path[, system])
-    picks each case's path (cases without one, or whose path has no rows, use '*') and source
-    system; `observable` (system, activity) the activities each system can observe."""
+@dataclass(frozen=True)
+class _Scopes:
+    ideal: str  # the validated ideal path
+    case_path: str  # case_id, variant_rank, path, system ('' = every activity observable)
+    scoped: str  # each (path, system) pair's steps: is_observable, effective step_type
+
+
+def _scopes(
+    v: Variants, ideal_path: Source, case_paths: Source | None, observable: Source | None
+) -> _Scopes:
     con = v.log.con
     ideal = _ideal_table(con, ideal_path)
     if case_paths is not None:
@@ -184,6 +185,43 @@ def check_conformance(
         from steps
         """,
     )
+    return _Scopes(ideal, case_path, scoped)
+
+
+def _unobservable(v: Variants, scoped: str) -> duckdb.DuckDBPyRelation:
+    return v.log.sql(
+        f"""
+        select path, system as source_system, activity, declared_step_type as step_type, position
+        from {scoped}
+        where not is_observable
+        """
+    )
+
+
+def unobservable_steps(
+    v: Variants,
+    ideal_path: Source,
+    case_paths: Source | None = None,
+    observable: Source | None = None,
+) -> duckdb.DuckDBPyRelation:
+    """(path, source_system, activity, step_type, position): the steps of each path the cases
+    of a system cannot observe, for the (path, system) pairs of the cases of `v`; the same
+    arguments as check_conformance, without computing any deviation."""
+    return _unobservable(v, _scopes(v, ideal_path, case_paths, observable).scoped)
+
+
+def check_conformance(
+    v: Variants,
+    ideal_path: Source,
+    case_paths: Source | None = None,
+    observable: Source | None = None,
+) -> Conformance:
+    """Deviations of every case of `v` from `ideal_path`. `case_paths` (case_id, path[, system])
+    picks each case's path (cases without one, or whose path has no rows, use '*') and source
+    system; `observable` (system, activity) the activities each system can observe."""
+    con = v.log.con
+    scopes = _scopes(v, ideal_path, case_paths, observable)
+    case_path, scoped = scopes.case_path, scopes.scoped
     deviations = temp_table(
         con,
         "deviations",
@@ -354,11 +392,4 @@ def check_conformance(
             on c.path = n.path and c.system = n.system and c.variant_rank = n.variant_rank
         """
     )
-    unobservable = v.log.sql(
-        f"""
-        select path, system as source_system, activity, declared_step_type as step_type, position
-        from {scoped}
-        where not is_observable
-        """
-    )
-    return Conformance(cases, case_deviations, unobservable)
+    return Conformance(cases, case_deviations, _unobservable(v, scoped))

@@ -11,7 +11,7 @@ import threading
 import duckdb
 import pyarrow as pa
 
-from l2c.mining.conformance import Conformance, check_conformance
+from l2c.mining.conformance import Conformance, check_conformance, unobservable_steps
 from l2c.mining.dfg import ProcessMap, edge_table, endpoint_table, process_map
 from l2c.mining.eventlog import EventLog, prepare_log
 from l2c.mining.rework import activity_rework, stage_backward_moves
@@ -118,6 +118,29 @@ def backward_moves(con: duckdb.DuckDBPyConnection, event_log: Rel, canonical_sta
     return stage_backward_moves(_variants(con, event_log, None), _stage_order(canonical_stages))
 
 
+def _conformance_args(
+    cases: Rel, ideal_path: Rel, observable: Rel | None
+) -> tuple[Rel, Rel, Rel | None]:
+    return (
+        ideal_path.project("pipeline as path, position, activity, step_type"),
+        cases.project("case_id, pipeline as path, source_system as system"),
+        None if observable is None else observable.project("source_system as system, activity"),
+    )
+
+
+def unobservable(
+    con: duckdb.DuckDBPyConnection,
+    event_log: Rel,
+    ideal_path: Rel,
+    cases: Rel,
+    observable: Rel,
+) -> Rel:
+    """The steps of each (path, system) pair of the cases that the system cannot observe."""
+    return unobservable_steps(
+        _variants(con, event_log, None), *_conformance_args(cases, ideal_path, observable)
+    )
+
+
 def conformance(
     con: duckdb.DuckDBPyConnection,
     event_log: Rel,
@@ -129,8 +152,5 @@ def conformance(
     its system cases.source_system, whose observable activities are `observable`
     (int_observable_activities_resolved: source_system, activity)."""
     return check_conformance(
-        _variants(con, event_log, None),
-        ideal_path.project("pipeline as path, position, activity, step_type"),
-        cases.project("case_id, pipeline as path, source_system as system"),
-        None if observable is None else observable.project("source_system as system, activity"),
+        _variants(con, event_log, None), *_conformance_args(cases, ideal_path, observable)
     )
