@@ -277,3 +277,25 @@ def test_a_file_drop_mapping_alone_registers_a_system(
     assert with_registry(["debug"]) == ["debug"]
     monkeypatch.delenv(manifest.FILE_DROPS_ENV)
     assert with_registry(["build"]) == ["build"]  # dbt_project.yml already says the same
+
+
+def test_links_to_must_name_crm_systems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "billing.yml").write_text(
+        textwrap.dedent(
+            """
+            system: billing
+            kind: finance
+            observes: [Invoice Created]
+            links_to: [pipedrive, stripe]
+            entities:
+              bills:
+                files: [{glob: "bills_*.csv", format: csv}]
+                primary_key: [bill_id]
+                columns:
+                  Bill Id: {name: bill_id, type: string}
+            """
+        )
+    )
+    monkeypatch.setenv(manifest.FILE_DROPS_ENV, str(tmp_path))
+    with pytest.raises(ValueError, match=r"'billing': links_to names no CRM system: \['stripe'\]"):
+        manifest.systems()
