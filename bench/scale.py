@@ -416,12 +416,20 @@ def mining_seconds(db: Path, target: Path, memory_limit: str) -> tuple[float, fl
             ),
             "case_conformance": lambda: (
                 marts.conformance(
-                    con, ref("marts.event_log"), ref("seeds.ideal_path"), ref("marts.cases")
+                    con,
+                    ref("marts.event_log"),
+                    ref("seeds.ideal_path"),
+                    ref("marts.cases"),
+                    ref("intermediate.int_observable_activities_resolved"),
                 ).cases
             ),
             "conformance_deviations": lambda: (
                 marts.conformance(
-                    con, ref("marts.event_log"), ref("seeds.ideal_path"), ref("marts.cases")
+                    con,
+                    ref("marts.event_log"),
+                    ref("seeds.ideal_path"),
+                    ref("marts.cases"),
+                    ref("intermediate.int_observable_activities_resolved"),
                 ).deviations
             ),
             "conformance_summary": lambda: marts.summary(
