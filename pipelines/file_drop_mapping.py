@@ -124,6 +124,11 @@ class FileDropMapping:
     # the canonical entities its staging models output (stg_<system>__<entity>s); default:
     # the raw entities' names
     warehouse_entities: tuple[str, ...] = ()
+    # the canonical activities (activity catalog; 'Stage Entered: *' for every stage entry) its
+    # events record; None: derived from its warehouse entities (pipelines.manifest)
+    observes: tuple[str, ...] | None = None
+    # finance / erp: the CRM systems whose cases its records join; None: every CRM
+    links_to: tuple[str, ...] | None = None
 
 
 def header_key(header: str) -> str:
@@ -365,7 +370,10 @@ def parse_mapping(raw: Any, origin: str = "<mapping>") -> FileDropMapping:
     p = _Problems()
     data = _mapping(raw, "mapping", p)
     _check_keys(
-        data, ("system", "description", "kind", "warehouse_entities", "entities"), "mapping", p
+        data,
+        ("system", "description", "kind", "warehouse_entities", "observes", "links_to", "entities"),
+        "mapping",
+        p,
     )
     system = data.get("system")
     if not isinstance(system, str) or not _NAME.match(system):
@@ -374,6 +382,10 @@ def parse_mapping(raw: Any, origin: str = "<mapping>") -> FileDropMapping:
     if kind not in SYSTEM_KINDS:
         p.add("kind", f"expected one of {', '.join(SYSTEM_KINDS)}, got {kind!r}")
     warehouse_entities = _string_list(data.get("warehouse_entities", []), "warehouse_entities", p)
+    observes = _string_list(data["observes"], "observes", p) if "observes" in data else None
+    links_to = _string_list(data["links_to"], "links_to", p) if "links_to" in data else None
+    if links_to is not None and kind == "crm":
+        p.add("links_to", "a crm system's cases are its own: links_to is for finance and erp")
     entities_raw = _mapping(data.get("entities"), "entities", p)
     if not entities_raw:
         p.add("entities", "declare at least one entity")
@@ -391,6 +403,8 @@ def parse_mapping(raw: Any, origin: str = "<mapping>") -> FileDropMapping:
         origin,
         kind=str(kind),
         warehouse_entities=warehouse_entities or tuple(e.name for e in entities),
+        observes=observes,
+        links_to=links_to,
     )
 
 

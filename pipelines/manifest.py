@@ -7,6 +7,14 @@ README. A raw table's checks are not here: they are dbt data tests on the system
 (models/staging/<system>/_<system>__sources.yml), next to the table's description; a test
 (tests/test_package.py) fails when a system of this manifest has none.
 
+Each system also declares the canonical activities (seed activity_catalog) it can observe:
+`observes` lists the activities its own events record ('Stage Entered: *' = every stage
+entry), and a finance or erp system's `links_to` names the CRM systems whose cases its records
+join (default: every CRM). For a case of CRM system S the observable activities are S's own
+plus those of every loaded finance / erp system linking to S (docs/data-model.md, "What a
+system cannot observe"); conformance never counts a step they cannot observe as skipped.
+Leaving `observes` out derives it from the system's canonical entities (ENTITY_ACTIVITIES).
+
 API systems are declared below. A file-drop system is declared by its mapping file alone
 (pipelines/file_drops/<system>.yml): its kind, canonical entities and raw tables come from the
 mapping, so adding one needs no Python.
@@ -23,7 +31,7 @@ import importlib
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -38,6 +46,25 @@ FILE_DROPS_DIR = Path(__file__).resolve().parent / "file_drops"
 FILE_DROPS_ENV = "L2C_FILE_DROP_MAPPINGS"
 
 
+# The activities the event models derive from each canonical entity when its staging model
+# fills every column they read: the default of a system that does not declare `observes`.
+# Stage entries need the stage history (a CRM without it has only the creation entry).
+ENTITY_ACTIVITIES: Mapping[str, tuple[str, ...]] = {
+    "leads": ("Lead Created", "Lead Disqualified"),
+    "deals": ("Deal Created", "Deal Won", "Deal Lost"),
+    "stage_changes": ("Stage Entered: *",),
+    "quotes": ("Quote Sent", "Quote Accepted", "Quote Rejected"),
+    "activities": ("Follow-up Activity",),
+    "orders": ("Sales Order Created", "Order Fulfilled"),
+    "invoices": ("Invoice Created", "Invoice Sent", "Invoice Paid", "Invoice Voided"),
+    "payments": ("Payment Received",),
+}
+
+
+def observes_from_entities(entities: Sequence[str]) -> tuple[str, ...]:
+    return tuple(a for e in entities for a in ENTITY_ACTIVITIES.get(e, ()))
+
+
 @dataclass(frozen=True)
 class SourceSystem:
     name: str  # raw_<name> schema, stg_<name>__* models, [sources.<name>] config section
@@ -47,6 +74,16 @@ class SourceSystem:
     entities: tuple[str, ...]  # canonical entities its staging models output
     docs: str = ""
     file_drop: bool = False
+    # canonical activities its events record; None: derived from `entities`
+    observes: tuple[str, ...] | None = None
+    # finance / erp: CRM systems whose cases its records join; None: every CRM
+    links_to: tuple[str, ...] | None = None
+
+    @property
+    def observed_activities(self) -> tuple[str, ...]:
+        if self.observes is not None:
+            return self.observes
+        return observes_from_entities(self.entities)
 
     def source_factory(self) -> Callable[..., Any]:
         module, _, attribute = self.loader.partition(":")
@@ -55,6 +92,9 @@ class SourceSystem:
             return factory(self.name)  # type: ignore[no-any-return]
         return factory  # type: ignore[no-any-return]
 
+
+LEAD_DEAL = ("Lead Created", "Lead Disqualified", "Deal Created", "Deal Won", "Deal Lost")
+LEAD_DEAL_STAGES = (*LEAD_DEAL, "Stage Entered: *")
 
 CRM_ENTITIES = ("users", "teams", "team_members", "leads", "deals", "pipelines", "stages")
 
@@ -66,6 +106,8 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
         "pipelines.pipedrive:pipedrive_source",
         (*CRM_ENTITIES, "stage_changes", "quotes", "activities", "deal_lines", "deal_discounts"),
         "",
+        # quotes are done activities of a quote type: sent, never the customer's answer
+        observes=(*LEAD_DEAL_STAGES, "Quote Sent", "Follow-up Activity"),
     ),
     SourceSystem(
         "stripe",
@@ -74,6 +116,13 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
         "pipelines.stripe:stripe_source",
         ("customers", "invoices", "payments"),
         "",
+        observes=(
+            "Invoice Created",
+            "Invoice Sent",
+            "Payment Received",
+            "Invoice Paid",
+            "Invoice Voided",
+        ),
     ),
     SourceSystem(
         "salesforce",
@@ -82,6 +131,15 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
         "pipelines.salesforce:salesforce_source",
         (*CRM_ENTITIES, "stage_changes", "quotes", "activities", "deal_lines", "orders"),
         "docs/salesforce.md",
+        observes=(
+            *LEAD_DEAL_STAGES,
+            "Quote Sent",
+            "Quote Accepted",
+            "Quote Rejected",
+            "Follow-up Activity",
+            "Sales Order Created",
+            "Order Fulfilled",
+        ),
     ),
     SourceSystem(
         "zendesk_sell",
@@ -90,6 +148,10 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
         "pipelines.zendesk_sell:zendesk_sell_source",
         (*CRM_ENTITIES, "stage_changes", "orders", "deal_lines", "deal_discounts"),
         "docs/zendesk-sell-history.md",
+        # no quotes or activities; orders without a fulfilment date; stage entries only as
+        # scheduled loads saw them (moves between two loads are invisible), so a missing stage
+        # entry is no evidence of a skipped stage
+        observes=(*LEAD_DEAL, "Sales Order Created"),
     ),
     SourceSystem(
         "oracle_cx",
@@ -98,6 +160,7 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
         "pipelines.oracle_cx:oracle_cx_source",
         ("users", "leads", "deals", "pipelines", "stages", "stage_changes", "deal_lines"),
         "docs/oracle-cx.md",
+        observes=(*LEAD_DEAL_STAGES,),  # no quotes, activities or orders
     ),
 )
 
@@ -111,6 +174,8 @@ def _file_drop_system(mapping: FileDropMapping) -> SourceSystem:
         mapping.warehouse_entities,
         "docs/adding-a-source.md",
         file_drop=True,
+        observes=mapping.observes,
+        links_to=mapping.links_to,
     )
 
 
@@ -128,6 +193,11 @@ def _systems(mapping_paths: tuple[Path, ...]) -> dict[str, SourceSystem]:
         if system.name in systems:
             raise ValueError(f"{path}: system {system.name!r} is declared twice")
         systems[system.name] = system
+    crms = {s.name for s in systems.values() if s.kind == "crm"}
+    for s in systems.values():
+        unknown = sorted(set(s.links_to or ()) - crms)
+        if unknown:
+            raise ValueError(f"system {s.name!r}: links_to names no CRM system: {unknown}")
     return systems
 
 
@@ -144,9 +214,21 @@ def system(name: str) -> SourceSystem:
 
 
 def dbt_registry(names: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
-    """The dbt var `l2c_systems`: kind and canonical entities per system."""
+    """The dbt var `l2c_systems`: kind, canonical entities and observed activities per system
+    (and, for finance / erp systems, the CRM systems they link to)."""
     chosen = systems() if names is None else {n: system(n) for n in names}
-    return {s.name: {"kind": s.kind, "entities": list(s.entities)} for s in chosen.values()}
+    crms = [s.name for s in chosen.values() if s.kind == "crm"]
+    out: dict[str, dict[str, Any]] = {}
+    for s in chosen.values():
+        entry: dict[str, Any] = {
+            "kind": s.kind,
+            "entities": list(s.entities),
+            "observes": list(s.observed_activities),
+        }
+        if s.kind != "crm":
+            entry["links_to"] = [c for c in (s.links_to or crms) if c in crms]
+        out[s.name] = entry
+    return out
 
 
 # ------------------------------------------------------------------ derived files

@@ -125,6 +125,8 @@ def test_the_shipped_mapping_is_valid() -> None:
     (orders,) = mapping.entities
     assert orders.name == "orders" and orders.primary_key == ("order_no",)
     assert {c.header for c in orders.columns if c.required} <= set(HEADERS)
+    assert mapping.observes == ("Sales Order Created", "Order Fulfilled")
+    assert mapping.links_to == ("pipedrive", "oracle_cx")
 
 
 def test_mapping_validation_names_every_problem() -> None:
@@ -139,6 +141,8 @@ def test_mapping_validation_names_every_problem() -> None:
     orders["columns"]["Customer"]["name"] = "order_no"
     orders["columns"]["Status"]["nullable"] = True
     orders["columns"]["Net Amount"]["non_negative"] = True  # a raw check: a dbt source test
+    raw["observes"] = {"Sales Order Created": True}
+    raw["kind"] = "crm"  # a CRM's cases are its own: links_to is refused
     with pytest.raises(MappingError) as info:
         parse_mapping(raw, "erp.yml")
     message = str(info.value)
@@ -154,6 +158,8 @@ def test_mapping_validation_names_every_problem() -> None:
         "raw column name 'order_no' is used twice",
         "columns['Status']: unknown key 'nullable'",
         "columns['Net Amount'].non_negative: raw-data checks are dbt source tests now",
+        "observes: expected a string or a list of strings",
+        "links_to: a crm system's cases are its own",
     ):
         assert expected in message, f"{expected!r} not in:\n{message}"
 

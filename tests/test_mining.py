@@ -5,6 +5,8 @@ test_mining_oracle.py."""
 
 from __future__ import annotations
 
+import csv
+import fnmatch
 import hashlib
 import random
 from collections.abc import Sequence
@@ -15,6 +17,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from l2c.dbt_runner import ROOT
 from l2c.mining import (
     activity_rework,
     case_backward_moves,
@@ -27,6 +30,7 @@ from l2c.mining import (
     variants_relation,
 )
 from l2c.mining.summary import abbreviate, summary_lines
+from pipelines import manifest
 
 # (case_id, activity, event time with its own UTC offset, tie-breaker)
 Event = tuple[str, str, str, int]
@@ -547,7 +551,9 @@ def test_each_deviation_kind_with_its_position(con: duckdb.DuckDBPyConnection) -
         "unknown_path": [(1, "skipped", "B", None, 2), (2, "skipped", "D", None, 3)],
     }
     cases = {r[0]: r[1:] for r in result.cases.fetchall()}
-    # path, variant, fits, total, skipped, extra, out_of_order, repeated, furthest
+    # path, variant, fits, total, skipped, extra, out_of_order, repeated, furthest, unobservable
+    assert all(r[-1] == [] for r in cases.values())  # no system declared: all observable
+    cases = {c: r[:-1] for c, r in cases.items()}
     assert cases["fit"][0] == "*" and cases["fit"][2] is True and cases["fit"][-1] == 4
     assert cases["fit_tie"][2] and cases["early_exit"][2] and cases["open_prefix"][2]
     assert cases["early_exit"][-1] == 2
@@ -563,6 +569,199 @@ def test_conformance_is_the_same_for_cases_sharing_a_trace(con: duckdb.DuckDBPyC
     assert per_case == {"s0": 1, "s1": 1, "s2": 1, "p": 1}  # P2: D is extra; '*': B skipped
     kinds = dict(result.deviations.project("case_id, deviation_kind").fetchall())
     assert kinds == {"s0": "skipped", "s1": "skipped", "s2": "skipped", "p": "extra"}
+
+
+def test_a_step_the_system_cannot_observe_is_neither_skipped_nor_extra(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """System `blind` cannot observe B or C: B missing is no skip; B present is still ordered
+    and repeated; a system with no row in `observable`, or no system, observes everything."""
+    traces = {  # case -> (path, system, trace)
+        "blind_fit": ("*", "blind", "ADE"),
+        "blind_seen": ("*", "blind", "ABDE"),
+        "blind_late": ("*", "blind", "ADBE"),
+        "blind_twice": ("*", "blind", "ABBDE"),
+        "blind_skip_d": ("*", "blind", "AE"),
+        "sees": ("*", "sees", "ADE"),
+        "undeclared": ("*", "nobody", "ADE"),
+        "no_system": ("*", None, "ADE"),
+        "blind_p2": ("P2", "blind", "AE"),
+    }
+    v = mine_variants(
+        prepare_log(
+            con,
+            event_relation(con, trace_events({c: (p, t) for c, (p, _, t) in traces.items()})),
+        )
+    )
+    paths = con.sql(
+        "select * from (values "
+        + ", ".join(
+            f"('{c}', '{p}', {'null' if s is None else repr(s)})" for c, (p, s, _) in traces.items()
+        )
+        + ") as t(case_id, path, system)"
+    )
+    observable = con.sql(
+        "select * from (values ('blind', 'A'), ('blind', 'D'), ('blind', 'E'), ('blind', 'X'), "
+        "('sees', 'A'), ('sees', 'B'), ('sees', 'C'), ('sees', 'D'), ('sees', 'E'), "
+        "('sees', 'X')) as t(system, activity)"
+    )
+    result = check_conformance(v, ideal_relation(con, IDEAL), paths, observable)
+    kinds: dict[str, list[tuple[str, str]]] = {}
+    for case, _, kind, activity, *_ in result.deviations.fetchall():
+        kinds.setdefault(case, []).append((kind, activity))
+    assert kinds == {
+        "blind_late": [("out_of_order", "B")],
+        "blind_twice": [("repeated", "B")],
+        "blind_skip_d": [("skipped", "D")],
+        "sees": [("skipped", "B")],
+        "undeclared": [("skipped", "B")],
+        "no_system": [("skipped", "B")],
+    }
+    steps = {r[0]: r[-1] for r in result.cases.fetchall()}
+    assert steps == {
+        "blind_fit": ["B", "C"],
+        "blind_seen": ["B", "C"],
+        "blind_late": ["B", "C"],
+        "blind_twice": ["B", "C"],
+        "blind_skip_d": ["B", "C"],
+        "sees": [],
+        "undeclared": [],
+        "no_system": [],
+        "blind_p2": [],  # P2 has no B or C
+    }
+    assert sorted(result.unobservable.fetchall()) == [
+        ("*", "blind", "B", "required", 2),
+        ("*", "blind", "C", "optional", 3),
+    ]
+
+
+# --- the shipped ideal path and the manifest's declarations ---------------------------------
+
+
+def shipped_ideal_path() -> list[tuple[str, int | None, str, str]]:
+    with (ROOT / "seeds" / "ideal_path.csv").open() as handle:
+        return [
+            (
+                r["pipeline"],
+                int(r["position"]) if r["position"] else None,
+                r["activity"],
+                r["step_type"],
+            )
+            for r in csv.DictReader(handle)
+        ]
+
+
+def observable_activities() -> dict[str, set[str]]:
+    """Per CRM system, the catalog activities its cases can show: its own declaration and
+    that of every finance / erp system linking to it (every system loaded), as
+    int_observable_activities_resolved expands them."""
+    with (ROOT / "seeds" / "activity_catalog.csv").open() as handle:
+        catalog = [r["activity"] for r in csv.DictReader(handle)]
+    registry = manifest.dbt_registry()
+
+    def expand(patterns: Sequence[str]) -> set[str]:
+        return {a for p in patterns for a in catalog if fnmatch.fnmatchcase(a, p)}
+
+    return {
+        crm: expand(cfg["observes"])
+        | {
+            a
+            for other in registry.values()
+            if crm in other.get("links_to", [])
+            for a in expand(other["observes"])
+        }
+        for crm, cfg in registry.items()
+        if cfg["kind"] == "crm"
+    }
+
+
+def ideal_trace(path: str, seen: set[str], reverse_ties: bool = False) -> list[str]:
+    """Every required and optional step of `path` the system can observe, in ideal order;
+    steps sharing a position in name order, or in reverse name order."""
+    steps = [
+        (pos, a)
+        for p, pos, a, kind in shipped_ideal_path()
+        if p == path and kind != "exit" and a in seen
+    ]
+    steps.sort(key=lambda s: s[1], reverse=reverse_ties)
+    steps.sort(key=lambda s: s[0] or 0)  # stable: ties keep the order above
+    return [a for _, a in steps]
+
+
+def planted(path: str, seen: set[str]) -> dict[str, tuple[list[str], tuple[str, str]]]:
+    """One deviation planted into the ideal trace, with the deviation expected:
+    a skipped stage, an extra step and a quote loop (rejected, then quoted again)."""
+    trace = ideal_trace(path, seen)
+    out: dict[str, tuple[list[str], tuple[str, str]]] = {}
+    required = {a for p, _, a, kind in shipped_ideal_path() if p == path and kind == "required"}
+    stage = next((a for a in trace[1:-1] if a.startswith("Stage Entered") and a in required), None)
+    if stage is not None:
+        out["skipped"] = ([a for a in trace if a != stage], ("skipped", stage))
+    won = trace.index("Deal Won")
+    out["extra"] = (
+        [*trace[:won], "Stage Entered: Unmapped", *trace[won:]],
+        ("extra", "Stage Entered: Unmapped"),
+    )
+    if {"Quote Sent", "Quote Rejected"} <= seen:
+        sent = trace.index("Quote Sent")
+        loop = [*trace[: sent + 1], "Quote Rejected", "Quote Sent", *trace[sent + 1 :]]
+        out["loop"] = (loop, ("repeated", "Quote Sent"))
+    return out
+
+
+def test_the_ideal_path_fits_and_each_planted_deviation_is_found_once_in_every_system(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """For every CRM of the manifest and every path of the shipped seed: a case that follows
+    the ideal path exactly (the steps its system can observe, ties in both orders) fits, and a
+    case with one planted deviation has exactly that one deviation."""
+    observable = observable_activities()
+    assert set(observable) >= {"pipedrive", "salesforce", "oracle_cx", "zendesk_sell"}
+    paths = sorted({p for p, *_ in shipped_ideal_path()})
+    cases: dict[str, tuple[str, str, list[str]]] = {}
+    expected: dict[str, list[tuple[str, str]]] = {}
+    for system, seen in observable.items():
+        for path in paths:
+            cases[f"{system}|{path}|ideal"] = (path, system, ideal_trace(path, seen))
+            cases[f"{system}|{path}|ties"] = (path, system, ideal_trace(path, seen, True))
+            for name, (trace, deviation) in planted(path, seen).items():
+                cases[f"{system}|{path}|{name}"] = (path, system, trace)
+                expected[f"{system}|{path}|{name}"] = [deviation]
+    assert any(c.endswith("|loop") for c in cases) and any(c.endswith("|skipped") for c in cases)
+    events = [
+        (case, activity, "2024-01-01T00:00:00+00:00", i)
+        for case, (_, _, trace) in cases.items()
+        for i, activity in enumerate(trace)
+    ]
+    v = mine_variants(prepare_log(con, event_relation(con, events)))
+    case_paths = pa.table(
+        {
+            "case_id": list(cases),
+            "path": [p for p, _, _ in cases.values()],
+            "system": [s for _, s, _ in cases.values()],
+        }
+    )
+    declared = pa.table(
+        {
+            "system": [s for s, seen in observable.items() for _ in seen],
+            "activity": [a for seen in observable.values() for a in sorted(seen)],
+        }
+    )
+    ideal = pa.table(
+        {
+            "path": [r[0] for r in shipped_ideal_path()],
+            "position": pa.array([r[1] for r in shipped_ideal_path()], pa.int32()),
+            "activity": [r[2] for r in shipped_ideal_path()],
+            "step_type": [r[3] for r in shipped_ideal_path()],
+        }
+    )
+    result = check_conformance(v, ideal, case_paths, declared)
+    found: dict[str, list[tuple[str, str]]] = {}
+    for case, _, kind, activity, *_ in result.deviations.fetchall():
+        found.setdefault(case, []).append((kind, activity))
+    assert found == expected
+    fits = dict(result.cases.project("case_id, fits").fetchall())
+    assert {c for c, f in fits.items() if f} == set(cases) - set(expected)
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ and is compared with ==.
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,14 @@ import pandas as pd
 import pm4py
 import pytest
 from conftest import DemoWarehouse
+from pm4py.algo.conformance.tokenreplay import algorithm as token_replay
+from pm4py.algo.conformance.tokenreplay.variants.token_replay import (
+    Parameters as TokenReplayParameters,
+)
 from pm4py.algo.discovery.dfg.adapters.pandas.df_statistics import get_dfg_graph
+from pm4py.objects.log.obj import Event, EventLog, Trace
+from pm4py.objects.petri_net.obj import Marking, PetriNet
+from pm4py.objects.petri_net.utils import petri_utils
 from test_mining import EDGE_LOG, EXPECTED_VARIANTS, event_relation, mine
 
 from bench.mining import generate
@@ -201,6 +209,171 @@ def test_demo_process_marts_equal_pm4py(
     demo_warehouse: DemoWarehouse, demo_oracle: dict[str, Any]
 ) -> None:
     assert_same(built_marts(demo_warehouse.db), demo_oracle)
+
+
+# --- conformance: token-based replay on the ideal path's Petri net ---------------------------
+
+
+def ideal_net(steps: list[tuple[int | None, str, str]]) -> tuple[PetriNet, Marking, Marking]:
+    """The Petri net of one ideal path (position, activity, step_type): the positions in
+    sequence; the steps sharing a position as parallel branches between a silent split and a
+    silent join; an optional step has a silent skip beside it; an exit step, having no
+    position, is a transition on a side place of its own with one token (it may fire once,
+    at any point, and leaves the main flow as it is)."""
+    net = PetriNet("ideal_path")
+    ids = itertools.count()
+
+    def place() -> PetriNet.Place:
+        p = PetriNet.Place(f"p{next(ids)}")
+        net.places.add(p)
+        return p
+
+    def transition(label: str | None, source: PetriNet.Place, target: PetriNet.Place) -> None:
+        t = PetriNet.Transition(f"t{next(ids)}", label)
+        net.transitions.add(t)
+        petri_utils.add_arc_from_to(source, t, net)
+        petri_utils.add_arc_from_to(t, target, net)
+
+    def step(activity: str, kind: str, source: PetriNet.Place, target: PetriNet.Place) -> None:
+        transition(activity, source, target)
+        if kind == "optional":
+            transition(None, source, target)
+
+    start = place()
+    initial = Marking({start: 1})
+    current = start
+    for position in sorted({pos for pos, _, kind in steps if kind != "exit"}):
+        group = [(a, kind) for pos, a, kind in steps if pos == position and kind != "exit"]
+        after = place()
+        if len(group) == 1:
+            step(*group[0], current, after)
+        else:
+            split = PetriNet.Transition(f"t{next(ids)}", None)
+            join = PetriNet.Transition(f"t{next(ids)}", None)
+            net.transitions.update((split, join))
+            petri_utils.add_arc_from_to(current, split, net)
+            petri_utils.add_arc_from_to(join, after, net)
+            for activity, kind in group:
+                into, out = place(), place()
+                petri_utils.add_arc_from_to(split, into, net)
+                petri_utils.add_arc_from_to(out, join, net)
+                step(activity, kind, into, out)
+        current = after
+    for _, activity, kind in steps:
+        if kind == "exit":
+            side = place()
+            initial[side] = 1
+            transition(activity, side, place())
+    return net, initial, Marking({current: 1})
+
+
+def pm4py_fits(
+    steps: list[tuple[int | None, str, str]], traces: list[tuple[str, ...]]
+) -> dict[tuple[str, ...], bool]:
+    """Token-based replay of each trace on its own: pm4py shares its record of activities
+    missing from the model (and its caches) between the traces of one log, so one trace with
+    an unknown activity would make the traces replayed after it unfit."""
+    net, initial, final = ideal_net(steps)
+    parameters = {
+        TokenReplayParameters.CONSIDER_REMAINING_IN_FITNESS: False,
+        TokenReplayParameters.CONSIDER_ACTIVITIES_NOT_IN_MODEL_IN_FITNESS: True,
+        TokenReplayParameters.TRY_TO_REACH_FINAL_MARKING_THROUGH_HIDDEN: False,
+        TokenReplayParameters.SHOW_PROGRESS_BAR: False,
+    }
+    fits = {}
+    for trace in traces:
+        log = EventLog([Trace([Event({"concept:name": a}) for a in trace])])
+        (replayed,) = token_replay.apply(log, net, initial, final, parameters=parameters)
+        fits[trace] = bool(replayed["trace_is_fit"])
+    return fits
+
+
+def assert_conformance_agrees_with_pm4py(db: Path) -> dict[str, int]:
+    """The project's fit / not-fit verdict of every case (marts.case_conformance.fits) equals
+    pm4py's token-based replay of the case's trace on the Petri net of its ideal path.
+
+    What the two share, and how the net says it (no assertion is weakened):
+    - Prefix semantics. The project fits a case that stopped early (lost, open) when what it
+      did followed the path: steps beyond its furthest position are "not reached yet". In
+      token replay that is a trace with no *missing* token; the tokens *remaining* at the end
+      are the steps not reached yet, so they are not counted (consider_remaining_in_fitness
+      off) and no silent move towards the final marking is attempted.
+    - Deviations. extra = an activity not in the net (counted as unfit); skipped = a later
+      step fired without the token of a required one; out of order = a step fired after the
+      branch it belongs to was passed (its token is gone); repeated = a second firing, which
+      finds no token either.
+    - Exit steps have no position in the project: on the net each is a transition on a side
+      place of its own, so it may fire once anywhere; a second firing is missing a token, as
+      the project counts it as repeated.
+    - Observability: a required step the case's system cannot observe
+      (intermediate.int_observable_activities_resolved) is optional for that case in the
+      project; the net of the (path, system) pair gives it a silent skip. The declaration is
+      an input both sides read, not logic the oracle shares.
+    The comparison runs once per distinct (path, system, trace), as the project does."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        seed = con.sql("select pipeline, position, activity, step_type from seeds.ideal_path")
+        ideal = seed.fetchall()
+        observable: dict[str, set[str]] = {}
+        for system, activity in con.sql(
+            "select source_system, activity from intermediate.int_observable_activities_resolved"
+        ).fetchall():
+            observable.setdefault(system, set()).add(activity)
+        rows = con.sql(
+            """
+            select cc.case_id, cc.path, c.source_system, cc.fits,
+                list(e.activity order by e.event_order) as trace
+            from marts.case_conformance as cc
+            inner join marts.cases as c using (case_id)
+            inner join marts.event_log as e using (case_id)
+            group by all
+            """
+        ).fetchall()
+    finally:
+        con.close()
+    scopes: dict[tuple[str, str], dict[tuple[str, ...], bool]] = {}
+    for _, path, system, fits, trace in rows:
+        scopes.setdefault((path, system), {})[tuple(trace)] = fits
+    compared = {"cases": len(rows), "fitting": 0, "deviating": 0}
+    for (path, system), ours in scopes.items():
+        seen = observable.get(system)
+        steps = [
+            (
+                pos,
+                a,
+                "optional" if kind == "required" and seen is not None and a not in seen else kind,
+            )
+            for p, pos, a, kind in ideal
+            if p == path
+        ]
+        theirs = pm4py_fits(steps, list(ours))
+        mismatches = {t: (f, theirs[t]) for t, f in ours.items() if theirs[t] != f}
+        assert mismatches == {}, (path, system)
+    for *_, fits, _ in rows:
+        compared["fitting" if fits else "deviating"] += 1
+    return compared
+
+
+def test_token_replay_on_the_ideal_path_agrees_with_case_conformance(
+    demo_warehouse: DemoWarehouse,
+) -> None:
+    compared = assert_conformance_agrees_with_pm4py(demo_warehouse.db)
+    assert compared["fitting"] > 100 and compared["deviating"] > 100
+
+
+def test_the_oracle_net_refuses_what_the_project_refuses() -> None:
+    """The net itself, on hand-built traces of a small path: the oracle can say no."""
+    steps = [
+        (1, "A", "required"),
+        (2, "B", "required"),
+        (3, "C", "optional"),
+        (3, "D", "required"),
+        (4, "E", "required"),
+        (None, "X", "exit"),
+    ]
+    traces = ["ABCDE", "ABDCE", "ABX", "AB", "ADE", "AZB", "ABBDE", "ADBE", "ABXXD", "XABDE"]
+    fits = pm4py_fits(steps, [tuple(t) for t in traces])
+    assert {"".join(t) for t, f in fits.items() if f} == {"ABCDE", "ABDCE", "ABX", "AB", "XABDE"}
 
 
 # --- pm4py stays a dev-only oracle ---------------------------------------------------------

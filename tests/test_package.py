@@ -332,10 +332,42 @@ def test_a_file_drop_mapping_alone_registers_a_system(
     # dbt learns of it from the jobs' --vars until `l2c systems --write` updates dbt_project.yml
     args = with_registry(["build", "--select", "x"])
     registry = json.loads(args[args.index("--vars") + 1])["l2c_systems"]
-    assert registry["acme_crm"] == {"kind": "crm", "entities": ["deals", "stage_changes"]}
+    assert registry["acme_crm"] == {
+        "kind": "crm",
+        "entities": ["deals", "stage_changes"],
+        # no `observes` key in the mapping: the activities of its entities' event families
+        "observes": ["Deal Created", "Deal Won", "Deal Lost", "Stage Entered: *"],
+    }
+    # a finance / erp system links to every CRM unless its mapping says `links_to`
+    assert registry["stripe"]["links_to"] == [
+        s.name for s in manifest.systems().values() if s.kind == "crm"
+    ]
+    assert registry["erp"]["links_to"] == ["pipedrive", "oracle_cx"]
     assert set(registry) == set(manifest.systems())
     given = with_registry(["build", "--vars", json.dumps({"as_of": "2026-01-01"})])
     assert json.loads(given[-1])["as_of"] == "2026-01-01"
     assert with_registry(["debug"]) == ["debug"]
     monkeypatch.delenv(manifest.FILE_DROPS_ENV)
     assert with_registry(["build"]) == ["build"]  # dbt_project.yml already says the same
+
+
+def test_links_to_must_name_crm_systems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "billing.yml").write_text(
+        textwrap.dedent(
+            """
+            system: billing
+            kind: finance
+            observes: [Invoice Created]
+            links_to: [pipedrive, stripe]
+            entities:
+              bills:
+                files: [{glob: "bills_*.csv", format: csv}]
+                primary_key: [bill_id]
+                columns:
+                  Bill Id: {name: bill_id, type: string}
+            """
+        )
+    )
+    monkeypatch.setenv(manifest.FILE_DROPS_ENV, str(tmp_path))
+    with pytest.raises(ValueError, match=r"'billing': links_to names no CRM system: \['stripe'\]"):
+        manifest.systems()

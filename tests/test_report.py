@@ -141,6 +141,19 @@ def test_the_report_in_chromium_shows_the_marts(
             assert kpis["cases"] == f"{cases:,}"
             assert kpis["win_rate"] == f"{win_rate:.1%}"
             assert kpis["dso"] == f"{dso:.1f} days"
+            # the steps the system cannot observe are named, not counted as deviations
+            (steps,) = rows(
+                db,
+                "select unobservable_steps from marts.conformance_summary "
+                "where dimension = ? and dimension_value = ?",
+                list(segment),
+            )[0]
+            note = page.evaluate(
+                f"document.querySelector('{VISIBLE_VIEW} [data-note=unobservable]').innerText"
+            )
+            where = "some source systems" if system == "all" else system
+            assert note.startswith(f"Not observable in {where} (") and f"): {steps}." in note
+            assert ("Quote Accepted" in steps) == (system != "salesforce")
 
             edges = rows(
                 db,

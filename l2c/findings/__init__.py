@@ -11,10 +11,11 @@ Finder = Callable[[duckdb.DuckDBPyConnection], list[str]]
 
 
 def _finders() -> list[tuple[str, Finder]]:
+    from l2c.findings.process import findings as process
     from l2c.findings.revenue import findings as revenue
     from l2c.findings.sales import findings as sales
 
-    return [("sales", sales), ("revenue", revenue)]
+    return [("sales", sales), ("revenue", revenue), ("process", process)]
 
 
 def process_lines(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -8,7 +8,7 @@ these marts (models/marts/process/*.sql). Start with
 `prepare_log(con, relation)`, then `mine_variants(log)`; the other functions build on that.
 """
 
-from l2c.mining.conformance import Conformance, check_conformance
+from l2c.mining.conformance import Conformance, check_conformance, unobservable_steps
 from l2c.mining.dfg import ProcessMap, process_map
 from l2c.mining.eventlog import EventLog, prepare_log
 from l2c.mining.rework import activity_rework, case_backward_moves, stage_backward_moves
@@ -35,6 +35,7 @@ __all__ = [
     "prepare_log",
     "process_map",
     "stage_backward_moves",
+    "unobservable_steps",
     "variants_relation",
     "variants_table",
 ]

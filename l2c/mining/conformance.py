@@ -7,7 +7,17 @@ The ideal path is a table (path, position, activity, step_type):
   either order (e.g. a follow-up before or after entering the next stage).
 - step_type: 'required' (must occur once the case has gone past it), 'optional' (may be
   left out), or 'exit' (may end the case from anywhere, e.g. Deal Lost; its position is
-  ignored and may be null).
+  ignored and may be null). Any activity of the catalog can be a step of any type, so a new
+  activity joins the path as one more row (e.g. an optional approval step sharing the
+  position of Quote Sent).
+
+Observability (optional): `observable` (system, activity) lists the activities a case of each
+source system can show at all, and the case's system comes with its path (case_paths.system).
+A step whose activity the case's system cannot observe is not observable for that case: it is
+never "skipped" (a required one counts as optional), never "extra" (it stays a step of the
+path), and when it does occur it is checked for order and repetition like any step. The case
+lists such steps in `unobservable_steps`. A case whose system is null or has no row in
+`observable` observes every activity (no declaration, no blind spot assumed).
 
 Deviation algorithm, per case, on its ordered trace (positions 1..n):
 1. extra: every event whose activity is not a step of the case's path.
@@ -21,8 +31,8 @@ Deviation algorithm, per case, on its ordered trace (positions 1..n):
    lost early, or is still open, fits as long as what it did followed the path.
 A case fits when it has no deviation. Deviations carry the trace position of the offending
 event (null for skipped) and the ideal position of the step (null for extra).
-Everything depends only on (path, trace), so it is computed per distinct pair and joined to
-the cases.
+Everything depends only on (path, system, trace), so it is computed per distinct triple and
+joined to the cases.
 """
 
 from __future__ import annotations
@@ -43,6 +53,9 @@ DEFAULT_PATH = "*"
 class Conformance:
     cases: duckdb.DuckDBPyRelation
     deviations: duckdb.DuckDBPyRelation
+    # (path, source_system, activity, step_type, position): the steps of each path the cases of
+    # a system cannot observe, for the (path, system) pairs of the cases checked
+    unobservable: duckdb.DuckDBPyRelation
 
 
 def _ideal_table(con: duckdb.DuckDBPyConnection, ideal_path: Source) -> str:
@@ -79,18 +92,41 @@ def _ideal_table(con: duckdb.DuckDBPyConnection, ideal_path: Source) -> str:
     return table
 
 
-def check_conformance(
-    v: Variants, ideal_path: Source, case_paths: Source | None = None
-) -> Conformance:
-    """Deviations of every case of `v` from `ideal_path`. `case_paths` (case_id, path) picks
-    each case's path; cases without one, or whose path has no rows, use '*'."""
+def _columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
+    return [c.lower() for c in con.sql(f"select * from {name} limit 0").columns]
+
+
+@dataclass(frozen=True)
+class _Scopes:
+    ideal: str  # the validated ideal path
+    case_path: str  # case_id, variant_rank, path, system ('' = every activity observable)
+    scoped: str  # each (path, system) pair's steps: is_observable, effective step_type
+
+
+def _scopes(
+    v: Variants, ideal_path: Source, case_paths: Source | None, observable: Source | None
+) -> _Scopes:
     con = v.log.con
     ideal = _ideal_table(con, ideal_path)
-    given = (
-        f"select cast(case_id as varchar) as case_id, cast(path as varchar) as path "
-        f"from {register(con, case_paths)}"
-        if case_paths is not None
-        else "select null::varchar as case_id, null::varchar as path where false"
+    if case_paths is not None:
+        paths_name = register(con, case_paths)
+        system = "system" if "system" in _columns(con, paths_name) else "null"
+        given = (
+            f"select cast(case_id as varchar) as case_id, cast(path as varchar) as path, "
+            f"cast({system} as varchar) as system from {paths_name}"
+        )
+    else:
+        given = (
+            "select null::varchar as case_id, null::varchar as path, null::varchar as system "
+            "where false"
+        )
+    seen = temp_table(
+        con,
+        "observable",
+        f"select distinct cast(system as varchar) as system, cast(activity as varchar) as activity "
+        f"from {register(con, observable)} where system is not null and activity is not null"
+        if observable is not None
+        else "select null::varchar as system, null::varchar as activity where false",
     )
     case_path = temp_table(
         con,
@@ -99,27 +135,105 @@ def check_conformance(
         with given as ({given}),
 
         known as (
-            select g.case_id, g.path
+            select
+                g.case_id,
+                case when g.path in (select path from {ideal}) then g.path end as path,
+                -- '' = no declaration for the system: every activity is observable
+                case when g.system in (select system from {seen}) then g.system end as system
             from given as g
-            where g.path in (select path from {ideal})
         )
 
-        select t.case_id, t.variant_rank, coalesce(k.path, '{DEFAULT_PATH}') as path
+        select
+            t.case_id,
+            t.variant_rank,
+            coalesce(k.path, '{DEFAULT_PATH}') as path,
+            coalesce(k.system, '') as system
         from {v.traces} as t
         left join known as k on t.case_id = k.case_id
         """,
     )
+    # the path of each (path, system) pair, with the steps the system cannot observe made
+    # optional when required
+    scoped = temp_table(
+        con,
+        "scoped_ideal",
+        f"""
+        with scopes as (
+            select distinct path, system from {case_path}
+        ),
+
+        steps as (
+            select
+                s.path,
+                s.system,
+                i.position,
+                i.activity,
+                i.step_type as declared_step_type,
+                s.system = '' or exists (
+                    select 1 from {seen} as o where o.system = s.system and o.activity = i.activity
+                ) as is_observable
+            from scopes as s
+            inner join {ideal} as i on s.path = i.path
+        )
+
+        select
+            *,
+            case
+                when not is_observable and declared_step_type = 'required' then 'optional'
+                else declared_step_type
+            end as step_type
+        from steps
+        """,
+    )
+    return _Scopes(ideal, case_path, scoped)
+
+
+def _unobservable(v: Variants, scoped: str) -> duckdb.DuckDBPyRelation:
+    return v.log.sql(
+        f"""
+        select path, system as source_system, activity, declared_step_type as step_type, position
+        from {scoped}
+        where not is_observable
+        """
+    )
+
+
+def unobservable_steps(
+    v: Variants,
+    ideal_path: Source,
+    case_paths: Source | None = None,
+    observable: Source | None = None,
+) -> duckdb.DuckDBPyRelation:
+    """(path, source_system, activity, step_type, position): the steps of each path the cases
+    of a system cannot observe, for the (path, system) pairs of the cases of `v`; the same
+    arguments as check_conformance, without computing any deviation."""
+    return _unobservable(v, _scopes(v, ideal_path, case_paths, observable).scoped)
+
+
+def check_conformance(
+    v: Variants,
+    ideal_path: Source,
+    case_paths: Source | None = None,
+    observable: Source | None = None,
+) -> Conformance:
+    """Deviations of every case of `v` from `ideal_path`. `case_paths` (case_id, path[, system])
+    picks each case's path (cases without one, or whose path has no rows, use '*') and source
+    system; `observable` (system, activity) the activities each system can observe."""
+    con = v.log.con
+    scopes = _scopes(v, ideal_path, case_paths, observable)
+    case_path, scoped = scopes.case_path, scopes.scoped
     deviations = temp_table(
         con,
         "deviations",
         f"""
         with pairs as (
-            select distinct path, variant_rank from {case_path}
+            select distinct path, system, variant_rank from {case_path}
         ),
 
         trace_events as (
             select
                 p.path,
+                p.system,
                 p.variant_rank,
                 unnest(range(1, len(v.trace) + 1)) as trace_position,
                 unnest(v.activities) as activity
@@ -133,17 +247,19 @@ def check_conformance(
                 i.position,
                 i.step_type,
                 row_number() over (
-                    partition by e.path, e.variant_rank, e.activity order by e.trace_position
+                    partition by e.path, e.system, e.variant_rank, e.activity
+                    order by e.trace_position
                 ) as occurrence
             from trace_events as e
-            left join {ideal} as i on e.path = i.path and e.activity = i.activity
+            left join {scoped} as i
+                on e.path = i.path and e.system = i.system and e.activity = i.activity
         ),
 
         firsts as (
             select
                 *,
                 max(position) over (
-                    partition by path, variant_rank
+                    partition by path, system, variant_rank
                     order by trace_position
                     rows between unbounded preceding and 1 preceding
                 ) as highest_before
@@ -152,37 +268,42 @@ def check_conformance(
         ),
 
         reached as (
-            select path, variant_rank, max(position) as furthest_position
+            select path, system, variant_rank, max(position) as furthest_position
             from firsts
-            group by path, variant_rank
+            group by path, system, variant_rank
         ),
 
         skipped as (
-            select r.path, r.variant_rank, i.activity, i.position
+            select r.path, r.system, r.variant_rank, i.activity, i.position
             from reached as r
-            inner join {ideal} as i
-                on r.path = i.path and i.step_type = 'required' and i.position < r.furthest_position
+            inner join {scoped} as i
+                on
+                    r.path = i.path
+                    and r.system = i.system
+                    and i.step_type = 'required'
+                    and i.position < r.furthest_position
             where not exists (
                 select 1 from firsts as f
                 where
                     f.path = r.path
+                    and f.system = r.system
                     and f.variant_rank = r.variant_rank
                     and f.activity = i.activity
             )
         ),
 
         all_deviations as (
-            select path, variant_rank, 'extra' as deviation_kind, activity, trace_position,
-                null::integer as ideal_position
+            select path, system, variant_rank, 'extra' as deviation_kind, activity,
+                trace_position, null::integer as ideal_position
             from classified where step_type is null
             union all
-            select path, variant_rank, 'repeated', activity, trace_position, position
+            select path, system, variant_rank, 'repeated', activity, trace_position, position
             from classified where step_type is not null and occurrence > 1
             union all
-            select path, variant_rank, 'out_of_order', activity, trace_position, position
+            select path, system, variant_rank, 'out_of_order', activity, trace_position, position
             from firsts where position < highest_before
             union all
-            select path, variant_rank, 'skipped', activity, null, position
+            select path, system, variant_rank, 'skipped', activity, null, position
             from skipped
         )
 
@@ -190,10 +311,11 @@ def check_conformance(
             d.*,
             r.furthest_position
         from all_deviations as d
-        left join reached as r on d.path = r.path and d.variant_rank = r.variant_rank
+        left join reached as r
+            on d.path = r.path and d.system = r.system and d.variant_rank = r.variant_rank
         union all
-        -- a row per (path, variant) without deviations keeps furthest_position for the cases
-        select r.path, r.variant_rank, null, null, null, null, r.furthest_position
+        -- a row per (path, system, variant) keeps furthest_position for the cases
+        select r.path, r.system, r.variant_rank, null, null, null, null, r.furthest_position
         from reached as r
         """,
     )
@@ -202,6 +324,7 @@ def check_conformance(
         with per_pair as (
             select
                 path,
+                system,
                 variant_rank,
                 any_value(furthest_position) as furthest_position,
                 count(deviation_kind) as deviations_count,
@@ -210,7 +333,17 @@ def check_conformance(
                 count(*) filter (where deviation_kind = 'out_of_order') as out_of_order_count,
                 count(*) filter (where deviation_kind = 'repeated') as repeated_count
             from {deviations}
-            group by path, variant_rank
+            group by path, system, variant_rank
+        ),
+
+        unobservable as (
+            select
+                path,
+                system,
+                list(activity order by position nulls last, activity) as steps
+            from {scoped}
+            where not is_observable
+            group by path, system
         )
 
         select
@@ -223,10 +356,13 @@ def check_conformance(
             cast(coalesce(p.extra_count, 0) as integer) as extra_count,
             cast(coalesce(p.out_of_order_count, 0) as integer) as out_of_order_count,
             cast(coalesce(p.repeated_count, 0) as integer) as repeated_count,
-            p.furthest_position as furthest_ideal_position
+            p.furthest_position as furthest_ideal_position,
+            coalesce(u.steps, []::varchar[]) as unobservable_steps
         from {case_path} as c
         inner join {v.table} as v on c.variant_rank = v.variant_rank
-        left join per_pair as p on c.path = p.path and c.variant_rank = p.variant_rank
+        left join per_pair as p
+            on c.path = p.path and c.system = p.system and c.variant_rank = p.variant_rank
+        left join unobservable as u on c.path = u.path and c.system = u.system
         """
     )
     case_deviations = v.log.sql(
@@ -235,7 +371,7 @@ def check_conformance(
             select
                 *,
                 row_number() over (
-                    partition by path, variant_rank
+                    partition by path, system, variant_rank
                     order by
                         trace_position nulls last, ideal_position, deviation_kind, activity
                 ) as deviation_no
@@ -252,7 +388,8 @@ def check_conformance(
             n.ideal_position,
             c.path
         from {case_path} as c
-        inner join numbered as n on c.path = n.path and c.variant_rank = n.variant_rank
+        inner join numbered as n
+            on c.path = n.path and c.system = n.system and c.variant_rank = n.variant_rank
         """
     )
-    return Conformance(cases, case_deviations)
+    return Conformance(cases, case_deviations, _unobservable(v, scoped))

@@ -11,7 +11,7 @@ import threading
 import duckdb
 import pyarrow as pa
 
-from l2c.mining.conformance import Conformance, check_conformance
+from l2c.mining.conformance import Conformance, check_conformance, unobservable_steps
 from l2c.mining.dfg import (
     ProcessMap,
     Segmentation,
@@ -148,12 +148,39 @@ def backward_moves(con: duckdb.DuckDBPyConnection, event_log: Rel, canonical_sta
     return stage_backward_moves(_variants(con, event_log, None), _stage_order(canonical_stages))
 
 
-def conformance(
-    con: duckdb.DuckDBPyConnection, event_log: Rel, ideal_path: Rel, cases: Rel
-) -> Conformance:
-    """The ideal_path seed's `pipeline` column is the path; a case's path is its pipeline."""
-    return check_conformance(
-        _variants(con, event_log, None),
+def _conformance_args(
+    cases: Rel, ideal_path: Rel, observable: Rel | None
+) -> tuple[Rel, Rel, Rel | None]:
+    return (
         ideal_path.project("pipeline as path, position, activity, step_type"),
-        cases.project("case_id, pipeline as path"),
+        cases.project("case_id, pipeline as path, source_system as system"),
+        None if observable is None else observable.project("source_system as system, activity"),
+    )
+
+
+def unobservable(
+    con: duckdb.DuckDBPyConnection,
+    event_log: Rel,
+    ideal_path: Rel,
+    cases: Rel,
+    observable: Rel,
+) -> Rel:
+    """The steps of each (path, system) pair of the cases that the system cannot observe."""
+    return unobservable_steps(
+        _variants(con, event_log, None), *_conformance_args(cases, ideal_path, observable)
+    )
+
+
+def conformance(
+    con: duckdb.DuckDBPyConnection,
+    event_log: Rel,
+    ideal_path: Rel,
+    cases: Rel,
+    observable: Rel | None = None,
+) -> Conformance:
+    """The ideal_path seed's `pipeline` column is the path; a case's path is its pipeline and
+    its system cases.source_system, whose observable activities are `observable`
+    (int_observable_activities_resolved: source_system, activity)."""
+    return check_conformance(
+        _variants(con, event_log, None), *_conformance_args(cases, ideal_path, observable)
     )

@@ -1,6 +1,7 @@
 -- Conformance rate and outcomes of fitting vs deviating cases, overall ('all') and per rep
 -- (cases.owner_name), region and source system; a missing value is '(none)'. Rates over all
--- cases of the group; win rates over closed cases only.
+-- cases of the group; win rates over closed cases only. Steps a case's system cannot observe
+-- are no deviation: they are named per group (unobservable_steps, in catalog order).
 {%- set dimensions = [
     ('rep', 'owner_name'),
     ('region', 'region'),
@@ -18,8 +19,18 @@ cases as (
     select * from {{ ref('cases') }}
 ),
 
+unobservable as (
+    select * from {{ ref('conformance_unobservable_steps') }}
+),
+
+catalog as (
+    select * from {{ ref('activity_catalog') }}
+),
+
 per_case as (
     select
+        conformance.path,
+        cases.source_system as case_system,
         conformance.fits,
         cases.outcome,
         cases.owner_name,
@@ -38,6 +49,8 @@ unpivoted as (
     select
         'all' as dimension,
         'all' as dimension_value,
+        path,
+        case_system,
         {{ flags | join(', ') }}
     from per_case
     {%- for dimension, column in dimensions %}
@@ -45,9 +58,62 @@ unpivoted as (
         select
             '{{ dimension }}' as dimension,
             coalesce(cast({{ column }} as {{ dbt.type_string() }}), '(none)') as dimension_value,
+            path,
+            case_system,
             {{ flags | join(', ') }}
         from per_case
     {%- endfor %}
+),
+
+blind_scopes as (
+    select distinct
+        path,
+        source_system
+    from unobservable
+),
+
+flagged as (
+    select
+        unpivoted.*,
+        blind_scopes.path is not null as has_unobservable
+    from unpivoted
+    left join blind_scopes
+        on
+            unpivoted.path = blind_scopes.path
+            and unpivoted.case_system = blind_scopes.source_system
+),
+
+group_scopes as (
+    select distinct
+        dimension,
+        dimension_value,
+        path,
+        case_system
+    from unpivoted
+),
+
+group_steps as (
+    select distinct
+        scopes.dimension,
+        scopes.dimension_value,
+        unobservable.activity,
+        catalog.sort_order
+    from group_scopes as scopes
+    inner join unobservable
+        on
+            scopes.path = unobservable.path
+            and scopes.case_system = unobservable.source_system
+    left join catalog
+        on unobservable.activity = catalog.activity
+),
+
+steps_listed as (
+    select
+        dimension,
+        dimension_value,
+        {{ ordered_listagg('activity', "', '", 'sort_order') }} as unobservable_steps
+    from group_steps
+    group by dimension, dimension_value
 ),
 
 grouped as (
@@ -63,9 +129,21 @@ grouped as (
         sum(case when fits and outcome = 'won' then 1 else 0 end) as won_fitting,
         sum(case when fits and outcome = 'lost' then 1 else 0 end) as lost_fitting,
         sum(case when not fits and outcome = 'won' then 1 else 0 end) as won_deviating,
-        sum(case when not fits and outcome = 'lost' then 1 else 0 end) as lost_deviating
-    from unpivoted
+        sum(case when not fits and outcome = 'lost' then 1 else 0 end) as lost_deviating,
+        sum(case when has_unobservable then 1 else 0 end) as cases_with_unobservable_steps
+    from flagged
     group by dimension, dimension_value
+),
+
+with_steps as (
+    select
+        grouped.*,
+        steps_listed.unobservable_steps
+    from grouped
+    left join steps_listed
+        on
+            grouped.dimension = steps_listed.dimension
+            and grouped.dimension_value = steps_listed.dimension_value
 ),
 
 final as (
@@ -93,8 +171,11 @@ final as (
         ) as win_rate_deviating,
         cast(
             cases_count >= {{ var('min_group_size') }} as {{ dbt.type_boolean() }}
-        ) as meets_min_group_size
-    from grouped
+        ) as meets_min_group_size,
+        cast(cases_with_unobservable_steps as {{ dbt.type_bigint() }})
+            as cases_with_unobservable_steps,
+        cast(unobservable_steps as {{ dbt.type_string() }}) as unobservable_steps
+    from with_steps
 )
 
 select * from final
