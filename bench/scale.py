@@ -411,12 +411,15 @@ def mining_models(
     (tests/test_bench_scale.py checks that every such model is here)."""
     ref = con.table
     edges_config = config["process_map_edges"]
-    conformance_inputs = (
-        ref("marts.event_log"),
-        ref("seeds.ideal_path"),
-        ref("marts.cases"),
-        ref("intermediate.int_observable_activities_resolved"),
-    )
+
+    def conformance_inputs() -> tuple[duckdb.DuckDBPyRelation, ...]:
+        return (
+            ref("marts.event_log"),
+            ref("seeds.ideal_path"),
+            ref("marts.cases"),
+            ref("intermediate.int_observable_activities_resolved"),
+        )
+
     return {
         "process_variants": lambda: marts.variants(con, ref("marts.event_log"), ref("marts.cases")),
         "case_variants": lambda: marts.case_variants(con, ref("marts.event_log")),
@@ -436,9 +439,9 @@ def mining_models(
         "stage_backward_moves": lambda: marts.backward_moves(
             con, ref("marts.event_log"), ref("seeds.canonical_stages")
         ),
-        "case_conformance": lambda: marts.conformance(con, *conformance_inputs).cases,
-        "conformance_deviations": lambda: marts.conformance(con, *conformance_inputs).deviations,
-        "conformance_unobservable_steps": lambda: marts.unobservable(con, *conformance_inputs),
+        "case_conformance": lambda: marts.conformance(con, *conformance_inputs()).cases,
+        "conformance_deviations": lambda: marts.conformance(con, *conformance_inputs()).deviations,
+        "conformance_unobservable_steps": lambda: marts.unobservable(con, *conformance_inputs()),
     }
 
 
