@@ -128,7 +128,16 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
         "crm",
         "Salesforce",
         "pipelines.salesforce:salesforce_source",
-        (*CRM_ENTITIES, "stage_changes", "quotes", "activities", "deal_lines", "orders"),
+        (
+            *CRM_ENTITIES,
+            "stage_changes",
+            "quotes",
+            "activities",
+            "deal_lines",
+            "orders",
+            "approval_steps",
+            "contracts",
+        ),
         (
             _t(
                 "opportunities",
@@ -144,6 +153,40 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
                 not_null=["opportunity_id"],
             ),
             _t("leads", "id", timestamps=["created_date"]),
+            _t(
+                "process_instances",
+                "id",
+                timestamps=["created_date", "system_modstamp"],
+                not_null=["target_object_id"],
+                accepted_values={
+                    "status": ("Pending", "Approved", "Rejected", "Removed", "Held", "Fault"),
+                },
+            ),
+            _t(
+                "process_instance_steps",
+                "id",
+                timestamps=["created_date"],
+                not_null=["process_instance_id", "actor_id"],
+                accepted_values={
+                    "step_status": (
+                        "Started",
+                        "Approved",
+                        "Rejected",
+                        "Pending",
+                        "Reassigned",
+                        "Removed",
+                        "NoResponse",
+                        "Held",
+                        "Fault",
+                    ),
+                },
+            ),
+            _t(
+                "contracts",
+                "id",
+                timestamps=["created_date", "system_modstamp"],
+                not_null=["account_id"],
+            ),
         ),
         "docs/salesforce.md",
     ),

@@ -43,6 +43,9 @@ TABLES = {
     "quote_line_items": "QuoteLineItem",
     "orders": "Order",
     "tasks": "Task",
+    "process_instances": "ProcessInstance",
+    "process_instance_steps": "ProcessInstanceStep",
+    "contracts": "Contract",
 }
 
 
@@ -288,7 +291,7 @@ def _served(server: FakeApiServer, since: int = 0) -> Counter[str]:
 def test_every_resource_pages_and_loads_exactly_once(
     duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    company = make_company(40)  # small: every query is read one record per page
+    company = make_company(50)  # small: every query is read one record per page
     view = company.salesforce_view()
     assert min(view_counts(view).values()) >= 2
     with FakeApiServer(company) as server:
@@ -323,6 +326,8 @@ def test_second_load_fetches_only_the_boundary_and_changes_nothing(
     for sobject, cursor in (
         ("Opportunity", "SystemModstamp"),
         ("OpportunityHistory", "CreatedDate"),
+        ("ProcessInstanceStep", "CreatedDate"),
+        ("Contract", "SystemModstamp"),
     ):
         newest = max(r[cursor] for r in view.objects[sobject])
         assert served[sobject] == sum(1 for r in view.objects[sobject] if r[cursor] == newest)
@@ -426,6 +431,10 @@ def test_malformed_records_go_to_rejects_with_their_reason(
     history = view.objects["OpportunityHistory"][5]["Id"]
     server.malform("salesforce.Opportunity", opp, "CreatedDate", "yesterday")
     server.malform("salesforce.OpportunityHistory", history, "Amount", "12k")
+    step = view.objects["ProcessInstanceStep"][1]["Id"]
+    contract = next(c["Id"] for c in view.objects["Contract"] if c["ActivatedDate"])
+    server.malform("salesforce.ProcessInstanceStep", step, "ActorId", None)
+    server.malform("salesforce.Contract", contract, "ActivatedDate", "2025-13-45")
     load_system("salesforce", duckdb_path)
 
     rejects = query(
@@ -433,17 +442,21 @@ def test_malformed_records_go_to_rejects_with_their_reason(
         "select resource, record_id, reason, payload from raw_salesforce.rejects order by 1",
     )
     assert [(r[0], r[1]) for r in rejects] == [
+        ("contracts", contract),
         ("opportunities", opp),
         ("opportunity_history", history),
+        ("process_instance_steps", step),
     ]
-    assert "CreatedDate" in rejects[0][2] and "yesterday" in rejects[0][2]
-    assert "Amount" in rejects[1][2] and '"12k"' in rejects[1][3]
+    assert "ActivatedDate" in rejects[0][2] and "2025-13-45" in rejects[0][2]
+    assert "CreatedDate" in rejects[1][2] and "yesterday" in rejects[1][2]
+    assert "Amount" in rejects[2][2] and '"12k"' in rejects[2][3]
+    assert "ActorId" in rejects[3][2]
     expected = view_counts(view)
-    expected["opportunities"] -= 1
-    expected["opportunity_history"] -= 1
+    for table in ("opportunities", "opportunity_history", "process_instance_steps", "contracts"):
+        expected[table] -= 1
     assert raw_counts(duckdb_path) == expected
     load_system("salesforce", duckdb_path)
-    assert table_counts(duckdb_path, "raw_salesforce")["rejects"] == 2
+    assert table_counts(duckdb_path, "raw_salesforce")["rejects"] == 4
 
 
 def test_cpq_quotes_load_only_in_a_cpq_org(
