@@ -189,7 +189,11 @@ def _contract_times(cfg: SimConfig, deal: Deal, after: int) -> tuple[int, int | 
         if signed - after < HOUR:
             return None
         wait = int(median * math.exp(rng.gauss(0.0, 0.4)) * DAY)
-        return max(after, signed - wait), signed
+        # the contract goes out a little after the last quote at the earliest
+        sent = max(after + int(rng.uniform(0.2, 1.5) * DAY), signed - wait)
+        if sent > signed - HOUR:
+            sent = after + (signed - after) // 2
+        return sent, signed
     lost_at = _first_loss(deal)
     entered = next(
         (
