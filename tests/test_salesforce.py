@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import approval_kpis
 import pytest
 import requests
 from conftest import query, serving, table_counts
@@ -56,6 +57,7 @@ def make_company(n_deals: int = 240, cpq: bool = False) -> DemoCompany:
             n_deals=n_deals,
             crms=("pipedrive", "salesforce"),
             crm_weights=(0.5, 0.5),
+            high_discount_rep_index=5,  # a Salesforce rep: approval requests even in small orgs
             extra={"salesforce_cpq": cpq},
         )
     )
@@ -291,7 +293,7 @@ def _served(server: FakeApiServer, since: int = 0) -> Counter[str]:
 def test_every_resource_pages_and_loads_exactly_once(
     duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    company = make_company(50)  # small: every query is read one record per page
+    company = make_company(40)  # small: every query is read one record per page
     view = company.salesforce_view()
     assert min(view_counts(view).values()) >= 2
     with FakeApiServer(company) as server:
@@ -493,14 +495,22 @@ class Built:
     db: Path
 
 
+APPROVAL_MARTS = ("+approval_performance", "+approval_win_effect", "+quote_to_signature")
 DRIFTED = 3  # opportunities that arrive with a field the source has never seen
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     work = tmp_path_factory.mktemp("salesforce_e2e")
+    # the high-discount rep sells with Salesforce: enough approvals in every band
     company = DemoCompany(
-        SimConfig(seed=5, n_deals=600, crms=("pipedrive", "salesforce"), crm_weights=(0.5, 0.5))
+        SimConfig(
+            seed=5,
+            n_deals=600,
+            crms=("pipedrive", "salesforce"),
+            crm_weights=(0.5, 0.5),
+            high_discount_rep_index=5,
+        )
     )
     with serving(company) as server:
         # schema drift: the API starts sending a new custom field on a few opportunities
@@ -508,7 +518,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
             server.malform("salesforce.Opportunity", opp["Id"], "Lead_Score__c", 87.5)
         db = work / "l2c.duckdb"
         load_all(db, systems=["pipedrive", "salesforce", "stripe"])
-    run_dbt(["build", *EVENT_LOG_BUILD], db, target_path=work / "target", quiet=True)
+    selection = [*EVENT_LOG_BUILD[:-2], *APPROVAL_MARTS, *EVENT_LOG_BUILD[-2:]]
+    # a small company: compare groups of 10 (the default guard is 20)
+    small_groups = ["--vars", '{"min_group_size": 10}']
+    run_dbt(["build", *selection, *small_groups], db, target_path=work / "target", quiet=True)
     yield Built(company, company.ground_truth(), db)
 
 
@@ -615,3 +628,121 @@ def test_source_env_configures_the_source_like_a_real_org(api_server: FakeApiSer
     assert env["SOURCES__SALESFORCE__LOGIN_URL"] == api_server.url_for("salesforce")
     assert {"SOURCES__SALESFORCE__CLIENT_ID", "SOURCES__SALESFORCE__CLIENT_SECRET"} <= set(env)
     assert "SOURCES__SALESFORCE__ACCESS_TOKEN" not in env
+
+
+# ---- approvals and contracts (the built warehouse) ---------------------------------------------
+def _sf_user(rep_id: int | None) -> str | None:
+    return None if rep_id is None else f"salesforce:{salesforce_id('005', rep_id)}"
+
+
+def test_planted_approvals_and_signatures_are_in_the_log(built: Built) -> None:
+    """Every approval step and contract of a Salesforce deal is an event at its exact time,
+    with the acting user as resource; Pipedrive records neither (no such events there)."""
+    expected: Counter[tuple[str, str, int, str | None]] = Counter()
+    for a in built.truth["approvals"]:
+        if a["crm"] != "salesforce":
+            continue
+        who = _sf_user(a["requested_by"])
+        expected[(a["deal_case_id"], "Quote Approval Requested", a["requested"], who)] += 1
+        if a["decided"] is not None:
+            verdict = "Quote Approval Approved" if a["approved"] else "Quote Approval Rejected"
+            expected[(a["deal_case_id"], verdict, a["decided"], _sf_user(a["approver"]))] += 1
+    for c in built.truth["contracts"]:
+        if c["crm"] != "salesforce":
+            continue
+        expected[(c["deal_case_id"], "Contract Sent", c["sent"], _sf_user(c["sent_by"]))] += 1
+        if c["signed"] is not None:
+            who = _sf_user(c["signed_by"])
+            expected[(c["deal_case_id"], "Contract Signed", c["signed"], who)] += 1
+    rows = query(
+        built.db,
+        "select case_id, activity, epoch(event_at)::bigint, resource_key, source_system "
+        "from marts.event_log where activity_family in ('Approval', 'Contract')",
+    )
+    assert {r[4] for r in rows} == {"salesforce"}
+    logged = Counter((c, a, t, r) for c, a, t, r, _s in rows)
+    kinds = Counter(a for _c, a, _t, _r in expected.elements())
+    assert kinds["Quote Approval Rejected"] > 10 and kinds["Contract Signed"] > 50
+    assert logged == expected
+
+
+def test_approval_and_signature_marts_report_the_planted_truths(built: Built) -> None:
+    slowest = query(
+        built.db,
+        "select region, bottleneck_segment from marts.quote_to_signature "
+        "where slowest_signature_rank = 1",
+    )
+    assert slowest == [(built.truth["params"]["slow_signature_region"], "contract sent -> signed")]
+    # the planted effect: deals whose approvals took long (lost ones waited longer) win less
+    win = dict(
+        query(
+            built.db,
+            "select approval_group, win_rate from marts.approval_win_effect "
+            "where source_system = 'salesforce' and not is_below_min_group_size",
+        )
+    )
+    assert win["slow_approval"] < win["quick_approval"] - 0.3
+    # and the groups are the truth's: total decided wait per closed deal, from the plant
+    outcome = {d["case_id"]: d["outcome"] for d in built.truth["deals"]}
+    waits: Counter[str] = Counter()
+    for a in built.truth["approvals"]:
+        if a["crm"] == "salesforce":
+            waits[a["deal_case_id"]] += (a["decided"] or a["requested"]) - a["requested"]
+    planted: Counter[tuple[str, str]] = Counter()
+    for case, wait in waits.items():
+        if outcome[case] in ("won", "lost"):
+            group = "quick_approval" if wait < 2 * 86400 else "slow_approval"
+            planted[(group, outcome[case])] += 1
+    marts = query(
+        built.db,
+        "select approval_group, won_deals, lost_deals from marts.approval_win_effect "
+        "where approval_group <> 'no_approval'",
+    )
+    assert {g: (w, n) for g, w, n in marts} == {
+        g: (planted[(g, "won")], planted[(g, "lost")]) for g in ("quick_approval", "slow_approval")
+    }
+
+
+def test_approval_marts_equal_a_recomputation_from_the_payloads(built: Built) -> None:
+    objects = built.company.salesforce_view().objects
+    performance = approval_kpis.approval_performance(objects)
+    columns = (
+        "requests, deals, decided_requests, approved_requests, rejected_requests, "
+        "approval_rate, median_wait_days, p90_wait_days"
+    )
+    rows = query(
+        built.db,
+        f"select dimension, group_name, {columns} from marts.approval_performance",
+    )
+    names = [c.strip() for c in columns.split(",")]
+    ours = {(r[0], r[1]): dict(zip(names, r[2:], strict=True)) for r in rows}
+    assert {d for d, _g in ours} == {"all", "discount_band", "rep"}
+    assert settled_dict(ours) == settled_dict(performance)
+    effect = approval_kpis.approval_win_effect(objects, slow_days=2)
+    rows = query(
+        built.db, "select approval_group, closed_deals, won_deals from marts.approval_win_effect"
+    )
+    assert {g: (c, w) for g, c, w in rows} == effect
+    signature = approval_kpis.quote_to_signature(objects)
+    rows = query(
+        built.db,
+        "select region, contracts_sent, contracts_signed, median_quote_to_contract_days, "
+        "median_signature_days from marts.quote_to_signature",
+    )
+    keys = (
+        "contracts_sent",
+        "contracts_signed",
+        "median_quote_to_contract_days",
+        "median_signature_days",
+    )
+    assert settled_dict({r[0]: dict(zip(keys, r[1:], strict=True)) for r in rows}) == settled_dict(
+        signature
+    )
+
+
+def settled_dict(rows: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Any]]:
+    """Floats to 12 significant digits (DuckDB sums doubles in thread order)."""
+    return {
+        key: {k: float(f"{v:.12g}") if isinstance(v, float) else v for k, v in row.items()}
+        for key, row in rows.items()
+    }

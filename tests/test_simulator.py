@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import statistics
@@ -267,3 +268,17 @@ def test_planted_approvals_and_contracts(big_truth: dict[str, Any]) -> None:
         days[c["region"]].append((c["signed"] - c["sent"]) / 86400)
     medians = {region: statistics.median(v) for region, v in days.items()}
     assert max(medians, key=medians.__getitem__) == params["slow_signature_region"]
+
+
+def test_approval_threshold_is_the_discount_policy_seed() -> None:
+    """The demo asks for approvals from the first band the warehouse's policy seed marks as
+    above policy."""
+    from l2c.dbt_runner import ROOT
+
+    with (ROOT / "seeds" / "discount_policy.csv").open() as handle:
+        above = [
+            float(r["lower_bound_pct"])
+            for r in csv.DictReader(handle)
+            if r["is_above_policy"] == "true"
+        ]
+    assert min(above) == SimConfig().approval_threshold_pct
