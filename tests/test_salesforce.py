@@ -516,6 +516,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
         # schema drift: the API starts sending a new custom field on a few opportunities
         for opp in company.salesforce_view().objects["Opportunity"][:DRIFTED]:
             server.malform("salesforce.Opportunity", opp["Id"], "Lead_Score__c", 87.5)
+        for contract in company.salesforce_view().objects["Contract"][:DRIFTED]:
+            server.malform("salesforce.Contract", contract["Id"], "Envelope_Id__c", "env-1")
         db = work / "l2c.duckdb"
         load_all(db, systems=["pipedrive", "salesforce", "stripe"])
     selection = [*EVENT_LOG_BUILD[:-2], *APPROVAL_MARTS, *EVENT_LOG_BUILD[-2:]]
@@ -621,6 +623,12 @@ def test_a_new_field_in_the_api_does_not_break_staging(built: Built) -> None:
     assert scored == DRIFTED
     staged = query(built.db, "select count(*) from staging.stg_salesforce__deals")[0][0]
     assert staged == built.truth["counts_by_crm"]["salesforce"]["deals"]
+    enveloped = query(
+        built.db, "select count(*) from raw_salesforce.contracts where envelope_id__c = 'env-1'"
+    )[0][0]
+    assert enveloped == DRIFTED
+    contracts = query(built.db, "select count(*) from staging.stg_salesforce__contracts")[0][0]
+    assert contracts == len(built.company.salesforce_view().objects["Contract"])
 
 
 def test_source_env_configures_the_source_like_a_real_org(api_server: FakeApiServer) -> None:
