@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import approval_kpis
+import duckdb
 import pytest
 import requests
 from conftest import query, serving, table_counts
@@ -520,7 +521,19 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
             server.malform("salesforce.Contract", contract["Id"], "Envelope_Id__c", "env-1")
         db = work / "l2c.duckdb"
         load_all(db, systems=["pipedrive", "salesforce", "stripe"])
-    selection = [*EVENT_LOG_BUILD[:-2], *APPROVAL_MARTS, *EVENT_LOG_BUILD[-2:]]
+    # a contract whose opportunity lookup is empty: reported, in no event
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "insert into raw_salesforce.contracts select * replace ('800UNLINKED' as id, "
+            "null as opportunity__c, 'x' || _dlt_id as _dlt_id) from raw_salesforce.contracts "
+            "where envelope_id__c is null order by id limit 1"
+        )
+    selection = [
+        *EVENT_LOG_BUILD[:-2],
+        *APPROVAL_MARTS,
+        "+warn_not_linked_to_deal",
+        *EVENT_LOG_BUILD[-2:],
+    ]
     # a small company: compare groups of 10 (the default guard is 20)
     small_groups = ["--vars", '{"min_group_size": 10}']
     run_dbt(["build", *selection, *small_groups], db, target_path=work / "target", quiet=True)
@@ -628,7 +641,21 @@ def test_a_new_field_in_the_api_does_not_break_staging(built: Built) -> None:
     )[0][0]
     assert enveloped == DRIFTED
     contracts = query(built.db, "select count(*) from staging.stg_salesforce__contracts")[0][0]
-    assert contracts == len(built.company.salesforce_view().objects["Contract"])
+    assert contracts == len(built.company.salesforce_view().objects["Contract"]) + 1  # unlinked
+
+
+def test_a_contract_without_its_opportunity_is_reported(built: Built) -> None:
+    issues = query(
+        built.db,
+        "select source_system, object_type, affected_count, total_count "
+        "from marts.data_quality_issues where issue = 'not_linked_to_deal'",
+    )
+    total = len(built.company.salesforce_view().objects["Contract"]) + 1
+    assert issues == [("salesforce", "contract", 1, total)]
+    logged = query(
+        built.db, "select count(*) from marts.event_log where source_row_id = '800UNLINKED'"
+    )
+    assert logged == [(0,)]
 
 
 def test_source_env_configures_the_source_like_a_real_org(api_server: FakeApiServer) -> None:
