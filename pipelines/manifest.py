@@ -58,7 +58,15 @@ ENTITY_ACTIVITIES: Mapping[str, tuple[str, ...]] = {
     "orders": ("Sales Order Created", "Order Fulfilled"),
     "invoices": ("Invoice Created", "Invoice Sent", "Invoice Paid", "Invoice Voided"),
     "payments": ("Payment Received",),
+    "approval_steps": (
+        "Quote Approval Requested",
+        "Quote Approval Approved",
+        "Quote Approval Rejected",
+    ),
+    "contracts": ("Contract Sent", "Contract Signed"),
 }
+APPROVALS = ENTITY_ACTIVITIES["approval_steps"]
+CONTRACTS = ENTITY_ACTIVITIES["contracts"]
 
 
 def observes_from_entities(entities: Sequence[str]) -> tuple[str, ...]:
@@ -129,7 +137,16 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
         "crm",
         "Salesforce",
         "pipelines.salesforce:salesforce_source",
-        (*CRM_ENTITIES, "stage_changes", "quotes", "activities", "deal_lines", "orders"),
+        (
+            *CRM_ENTITIES,
+            "stage_changes",
+            "quotes",
+            "activities",
+            "deal_lines",
+            "orders",
+            "approval_steps",
+            "contracts",
+        ),
         "docs/salesforce.md",
         observes=(
             *LEAD_DEAL_STAGES,
@@ -139,6 +156,8 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
             "Follow-up Activity",
             "Sales Order Created",
             "Order Fulfilled",
+            *APPROVALS,
+            *CONTRACTS,
         ),
     ),
     SourceSystem(

@@ -5,9 +5,11 @@ Resources (table <- object; all merge on Id unless said otherwise):
     users <- User, user_roles <- UserRole, accounts <- Account, contacts <- Contact,
     leads <- Lead, opportunities <- Opportunity, opportunity_line_items <- OpportunityLineItem,
     quotes <- Quote, quote_line_items <- QuoteLineItem, cpq_quotes <- SBQQ__Quote__c,
-    orders <- Order, tasks <- Task: incremental on SystemModstamp;
+    orders <- Order, tasks <- Task, process_instances <- ProcessInstance (approval requests),
+    contracts <- Contract: incremental on SystemModstamp;
     opportunity_history <- OpportunityHistory, opportunity_field_history <-
-    OpportunityFieldHistory: incremental on CreatedDate (history rows never change);
+    OpportunityFieldHistory, process_instance_steps <- ProcessInstanceStep (approval history):
+    incremental on CreatedDate (history rows never change);
     record_types <- RecordType (Opportunity record types = pipelines), opportunity_stages <-
     OpportunityStage, stage_picklist_values <- the UI API StageName values of each record type
     (key RecordTypeId + value): small, re-read on every run.
@@ -18,7 +20,9 @@ Shaping (otherwise records load as the API returns them): the per-record `attrib
 dropped; Opportunity carries `LastOpenStageName`, the StageName of its newest OpportunityHistory
 row in an open stage (a child subquery: the stage a closed opportunity was closed in);
 OpportunityHistory carries its opportunity's `Opportunity.RecordTypeId` (relationship field);
-OpportunityFieldHistory OldValue/NewValue (anyType) are loaded as text.
+OpportunityFieldHistory OldValue/NewValue (anyType) are loaded as text; ProcessInstanceStep
+carries its request's `ProcessInstance.TargetObjectId` (the approved record). Contract has no
+standard opportunity field: the org's lookup `Opportunity__c` is read (see docs/salesforce.md).
 
 Configuration (dlt config/secrets or environment):
     SOURCES__SALESFORCE__LOGIN_URL        the org's My Domain URL (client credentials flow)
@@ -175,6 +179,39 @@ SPECS: dict[str, RowSpec] = {
         "Id",
     ),
     "tasks": RowSpec("tasks", {**STAMPED, "CompletedDateTime": OPT_RFC3339}, "Id"),
+    "process_instances": RowSpec(
+        "process_instances",
+        {
+            **STAMPED,
+            "TargetObjectId": REQ_ID,
+            "CompletedDate": OPT_RFC3339,
+            "LastModifiedDate": OPT_RFC3339,
+        },
+        "Id",
+    ),
+    "process_instance_steps": RowSpec(
+        "process_instance_steps",
+        {
+            "Id": REQ_ID,
+            "ProcessInstanceId": REQ_ID,
+            "ActorId": REQ_ID,
+            "CreatedDate": REQ_RFC3339,
+            "SystemModstamp": OPT_RFC3339,
+        },
+        "Id",
+    ),
+    "contracts": RowSpec(
+        "contracts",
+        {
+            **STAMPED,
+            "AccountId": OPT_ID,
+            "ActivatedDate": OPT_RFC3339,
+            "CustomerSignedDate": OPT_DATE,
+            "StartDate": OPT_DATE,
+            "LastModifiedDate": OPT_RFC3339,
+        },
+        "Id",
+    ),
 }
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -452,6 +489,50 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "ActivityDate",
         "CompletedDateTime",
         "CreatedDate",
+        "SystemModstamp",
+    ),
+    "ProcessInstance": (
+        "Id",
+        "ProcessDefinitionId",
+        "TargetObjectId",
+        "Status",
+        "SubmittedById",
+        "LastActorId",
+        "CompletedDate",
+        "CreatedDate",
+        "CreatedById",
+        "LastModifiedDate",
+        "SystemModstamp",
+    ),
+    "ProcessInstanceStep": (
+        "Id",
+        "ProcessInstanceId",
+        "ProcessInstance.TargetObjectId",
+        "StepStatus",
+        "ActorId",
+        "OriginalActorId",
+        "Comments",
+        "CreatedDate",
+        "CreatedById",
+        "SystemModstamp",
+    ),
+    "Contract": (
+        "Id",
+        "ContractNumber",
+        "AccountId",
+        "Opportunity__c",
+        "OwnerId",
+        "Status",
+        "StatusCode",
+        "StartDate",
+        "ContractTerm",
+        "CustomerSignedId",
+        "CustomerSignedDate",
+        "ActivatedDate",
+        "ActivatedById",
+        "CreatedDate",
+        "CreatedById",
+        "LastModifiedDate",
         "SystemModstamp",
     ),
 }
@@ -870,6 +951,14 @@ def salesforce_source(
         incremental("cpq_quotes", "SBQQ__Quote__c"),
         incremental("orders", "Order"),
         incremental("tasks", "Task", arrow_types=TASK_TYPES),
+        incremental("process_instances", "ProcessInstance"),
+        incremental(
+            "process_instance_steps",
+            "ProcessInstanceStep",
+            cursor="CreatedDate",
+            shape=flatten_relationships,
+        ),
+        incremental("contracts", "Contract"),
     ]
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import approval_kpis
+import duckdb
 import pytest
 import requests
 from conftest import query, serving, table_counts
@@ -43,6 +45,9 @@ TABLES = {
     "quote_line_items": "QuoteLineItem",
     "orders": "Order",
     "tasks": "Task",
+    "process_instances": "ProcessInstance",
+    "process_instance_steps": "ProcessInstanceStep",
+    "contracts": "Contract",
 }
 
 
@@ -53,6 +58,7 @@ def make_company(n_deals: int = 240, cpq: bool = False) -> DemoCompany:
             n_deals=n_deals,
             crms=("pipedrive", "salesforce"),
             crm_weights=(0.5, 0.5),
+            high_discount_rep_index=5,  # a Salesforce rep: approval requests even in small orgs
             extra={"salesforce_cpq": cpq},
         )
     )
@@ -323,6 +329,8 @@ def test_second_load_fetches_only_the_boundary_and_changes_nothing(
     for sobject, cursor in (
         ("Opportunity", "SystemModstamp"),
         ("OpportunityHistory", "CreatedDate"),
+        ("ProcessInstanceStep", "CreatedDate"),
+        ("Contract", "SystemModstamp"),
     ):
         newest = max(r[cursor] for r in view.objects[sobject])
         assert served[sobject] == sum(1 for r in view.objects[sobject] if r[cursor] == newest)
@@ -426,6 +434,10 @@ def test_malformed_records_go_to_rejects_with_their_reason(
     history = view.objects["OpportunityHistory"][5]["Id"]
     server.malform("salesforce.Opportunity", opp, "CreatedDate", "yesterday")
     server.malform("salesforce.OpportunityHistory", history, "Amount", "12k")
+    step = view.objects["ProcessInstanceStep"][1]["Id"]
+    contract = next(c["Id"] for c in view.objects["Contract"] if c["ActivatedDate"])
+    server.malform("salesforce.ProcessInstanceStep", step, "ActorId", None)
+    server.malform("salesforce.Contract", contract, "ActivatedDate", "2025-13-45")
     load_system("salesforce", duckdb_path)
 
     rejects = query(
@@ -433,17 +445,21 @@ def test_malformed_records_go_to_rejects_with_their_reason(
         "select resource, record_id, reason, payload from raw_salesforce.rejects order by 1",
     )
     assert [(r[0], r[1]) for r in rejects] == [
+        ("contracts", contract),
         ("opportunities", opp),
         ("opportunity_history", history),
+        ("process_instance_steps", step),
     ]
-    assert "CreatedDate" in rejects[0][2] and "yesterday" in rejects[0][2]
-    assert "Amount" in rejects[1][2] and '"12k"' in rejects[1][3]
+    assert "ActivatedDate" in rejects[0][2] and "2025-13-45" in rejects[0][2]
+    assert "CreatedDate" in rejects[1][2] and "yesterday" in rejects[1][2]
+    assert "Amount" in rejects[2][2] and '"12k"' in rejects[2][3]
+    assert "ActorId" in rejects[3][2]
     expected = view_counts(view)
-    expected["opportunities"] -= 1
-    expected["opportunity_history"] -= 1
+    for table in ("opportunities", "opportunity_history", "process_instance_steps", "contracts"):
+        expected[table] -= 1
     assert raw_counts(duckdb_path) == expected
     load_system("salesforce", duckdb_path)
-    assert table_counts(duckdb_path, "raw_salesforce")["rejects"] == 2
+    assert table_counts(duckdb_path, "raw_salesforce")["rejects"] == 4
 
 
 def test_cpq_quotes_load_only_in_a_cpq_org(
@@ -480,22 +496,47 @@ class Built:
     db: Path
 
 
+APPROVAL_MARTS = ("+approval_performance", "+approval_win_effect", "+quote_to_signature")
 DRIFTED = 3  # opportunities that arrive with a field the source has never seen
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     work = tmp_path_factory.mktemp("salesforce_e2e")
+    # the high-discount rep sells with Salesforce: enough approvals in every band
     company = DemoCompany(
-        SimConfig(seed=5, n_deals=600, crms=("pipedrive", "salesforce"), crm_weights=(0.5, 0.5))
+        SimConfig(
+            seed=5,
+            n_deals=600,
+            crms=("pipedrive", "salesforce"),
+            crm_weights=(0.5, 0.5),
+            high_discount_rep_index=5,
+        )
     )
     with serving(company) as server:
         # schema drift: the API starts sending a new custom field on a few opportunities
         for opp in company.salesforce_view().objects["Opportunity"][:DRIFTED]:
             server.malform("salesforce.Opportunity", opp["Id"], "Lead_Score__c", 87.5)
+        for contract in company.salesforce_view().objects["Contract"][:DRIFTED]:
+            server.malform("salesforce.Contract", contract["Id"], "Envelope_Id__c", "env-1")
         db = work / "l2c.duckdb"
         load_all(db, systems=["pipedrive", "salesforce", "stripe"])
-    run_dbt(["build", *EVENT_LOG_BUILD], db, target_path=work / "target", quiet=True)
+    # a contract whose opportunity lookup is empty: reported, in no event
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "insert into raw_salesforce.contracts select * replace ('800UNLINKED' as id, "
+            "null as opportunity__c, 'x' || _dlt_id as _dlt_id) from raw_salesforce.contracts "
+            "where envelope_id__c is null order by id limit 1"
+        )
+    selection = [
+        *EVENT_LOG_BUILD[:-2],
+        *APPROVAL_MARTS,
+        "+warn_not_linked_to_deal",
+        *EVENT_LOG_BUILD[-2:],
+    ]
+    # a small company: compare groups of 10 (the default guard is 20)
+    small_groups = ["--vars", '{"min_group_size": 10}']
+    run_dbt(["build", *selection, *small_groups], db, target_path=work / "target", quiet=True)
     yield Built(company, company.ground_truth(), db)
 
 
@@ -595,6 +636,26 @@ def test_a_new_field_in_the_api_does_not_break_staging(built: Built) -> None:
     assert scored == DRIFTED
     staged = query(built.db, "select count(*) from staging.stg_salesforce__deals")[0][0]
     assert staged == built.truth["counts_by_crm"]["salesforce"]["deals"]
+    enveloped = query(
+        built.db, "select count(*) from raw_salesforce.contracts where envelope_id__c = 'env-1'"
+    )[0][0]
+    assert enveloped == DRIFTED
+    contracts = query(built.db, "select count(*) from staging.stg_salesforce__contracts")[0][0]
+    assert contracts == len(built.company.salesforce_view().objects["Contract"]) + 1  # unlinked
+
+
+def test_a_contract_without_its_opportunity_is_reported(built: Built) -> None:
+    issues = query(
+        built.db,
+        "select source_system, object_type, affected_count, total_count "
+        "from marts.data_quality_issues where issue = 'not_linked_to_deal'",
+    )
+    total = len(built.company.salesforce_view().objects["Contract"]) + 1
+    assert issues == [("salesforce", "contract", 1, total)]
+    logged = query(
+        built.db, "select count(*) from marts.event_log where source_row_id = '800UNLINKED'"
+    )
+    assert logged == [(0,)]
 
 
 def test_source_env_configures_the_source_like_a_real_org(api_server: FakeApiServer) -> None:
@@ -602,3 +663,121 @@ def test_source_env_configures_the_source_like_a_real_org(api_server: FakeApiSer
     assert env["SOURCES__SALESFORCE__LOGIN_URL"] == api_server.url_for("salesforce")
     assert {"SOURCES__SALESFORCE__CLIENT_ID", "SOURCES__SALESFORCE__CLIENT_SECRET"} <= set(env)
     assert "SOURCES__SALESFORCE__ACCESS_TOKEN" not in env
+
+
+# ---- approvals and contracts (the built warehouse) ---------------------------------------------
+def _sf_user(rep_id: int | None) -> str | None:
+    return None if rep_id is None else f"salesforce:{salesforce_id('005', rep_id)}"
+
+
+def test_planted_approvals_and_signatures_are_in_the_log(built: Built) -> None:
+    """Every approval step and contract of a Salesforce deal is an event at its exact time,
+    with the acting user as resource; Pipedrive records neither (no such events there)."""
+    expected: Counter[tuple[str, str, int, str | None]] = Counter()
+    for a in built.truth["approvals"]:
+        if a["crm"] != "salesforce":
+            continue
+        who = _sf_user(a["requested_by"])
+        expected[(a["deal_case_id"], "Quote Approval Requested", a["requested"], who)] += 1
+        if a["decided"] is not None:
+            verdict = "Quote Approval Approved" if a["approved"] else "Quote Approval Rejected"
+            expected[(a["deal_case_id"], verdict, a["decided"], _sf_user(a["approver"]))] += 1
+    for c in built.truth["contracts"]:
+        if c["crm"] != "salesforce":
+            continue
+        expected[(c["deal_case_id"], "Contract Sent", c["sent"], _sf_user(c["sent_by"]))] += 1
+        if c["signed"] is not None:
+            who = _sf_user(c["signed_by"])
+            expected[(c["deal_case_id"], "Contract Signed", c["signed"], who)] += 1
+    rows = query(
+        built.db,
+        "select case_id, activity, epoch(event_at)::bigint, resource_key, source_system "
+        "from marts.event_log where activity_family in ('Approval', 'Contract')",
+    )
+    assert {r[4] for r in rows} == {"salesforce"}
+    logged = Counter((c, a, t, r) for c, a, t, r, _s in rows)
+    kinds = Counter(a for _c, a, _t, _r in expected.elements())
+    assert kinds["Quote Approval Rejected"] > 10 and kinds["Contract Signed"] > 50
+    assert logged == expected
+
+
+def test_approval_and_signature_marts_report_the_planted_truths(built: Built) -> None:
+    slowest = query(
+        built.db,
+        "select region, bottleneck_segment from marts.quote_to_signature "
+        "where slowest_signature_rank = 1",
+    )
+    assert slowest == [(built.truth["params"]["slow_signature_region"], "contract sent -> signed")]
+    # the planted effect: deals whose approvals took long (lost ones waited longer) win less
+    win = dict(
+        query(
+            built.db,
+            "select approval_group, win_rate from marts.approval_win_effect "
+            "where source_system = 'salesforce' and not is_below_min_group_size",
+        )
+    )
+    assert win["slow_approval"] < win["quick_approval"] - 0.3
+    # and the groups are the truth's: total decided wait per closed deal, from the plant
+    outcome = {d["case_id"]: d["outcome"] for d in built.truth["deals"]}
+    waits: Counter[str] = Counter()
+    for a in built.truth["approvals"]:
+        if a["crm"] == "salesforce":
+            waits[a["deal_case_id"]] += (a["decided"] or a["requested"]) - a["requested"]
+    planted: Counter[tuple[str, str]] = Counter()
+    for case, wait in waits.items():
+        if outcome[case] in ("won", "lost"):
+            group = "quick_approval" if wait < 2 * 86400 else "slow_approval"
+            planted[(group, outcome[case])] += 1
+    marts = query(
+        built.db,
+        "select approval_group, won_deals, lost_deals from marts.approval_win_effect "
+        "where approval_group <> 'no_approval'",
+    )
+    assert {g: (w, n) for g, w, n in marts} == {
+        g: (planted[(g, "won")], planted[(g, "lost")]) for g in ("quick_approval", "slow_approval")
+    }
+
+
+def test_approval_marts_equal_a_recomputation_from_the_payloads(built: Built) -> None:
+    objects = built.company.salesforce_view().objects
+    performance = approval_kpis.approval_performance(objects)
+    columns = (
+        "requests, deals, decided_requests, approved_requests, rejected_requests, "
+        "approval_rate, median_wait_days, p90_wait_days"
+    )
+    rows = query(
+        built.db,
+        f"select dimension, group_name, {columns} from marts.approval_performance",
+    )
+    names = [c.strip() for c in columns.split(",")]
+    ours = {(r[0], r[1]): dict(zip(names, r[2:], strict=True)) for r in rows}
+    assert {d for d, _g in ours} == {"all", "discount_band", "rep"}
+    assert settled_dict(ours) == settled_dict(performance)
+    effect = approval_kpis.approval_win_effect(objects, slow_days=2)
+    rows = query(
+        built.db, "select approval_group, closed_deals, won_deals from marts.approval_win_effect"
+    )
+    assert {g: (c, w) for g, c, w in rows} == effect
+    signature = approval_kpis.quote_to_signature(objects)
+    rows = query(
+        built.db,
+        "select region, contracts_sent, contracts_signed, median_quote_to_contract_days, "
+        "median_signature_days from marts.quote_to_signature",
+    )
+    keys = (
+        "contracts_sent",
+        "contracts_signed",
+        "median_quote_to_contract_days",
+        "median_signature_days",
+    )
+    assert settled_dict({r[0]: dict(zip(keys, r[1:], strict=True)) for r in rows}) == settled_dict(
+        signature
+    )
+
+
+def settled_dict(rows: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Any]]:
+    """Floats to 12 significant digits (DuckDB sums doubles in thread order)."""
+    return {
+        key: {k: float(f"{v:.12g}") if isinstance(v, float) else v for k, v in row.items()}
+        for key, row in rows.items()
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import statistics
@@ -230,3 +231,54 @@ def test_write_ground_truth(tmp_path: Path, company: DemoCompany) -> None:
     data = json.loads(path.read_text())
     assert data["seed"] == 11 and data["as_of"] == "2026-06-30T00:00:00Z"
     assert data["counts"] == company.ground_truth()["counts"]
+
+
+def test_planted_approvals_and_contracts(big_truth: dict[str, Any]) -> None:
+    """Quotes above the discount policy wait for an approval (longer when the deal ends lost,
+    some rejected); won deals sign a contract, slowest in the planted region."""
+    params = big_truth["params"]
+    deals = {d["case_id"]: d for d in big_truth["deals"]}
+    approvals, contracts = big_truth["approvals"], big_truth["contracts"]
+    assert approvals and contracts
+    decided = [a for a in approvals if a["decided"] is not None]
+    assert all(a["requested"] < a["decided"] for a in decided)
+    assert all(a["approver"] != a["requested_by"] for a in approvals)
+    assert 0.1 < sum(not a["approved"] for a in decided) / len(decided) < 0.5
+    # every request asks for a discount at or above the policy threshold
+    assert min(a["discount_pct"] for a in approvals) >= params["approval_threshold_pct"]
+    waits: dict[str, float] = defaultdict(float)
+    for a in decided:
+        waits[a["deal_case_id"]] += (a["decided"] - a["requested"]) / 86400
+    by_outcome: dict[str, list[float]] = defaultdict(list)
+    for case, wait in waits.items():
+        by_outcome[deals[case]["outcome"]].append(wait)
+    assert statistics.median(by_outcome["lost"]) > 2 * statistics.median(by_outcome["won"])
+    # a contract is signed for every won deal (before the win), never for a lost one
+    signed = {c["deal_case_id"]: c for c in contracts if c["signed"] is not None}
+    won = {k for k, d in deals.items() if d["outcome"] == "won"}
+    assert set(signed) <= won and len(signed) >= 0.95 * len(won)
+    for case, c in signed.items():
+        assert (
+            c["sent"]
+            < c["signed"]
+            <= datetime.fromisoformat(deals[case]["close_time"].replace("Z", "+00:00")).timestamp()
+        )
+    days: dict[str, list[float]] = defaultdict(list)
+    for c in signed.values():
+        days[c["region"]].append((c["signed"] - c["sent"]) / 86400)
+    medians = {region: statistics.median(v) for region, v in days.items()}
+    assert max(medians, key=medians.__getitem__) == params["slow_signature_region"]
+
+
+def test_approval_threshold_is_the_discount_policy_seed() -> None:
+    """The demo asks for approvals from the first band the warehouse's policy seed marks as
+    above policy."""
+    from l2c.dbt_runner import ROOT
+
+    with (ROOT / "seeds" / "discount_policy.csv").open() as handle:
+        above = [
+            float(r["lower_bound_pct"])
+            for r in csv.DictReader(handle)
+            if r["is_above_policy"] == "true"
+        ]
+    assert min(above) == SimConfig().approval_threshold_pct

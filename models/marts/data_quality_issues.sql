@@ -9,7 +9,11 @@
 --                       in the process-mining marts;
 --   system_data_stale   a system whose latest event is more than var stale_system_days before
 --                       the warehouse's as-of instant (its own as-of is its latest event);
---   system_without_data a registered system (var l2c_systems) with no event (severity info).
+--   system_without_data a registered system (var l2c_systems) with no event (severity info);
+--   not_linked_to_deal  an approval request or contract that names no deal of the warehouse
+--                       (an approval on another object than an opportunity, a contract
+--                       without its opportunity, or a deleted or unknown deal): not in the
+--                       event log nor in the approval and contract marts.
 -- The warn-severity rows are also raised as dbt warnings by the tests in tests/dbt/warn_*.sql.
 {%- set stale_days = var('stale_system_days') %}
 
@@ -27,6 +31,18 @@ invoices as (
 
 as_of as (
     select * from {{ ref('int_as_of_resolved') }}
+),
+
+approval_steps as (
+    select * from {{ ref('int_approval_steps_unioned') }}
+),
+
+contracts as (
+    select * from {{ ref('int_contracts_unioned') }}
+),
+
+case_deals as (
+    select * from {{ ref('int_deals_filtered') }}
 ),
 
 -- every converted amount: (object, its system, amount, currency, date, reporting value)
@@ -199,6 +215,58 @@ system_without_data as (
     where latest_event_at is null
 ),
 
+deal_links as (
+    select
+        'approval' as object_type,
+        approval_steps.source_system,
+        approval_steps.approval_key as object_key,
+        case_deals.deal_key is not null as is_linked
+    from approval_steps
+    left join case_deals
+        on
+            approval_steps.deal_key = case_deals.deal_key
+            and approval_steps.source_system = case_deals.source_system
+    union all
+    select
+        'contract' as object_type,
+        contracts.source_system,
+        contracts.contract_key as object_key,
+        case_deals.deal_key is not null as is_linked
+    from contracts
+    left join case_deals
+        on
+            contracts.deal_key = case_deals.deal_key
+            and contracts.source_system = case_deals.source_system
+),
+
+deal_link_counts as (
+    select
+        object_type,
+        source_system,
+        count(distinct object_key) as total_count,
+        count(distinct case when not is_linked then object_key end) as affected_count
+    from deal_links
+    group by object_type, source_system
+),
+
+not_linked_to_deal as (
+    select
+        'not_linked_to_deal' as issue,
+        'warn' as severity,
+        source_system,
+        object_type,
+        affected_count,
+        total_count,
+        {{ dbt.concat([
+            "'approval requests or contracts that name no deal of the warehouse (an approval"
+            ~ " on another object than an opportunity, a contract without its opportunity, a"
+            ~ " deleted or unknown deal): not in the event log nor in the approval and"
+            ~ " contract marts'",
+        ]) }} as description
+    from deal_link_counts
+    where affected_count > 0
+),
+
 issues as (
     select * from fx_rate_missing
     union all
@@ -207,6 +275,8 @@ issues as (
     select * from system_data_stale
     union all
     select * from system_without_data
+    union all
+    select * from not_linked_to_deal
 ),
 
 final as (

@@ -64,6 +64,7 @@ RELATIONSHIPS: dict[str, tuple[str, str]] = {
     "Product2": ("Product2Id", "Product2"),
     "Quote": ("QuoteId", "Quote"),
     "Contact": ("ContactId", "Contact"),
+    "ProcessInstance": ("ProcessInstanceId", "ProcessInstance"),
 }
 # parent object -> child relationship name -> (child object, lookup field on the child)
 CHILDREN: dict[str, dict[str, tuple[str, str]]] = {

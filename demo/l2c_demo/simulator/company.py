@@ -8,6 +8,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from l2c_demo.simulator.approvals import (
+    ApprovalRequest,
+    Contract,
+    build_approvals_and_contracts,
+)
 from l2c_demo.simulator.clock import from_unix, to_unix
 from l2c_demo.simulator.config import SimConfig
 from l2c_demo.simulator.model import World
@@ -38,6 +43,9 @@ class DemoCompany:
         self._states: dict[int, dict[int, DealState]] = {}
         self._zendesk_sell: dict[int, ZendeskSellView] = {}
         self.orders: list[SalesOrder] = build_orders(self.world, self.config.seed)
+        self.approvals: list[ApprovalRequest]
+        self.contracts: list[Contract]
+        self.approvals, self.contracts = build_approvals_and_contracts(self.world, self.config)
 
     @property
     def as_of(self) -> datetime:
@@ -87,7 +95,14 @@ class DemoCompany:
             as_of = self._as_of
             if as_of not in self._salesforce:
                 cpq = bool(self.config.extra.get("salesforce_cpq", False))
-                self._salesforce[as_of] = render_salesforce(self.world, as_of, self.orders, cpq=cpq)
+                self._salesforce[as_of] = render_salesforce(
+                    self.world,
+                    as_of,
+                    self.orders,
+                    cpq=cpq,
+                    approvals=self.approvals,
+                    contracts=self.contracts,
+                )
             return self._salesforce[as_of]
 
     def zendesk_sell_view(self) -> ZendeskSellView:
@@ -112,6 +127,8 @@ class DemoCompany:
                 self.deal_states(),
                 self.stripe_view(),
                 self.orders,
+                self.approvals,
+                self.contracts,
             )
 
     def deal_states(self) -> dict[int, DealState]:

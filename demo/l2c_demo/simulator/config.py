@@ -71,6 +71,16 @@ class SimConfig:
     customer_org_metadata_share: float = 0.90
     link_rule_window_days: int = 60
 
+    # approvals and contracts (l2c_demo.simulator.approvals)
+    approval_threshold_pct: float = 15.0  # seeds/discount_policy.csv: above policy from 15%
+    approval_delay_median_days: float = 0.8  # at the threshold; +10% per discount point above
+    approval_reject_base: float = 0.10  # rejection share at the threshold; +2 points per point
+    slow_approval_loss_factor: float = 3.0  # approvals of deals that end lost wait this much longer
+    rescue_request_share: float = 0.5  # lost deals ending with a rejected deeper discount
+    contract_sign_median_days: float = 3.0
+    slow_signature_region: str = "North America"
+    slow_signature_median_days: float = 12.0
+
     # business units: each customer account (org) is sold to by one unit, with its own CRM and
     # reps (rep i works in crms[i % len(crms)]); every unit bills through Stripe.
     # Systems: see l2c_demo.simulator.crms. Default: a single unit on Pipedrive.

@@ -20,6 +20,14 @@ How the abstract company maps to Salesforce:
 - The last quote of a deal is Accepted when the deal is won and Denied (CPQ: Rejected) when it
   is lost, at the closing time; earlier quotes stay Presented.
 - Orders come from company.orders: Draft when created, Activated when fulfilled.
+- Discount approvals (l2c_demo.simulator.approvals) go through an approval process on the
+  Opportunity: one ProcessInstance per request (TargetObjectId = the opportunity, Pending until
+  decided) with a Started step (actor: the submitter) and an Approved or Rejected step (actor:
+  the approver). Pending work items (ProcessInstanceWorkitem) are not rendered.
+- Contracts are created when sent for signature ("In Approval Process": out with the customer;
+  CreatedDate / CreatedById = sent) and activated when signed (ActivatedDate / ActivatedById;
+  CustomerSignedDate = its date, CustomerSignedId = the deal's contact). The opportunity is the
+  custom lookup Opportunity__c.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from l2c_demo.simulator import clock
+from l2c_demo.simulator.approvals import ApprovalRequest, Contract
 from l2c_demo.simulator.catalog import (
     EXPANSION,
     NEW_BUSINESS,
@@ -860,8 +869,108 @@ def _deals(world: World, view: SalesforceView, as_of: int) -> None:
         objects[name].sort(key=lambda r: (r["CreatedDate"], r["Id"]))
 
 
+def _approvals(approvals: Sequence[ApprovalRequest], view: SalesforceView, as_of: int) -> None:
+    instances = view.objects.setdefault("ProcessInstance", [])
+    steps = view.objects.setdefault("ProcessInstanceStep", [])
+    for req in approvals:
+        if req.crm != SYSTEM or not req.visible(as_of):
+            continue
+        decided = req.decided_at(as_of)
+        status = "Pending" if decided is None else ("Approved" if req.approved else "Rejected")
+        pid = salesforce_id("04g", req.number)
+        submitter, approver = user_id(req.requested_by), user_id(req.approver)
+        stamp = sf_datetime(decided or req.requested)
+        instances.append(
+            {
+                "Id": pid,
+                "ProcessDefinitionId": salesforce_id("04a", 1),
+                "TargetObjectId": _opp(req.deal_id),
+                "Status": status,
+                "SubmittedById": submitter,
+                "LastActorId": approver if decided else submitter,
+                "CompletedDate": sf_datetime(decided),
+                "ElapsedTimeInDays": (
+                    round((decided - req.requested) / DAY, 4) if decided is not None else None
+                ),
+                "CreatedDate": sf_datetime(req.requested),
+                "CreatedById": submitter,
+                "LastModifiedDate": stamp,
+                "SystemModstamp": stamp,
+                "IsDeleted": False,
+            }
+        )
+        rows = [(2 * req.number, "Started", submitter, req.requested, None)]
+        if decided is not None:
+            comment = (
+                f"Discount {req.discount_pct:.1f}% approved"
+                if req.approved
+                else f"Discount {req.discount_pct:.1f}% is too deep: rework the offer"
+            )
+            rows.append((2 * req.number + 1, status, approver, decided, comment))
+        for n, step_status, actor, ts, comment in rows:
+            steps.append(
+                {
+                    "Id": salesforce_id("04h", n),
+                    "ProcessInstanceId": pid,
+                    "StepStatus": step_status,
+                    "ActorId": actor,
+                    "OriginalActorId": actor,
+                    "StepNodeId": None if step_status == "Started" else salesforce_id("04b", 1),
+                    "Comments": comment,
+                    "ElapsedTimeInDays": round((ts - req.requested) / DAY, 4),
+                    "CreatedDate": sf_datetime(ts),
+                    "CreatedById": actor,
+                    "SystemModstamp": sf_datetime(ts),
+                }
+            )
+    steps.sort(key=lambda r: (r["CreatedDate"], r["Id"]))
+
+
+def _contracts(
+    contracts: Sequence[Contract], world: World, view: SalesforceView, as_of: int
+) -> None:
+    deals = {d.id: d for d in world.deals}
+    rows = view.objects.setdefault("Contract", [])
+    for contract in contracts:
+        if contract.crm != SYSTEM or not contract.visible(as_of):
+            continue
+        deal = deals[contract.deal_id]
+        signed = contract.signed_at(as_of)
+        stamp = sf_datetime(signed or contract.sent)
+        rows.append(
+            {
+                "Id": salesforce_id("800", contract.number),
+                "ContractNumber": f"{contract.number:08d}",
+                "AccountId": _account(deal.org_id),
+                "Opportunity__c": _opp(deal.id),
+                "OwnerId": user_id(contract.sent_by),
+                "Status": "Activated" if signed else "In Approval Process",
+                "StatusCode": "Activated" if signed else "InApproval",
+                "StartDate": clock.date(signed + DAY) if signed else None,
+                "ContractTerm": 12,
+                "CustomerSignedId": contact_id(deal.person_id) if signed else None,
+                "CustomerSignedDate": clock.date(signed) if signed else None,
+                "ActivatedDate": sf_datetime(signed),
+                "ActivatedById": (
+                    user_id(contract.signed_by) if signed and contract.signed_by else None
+                ),
+                "CreatedDate": sf_datetime(contract.sent),
+                "CreatedById": user_id(contract.sent_by),
+                "LastModifiedDate": stamp,
+                "SystemModstamp": stamp,
+                "IsDeleted": False,
+            }
+        )
+
+
 def render_salesforce(
-    world: World, as_of: int, orders: Sequence[SalesOrder] = (), *, cpq: bool = False
+    world: World,
+    as_of: int,
+    orders: Sequence[SalesOrder] = (),
+    *,
+    cpq: bool = False,
+    approvals: Sequence[ApprovalRequest] = (),
+    contracts: Sequence[Contract] = (),
 ) -> SalesforceView:
     """The Salesforce org of the demo company at as_of (cpq: the org has Salesforce CPQ, so
     quotes are SBQQ__Quote__c records instead of standard Quotes)."""
@@ -871,4 +980,6 @@ def render_salesforce(
     _leads(world, view, as_of)
     _deals(world, view, as_of)
     _orders(orders, world, view, as_of)
+    _approvals(approvals, view, as_of)
+    _contracts(contracts, world, view, as_of)
     return view

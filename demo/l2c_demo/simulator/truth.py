@@ -7,6 +7,7 @@ from itertools import pairwise
 from typing import Any
 
 from l2c_demo.simulator import clock
+from l2c_demo.simulator.approvals import ApprovalRequest, Contract
 from l2c_demo.simulator.catalog import PIPELINES
 from l2c_demo.simulator.clock import DAY
 from l2c_demo.simulator.config import SimConfig
@@ -26,6 +27,8 @@ def planted_params(world: World, cfg: SimConfig) -> dict[str, Any]:
         slow_paying_region=cfg.slow_paying_region,
         slow_handoff_pipeline=cfg.slow_handoff_pipeline,
         follow_up_days=cfg.follow_up_days,
+        approval_threshold_pct=cfg.approval_threshold_pct,
+        slow_signature_region=cfg.slow_signature_region,
         region_field_key=world.region_field_key,
         discount_field_key=world.discount_field_key,
         teams={
@@ -182,6 +185,8 @@ def build_truth(
     states: dict[int, DealState],
     stripe: StripeView,
     orders: Sequence[SalesOrder] = (),
+    approvals: Sequence[ApprovalRequest] = (),
+    contracts: Sequence[Contract] = (),
 ) -> dict[str, Any]:
     """`states`: every deal that exists at as_of, in every CRM. Counts cover all CRMs, except
     the Pipedrive object counts (activities ... deal_discounts), which describe its API."""
@@ -244,5 +249,36 @@ def build_truth(
             }
             for o in orders
             if o.visible(as_of)
+        ],
+        # approval requests and contracts (every CRM: which one shows them is the loader's
+        # business); times are unix seconds, users rep ids; None = not yet at as_of
+        "approvals": [
+            {
+                "number": a.number,
+                "deal_case_id": case_id(a.crm, a.deal_id),
+                "crm": a.crm,
+                "discount_pct": a.discount_pct,
+                "requested": a.requested,
+                "requested_by": a.requested_by,
+                "decided": a.decided_at(as_of),
+                "approver": a.approver,
+                "approved": a.approved if a.decided_at(as_of) is not None else None,
+            }
+            for a in approvals
+            if a.visible(as_of)
+        ],
+        "contracts": [
+            {
+                "number": c.number,
+                "deal_case_id": case_id(c.crm, c.deal_id),
+                "crm": c.crm,
+                "region": deals_by_id[c.deal_id].region,
+                "sent": c.sent,
+                "sent_by": c.sent_by,
+                "signed": c.signed_at(as_of),
+                "signed_by": c.signed_by if c.signed_at(as_of) is not None else None,
+            }
+            for c in contracts
+            if c.visible(as_of)
         ],
     }

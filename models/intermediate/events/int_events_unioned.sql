@@ -3,7 +3,10 @@
 
 with events as (
     {{ union_event_families(
-        ['lead', 'deal', 'stage', 'quote', 'followup', 'order', 'invoice', 'payment']
+        [
+            'lead', 'deal', 'stage', 'approval', 'quote', 'followup', 'contract', 'order',
+            'invoice', 'payment'
+        ]
     ) }}
 ),
 
