@@ -11,8 +11,9 @@ Planted truths (SimConfig knobs):
   offer and resubmits, and the resubmission is approved before the revised quote is sent. A
   lost deal whose last quote needed approval may end with a rejected request for a deeper
   discount (`rescue_request_share`) just before it is lost.
-- Every deal that is eventually won had a contract sent after its last quote and signed just
-  before the win; signatures take `contract_sign_median_days`, except in
+- Every deal that is eventually won had a contract sent after its last quote, once it reached
+  Negotiation or Contract Sent (won straight from the proposal: just before the win), and
+  signed just before the win; signatures take `contract_sign_median_days`, except in
   `slow_signature_region` (`slow_signature_median_days`). A lost deal that reached the
   Contract Sent stage had its contract sent, never signed.
 
@@ -33,6 +34,7 @@ from l2c_demo.simulator.model import Deal, Rep, World
 
 HOUR = 3600
 CONTRACT_STAGE = "Contract Sent"
+CLOSING_STAGES = ("Negotiation", CONTRACT_STAGE)
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,17 @@ def _contract_times(cfg: SimConfig, deal: Deal, after: int) -> tuple[int, int | 
     rng = random.Random(f"contract-{cfg.seed}-{deal.id}")
     if deal.final_won_time is not None:
         won = deal.final_won_time
+        # the contract goes out once the deal is in its closing stages (negotiation or the
+        # contract stage), as a sales team does: never while it is still at the proposal
+        closing = [
+            ch.ts
+            for ch in deal.flow
+            if ch.field_key == "stage_id"
+            and STAGE_NAMES[ch.new][1] in CLOSING_STAGES
+            and ch.ts < won
+        ]
+        # a deal won straight from the proposal gets its contract at the last moment
+        after = max(after, min(closing) if closing else won - 2 * DAY)
         slow = deal.region == cfg.slow_signature_region
         median = cfg.slow_signature_median_days if slow else cfg.contract_sign_median_days
         signed = won - int(rng.uniform(0.5, 4.0) * HOUR)
