@@ -138,6 +138,7 @@ def raw_table_suite(schema: str, table: RawTable) -> Suite:
             *(_between_ts(c) for c in table.timestamps),
             *(_between_unix(c) for c in table.unix_timestamps),
         ],
+        required=table.required,
     )
 
 

@@ -51,6 +51,8 @@ class RawTable:
     accepted_values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # column -> SQL type to cast to before checking (e.g. a decimal stored as text)
     casts: Mapping[str, str] = field(default_factory=dict)
+    # False: the table may be absent (an account that never used the feature); not checked then
+    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,41 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
                 },
             ),
             _t("charges", "id", unix_timestamps=["created"], non_negative=["amount"]),
+            _t(
+                "subscriptions",
+                "id",
+                unix_timestamps=["created", "start_date"],
+                not_null=["customer"],
+                accepted_values={
+                    "status": (
+                        "incomplete",
+                        "incomplete_expired",
+                        "trialing",
+                        "active",
+                        "past_due",
+                        "canceled",
+                        "unpaid",
+                        "paused",
+                    ),
+                },
+                required=False,  # Stripe Billing unused: no subscriptions
+            ),
+            _t(
+                "refunds",
+                "id",
+                unix_timestamps=["created"],
+                non_negative=["amount"],
+                required=False,
+            ),
+            _t(
+                "credit_notes",
+                "id",
+                unix_timestamps=["created"],
+                not_null=["invoice"],
+                non_negative=["amount"],
+                accepted_values={"status": ("issued", "void")},
+                required=False,
+            ),
         ),
         "",
     ),
