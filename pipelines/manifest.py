@@ -109,7 +109,16 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
         "finance",
         "Stripe",
         "pipelines.stripe:stripe_source",
-        ("customers", "invoices", "payments"),
+        (
+            "customers",
+            "invoices",
+            "payments",
+            "subscriptions",
+            "invoice_billing",
+            "payment_failures",
+            "refunds",
+            "credit_notes",
+        ),
         (
             _t(
                 "invoices",

@@ -183,7 +183,10 @@ def stripe_source(
             "invoices", {}, lambda row: row.get("status") in CHANGEABLE_INVOICE_STATUSES
         )
 
-    @dlt.resource(name="subscriptions", primary_key="id", write_disposition="merge")
+    # one level deeper than the source: an item's price.recurring.interval stays a column
+    @dlt.resource(
+        name="subscriptions", primary_key="id", write_disposition="merge", max_table_nesting=3
+    )
     def subscriptions() -> Iterator[Any]:
         # the list leaves out canceled subscriptions unless asked for every status
         yield from reread(

@@ -3,7 +3,8 @@
 
 with events as (
     {{ union_event_families(
-        ['lead', 'deal', 'stage', 'quote', 'followup', 'order', 'invoice', 'payment']
+        ['lead', 'deal', 'stage', 'quote', 'followup', 'order', 'invoice', 'payment',
+         'subscription', 'collection']
     ) }}
 ),
 
