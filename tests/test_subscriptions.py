@@ -417,3 +417,62 @@ def test_refund_reasons_recomputed_from_the_payloads(built: Built) -> None:
         "share_of_type, amount_rate from marts.refund_reasons",
     )
     assert settled(mart) == settled(expected)
+
+
+def test_mrr_movements_recomputed_from_the_payloads(built: Built) -> None:
+    raw = Payloads(built.company)
+    subs = [
+        (
+            s["customer"],
+            s["start_date"],
+            s["ended_at"],
+            _round(_mrr_minor(s) * raw.fx.rate(s["currency"], _day(s["start_date"]))),
+        )
+        for s in raw.stripe.subscriptions
+    ]
+    as_of = built.company.as_of_unix
+    first = datetime.fromtimestamp(min(start for _, start, _, _ in subs), tz=timezone.utc)
+    month = datetime(first.year, first.month, 1, tzinfo=timezone.utc)
+    previous: dict[str, int] = {}
+    ever: set[str] = set()
+    expected = []
+    while (end := _add_months(int(month.timestamp()), 1)) <= as_of:
+        now: dict[str, int] = {}
+        for customer, start, ended, mrr in subs:
+            if start < end and (ended is None or ended >= end):
+                now[customer] = now.get(customer, 0) + mrr
+        moves = dict.fromkeys(("new", "expansion", "reactivation", "contraction", "churn"), 0)
+        for customer in set(now) | set(previous):
+            before, after = previous.get(customer, 0), now.get(customer, 0)
+            if before == 0 and after > 0:
+                moves["reactivation" if customer in ever else "new"] += after
+            elif before > 0 and after == 0:
+                moves["churn"] += before
+            elif after > before:
+                moves["expansion"] += after - before
+            elif after < before:
+                moves["contraction"] += before - after
+        starting, ending = sum(previous.values()), sum(now.values())
+        assert ending == starting + sum(moves.values()) - 2 * (
+            moves["contraction"] + moves["churn"]
+        )
+        expected.append(
+            (
+                month.date(),
+                starting / 100,
+                *(moves[k] / 100 for k in ("new", "expansion", "reactivation")),
+                *(moves[k] / 100 for k in ("contraction", "churn")),
+                ending / 100,
+                sum(1 for v in now.values() if v > 0),
+            )
+        )
+        ever |= {c for c, v in now.items() if v > 0}
+        previous = now
+        month = datetime.fromtimestamp(end, tz=timezone.utc)
+    assert any(row[3] for row in expected) and any(row[6] for row in expected)
+    mart = query(
+        built.db,
+        "select month_start, starting_mrr, new_mrr, expansion_mrr, reactivation_mrr, "
+        "contraction_mrr, churn_mrr, ending_mrr, paying_customers from marts.mrr_movements",
+    )
+    assert settled(mart) == settled(expected)
