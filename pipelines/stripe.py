@@ -149,7 +149,9 @@ def stripe_source(
         for page in _pages(client, "/v1/customers", {"limit": limit}):
             yield from emit(SYSTEM, SPECS["customers"], page)
 
-    def reread(name: str, params: dict[str, Any], changeable: Callable[[Any], bool]) -> Any:
+    def reread(
+        name: str, params: dict[str, Any], changeable: Callable[[Any], bool]
+    ) -> Iterator[Any]:
         """Rows of a list of mutable objects, from the stored watermark: the creation time of
         the oldest object still changeable (or rejected) at the last run, else the newest."""
         state = dlt.current.resource_state()
