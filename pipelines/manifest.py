@@ -66,6 +66,16 @@ ENTITY_ACTIVITIES: Mapping[str, tuple[str, ...]] = {
     "contracts": ("Contract Sent", "Contract Signed"),
 }
 APPROVALS = ENTITY_ACTIVITIES["approval_steps"]
+# Stripe Billing: subscriptions, collections (failed payments, write-offs), refunds, credit notes
+AFTER_THE_SALE = (
+    "Subscription Started",
+    "Subscription Renewed",
+    "Subscription Cancelled",
+    "Payment Failed",
+    "Invoice Written Off",
+    "Refund Issued",
+    "Credit Note Issued",
+)
 CONTRACTS = ENTITY_ACTIVITIES["contracts"]
 
 
@@ -122,7 +132,16 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
         "finance",
         "Stripe",
         "pipelines.stripe:stripe_source",
-        ("customers", "invoices", "payments"),
+        (
+            "customers",
+            "invoices",
+            "payments",
+            "subscriptions",
+            "invoice_billing",
+            "payment_failures",
+            "refunds",
+            "credit_notes",
+        ),
         "",
         observes=(
             "Invoice Created",
@@ -130,6 +149,7 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
             "Payment Received",
             "Invoice Paid",
             "Invoice Voided",
+            *AFTER_THE_SALE,
         ),
     ),
     SourceSystem(

@@ -1,11 +1,15 @@
-"""Stripe source: customers, invoices and charges (`starting_after`/`has_more` paging).
+"""Stripe source: customers, invoices, charges (successful and failed payment attempts),
+subscriptions (with their items), refunds and credit notes (`starting_after`/`has_more` paging).
 
-Stripe has no "updated since" filter, so:
+Stripe has no "updated since" filter, and its Events API keeps only 30 days, so the objects
+themselves are read:
 - invoices are re-read from a watermark: the creation time of the oldest invoice that was
   still changeable (draft/open/uncollectible) at the last run, or the newest creation time
   seen when none was. Paid and void invoices are final, so nothing that can change is missed;
-- charges are read incrementally on `created` with a look-back window (refunds touch
-  recent charges);
+- subscriptions likewise (every status, `status=all`): from the oldest one not yet ended
+  (canceled or incomplete_expired are final);
+- charges, refunds and credit notes are read incrementally on `created` with a look-back
+  window (refunds touch recent charges; a refund or credit note may change status soon after);
 - customers are re-read in full (small, mutable).
 Everything merges on Stripe's id, so re-reading never duplicates.
 
@@ -20,7 +24,7 @@ after another (`starting_after` needs the previous page).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import dlt
@@ -44,6 +48,7 @@ from pipelines.validation import (
 
 SYSTEM = "stripe"
 CHANGEABLE_INVOICE_STATUSES = ("draft", "open", "uncollectible")
+ENDED_SUBSCRIPTION_STATUSES = ("canceled", "incomplete_expired")
 
 SPECS: dict[str, RowSpec] = {
     "customers": RowSpec("customers", {"id": REQ_ID, "created": REQ_UNIX_CURSOR}),
@@ -71,6 +76,31 @@ SPECS: dict[str, RowSpec] = {
             "created": REQ_UNIX_CURSOR,
             "amount": REQ_MINOR,
             "amount_refunded": OPT_MINOR,
+        },
+    ),
+    "subscriptions": RowSpec(
+        "subscriptions",
+        {
+            "id": REQ_ID,
+            "customer": REQ_ID,
+            "created": REQ_UNIX_CURSOR,
+            "start_date": OPT_UNIX,
+            "canceled_at": OPT_UNIX,
+            "ended_at": OPT_UNIX,
+        },
+    ),
+    "refunds": RowSpec(
+        "refunds",
+        {"id": REQ_ID, "created": REQ_UNIX_CURSOR, "amount": REQ_MINOR, "charge": REQ_ID},
+    ),
+    "credit_notes": RowSpec(
+        "credit_notes",
+        {
+            "id": REQ_ID,
+            "invoice": REQ_ID,
+            "created": REQ_UNIX_CURSOR,
+            "amount": REQ_MINOR,
+            "effective_at": OPT_UNIX,
         },
     ),
 }
@@ -119,26 +149,28 @@ def stripe_source(
         for page in _pages(client, "/v1/customers", {"limit": limit}):
             yield from emit(SYSTEM, SPECS["customers"], page)
 
-    @dlt.resource(name="invoices", primary_key="id", write_disposition="merge")
-    def invoices() -> Iterator[Any]:
+    def reread(
+        name: str, params: dict[str, Any], changeable: Callable[[Any], bool]
+    ) -> Iterator[Any]:
+        """Rows of a list of mutable objects, from the stored watermark: the creation time of
+        the oldest object still changeable (or rejected) at the last run, else the newest."""
         state = dlt.current.resource_state()
         watermark = state.get("reread_from_created")
-        params: dict[str, Any] = {"limit": limit}
+        params = {"limit": limit, **params}
         if watermark is not None:
             params["created[gte]"] = watermark
         oldest_changeable: int | None = None
         newest: int | None = None
-        for page in _pages(client, "/v1/invoices", params):
-            checked = split_page(SYSTEM, SPECS["invoices"], page)
+        for page in _pages(client, f"/v1/{name}", params):
+            checked = split_page(SYSTEM, SPECS[name], page)
             rejected = {reject["record_id"] for reject in checked.rejects}
             for row in page:
                 created = _plausible_created(row)
                 if created is None:  # a created in ms or in the future moves nothing
                     continue
                 newest = created if newest is None else max(newest, created)
-                # a rejected invoice is read again until it loads
-                changeable = row.get("status") in CHANGEABLE_INVOICE_STATUSES
-                if changeable or str(row.get("id")) in rejected:
+                # a rejected object is read again until it loads
+                if changeable(row) or str(row.get("id")) in rejected:
                     oldest_changeable = (
                         created if oldest_changeable is None else min(oldest_changeable, created)
                     )
@@ -147,19 +179,49 @@ def stripe_source(
         if next_watermark is not None:
             state["reread_from_created"] = next_watermark
 
-    @dlt.resource(name="charges", primary_key="id", write_disposition="merge")
-    def charges(
-        created=dlt.sources.incremental(  # noqa: B008
-            "created",
-            initial_value=0,
-            lag=charges_lookback_days * 86400,
-            on_cursor_value_missing="include",
-        ),
-    ) -> Iterator[Any]:
-        params: dict[str, Any] = {"limit": limit}
-        if created.start_value:
-            params["created[gte]"] = created.start_value
-        for page in _pages(client, "/v1/charges", params):
-            yield from emit(SYSTEM, SPECS["charges"], page)
+    @dlt.resource(name="invoices", primary_key="id", write_disposition="merge")
+    def invoices() -> Iterator[Any]:
+        yield from reread(
+            "invoices", {}, lambda row: row.get("status") in CHANGEABLE_INVOICE_STATUSES
+        )
 
-    return [customers, invoices, charges]
+    # one level deeper than the source: an item's price.recurring.interval stays a column
+    @dlt.resource(
+        name="subscriptions", primary_key="id", write_disposition="merge", max_table_nesting=3
+    )
+    def subscriptions() -> Iterator[Any]:
+        # the list leaves out canceled subscriptions unless asked for every status
+        yield from reread(
+            "subscriptions",
+            {"status": "all"},
+            lambda row: row.get("status") not in ENDED_SUBSCRIPTION_STATUSES,
+        )
+
+    def created_since(name: str) -> DltResource:
+        """A list read incrementally on `created`, looking back `charges_lookback_days`."""
+
+        @dlt.resource(name=name, primary_key="id", write_disposition="merge")
+        def rows(
+            created=dlt.sources.incremental(  # noqa: B008
+                "created",
+                initial_value=0,
+                lag=charges_lookback_days * 86400,
+                on_cursor_value_missing="include",
+            ),
+        ) -> Iterator[Any]:
+            params: dict[str, Any] = {"limit": limit}
+            if created.start_value:
+                params["created[gte]"] = created.start_value
+            for page in _pages(client, f"/v1/{name}", params):
+                yield from emit(SYSTEM, SPECS[name], page)
+
+        return rows
+
+    return [
+        customers,
+        invoices,
+        created_since("charges"),
+        subscriptions,
+        created_since("refunds"),
+        created_since("credit_notes"),
+    ]

@@ -1,7 +1,8 @@
-"""One small two-CRM warehouse (Pipedrive and Salesforce units billing through Stripe), loaded
-over real HTTP and fully built with dbt, shared by the tests of what analysts take away:
-exports, the HTML report and the semantic layer. Built once per test session, also across
-pytest-xdist workers: the first to get the lock builds it, the others reuse it (read-only)."""
+"""One small two-CRM warehouse (Pipedrive and Salesforce units billing through Stripe, some
+deals sold with a subscription), loaded over real HTTP and fully built with dbt, shared by the
+tests of what analysts take away: exports, the HTML report and the semantic layer. Built once
+per test session, also across pytest-xdist workers: the first to get the lock builds it, the
+others reuse it (read-only)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,11 @@ class AnalystWarehouse:
 
 def _build(work: Path) -> None:
     config = SimConfig(
-        seed=7, n_deals=200, crms=CRMS, crm_weights=tuple(CRM_WEIGHTS[c] for c in CRMS)
+        seed=7,
+        n_deals=200,
+        crms=CRMS,
+        crm_weights=tuple(CRM_WEIGHTS[c] for c in CRMS),
+        subscription_share=0.3,  # as the demo: subscriptions, refunds and credit notes too
     )
     company = DemoCompany(config)
     db = work / "warehouse" / "lead2cash.duckdb"

@@ -22,7 +22,7 @@ V2_LISTS = ["deals", "stages", "pipelines", "persons", "organizations", "product
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[FakeApiServer]:
-    with FakeApiServer(DemoCompany(SimConfig(seed=8, n_deals=300))) as srv:
+    with FakeApiServer(DemoCompany(SimConfig(seed=8, n_deals=300, subscription_share=0.4))) as srv:
         yield srv
 
 
@@ -140,10 +140,14 @@ def test_v1_endpoints(server: FakeApiServer, pd: requests.Session) -> None:
     assert pd.get(f"{base}/v1/deals/999999/flow").status_code == 404
 
 
-@pytest.mark.parametrize("name", ["customers", "invoices", "charges"])
+@pytest.mark.parametrize(
+    "name", ["customers", "invoices", "charges", "subscriptions", "refunds", "credit_notes"]
+)
 def test_stripe_paging(server: FakeApiServer, stripe: requests.Session, name: str) -> None:
     expected = getattr(server.company.stripe_view(), name)
-    rows = _walk_stripe(stripe, f"{server.stripe_url}/v1/{name}", limit=7)
+    every = {"status": "all"} if name == "subscriptions" else {}
+    rows = _walk_stripe(stripe, f"{server.stripe_url}/v1/{name}", limit=2, **every)
+    assert len(rows) > 2  # more than one page
     assert [r["id"] for r in rows] == [r["id"] for r in expected]
     keys = [(r["created"], r["id"]) for r in rows]
     assert keys == sorted(keys, reverse=True)
@@ -165,6 +169,23 @@ def test_stripe_filters(server: FakeApiServer, stripe: requests.Session) -> None
     assert stripe.get(url, params={"limit": 101}).status_code == 400
     one = stripe.get(f"{url}/{view.invoices[0]['id']}").json()
     assert one == view.invoices[0]
+
+
+def test_stripe_subscriptions_list_leaves_out_canceled_ones_unless_asked(
+    server: FakeApiServer, stripe: requests.Session
+) -> None:
+    view = server.company.stripe_view()
+    url = f"{server.stripe_url}/v1/subscriptions"
+    default = _walk_stripe(stripe, url, limit=100)
+    canceled = _walk_stripe(stripe, url, status="canceled", limit=100)
+    assert canceled and all(r["status"] == "canceled" for r in canceled)
+    assert {r["id"] for r in default} == {
+        s["id"] for s in view.subscriptions if s["status"] != "canceled"
+    }
+    assert len(default) + len(canceled) == len(view.subscriptions)
+    assert stripe.get(url, params={"status": "gone"}).status_code == 400
+    failed = _walk_stripe(stripe, f"{server.stripe_url}/v1/charges", limit=100)
+    assert any(c["status"] == "failed" and c["failure_code"] for c in failed)
 
 
 def test_auth_required(server: FakeApiServer) -> None:

@@ -16,7 +16,7 @@ import pytest
 from conftest import query, table_counts
 
 from l2c_demo.fake_api import FakeApiServer, Fault
-from l2c_demo.simulator import DemoCompany
+from l2c_demo.simulator import DemoCompany, SimConfig
 from pipelines.http import fetch_each
 from pipelines.load import LoadError, load_all, load_system
 
@@ -30,7 +30,16 @@ RAW_TO_TRUTH = {
     ("raw_stripe", "invoices"): "invoices",
     ("raw_stripe", "charges"): "charges",
     ("raw_stripe", "customers"): "customers",
+    ("raw_stripe", "subscriptions"): "subscriptions",
+    ("raw_stripe", "refunds"): "refunds",
+    ("raw_stripe", "credit_notes"): "credit_notes",
 }
+
+
+@pytest.fixture
+def company() -> DemoCompany:
+    """The conftest company, selling subscriptions too (so every Stripe list has rows)."""
+    return DemoCompany(SimConfig(seed=7, n_deals=240, subscription_share=0.5))
 
 
 def assert_raw_matches_truth(path: Path, company: DemoCompany) -> None:
@@ -71,6 +80,9 @@ def test_every_resource_pages_and_loads_exactly_once(
         "/stripe/v1/customers",
         "/stripe/v1/invoices",
         "/stripe/v1/charges",
+        "/stripe/v1/subscriptions",
+        "/stripe/v1/refunds",
+        "/stripe/v1/credit_notes",
     ):
         assert paged[endpoint] > 0, f"{endpoint} was never asked for a second page"
     assert any(p.startswith("/pipedrive/v1/deals/") and p.endswith("/flow") for p in paged), (
@@ -83,6 +95,19 @@ def test_every_resource_pages_and_loads_exactly_once(
             f"select count(*) - count(distinct id) from raw_pipedrive.{table}",
         )[0][0]
         assert dupes == 0, table
+    # canceled subscriptions are listed only when asked for every status: they are loaded
+    view = company.stripe_view()
+    stored = dict(query(duckdb_path, "select id, status from raw_stripe.subscriptions"))
+    assert stored == {s["id"]: s["status"] for s in view.subscriptions}
+    assert "canceled" in stored.values()
+    items = query(duckdb_path, "select count(*) from raw_stripe.subscriptions__items__data")
+    assert items == [(len(view.subscriptions),)]
+    failed = query(
+        duckdb_path,
+        "select count(*) from raw_stripe.charges where status = 'failed' "
+        "and failure_code is not null",
+    )
+    assert failed == [(company.ground_truth()["counts"]["failed_charges"],)] != [(0,)]
 
 
 def test_second_load_changes_nothing(
@@ -129,6 +154,27 @@ def test_incremental_load_after_the_company_moves_on(
     assert stored == {i: d["status"] for i, d in now_view.items()}
     stripe_open = dict(query(duckdb_path, "select id, status from raw_stripe.invoices"))
     assert stripe_open == {i["id"]: i["status"] for i in company.stripe_view().invoices}
+    # subscriptions re-read from the oldest one not yet ended: renewed periods, new
+    # cancellations, and refunds of charges of the look-back window are all current
+    view = company.stripe_view()
+    subs = query(
+        duckdb_path,
+        "select s.id, s.status, s.canceled_at, i.current_period_end "
+        "from raw_stripe.subscriptions s join raw_stripe.subscriptions__items__data i "
+        "on i._dlt_parent_id = s._dlt_id",
+    )
+    assert sorted(subs) == sorted(
+        (s["id"], s["status"], s["canceled_at"], s["items"]["data"][0]["current_period_end"])
+        for s in view.subscriptions
+    )
+    refunded = dict(query(duckdb_path, "select id, amount_refunded from raw_stripe.charges"))
+    assert refunded == {c["id"]: c["amount_refunded"] for c in view.charges}
+    attempts = query(
+        duckdb_path, "select id, attempt_count, next_payment_attempt from raw_stripe.invoices"
+    )
+    assert sorted(attempts) == sorted(
+        (i["id"], i["attempt_count"], i["next_payment_attempt"]) for i in view.invoices
+    )
 
 
 def test_recovers_from_429_and_500(
@@ -140,6 +186,9 @@ def test_recovers_from_429_and_500(
     server.add_fault(Fault(path_prefix="/stripe/v1/invoices", status=500, times=2))
     server.add_fault(Fault(path_prefix="/pipedrive/v1/leads", status=503, times=1))
     server.add_fault(Fault(path_prefix="/stripe/v1/charges", delay_seconds=0.3, times=1))
+    server.add_fault(Fault(path_prefix="/stripe/v1/subscriptions", status=429, times=2))
+    server.add_fault(Fault(path_prefix="/stripe/v1/refunds", status=500, times=1))
+    server.add_fault(Fault(path_prefix="/stripe/v1/credit_notes", status=503, times=1))
     load_all(duckdb_path)
     assert_raw_matches_truth(duckdb_path, company)
     statuses = [p for _m, p, _q in server.request_log if p == "/pipedrive/api/v2/deals"]
@@ -160,6 +209,12 @@ def test_malformed_record_goes_to_rejects_with_its_reason(
 ) -> None:
     deal_id = company.pipedrive_view().deals[3]["id"]
     invoice_id = company.stripe_view().invoices[2]["id"]
+    sub_id = company.stripe_view().subscriptions[1]["id"]
+    note_id = company.stripe_view().credit_notes[0]["id"]
+    server.malform(resource="stripe.subscriptions", record_id=sub_id, field="customer", value=None)
+    server.malform(
+        resource="stripe.credit_notes", record_id=note_id, field="amount", value="-three"
+    )
     server.malform(
         resource="pipedrive.deals", record_id=deal_id, field="add_time", value="yesterday"
     )
@@ -176,10 +231,18 @@ def test_malformed_record_goes_to_rejects_with_its_reason(
     assert "add_time" in rejects[0][2] and "yesterday" in rejects[0][2]
     assert '"yesterday"' in rejects[0][3]  # the whole payload is kept
     stripe_rejects = query(
-        duckdb_path, "select resource, record_id, reason from raw_stripe.rejects"
+        duckdb_path, "select resource, record_id, reason from raw_stripe.rejects order by 1"
     )
-    assert stripe_rejects == [("invoices", invoice_id, stripe_rejects[0][2])]
-    assert "amount_due" in stripe_rejects[0][2]
+    assert [(r[0], r[1]) for r in stripe_rejects] == [
+        ("credit_notes", note_id),
+        ("invoices", invoice_id),
+        ("subscriptions", sub_id),
+    ]
+    assert "amount" in stripe_rejects[0][2] and "amount_due" in stripe_rejects[1][2]
+    assert "customer" in stripe_rejects[2][2]
+    stripe_counts = table_counts(duckdb_path, "raw_stripe")
+    assert stripe_counts["subscriptions"] == truth["subscriptions"] - 1
+    assert stripe_counts["credit_notes"] == truth["credit_notes"] - 1
 
     counts = table_counts(duckdb_path, "raw_pipedrive")
     assert counts["deals"] == truth["deals"] - 1
@@ -347,3 +410,28 @@ def test_arrow_tables_fall_back_to_dlt_for_odd_values(
     # a second run merges the same rows again, the odd ones included
     load_all(duckdb_path, ["pipedrive"])
     assert_raw_matches_truth_for(duckdb_path, company, "raw_pipedrive")
+
+
+def test_stripe_schema_drift_adds_a_column_and_keeps_the_rows(
+    server: FakeApiServer, company: DemoCompany, duckdb_path: Path
+) -> None:
+    """A field Stripe starts sending on some subscriptions and refunds becomes a new column;
+    the rows before and after it all stay."""
+    load_system("stripe", duckdb_path)
+    view = company.stripe_view()
+    sub_id, refund_id = view.subscriptions[0]["id"], view.refunds[0]["id"]
+    server.malform(
+        resource="stripe.subscriptions", record_id=sub_id, field="description", value="Seats"
+    )
+    server.malform(
+        resource="stripe.refunds", record_id=refund_id, field="instructions_email", value="x@y.z"
+    )
+    company.advance(days=20)
+    load_system("stripe", duckdb_path)
+    assert_raw_matches_truth_for(duckdb_path, company, "raw_stripe")
+    assert query(
+        duckdb_path, "select id from raw_stripe.subscriptions where description is not null"
+    ) == [(sub_id,)]
+    assert query(
+        duckdb_path, "select id from raw_stripe.refunds where instructions_email is not null"
+    ) == [(refund_id,)]

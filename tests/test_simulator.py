@@ -282,3 +282,33 @@ def test_approval_threshold_is_the_discount_policy_seed() -> None:
             if r["is_above_policy"] == "true"
         ]
     assert min(above) == SimConfig().approval_threshold_pct
+
+
+def test_subscriptions_add_to_the_company_and_plant_their_effects() -> None:
+    """Selling subscriptions leaves the rest of the company as it was (its own random stream)
+    and plants the churn-heavy product and the poor-recovery region in the ground truth."""
+    plain = DemoCompany(SimConfig(seed=11, n_deals=600))
+    subs = DemoCompany(SimConfig(seed=11, n_deals=600, subscription_share=0.6))
+    assert plain.pipedrive_view().deals == subs.pipedrive_view().deals
+    one_off = {i["id"]: i["total"] for i in subs.stripe_view().invoices if not i["subscription"]}
+    assert one_off == {i["id"]: i["total"] for i in plain.stripe_view().invoices}
+    assert not plain.stripe_view().subscriptions
+    truth = subs.ground_truth()
+    params = truth["params"]
+    due: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for sub in truth["subscriptions"]:
+        churned = sub["cancel_reason"] == "cancellation_requested" and sub["ended_at"]
+        due[sub["product"]][0] += bool(churned)
+        due[sub["product"]][1] += len(sub["renewals"]) + bool(churned)
+    churn = {product: lost / n for product, (lost, n) in due.items() if n}
+    assert max(churn, key=churn.__getitem__) == params["churn_heavy_product"]
+    outcome: dict[str, dict[str, bool]] = defaultdict(dict)
+    for failed in truth["failed_payments"]:
+        if failed["recovered_at"] or failed["written_off_at"]:
+            outcome[failed["region"]][failed["invoice_id"]] = failed["recovered_at"] is not None
+    recovery = {r: statistics.mean(v.values()) for r, v in outcome.items() if len(v) >= 3}
+    assert min(recovery, key=recovery.__getitem__) == params["poor_recovery_region"]
+    # every refund and credit note is of a paid subscription invoice, after its payment
+    paid = {i["id"]: i["paid_at"] for i in truth["invoices"] if i["subscription_id"]}
+    for doc in truth["refunds"] + truth["credit_notes"]:
+        assert paid[doc["invoice_id"]] is not None and doc["created"] > paid[doc["invoice_id"]]

@@ -44,6 +44,9 @@ from l2c_demo.zendesk_sell_schedule import history_config, run_history_loads
 # Zendesk Sell history: weekly scheduled loads over the last weeks before the final load
 ZENDESK_LOADS = 12
 ZENDESK_EVERY_DAYS = 7.0
+# share of won deals the demo company also sells a Stripe subscription with (renewals, churn,
+# failed payments, refunds and credit notes: the finance marts)
+SUBSCRIPTION_SHARE = 0.3
 
 
 def dbt_vars(company: DemoCompany) -> dict[str, Any]:
@@ -103,7 +106,13 @@ def _run(
 ) -> tuple[DemoCompany, RefreshResult]:
     started = step(f"Demo company: {deals:,} deals, seed {seed}, CRMs: {', '.join(crms)}")
     weights = tuple(CRM_WEIGHTS.get(c, 0.1) for c in crms)
-    config = SimConfig(seed=seed, n_deals=deals, crms=tuple(crms), crm_weights=weights)
+    config = SimConfig(
+        seed=seed,
+        n_deals=deals,
+        crms=tuple(crms),
+        crm_weights=weights,
+        subscription_share=SUBSCRIPTION_SHARE,
+    )
     history = "zendesk_sell" in crms
     if history:  # start earlier: Zendesk Sell stage history comes from scheduled loads
         config = history_config(config, ZENDESK_LOADS, ZENDESK_EVERY_DAYS)

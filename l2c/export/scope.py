@@ -36,6 +36,9 @@ OBJECT_TYPES: tuple[str, ...] = (
     "order",
     "invoice",
     "payment",
+    "subscription",
+    "refund",
+    "credit_note",
 )
 
 

@@ -9,6 +9,7 @@ summary as (
         count(*) as invoices_count,
         sum(case when link_method = 'metadata' then 1 else 0 end) as linked_by_metadata,
         sum(case when link_method = 'rule' then 1 else 0 end) as linked_by_rule,
+        sum(case when link_method = 'subscription' then 1 else 0 end) as linked_by_subscription,
         sum(case when link_method is null then 1 else 0 end) as unlinked
     from invoices
     group by source_system
@@ -21,8 +22,9 @@ final as (
         cast(linked_by_metadata as {{ dbt.type_bigint() }}) as linked_by_metadata,
         cast(linked_by_rule as {{ dbt.type_bigint() }}) as linked_by_rule,
         cast(unlinked as {{ dbt.type_bigint() }}) as unlinked,
+        cast(linked_by_subscription as {{ dbt.type_bigint() }}) as linked_by_subscription,
         cast(
-            1.0 * (linked_by_metadata + linked_by_rule) / invoices_count
+            1.0 * (linked_by_metadata + linked_by_subscription + linked_by_rule) / invoices_count
             as {{ type_double() }}
         ) as share_linked
     from summary

@@ -1,5 +1,6 @@
 -- Object-to-object relations (account -> lead / deal, lead -> deal -> quote / order,
--- deal -> invoice, invoice -> payment),
+-- deal -> invoice, invoice -> payment; after the sale: deal -> subscription -> invoice,
+-- invoice -> failed payment attempt / credit note, payment -> refund),
 -- kept apart from the log so it can be exported object-centric (OCEL 2.0) and re-cased.
 -- source_system is the system of the record that carries the reference (the `to` object).
 with leads as (
@@ -25,6 +26,27 @@ orders as (
 payments as (
     select * from {{ ref('int_payments_unioned') }}
     where is_successful
+),
+
+subscriptions as (
+    select * from {{ ref('int_subscriptions_unioned') }}
+),
+
+billing as (
+    select * from {{ ref('int_invoice_billing_unioned') }}
+    where subscription_key is not null
+),
+
+payment_failures as (
+    select * from {{ ref('int_payment_failures_unioned') }}
+),
+
+refunds as (
+    select * from {{ ref('int_refunds_unioned') }}
+),
+
+credit_notes as (
+    select * from {{ ref('int_credit_notes_unioned') }}
 ),
 
 account_lead as (
@@ -125,6 +147,81 @@ invoice_payment as (
             and payments.source_system = invoices.source_system
 ),
 
+deal_subscription as (
+    select
+        'deal' as from_object_type,
+        deals.deal_key as from_object_id,
+        'subscription' as to_object_type,
+        subscriptions.subscription_key as to_object_id,
+        'subscribed_as' as relation,
+        subscriptions.source_system,
+        cast(null as {{ dbt.type_string() }}) as link_method
+    from subscriptions
+    inner join deals
+        on subscriptions.crm_deal_key = deals.deal_key
+),
+
+subscription_invoice as (
+    select
+        'subscription' as from_object_type,
+        billing.subscription_key as from_object_id,
+        'invoice' as to_object_type,
+        billing.invoice_key as to_object_id,
+        'billed_by' as relation,
+        billing.source_system,
+        cast(null as {{ dbt.type_string() }}) as link_method
+    from billing
+    inner join subscriptions
+        on
+            billing.subscription_key = subscriptions.subscription_key
+            and billing.source_system = subscriptions.source_system
+),
+
+invoice_failed_payment as (
+    select
+        'invoice' as from_object_type,
+        invoices.invoice_key as from_object_id,
+        'payment' as to_object_type,
+        payment_failures.payment_key as to_object_id,
+        'attempted_by' as relation,
+        payment_failures.source_system,
+        cast(null as {{ dbt.type_string() }}) as link_method
+    from payment_failures
+    inner join invoices
+        on
+            payment_failures.invoice_key = invoices.invoice_key
+            and payment_failures.source_system = invoices.source_system
+),
+
+payment_refund as (
+    select
+        'payment' as from_object_type,
+        refunds.payment_key as from_object_id,
+        'refund' as to_object_type,
+        refunds.refund_key as to_object_id,
+        'refunded_by' as relation,
+        refunds.source_system,
+        cast(null as {{ dbt.type_string() }}) as link_method
+    from refunds
+    where refunds.payment_key is not null
+),
+
+invoice_credit_note as (
+    select
+        'invoice' as from_object_type,
+        invoices.invoice_key as from_object_id,
+        'credit_note' as to_object_type,
+        credit_notes.credit_note_key as to_object_id,
+        'credited_by' as relation,
+        credit_notes.source_system,
+        cast(null as {{ dbt.type_string() }}) as link_method
+    from credit_notes
+    inner join invoices
+        on
+            credit_notes.invoice_key = invoices.invoice_key
+            and credit_notes.source_system = invoices.source_system
+),
+
 relations as (
     select * from account_lead
     union all
@@ -139,6 +236,16 @@ relations as (
     select * from deal_order
     union all
     select * from invoice_payment
+    union all
+    select * from deal_subscription
+    union all
+    select * from subscription_invoice
+    union all
+    select * from invoice_failed_payment
+    union all
+    select * from payment_refund
+    union all
+    select * from invoice_credit_note
 ),
 
 identified as (

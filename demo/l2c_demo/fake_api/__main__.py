@@ -35,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pipedrive-daily-tokens", type=int, default=None, help="Pipedrive daily token budget"
     )
+    parser.add_argument(
+        "--subscription-share",
+        type=float,
+        default=0.0,
+        help="share of won deals also sold a Stripe subscription (0: none)",
+    )
     args = parser.parse_args(argv)
     weights = tuple(1.0 if args.equal_weights else CRM_WEIGHTS.get(c, 0.1) for c in args.crms)
     daily = (
@@ -42,7 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     network = NetworkSettings(args.latency, args.limits, daily=daily)
     company = DemoCompany(
-        SimConfig(seed=args.seed, n_deals=args.deals, crms=tuple(args.crms), crm_weights=weights)
+        SimConfig(
+            seed=args.seed,
+            n_deals=args.deals,
+            crms=tuple(args.crms),
+            crm_weights=weights,
+            subscription_share=args.subscription_share,
+        )
     )
     server = FakeApiServer(
         company,

@@ -11,12 +11,36 @@ from l2c_demo.fake_api.responses import ApiError, Response, int_param
 from l2c_demo.simulator.views import Record, StripeView
 
 Patch = Callable[[str, list[Record]], list[Record]]
-RESOURCES = {"customers": "customer", "invoices": "invoice", "charges": "charge"}
+RESOURCES = {
+    "customers": "customer",
+    "invoices": "invoice",
+    "charges": "charge",
+    "subscriptions": "subscription",
+    "refunds": "refund",
+    "credit_notes": "credit note",
+}
 FILTERS = {
     "customers": ("email",),
-    "invoices": ("status", "customer"),
+    "invoices": ("status", "customer", "subscription"),
     "charges": ("customer", "invoice", "payment_intent"),
+    "subscriptions": ("status", "customer"),
+    "refunds": ("charge", "payment_intent"),
+    "credit_notes": ("customer", "invoice"),
 }
+# GET /v1/subscriptions lists the subscriptions that are not canceled unless asked for a
+# status: `status=all` lists every one, `status=canceled` the ended ones.
+SUBSCRIPTION_STATUSES = (
+    "active",
+    "past_due",
+    "unpaid",
+    "canceled",
+    "incomplete",
+    "incomplete_expired",
+    "trialing",
+    "paused",
+    "all",
+    "ended",
+)
 
 
 def _int(query: dict[str, str], name: str) -> int | None:
@@ -107,7 +131,9 @@ class StripeApi:
         by_id = {r["id"]: r for r in rows}
         filtered = _created_filter(rows, query)
         for field in FILTERS[name]:
-            if query.get(field):
+            if name == "subscriptions" and field == "status":
+                filtered = _subscription_status(filtered, query.get("status"))
+            elif query.get(field):
                 filtered = [r for r in filtered if r.get(field) == query[field]]
         if not after and not before:
             result_set = _ResultSet.of(filtered)
@@ -128,6 +154,18 @@ class StripeApi:
         else:
             page, has_more = filtered[:limit], len(filtered) > limit
         return _list(name, page, has_more, patch)
+
+
+def _subscription_status(rows: list[Record], status: str | None) -> list[Record]:
+    if status and status not in SUBSCRIPTION_STATUSES:
+        raise ApiError(400, f"Invalid status: must be one of {', '.join(SUBSCRIPTION_STATUSES)}")
+    if status == "all":
+        return rows
+    if status == "ended":
+        return [r for r in rows if r["status"] in ("canceled", "incomplete_expired")]
+    if status:
+        return [r for r in rows if r["status"] == status]
+    return [r for r in rows if r["status"] not in ("canceled", "incomplete_expired")]
 
 
 def _list(name: str, page: list[Record], has_more: bool, patch: Patch) -> Response:

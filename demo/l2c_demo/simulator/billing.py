@@ -123,6 +123,7 @@ class _Biller:
 
     def _settle(self, inv: Invoice, region: str, amount: int) -> None:
         rng, cfg = self.rng, self.cfg
+        assert inv.due_date is not None
         if rng.random() < cfg.uncollectible_share:
             inv.uncollectible_at = inv.due_date + int(rng.uniform(60, 120) * DAY)
             return
@@ -149,11 +150,18 @@ def build_billing(
     for deal in won:
         biller.bill(deal)
     customers = {c.id: c for c in biller.customers.values()}
-    for inv in biller.invoices:
-        cust = customers[inv.customer_id]
+    number_invoices(list(customers.values()), biller.invoices)
+    return sorted(customers.values(), key=lambda c: c.created), biller.invoices
+
+
+def number_invoices(customers: list[Customer], invoices: list[Invoice]) -> None:
+    """Per-customer invoice numbers in finalization order; customers created before their first
+    invoice."""
+    by_id = {c.id: c for c in customers}
+    for inv in invoices:
+        cust = by_id[inv.customer_id]
         cust.created = min(cust.created, inv.created - 3600)
     seq: dict[str, int] = {}
-    for inv in sorted(biller.invoices, key=lambda i: (i.finalized_at, i.id)):
+    for inv in sorted(invoices, key=lambda i: (i.finalized_at, i.id)):
         seq[inv.customer_id] = seq.get(inv.customer_id, 0) + 1
-        inv.number = f"{customers[inv.customer_id].number_prefix}-{seq[inv.customer_id]:04d}"
-    return sorted(customers.values(), key=lambda c: c.created), biller.invoices
+        inv.number = f"{by_id[inv.customer_id].number_prefix}-{seq[inv.customer_id]:04d}"

@@ -80,6 +80,21 @@ class SimConfig:
     contract_sign_median_days: float = 3.0
     slow_signature_region: str = "North America"
     slow_signature_median_days: float = 12.0
+    # subscriptions (0 = none: the company sells one-off deals only). A won deal is sold with a
+    # subscription with this probability; it bills a recurring product automatically, renews
+    # or churns at each term end, and its failed payments are retried (see subscriptions.py)
+    subscription_share: float = 0.0
+    monthly_share: float = 0.55  # the rest bill yearly; yearly ones may commit to 2-3 years
+    churn_heavy_product: str = "Analytics Module"
+    churn_heavy_probability: float = 0.55  # per term end, vs churn_probability otherwise
+    churn_probability: float = 0.10
+    payment_failure_share: float = 0.12  # first attempt of a subscription invoice fails
+    poor_recovery_region: str = "LATAM"
+    poor_recovery_retry_success: float = 0.15  # per retry, vs retry_success otherwise
+    retry_success: float = 0.65
+    retry_days: tuple[int, ...] = (3, 5, 7)  # days between attempts after a failure
+    refund_share: float = 0.04  # of paid subscription invoices
+    credit_note_share: float = 0.05
 
     # business units: each customer account (org) is sold to by one unit, with its own CRM and
     # reps (rep i works in crms[i % len(crms)]); every unit bills through Stripe.

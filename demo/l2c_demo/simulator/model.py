@@ -156,6 +156,29 @@ class Charge:
     payment_intent: str
     amount: int
     created: int
+    failure_code: str | None = None  # set: a failed payment attempt
+
+
+@dataclass
+class Refund:
+    id: str
+    charge_id: str
+    payment_intent: str
+    invoice_id: str
+    amount: int
+    created: int
+    reason: str  # duplicate | fraudulent | requested_by_customer
+
+
+@dataclass
+class CreditNote:
+    id: str
+    number: str
+    invoice_id: str
+    customer_id: str
+    amount: int
+    created: int
+    reason: str  # duplicate | fraudulent | order_change | product_unsatisfactory
 
 
 @dataclass
@@ -166,7 +189,7 @@ class Invoice:
     currency: str
     created: int
     finalized_at: int
-    due_date: int
+    due_date: int | None
     lines: list[tuple[str, int, str, int]]  # (line id, amount, description, quantity)
     discount_cents: int
     discount_id: str | None
@@ -176,6 +199,10 @@ class Invoice:
     uncollectible_at: int | None = None
     charges: list[Charge] = field(default_factory=list)
     number: str = ""
+    # subscription invoices (charged automatically, no due date)
+    subscription_id: str | None = None
+    billing_reason: str = "manual"
+    period: tuple[int, int] | None = None  # service period (start, end) of a subscription line
 
     @property
     def total(self) -> int:
@@ -196,6 +223,33 @@ class Customer:
 
 
 @dataclass
+class Subscription:
+    """A Stripe subscription sold by a won deal: one item (a recurring product), billed every
+    `interval` (month or year) for terms of `term_months`; at each term end it renews or ends."""
+
+    id: str
+    item_id: str
+    deal_id: int
+    customer_id: str
+    currency: str
+    product_index: int
+    unit_amount: int  # minor units per billing period
+    quantity: int
+    interval: str  # month | year
+    term_months: int
+    start: int
+    renewals: list[int] = field(default_factory=list)  # term ends passed while active
+    canceled_at: int | None = None  # cancellation requested (or forced by failed payments)
+    ended_at: int | None = None
+    cancel_reason: str | None = None  # cancellation_requested | payment_failed
+    feedback: str | None = None
+
+    @property
+    def period_months(self) -> int:
+        return 1 if self.interval == "month" else 12
+
+
+@dataclass
 class World:
     """Everything the company ever does, before rendering as of a date."""
 
@@ -211,3 +265,6 @@ class World:
     discount_field_key: str
     base_time: int  # creation time of the account (users, pipelines, products)
     params: dict[str, Any]
+    subscriptions: list[Subscription] = field(default_factory=list)
+    refunds: list[Refund] = field(default_factory=list)
+    credit_notes: list[CreditNote] = field(default_factory=list)

@@ -8,7 +8,7 @@ from typing import Any
 
 from l2c_demo.simulator import clock
 from l2c_demo.simulator.approvals import ApprovalRequest, Contract
-from l2c_demo.simulator.catalog import PIPELINES
+from l2c_demo.simulator.catalog import PIPELINES, PRODUCTS
 from l2c_demo.simulator.clock import DAY
 from l2c_demo.simulator.config import SimConfig
 from l2c_demo.simulator.crms import CRMS, case_id
@@ -26,6 +26,8 @@ def planted_params(world: World, cfg: SimConfig) -> dict[str, Any]:
         high_discount_rep_id=cfg.high_discount_rep_index + 1,
         slow_paying_region=cfg.slow_paying_region,
         slow_handoff_pipeline=cfg.slow_handoff_pipeline,
+        churn_heavy_product=cfg.churn_heavy_product,
+        poor_recovery_region=cfg.poor_recovery_region,
         follow_up_days=cfg.follow_up_days,
         approval_threshold_pct=cfg.approval_threshold_pct,
         slow_signature_region=cfg.slow_signature_region,
@@ -97,7 +99,8 @@ def _deal_truth(
 
 def _invoice_truth(inv: Invoice, deal: Deal, rec: Record) -> Record:
     paid_at = rec["status_transitions"]["paid_at"]
-    late = None if paid_at is None else round((paid_at - inv.due_date) / DAY, 3)
+    due = inv.due_date
+    late = None if paid_at is None or due is None else round((paid_at - due) / DAY, 3)
     return {
         "id": inv.id,
         "deal_id": inv.deal_id,
@@ -110,6 +113,9 @@ def _invoice_truth(inv: Invoice, deal: Deal, rec: Record) -> Record:
         "partial_payments": len(inv.charges) > 1,
         "voided": rec["status"] == "void",
         "region": deal.region,
+        "subscription_id": inv.subscription_id,
+        "billing_reason": inv.billing_reason,
+        "written_off_at": rec["status_transitions"]["marked_uncollectible_at"],
     }
 
 
@@ -229,6 +235,10 @@ def build_truth(
         ),
         "charges": len(stripe.charges),
         "customers": len(stripe.customers),
+        "subscriptions": len(stripe.subscriptions),
+        "refunds": len(stripe.refunds),
+        "credit_notes": len(stripe.credit_notes),
+        "failed_charges": sum(1 for c in stripe.charges if c["status"] == "failed"),
     }
     return {
         "seed": cfg.seed,
@@ -281,4 +291,95 @@ def build_truth(
             for c in contracts
             if c.visible(as_of)
         ],
+        **after_the_sale(world, states, stripe, as_of),
+    }
+
+
+def after_the_sale(
+    world: World, states: dict[int, DealState], stripe: StripeView, as_of: int
+) -> dict[str, list[Record]]:
+    """Subscriptions (renewals and cancellations), failed payments (recovered or written off),
+    refunds and credit notes visible at as_of: times are unix seconds, amounts minor units."""
+    deals = {d.id: d for d in world.deals}
+    visible = {r["id"] for r in stripe.subscriptions}
+    sub_rows: list[Record] = []
+    for sub in world.subscriptions:
+        if sub.id not in visible:
+            continue
+        deal = deals[sub.deal_id]
+        sub_rows.append(
+            {
+                "id": sub.id,
+                "deal_case_id": case_id(deal.crm, deal.id),
+                "region": deal.region,
+                "owner_id": states[deal.id].owner_id,
+                "product": PRODUCTS[sub.product_index][0],
+                "interval": sub.interval,
+                "term_months": sub.term_months,
+                "start": sub.start,
+                "renewals": [t for t in sub.renewals if t <= as_of],
+                "canceled_at": sub.canceled_at if (sub.canceled_at or as_of + 1) <= as_of else None,
+                "ended_at": sub.ended_at if (sub.ended_at or as_of + 1) <= as_of else None,
+                "cancel_reason": sub.cancel_reason
+                if (sub.canceled_at or as_of + 1) <= as_of
+                else None,
+            }
+        )
+    failed: list[Record] = []
+    write_offs: list[Record] = []
+    for inv in world.invoices:
+        if inv.created > as_of:
+            continue
+        deal = deals[inv.deal_id]
+        paid = inv.paid_at if (inv.paid_at or as_of + 1) <= as_of else None
+        off = inv.uncollectible_at if (inv.uncollectible_at or as_of + 1) <= as_of else None
+        if off is not None and paid is None:
+            write_offs.append(
+                {"invoice_id": inv.id, "at": off, "amount": inv.total, "region": deal.region}
+            )
+        for ch in inv.charges:
+            if ch.failure_code is not None and ch.created <= as_of:
+                failed.append(
+                    {
+                        "charge_id": ch.id,
+                        "invoice_id": inv.id,
+                        "subscription_id": inv.subscription_id,
+                        "deal_case_id": case_id(deal.crm, deal.id),
+                        "region": deal.region,
+                        "created": ch.created,
+                        "amount": ch.amount,
+                        "failure_code": ch.failure_code,
+                        "recovered_at": paid,
+                        "written_off_at": off,
+                    }
+                )
+    refunds = [
+        {
+            "id": r.id,
+            "charge_id": r.charge_id,
+            "invoice_id": r.invoice_id,
+            "created": r.created,
+            "amount": r.amount,
+            "reason": r.reason,
+        }
+        for r in world.refunds
+        if r.created <= as_of
+    ]
+    notes = [
+        {
+            "id": n.id,
+            "invoice_id": n.invoice_id,
+            "created": n.created,
+            "amount": n.amount,
+            "reason": n.reason,
+        }
+        for n in world.credit_notes
+        if n.created <= as_of
+    ]
+    return {
+        "subscriptions": sub_rows,
+        "failed_payments": failed,
+        "write_offs": write_offs,
+        "refunds": refunds,
+        "credit_notes": notes,
     }

@@ -39,3 +39,6 @@ class StripeView:
     customers: list[Record] = field(default_factory=list)
     invoices: list[Record] = field(default_factory=list)
     charges: list[Record] = field(default_factory=list)
+    subscriptions: list[Record] = field(default_factory=list)
+    refunds: list[Record] = field(default_factory=list)
+    credit_notes: list[Record] = field(default_factory=list)

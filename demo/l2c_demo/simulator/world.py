@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from l2c_demo.simulator.billing import build_billing
+from l2c_demo.simulator.billing import build_billing, number_invoices
 from l2c_demo.simulator.catalog import (
     EXPANSION,
     FIRST_NAMES,
@@ -24,6 +24,7 @@ from l2c_demo.simulator.config import SimConfig
 from l2c_demo.simulator.ids import IdMaker
 from l2c_demo.simulator.lifecycle import LifeBuilder
 from l2c_demo.simulator.model import Deal, Lead, Org, Person, Rep, World
+from l2c_demo.simulator.subscriptions import HORIZON_DAYS, build_subscriptions
 
 
 def _reps(rng: random.Random, cfg: SimConfig, base: int) -> list[Rep]:
@@ -145,6 +146,14 @@ def build_world(cfg: SimConfig) -> World:
     _link_people(rng, orgs, deals, leads)
     _assign_ids(deals)
     customers, invoices = build_billing(rng, cfg, ids, deals, orgs)
+    horizon = as_of + (cfg.future_days + HORIZON_DAYS) * DAY
+    subscriptions, sub_invoices, refunds, credit_notes = build_subscriptions(
+        cfg, deals, customers, horizon
+    )
+    if sub_invoices:
+        invoices = invoices + sub_invoices
+        number_invoices(customers, invoices)
+        customers.sort(key=lambda c: c.created)
     return World(
         reps,
         teams,
@@ -158,6 +167,9 @@ def build_world(cfg: SimConfig) -> World:
         discount_key,
         base,
         cfg.as_params(),
+        subscriptions,
+        refunds,
+        credit_notes,
     )
 
 

@@ -1,5 +1,6 @@
 -- Invoice family for invoices linked to a deal: Invoice Created, Invoice Sent (finalized),
--- Invoice Voided, Invoice Paid. Unlinked invoices are not in the log.
+-- Invoice Voided, Invoice Paid, Invoice Written Off (marked uncollectible). Unlinked invoices
+-- are not in the log.
 with invoices as (
     select * from {{ ref('int_invoices_linked') }}
     where deal_key is not null
@@ -11,6 +12,7 @@ final as (
         ['Invoice Sent', 'finalized_at', 'total'],
         ['Invoice Voided', 'voided_at', 'total'],
         ['Invoice Paid', 'paid_at', 'amount_paid'],
+        ['Invoice Written Off', 'uncollectible_at', 'amount_remaining'],
     ]) }}
 )
 

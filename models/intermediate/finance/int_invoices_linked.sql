@@ -1,11 +1,14 @@
 -- Invoice -> deal link (one row per invoice, all invoices kept).
 -- 1. metadata: the invoice carries a CRM deal key (e.g. metadata.pipedrive_deal_id) and that
 --    deal exists.
--- 2. rule: otherwise the won deals whose account is the invoice customer's CRM account
---    (customer metadata, e.g. pipedrive_org_id), in the invoice currency, won on a date within
---    var invoice_link_window_days before (or on) the invoice creation date. One candidate
---    links; several: the one whose value is closest to the invoice total; a tie stays unlinked.
--- 3. null: unlinked (kept here, not in the event log).
+-- 2. subscription: otherwise the invoice bills a subscription whose metadata carries a CRM
+--    deal key of an existing deal (every invoice of a recurring deal, however late).
+-- 3. rule (invoices without a subscription): otherwise the won deals whose account is the
+--    invoice customer's CRM account (customer metadata, e.g. pipedrive_org_id), in the invoice
+--    currency, won on a date within var invoice_link_window_days before (or on) the invoice
+--    creation date. One candidate links; several: the one whose value is closest to the
+--    invoice total; a tie stays unlinked.
+-- 4. null: unlinked (kept here, not in the event log).
 with invoices as (
     select * from {{ ref('int_invoices_unioned') }}
 ),
@@ -18,6 +21,14 @@ deals as (
     select * from {{ ref('int_deals_filtered') }}
 ),
 
+billing as (
+    select * from {{ ref('int_invoice_billing_unioned') }}
+),
+
+subscriptions as (
+    select * from {{ ref('int_subscriptions_unioned') }}
+),
+
 metadata_links as (
     select
         invoices.invoice_key,
@@ -25,6 +36,22 @@ metadata_links as (
     from invoices
     inner join deals
         on invoices.crm_deal_key = deals.deal_key
+),
+
+subscription_links as (
+    select
+        invoices.invoice_key,
+        deals.deal_key
+    from invoices
+    inner join billing
+        on invoices.invoice_key = billing.invoice_key
+    inner join subscriptions
+        on billing.subscription_key = subscriptions.subscription_key
+    inner join deals
+        on subscriptions.crm_deal_key = deals.deal_key
+    left join metadata_links
+        on invoices.invoice_key = metadata_links.invoice_key
+    where metadata_links.invoice_key is null
 ),
 
 candidates as (
@@ -43,8 +70,11 @@ candidates as (
             and invoices.currency = deals.currency
     left join metadata_links
         on invoices.invoice_key = metadata_links.invoice_key
+    left join billing
+        on invoices.invoice_key = billing.invoice_key
     where
         metadata_links.invoice_key is null
+        and billing.subscription_key is null
         and deals.status = 'won'
         and cast(deals.won_at as date) <= cast(invoices.created_at as date)
         and cast(deals.won_at as date) >= {{ dbt.dateadd(
@@ -84,15 +114,24 @@ candidate_counts as (
 final as (
     select
         invoices.*,
-        coalesce(metadata_links.deal_key, rule_links.deal_key) as deal_key,
+        billing.subscription_key,
+        coalesce(
+            metadata_links.deal_key, subscription_links.deal_key, rule_links.deal_key
+        ) as deal_key,
         case
             when metadata_links.deal_key is not null then 'metadata'
+            when subscription_links.deal_key is not null then 'subscription'
             when rule_links.deal_key is not null then 'rule'
         end as link_method,
-        coalesce(candidate_counts.candidates_count, 0) as rule_candidates_count
+        coalesce(candidate_counts.candidates_count, 0) as rule_candidates_count,
+        coalesce(billing.billing_reason, 'manual') as billing_reason
     from invoices
     left join metadata_links
         on invoices.invoice_key = metadata_links.invoice_key
+    left join subscription_links
+        on invoices.invoice_key = subscription_links.invoice_key
+    left join billing
+        on invoices.invoice_key = billing.invoice_key
     left join rule_links
         on invoices.invoice_key = rule_links.invoice_key
     left join candidate_counts

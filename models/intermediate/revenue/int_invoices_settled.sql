@@ -115,6 +115,7 @@ enriched as (
         invoice_amounts.voided_at,
         invoice_amounts.deal_key,
         invoice_amounts.link_method,
+        invoice_amounts.billing_reason,
         deals.owner_user_key,
         deals.owner_name,
         deals.team_name,

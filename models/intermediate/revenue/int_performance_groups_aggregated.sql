@@ -22,6 +22,8 @@ quotes as (
     select * from {{ ref('int_quotes_followed_up') }}
 ),
 
+-- won -> paid measures the sale's billing: a subscription's renewal invoices
+-- (subscription_cycle) bill later service, not the deal
 deal_payments as (
     select
         deal_key,
@@ -29,7 +31,7 @@ deal_payments as (
         count(paid_at) as paid_invoices_count,
         max(paid_at) as last_paid_at
     from invoices
-    where deal_key is not null
+    where deal_key is not null and billing_reason is distinct from 'subscription_cycle'
     group by deal_key
 ),
 

@@ -1,0 +1,216 @@
+"""Stripe subscriptions sold by won deals: recurring invoices charged automatically, renewals and
+cancellations at term ends, failed payments retried (recovered or written off), refunds and
+credit notes.
+
+Planted truths (SimConfig): subscriptions of `churn_heavy_product` churn most at term ends;
+failed payments in `poor_recovery_region` recover worst. A separate random stream keeps the
+rest of the company identical whether or not it sells subscriptions.
+"""
+
+from __future__ import annotations
+
+import calendar
+import random
+from datetime import datetime, timezone
+
+from l2c_demo.simulator.catalog import FX, PRODUCTS
+from l2c_demo.simulator.clock import DAY
+from l2c_demo.simulator.config import SimConfig
+from l2c_demo.simulator.ids import IdMaker
+from l2c_demo.simulator.model import (
+    Charge,
+    CreditNote,
+    Customer,
+    Deal,
+    Invoice,
+    Refund,
+    Subscription,
+)
+
+# recurring products a subscription may bill, by index into PRODUCTS
+RECURRING_PRODUCTS = ("Platform License", "Analytics Module", "API Access", "Premium Support")
+FAILURE_CODES = (("card_declined", 0.5), ("insufficient_funds", 0.3), ("expired_card", 0.2))
+CHURN_FEEDBACK = ("too_expensive", "switched_service", "unused", "missing_features", "low_quality")
+REFUND_REASONS = (("requested_by_customer", 0.7), ("duplicate", 0.2), ("fraudulent", 0.1))
+CREDIT_NOTE_REASONS = (
+    ("product_unsatisfactory", 0.45),
+    ("order_change", 0.35),
+    ("duplicate", 0.2),
+)
+HORIZON_DAYS = 400  # subscriptions are simulated this far past as_of + future_days
+
+
+def add_months(ts: int, months: int) -> int:
+    """`ts` moved by whole calendar months (the day clamped to the month's last day)."""
+    dt = datetime.fromtimestamp(ts, tz=timezone.utc)
+    month0 = dt.month - 1 + months
+    year, month = dt.year + month0 // 12, month0 % 12 + 1
+    day = min(dt.day, calendar.monthrange(year, month)[1])
+    return int(dt.replace(year=year, month=month, day=day).timestamp())
+
+
+def _pick(rng: random.Random, options: tuple[tuple[str, float], ...]) -> str:
+    return rng.choices([o for o, _ in options], weights=[w for _, w in options])[0]
+
+
+class _Subscriber:
+    def __init__(self, cfg: SimConfig, horizon: int) -> None:
+        self.cfg, self.horizon = cfg, horizon
+        self.rng = random.Random(f"subscriptions-{cfg.seed}")
+        self.ids = IdMaker(random.Random(f"subscription-ids-{cfg.seed}"))
+        self.subscriptions: list[Subscription] = []
+        self.invoices: list[Invoice] = []
+        self.refunds: list[Refund] = []
+        self.credit_notes: list[CreditNote] = []
+
+    def sell(self, deal: Deal, cust: Customer) -> None:
+        rng, cfg = self.rng, self.cfg
+        assert deal.final_won_time is not None
+        start = deal.final_won_time + int(rng.uniform(1.0, 10.0) * DAY)
+        day = datetime.fromtimestamp(start, tz=timezone.utc).day
+        start -= max(0, day - 28) * DAY  # no anchor past the 28th: every month has the day
+        name = rng.choice(RECURRING_PRODUCTS)
+        index = next(i for i, p in enumerate(PRODUCTS) if p[0] == name)
+        monthly = rng.random() < cfg.monthly_share
+        quantity = rng.choice((1, 1, 2, 3, 5))
+        yearly_eur = PRODUCTS[index][3] * rng.uniform(0.8, 1.2)
+        per_period = yearly_eur / (12 if monthly else 1) * FX[deal.currency]
+        sub = Subscription(
+            self.ids.stripe("sub"),
+            self.ids.stripe("si", 14),
+            deal.id,
+            cust.id,
+            deal.currency.lower(),
+            index,
+            round(per_period * 100),
+            quantity,
+            "month" if monthly else "year",
+            12 if monthly else rng.choices((12, 24, 36), weights=(0.7, 0.2, 0.1))[0],
+            start,
+        )
+        self.subscriptions.append(sub)
+        self._run(sub, deal.region)
+
+    def _run(self, sub: Subscription, region: str) -> None:
+        rng, cfg = self.rng, self.cfg
+        k = 0
+        while True:
+            period_start = add_months(sub.start, k * sub.period_months)
+            if period_start > self.horizon:
+                return
+            if k > 0 and (k * sub.period_months) % sub.term_months == 0:
+                churn = (
+                    cfg.churn_heavy_probability
+                    if PRODUCTS[sub.product_index][0] == cfg.churn_heavy_product
+                    else cfg.churn_probability
+                )
+                if rng.random() < churn:
+                    sub.canceled_at = period_start - int(rng.uniform(5.0, 60.0) * DAY)
+                    sub.ended_at = period_start
+                    sub.cancel_reason = "cancellation_requested"
+                    sub.feedback = rng.choice(CHURN_FEEDBACK)
+                    return
+                sub.renewals.append(period_start)
+            period_end = add_months(sub.start, (k + 1) * sub.period_months)
+            inv = self._invoice(sub, period_start, period_end, k)
+            if not self._collect(sub, inv, region):
+                return
+            k += 1
+
+    def _invoice(self, sub: Subscription, start: int, end: int, k: int) -> Invoice:
+        amount = sub.unit_amount * sub.quantity
+        name = PRODUCTS[sub.product_index][0]
+        inv = Invoice(
+            self.ids.stripe("in"),
+            sub.deal_id,
+            sub.customer_id,
+            sub.currency,
+            start,
+            start + 3600,  # Stripe finalizes a subscription invoice about an hour later
+            None,  # charged automatically: no due date
+            [(self.ids.stripe("il"), amount, f"{sub.quantity} x {name}", sub.quantity)],
+            0,
+            None,
+            False,  # the deal is named by the subscription's metadata, not the invoice's
+        )
+        inv.subscription_id = sub.id
+        inv.billing_reason = "subscription_create" if k == 0 else "subscription_cycle"
+        inv.period = (start, end)
+        self.invoices.append(inv)
+        return inv
+
+    def _collect(self, sub: Subscription, inv: Invoice, region: str) -> bool:
+        """Charge the invoice, retrying failures; False when the retries run out (the invoice
+        is written off and the subscription cancelled)."""
+        rng, cfg = self.rng, self.cfg
+        amount, at = inv.total, inv.finalized_at
+        if rng.random() >= cfg.payment_failure_share:
+            self._paid(inv, amount, at)
+            return True
+        success = (
+            cfg.poor_recovery_retry_success
+            if region == cfg.poor_recovery_region
+            else cfg.retry_success
+        )
+        inv.charges.append(self._charge(amount, at, _pick(rng, FAILURE_CODES)))
+        for days in cfg.retry_days:
+            at += int(days * DAY) + rng.randrange(60, 3600)
+            if rng.random() < success:
+                self._paid(inv, amount, at)
+                return True
+            inv.charges.append(self._charge(amount, at, _pick(rng, FAILURE_CODES)))
+        inv.uncollectible_at = at + 60
+        sub.canceled_at = sub.ended_at = at + 60
+        sub.cancel_reason = "payment_failed"
+        return False
+
+    def _paid(self, inv: Invoice, amount: int, at: int) -> None:
+        rng, cfg = self.rng, self.cfg
+        charge = self._charge(amount, at, None)
+        inv.charges.append(charge)
+        inv.paid_at = at
+        if rng.random() < cfg.refund_share:
+            self.refunds.append(
+                Refund(
+                    self.ids.stripe("re"),
+                    charge.id,
+                    charge.payment_intent,
+                    inv.id,
+                    max(1, round(amount * rng.uniform(0.1, 0.6))),
+                    at + int(rng.uniform(1.0, 20.0) * DAY),  # within the charges' look-back
+                    _pick(rng, REFUND_REASONS),
+                )
+            )
+        if rng.random() < cfg.credit_note_share:
+            self.credit_notes.append(
+                CreditNote(
+                    self.ids.stripe("cn"),
+                    "",
+                    inv.id,
+                    inv.customer_id,
+                    max(1, round(amount * rng.uniform(0.1, 0.5))),
+                    at + int(rng.uniform(1.0, 25.0) * DAY),
+                    _pick(rng, CREDIT_NOTE_REASONS),
+                )
+            )
+
+    def _charge(self, amount: int, created: int, failure: str | None) -> Charge:
+        return Charge(self.ids.stripe("ch"), self.ids.stripe("pi"), amount, created, failure)
+
+
+def build_subscriptions(
+    cfg: SimConfig, deals: list[Deal], customers: list[Customer], horizon: int
+) -> tuple[list[Subscription], list[Invoice], list[Refund], list[CreditNote]]:
+    """Subscriptions of the won deals picked by `cfg.subscription_share` (none when 0)."""
+    sub = _Subscriber(cfg, horizon)
+    if cfg.subscription_share <= 0:
+        return [], [], [], []
+    by_org = {c.org_id: c for c in customers}
+    won = sorted((d for d in deals if d.final_won_time is not None), key=lambda d: d.final_won_time)
+    for deal in won:
+        if sub.rng.random() < cfg.subscription_share:
+            sub.sell(deal, by_org[deal.org_id])
+    notes = sorted(sub.credit_notes, key=lambda n: (n.created, n.id))
+    for seq, note in enumerate(notes, start=1):
+        note.number = f"CN-{seq:05d}"
+    return sub.subscriptions, sub.invoices, sub.refunds, notes

@@ -1,0 +1,478 @@
+"""After the sale, end to end: a Pipedrive + Stripe company selling subscriptions, loaded over
+HTTP and built with dbt once for the module.
+
+- the planted truths: every subscription start, renewal and cancellation, failed payment,
+  write-off, refund and credit note is in the event log at its time on its deal's case; every
+  recurring invoice links to its deal; the planted churn-heavy product and poor-recovery
+  region are what the marts report;
+- the finance marts' KPIs recomputed in plain Python from the raw Stripe and Pipedrive
+  payloads the server serves (not from the dbt SQL) equal the marts:
+  subscription_renewals: per group, terms_due = term ends renewed + voluntary churn; a term
+  end = start_date + k x metadata.term_months (k >= 1) at or before the item's
+  current_period_start and before ended_at; voluntary churn = ended with
+  cancellation_details.reason other than payment_failed;
+  payment_recovery: failed invoice = non-void with a failed charge; recovered when paid at or
+  after its first failure, written off when uncollectible and unpaid; amounts in reporting
+  cents at the rate of the invoice's creation date, rounded per invoice;
+  refund_reasons: succeeded refunds and issued credit notes by reason, over the successful
+  charges and the finalized non-void invoice totals.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import statistics
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import query, serving, settled, vars_of
+from test_kpis_independent import Fx, _day, _round
+
+from l2c.dbt_runner import run_dbt
+from l2c_demo.simulator import DemoCompany, SimConfig
+from pipelines.load import load_all
+
+Record = dict[str, Any]
+pytestmark = pytest.mark.slow
+MIN_GROUP = 5  # dbt var min_group_size of this build (a small company)
+
+
+@dataclass
+class Built:
+    company: DemoCompany
+    truth: dict[str, Any]
+    db: Path
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    company = DemoCompany(
+        SimConfig(seed=7, n_deals=400, subscription_share=0.6, payment_failure_share=0.3)
+    )
+    work = tmp_path_factory.mktemp("subscriptions")
+    db = work / "l2c.duckdb"
+    with serving(company):
+        load_all(db, ["pipedrive", "stripe"])
+    dbt_vars = json.loads(vars_of(company)[1])
+    dbt_vars["min_group_size"] = MIN_GROUP
+    select = "+marts.finance +marts.event_log +marts.invoice_link_summary"
+    args = ["build", "--vars", json.dumps(dbt_vars), "--select", select]
+    args += ["--indirect-selection", "cautious"]
+    run_dbt(args, db, target_path=work / "target", quiet=True)
+    yield Built(company, company.ground_truth(), db)
+
+
+def _ts(value: datetime) -> int:
+    return int(value.replace(tzinfo=timezone.utc).timestamp())
+
+
+def _events(built: Built, *activities: str) -> set[tuple[str, str, str, int]]:
+    marks = ", ".join("?" for _ in activities)
+    rows = query(
+        built.db,
+        "select activity, case_id, object_id, event_at from marts.event_log "
+        f"where activity in ({marks})",
+        list(activities),
+    )
+    return {(a, case, obj.split(":", 1)[1], _ts(at)) for a, case, obj, at in rows}
+
+
+def test_every_planted_subscription_event_is_in_the_log_at_its_time(built: Built) -> None:
+    subs = built.truth["subscriptions"]
+    assert len(subs) > 50 and any(s["renewals"] for s in subs)
+    assert {s["cancel_reason"] for s in subs} >= {"cancellation_requested", "payment_failed"}
+    expected = {("Subscription Started", s["deal_case_id"], s["id"], s["start"]) for s in subs}
+    expected |= {
+        ("Subscription Renewed", s["deal_case_id"], s["id"], at)
+        for s in subs
+        for at in s["renewals"]
+    }
+    expected |= {
+        ("Subscription Cancelled", s["deal_case_id"], s["id"], s["canceled_at"])
+        for s in subs
+        if s["canceled_at"] is not None
+    }
+    got = _events(built, "Subscription Started", "Subscription Renewed", "Subscription Cancelled")
+    assert got == expected
+
+
+def test_failed_payments_write_offs_refunds_and_credit_notes_are_in_the_log(
+    built: Built,
+) -> None:
+    truth = built.truth
+    case_of = {i["id"]: i["deal_case_id"] for i in truth["invoices"]}
+    failed = {
+        ("Payment Failed", f["deal_case_id"], f["charge_id"], f["created"])
+        for f in truth["failed_payments"]
+    }
+    written_off = {
+        ("Invoice Written Off", case_of[w["invoice_id"]], w["invoice_id"], w["at"])
+        for w in truth["write_offs"]
+    }
+    refunds = {
+        ("Refund Issued", case_of[r["invoice_id"]], r["id"], r["created"]) for r in truth["refunds"]
+    }
+    notes = {
+        ("Credit Note Issued", case_of[n["invoice_id"]], n["id"], n["created"])
+        for n in truth["credit_notes"]
+    }
+    assert failed and written_off and refunds and notes
+    assert _events(built, "Payment Failed") == failed
+    # every write-off here is of a linked invoice (an unlinked one would not be in the log)
+    assert _events(built, "Invoice Written Off") == written_off
+    assert _events(built, "Refund Issued") == refunds
+    assert _events(built, "Credit Note Issued") == notes
+
+
+def test_every_recurring_invoice_links_to_its_deal(built: Built) -> None:
+    recurring = {
+        i["id"]: i["deal_case_id"] for i in built.truth["invoices"] if i["subscription_id"]
+    }
+    assert len(recurring) > 200
+    rows = query(built.db, "select invoice_id, deal_key, link_method from marts.invoices")
+    linked = {inv: (deal, method) for inv, deal, method in rows if inv in recurring}
+    assert linked == {inv: (case, "subscription") for inv, case in recurring.items()}
+    summary = query(
+        built.db,
+        "select invoices_count, linked_by_subscription, share_linked "
+        "from marts.invoice_link_summary",
+    )
+    assert summary[0][:2] == (len(built.truth["invoices"]), len(recurring))
+    assert summary[0][2] > 0.95
+
+
+def test_the_planted_churn_heavy_product_churns_most(built: Built) -> None:
+    rows = query(
+        built.db,
+        "select group_value from marts.subscription_renewals "
+        "where dimension = 'product' and non_renewal_rate_rank = 1",
+    )
+    assert rows == [(built.truth["params"]["churn_heavy_product"],)]
+
+
+def test_the_planted_poor_recovery_region_recovers_worst(built: Built) -> None:
+    rows = query(
+        built.db,
+        "select region from marts.payment_recovery where recovery_rate_rank is not null "
+        "order by recovery_rate, region limit 1",
+    )
+    assert rows == [(built.truth["params"]["poor_recovery_region"],)]
+
+
+# --- the KPIs recomputed from the raw payloads -------------------------------------------
+
+
+def _add_months(ts: int, months: int) -> int:
+    moment = datetime.fromtimestamp(ts, tz=timezone.utc)
+    index = moment.month - 1 + months
+    year, month = moment.year + index // 12, index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return int(moment.replace(year=year, month=month, day=day).timestamp())
+
+
+class Payloads:
+    """The served Stripe and Pipedrive objects, indexed."""
+
+    def __init__(self, company: DemoCompany) -> None:
+        stripe, pd = company.stripe_view(), company.pipedrive_view()
+        self.stripe = stripe
+        field = next(f for f in pd.deal_fields if f["name"] == "Region")
+        label = {o["id"]: o["label"] for o in field["options"]}
+        self.deals = {d["id"]: d for d in pd.deals if d["status"] != "deleted"}
+        self.region = {i: label[d["custom_fields"][field["key"]]] for i, d in self.deals.items()}
+        self.subs = {s["id"]: s for s in stripe.subscriptions}
+        org_of = {
+            c["id"]: int(c["metadata"]["pipedrive_org_id"])
+            for c in stripe.customers
+            if c["metadata"].get("pipedrive_org_id")
+        }
+        latest: dict[int, Record] = {}
+        for deal in self.deals.values():
+            org = deal["org_id"]
+            if org not in latest or (deal["add_time"], deal["id"]) > (
+                latest[org]["add_time"],
+                latest[org]["id"],
+            ):
+                latest[org] = deal
+        self.customer_region = {
+            cus: self.region[latest[org]["id"]] for cus, org in org_of.items() if org in latest
+        }
+        self.fx = Fx()
+
+    def sub_deal(self, sub: Record) -> int | None:
+        deal = int(sub["metadata"].get("pipedrive_deal_id", 0))
+        return deal if deal in self.deals else None
+
+    def invoice_region(self, inv: Record) -> str:
+        deal = int(inv["metadata"].get("pipedrive_deal_id", 0))
+        if deal not in self.deals and inv.get("subscription"):
+            deal = self.sub_deal(self.subs[inv["subscription"]]) or 0
+        if deal in self.deals:
+            return self.region[deal]
+        return self.customer_region.get(inv["customer"], "Unassigned")
+
+    def rate(self, inv: Record) -> float:
+        return self.fx.rate(inv["currency"], _day(inv["created"]))
+
+
+def _renewal_terms(sub: Record) -> tuple[int, bool, bool]:
+    start, term = sub["start_date"], int(sub["metadata"].get("term_months", 12))
+    period_start = sub["items"]["data"][0]["current_period_start"]
+    ended = sub["ended_at"]
+    renewals, k = 0, 1
+    while (end := _add_months(start, k * term)) <= period_start:
+        renewals += ended is None or end < ended
+        k += 1
+    forced = sub["cancellation_details"]["reason"] == "payment_failed"
+    return renewals, ended is not None and not forced, ended is not None and forced
+
+
+def _mrr_minor(sub: Record) -> int:
+    months = {"month": 1, "year": 12}
+    total = sum(
+        float(item["price"]["unit_amount"])
+        * item["quantity"]
+        / months[item["price"]["recurring"]["interval"]]
+        for item in sub["items"]["data"]
+    )
+    return _round((total / 100) * 100)  # as the SQL: to major units, back to cents
+
+
+def test_subscription_renewals_recomputed_from_the_payloads(built: Built) -> None:
+    raw = Payloads(built.company)
+    groups: dict[tuple[str, str], list[int]] = {}
+    churned_mrr: dict[tuple[str, str], int] = {}
+    for sub in raw.stripe.subscriptions:
+        deal_id = raw.sub_deal(sub)
+        if deal_id is None:
+            continue
+        renewals, voluntary, involuntary = _renewal_terms(sub)
+        start = datetime.fromtimestamp(sub["start_date"], tz=timezone.utc)
+        cohort = f"{start.year}-{3 * ((start.month - 1) // 3) + 1:02d}-01"
+        rate = raw.fx.rate(sub["currency"], _day(sub["start_date"]))
+        keys = [
+            ("cohort", cohort),
+            ("product", sub["items"]["data"][0]["price"]["nickname"]),
+            ("region", raw.region[deal_id]),
+            ("rep", f"pipedrive:{raw.deals[deal_id]['owner_id']}"),
+        ]
+        for key in keys:
+            counts = groups.setdefault(key, [0, 0, 0, 0, 0])
+            for i, value in enumerate(
+                (1, renewals, voluntary, involuntary, voluntary or involuntary)
+            ):
+                counts[i] += int(value)
+            if voluntary or involuntary:
+                churned_mrr[key] = churned_mrr.get(key, 0) + _round(_mrr_minor(sub) * rate)
+    expected = []
+    for (dimension, value), (n, renewals, voluntary, involuntary, churned) in groups.items():
+        due = renewals + voluntary
+        expected.append(
+            (
+                dimension,
+                value,
+                n,
+                due,
+                renewals,
+                voluntary,
+                involuntary,
+                churned,
+                renewals / due if due else None,
+                voluntary / due if due else None,
+                churned / n,
+                churned_mrr.get((dimension, value), 0) / 100,
+                due < MIN_GROUP,
+            )
+        )
+    mart = query(
+        built.db,
+        "select dimension, group_value, subscriptions_count, terms_due, renewals, "
+        "voluntary_churned, involuntary_churned, churned_subscriptions, renewal_rate, "
+        "non_renewal_rate, churn_rate, churned_mrr_reporting, is_below_min_group_size "
+        "from marts.subscription_renewals",
+    )
+    assert settled(mart) == settled(expected)
+
+
+def test_payment_recovery_recomputed_from_the_payloads(built: Built) -> None:
+    raw = Payloads(built.company)
+    failures: dict[str, list[int]] = {}
+    paid: dict[str, int] = {}
+    for charge in raw.stripe.charges:
+        if charge["status"] == "failed":
+            failures.setdefault(charge["invoice"], []).append(charge["created"])
+        elif charge["paid"] and not charge["refunded"]:
+            paid[charge["invoice"]] = paid.get(charge["invoice"], 0) + charge["amount_captured"]
+    rows: dict[str, dict[str, Any]] = {}
+    for inv in raw.stripe.invoices:
+        if inv["status"] == "void":
+            continue
+        moves = inv["status_transitions"]
+        failed_at = failures.get(inv["id"])
+        written_off = moves["paid_at"] is None and moves["marked_uncollectible_at"] is not None
+        if not failed_at and not written_off:
+            continue
+        row = rows.setdefault(
+            raw.invoice_region(inv),
+            {
+                "failed": 0,
+                "attempts": 0,
+                "rec": 0,
+                "off": 0,
+                "pend": 0,
+                "days": [],
+                "settled": 0,
+                "rec_minor": 0,
+                "wo": 0,
+                "wo_minor": 0,
+            },
+        )
+        total = _round(inv["total"] * raw.rate(inv))
+        if written_off:
+            row["wo"] += 1
+            row["wo_minor"] += total - _round(paid.get(inv["id"], 0) * raw.rate(inv))
+        if not failed_at:
+            continue
+        first = min(failed_at)
+        row["failed"] += 1
+        row["attempts"] += len(failed_at)
+        if moves["paid_at"] is not None and moves["paid_at"] >= first:
+            row["rec"] += 1
+            row["settled"] += total
+            row["rec_minor"] += total
+            row["days"].append(moves["paid_at"] - first)
+        elif written_off:
+            row["off"] += 1
+            row["settled"] += total
+        else:
+            row["pend"] += 1
+    expected = [
+        (
+            region,
+            r["failed"],
+            r["attempts"],
+            r["rec"],
+            r["off"],
+            r["pend"],
+            r["rec"] / (r["rec"] + r["off"]) if r["rec"] + r["off"] else None,
+            r["rec_minor"] / r["settled"] if r["settled"] else None,
+            statistics.median(r["days"]) / 86400 if r["days"] else None,
+            r["wo"],
+            r["wo_minor"] / 100 if r["wo"] else None,
+            r["rec"] + r["off"] < MIN_GROUP,
+        )
+        for region, r in rows.items()
+    ]
+    mart = query(
+        built.db,
+        "select region, failed_invoices, failed_attempts, recovered_invoices, "
+        "written_off_failed_invoices, pending_invoices, recovery_rate, amount_recovery_rate, "
+        "median_days_to_recover, written_off_invoices, written_off_reporting, "
+        "is_below_min_group_size from marts.payment_recovery",
+    )
+    assert settled(mart) == settled(expected)
+
+
+def test_refund_reasons_recomputed_from_the_payloads(built: Built) -> None:
+    raw = Payloads(built.company)
+    invoices = {i["id"]: i for i in raw.stripe.invoices}
+    charges = {c["id"]: c for c in raw.stripe.charges}
+    docs: dict[tuple[str, str], list[int]] = {}
+    for refund in raw.stripe.refunds:
+        inv = invoices[charges[refund["charge"]]["invoice"]]
+        row = docs.setdefault(("refund", refund["reason"] or "unspecified"), [0, 0])
+        row[0] += 1
+        row[1] += _round(refund["amount"] * raw.rate(inv))
+    for note in raw.stripe.credit_notes:
+        if note["status"] == "issued":
+            row = docs.setdefault(("credit_note", note["reason"] or "unspecified"), [0, 0])
+            row[0] += 1
+            row[1] += _round(note["amount"] * raw.rate(invoices[note["invoice"]]))
+    base = {
+        "refund": sum(
+            _round(c["amount_captured"] * raw.rate(invoices[c["invoice"]]))
+            for c in charges.values()
+            if c["status"] == "succeeded" and c["paid"] and not c["refunded"]
+        ),
+        "credit_note": sum(
+            _round(i["total"] * raw.rate(i))
+            for i in invoices.values()
+            if i["status"] != "void" and i["status_transitions"]["finalized_at"] is not None
+        ),
+    }
+    per_type = {t: sum(v[0] for (kind, _), v in docs.items() if kind == t) for t in base}
+    expected = [
+        ("stripe", kind, reason, n, minor / 100, n / per_type[kind], minor / base[kind])
+        for (kind, reason), (n, minor) in docs.items()
+    ]
+    assert {kind for kind, _ in docs} == {"refund", "credit_note"}
+    mart = query(
+        built.db,
+        "select source_system, document_type, reason, documents_count, amount_reporting, "
+        "share_of_type, amount_rate from marts.refund_reasons",
+    )
+    assert settled(mart) == settled(expected)
+
+
+def test_mrr_movements_recomputed_from_the_payloads(built: Built) -> None:
+    raw = Payloads(built.company)
+    subs = [
+        (
+            s["customer"],
+            s["start_date"],
+            s["ended_at"],
+            _round(_mrr_minor(s) * raw.fx.rate(s["currency"], _day(s["start_date"]))),
+        )
+        for s in raw.stripe.subscriptions
+    ]
+    as_of = built.company.as_of_unix
+    first = datetime.fromtimestamp(min(start for _, start, _, _ in subs), tz=timezone.utc)
+    month = datetime(first.year, first.month, 1, tzinfo=timezone.utc)
+    previous: dict[str, int] = {}
+    ever: set[str] = set()
+    expected = []
+    while (end := _add_months(int(month.timestamp()), 1)) <= as_of:
+        now: dict[str, int] = {}
+        for customer, start, ended, mrr in subs:
+            if start < end and (ended is None or ended >= end):
+                now[customer] = now.get(customer, 0) + mrr
+        moves = dict.fromkeys(("new", "expansion", "reactivation", "contraction", "churn"), 0)
+        for customer in set(now) | set(previous):
+            before, after = previous.get(customer, 0), now.get(customer, 0)
+            if before == 0 and after > 0:
+                moves["reactivation" if customer in ever else "new"] += after
+            elif before > 0 and after == 0:
+                moves["churn"] += before
+            elif after > before:
+                moves["expansion"] += after - before
+            elif after < before:
+                moves["contraction"] += before - after
+        starting, ending = sum(previous.values()), sum(now.values())
+        assert ending == starting + sum(moves.values()) - 2 * (
+            moves["contraction"] + moves["churn"]
+        )
+        expected.append(
+            (
+                month.date(),
+                starting / 100,
+                *(moves[k] / 100 for k in ("new", "expansion", "reactivation")),
+                *(moves[k] / 100 for k in ("contraction", "churn")),
+                ending / 100,
+                sum(1 for v in now.values() if v > 0),
+            )
+        )
+        ever |= {c for c, v in now.items() if v > 0}
+        previous = now
+        month = datetime.fromtimestamp(end, tz=timezone.utc)
+    assert any(row[3] for row in expected) and any(row[6] for row in expected)
+    mart = query(
+        built.db,
+        "select month_start, starting_mrr, new_mrr, expansion_mrr, reactivation_mrr, "
+        "contraction_mrr, churn_mrr, ending_mrr, paying_customers from marts.mrr_movements",
+    )
+    assert settled(mart) == settled(expected)
