@@ -362,6 +362,7 @@ def test_object_relations(warehouse):
         "has_quote": 2,
         "billed_by": 3,
         "paid_by": 4,
+        "attempted_by": 1,  # in_1's failed charge: a failed payment attempt of the invoice
     }
 
 
