@@ -67,6 +67,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
         "+conformance_summary",
         "+conformance_deviations",
         "+lead_source_performance",
+        "+lead_conversion_cohorts",
     ]
     args = ["build", *EVENT_LOG_BUILD[:-2], *selection, *EVENT_LOG_BUILD[-2:]]
     run_dbt([*args, *vars_of(company)], db, target_path=work / "target", quiet=True)
@@ -407,6 +408,17 @@ def test_leads_converted_without_a_deal_are_converted_not_disqualified(built: Bu
         "where case_type = 'lead' and outcome = 'converted'",
     )[0]
     assert cases == (truth["leads_converted_without_deal"],) * 2 + (0,)
+    cohorts = query(
+        built.db,
+        "select sum(leads_converted_without_deal), sum(leads_disqualified), "
+        "sum(leads_converted) from marts.lead_conversion_cohorts "
+        "where source_system = 'salesforce'",
+    )[0]
+    assert cohorts == (
+        truth["leads_converted_without_deal"],
+        truth["leads_disqualified"],
+        truth["leads_converted"],
+    )
     # the other systems' leads have no such conversion
     assert {
         system
