@@ -14,7 +14,7 @@
                   'owner_user_key:string', 'person_key:string', 'account_key:string',
                   'lead_source:string', 'is_archived:boolean', 'value:float',
                   'currency:string', 'created_at:timestamp', 'updated_at:timestamp',
-                  'converted_deal_key:string'],
+                  'converted_deal_key:string', 'is_converted:boolean'],
         'deals': ['deal_key:string', 'deal_id:string', 'source_system:string', 'title:string',
                   'owner_user_key:string', 'account_key:string', 'person_key:string',
                   'pipeline_key:string', 'stage_key:string', 'status:string', 'value:float',

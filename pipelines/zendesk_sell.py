@@ -13,8 +13,8 @@ Incremental loading: Zendesk Sell lists have no "updated since" filter, only `so
 leads and orders are read newest first (`sort_by=updated_at:desc`) and paging stops at the
 first record older than the cursor kept in the resource state (the newest `updated_at` of the
 previous run, minus the lookback); lead conversions are immutable and come newest first, so
-they stop at the previous run's newest `created_at`. Users, pipelines, stages, loss reasons and
-lead sources are small and re-read in full.
+they stop at the previous run's newest `created_at`. Users, pipelines, stages, loss reasons,
+deal unqualified reasons and lead sources are small and re-read in full.
 
 Stage history: a deal shows only its current stage and `last_stage_change_at`. Every deal
 read is also written to `deal_stage_snapshots`, keyed by (deal id, stage id,
@@ -23,8 +23,9 @@ schedule accumulates the stage history (see docs/zendesk-sell-history.md for wha
 cannot see).
 
 Lookups resolved at load time (staging does no joins): a deal gets its stage's `category` and
-`pipeline_id` and its loss reason's name, a lead its source's name and its conversion
-(`converted_deal_id`, `converted_at`), an order the `amount`/`currency` of its line items.
+`pipeline_id` and its loss (or unqualified) reason's name, a lead its source's name and its
+conversion (`converted_deal_id`, `converted_at`), an order the `amount`/`currency` of its line
+items.
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ SPECS: dict[str, RowSpec] = {
     "pipelines": RowSpec("pipelines", {"id": REQ_INT}),
     "stages": RowSpec("stages", {"id": REQ_INT, "pipeline_id": REQ_INT, "position": OPT_INT}),
     "loss_reasons": RowSpec("loss_reasons", {"id": REQ_INT}),
+    "deal_unqualified_reasons": RowSpec("deal_unqualified_reasons", {"id": REQ_INT}),
     "lead_sources": RowSpec("lead_sources", {"id": REQ_INT}),
 }
 
@@ -132,6 +134,7 @@ OPTIONAL_COLUMNS: dict[str, dict[str, Any]] = {
         "customized_win_likelihood": {"data_type": "bigint"},
         "loss_reason_id": {"data_type": "bigint"},
         "loss_reason_name": {"data_type": "text"},
+        "unqualified_reason_name": {"data_type": "text"},
     },
     "leads": {
         "title": {"data_type": "text"},
@@ -216,7 +219,8 @@ class DescCursor:
 
 
 class Lookups:
-    """Small id -> attributes lists read once per run: stages, loss reasons, lead sources."""
+    """Small id -> attributes lists read once per run: stages, loss reasons, deal unqualified
+    reasons, lead sources."""
 
     def __init__(self, client: RESTClient, page_size: int) -> None:
         self._client = client
@@ -325,11 +329,15 @@ def zendesk_sell_source(
     def enrich_deal(deal: dict[str, Any]) -> dict[str, Any]:
         stage = lookups.get("stages").get(_as_int(deal.get("stage_id")) or -1) or {}
         reason = lookups.get("loss_reasons").get(_as_int(deal.get("loss_reason_id")) or -1)
+        unqualified = lookups.get("deal_unqualified_reasons").get(
+            _as_int(deal.get("unqualified_reason_id")) or -1
+        )
         return {
             **deal,
             "stage_category": stage.get("category"),
             "stage_pipeline_id": stage.get("pipeline_id"),
             "loss_reason_name": (reason or {}).get("name"),
+            "unqualified_reason_name": (unqualified or {}).get("name"),
         }
 
     @dlt.resource(
@@ -337,7 +345,7 @@ def zendesk_sell_source(
     )
     def deals() -> Iterator[Any]:
         """Deals changed since the last run (newest first), with their stage's category and
-        pipeline and their loss reason's name resolved."""
+        pipeline and their loss (or unqualified) reason's name resolved."""
         cursor = DescCursor("updated_at", lookback_seconds)
         for page in newest_first("/v2/deals", cursor, "updated_at"):
             split = _split("deals", [enrich_deal(d) if isinstance(d, dict) else d for d in page])
@@ -470,5 +478,6 @@ def zendesk_sell_source(
         full("pipelines"),
         full("stages"),
         full("loss_reasons"),
+        full("deal_unqualified_reasons"),
         full("lead_sources"),
     ]

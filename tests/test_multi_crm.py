@@ -25,6 +25,9 @@ from l2c.raw_checks import source_tests
 from l2c_demo.simulator import DemoCompany, SimConfig
 from l2c_demo.simulator.crms import ALL_CRMS, CRM_WEIGHTS
 from l2c_demo.simulator.render_erp import ERP_CRMS, write_erp_export
+from l2c_demo.simulator.render_oracle_cx import CHANNEL_TYPES as ORACLE_CHANNEL_TYPES
+from l2c_demo.simulator.render_salesforce import LEAD_SOURCES as SF_LEAD_SOURCES
+from l2c_demo.simulator.render_zendesk_sell import UNQUALIFIED_REASONS
 from pipelines.load import load_all
 from pipelines.manifest import AFTER_THE_SALE
 
@@ -58,12 +61,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     db = work / "l2c.duckdb"
     with serving(company, SOURCES__ERP__FOLDER=str(drop)):
         load_all(db, [*ALL_CRMS, "stripe", "erp"])
-    # the log, the two analytical marts and the conformance marts the checks read
+    # the log, the analytical marts and the conformance marts the checks read
     selection = [
         "+case_stage_progression",
         "+invoice_payments",
         "+conformance_summary",
         "+conformance_deviations",
+        "+lead_source_performance",
+        "+lead_conversion_cohorts",
     ]
     args = ["build", *EVENT_LOG_BUILD[:-2], *selection, *EVENT_LOG_BUILD[-2:]]
     run_dbt([*args, *vars_of(company)], db, target_path=work / "target", quiet=True)
@@ -378,3 +383,213 @@ def test_raw_checks_cover_every_loaded_system_and_stop_what_reads_bad_rows(
     status = {r["unique_id"].split(".")[-1]: r["status"] for r in results}
     assert status["stg_salesforce__deals"] == "skipped"
     assert status["stg_stripe__customers"] == "success"
+
+
+def test_leads_converted_without_a_deal_are_converted_not_disqualified(built: Built) -> None:
+    """A Salesforce lead converted to an account / contact only (IsConverted, no
+    ConvertedOpportunityId) is a converted lead case, never a Lead Disqualified."""
+    statuses = dict(
+        query(
+            built.db,
+            "select lead_status, count(*) from intermediate.int_leads_classified "
+            "where source_system = 'salesforce' group by 1",
+        )
+    )
+    truth = built.truth["counts_by_crm"]["salesforce"]
+    assert truth["leads_converted_without_deal"] > 0
+    assert statuses.get("converted_without_deal") == truth["leads_converted_without_deal"]
+    assert statuses.get("disqualified") == truth["leads_disqualified"]
+    assert statuses.get("converted") == truth["leads_converted"]
+    wrongly_disqualified = query(
+        built.db,
+        "select count(*) from marts.event_log as e "
+        "inner join intermediate.int_leads_classified as l on e.case_id = l.case_id "
+        "where e.activity = 'Lead Disqualified' and l.lead_status <> 'disqualified'",
+    )[0][0]
+    assert wrongly_disqualified == 0
+    cases = query(
+        built.db,
+        "select count(*), count(closed_at), count(lost_at) from marts.cases "
+        "where case_type = 'lead' and outcome = 'converted'",
+    )[0]
+    assert cases == (truth["leads_converted_without_deal"],) * 2 + (0,)
+    cohorts = query(
+        built.db,
+        "select sum(leads_converted_without_deal), sum(leads_disqualified), "
+        "sum(leads_converted) from marts.lead_conversion_cohorts "
+        "where source_system = 'salesforce'",
+    )[0]
+    assert cohorts == (
+        truth["leads_converted_without_deal"],
+        truth["leads_disqualified"],
+        truth["leads_converted"],
+    )
+    # the other systems' leads have no such conversion
+    assert {
+        system
+        for (system,) in query(
+            built.db,
+            "select distinct source_system from intermediate.int_leads_classified "
+            "where lead_status = 'converted_without_deal'",
+        )
+    } == {"salesforce"}
+
+
+def test_zendesk_deals_closed_as_unqualified_are_lost_with_their_reason(built: Built) -> None:
+    """Zendesk Sell closes a deal that never qualified in its pipeline's Unqualified stage
+    (category unqualified, an unqualified reason, no loss reason): lost, with that reason,
+    and the Unqualified stage is no stage of the deal's path."""
+    unqualified = query(
+        built.db,
+        "select count(*) from raw_zendesk_sell.deals as d "
+        "inner join raw_zendesk_sell.stages as s on d.stage_id = s.id "
+        "where s.category = 'unqualified'",
+    )[0][0]
+    true_lost = {
+        d["case_id"]: d["lost_reason"]
+        for d in built.truth["deals"]
+        if d["crm"] == "zendesk_sell" and d["outcome"] == "lost"
+    }
+    expected_unqualified = sum(1 for r in true_lost.values() if r in UNQUALIFIED_REASONS)
+    assert unqualified == expected_unqualified > 0
+    rows = query(
+        built.db,
+        "select case_id, outcome, lost_reason from marts.cases "
+        "where source_system = 'zendesk_sell' and case_type = 'deal' and outcome <> 'won'",
+    )
+    assert {c: r for c, o, r in rows if o == "lost"} == true_lost
+    assert not [c for c, o, _r in rows if o == "open" and c in true_lost]
+    stage_names = {
+        name
+        for (name,) in query(built.db, "select stage_name from intermediate.int_stages_unioned")
+    }
+    assert "Unqualified" not in stage_names
+
+
+def _raw_rows(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, Any]]:
+    cursor = con.execute(f"select * from {table}")
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _lead_source_kpis_from_raw(db: Path) -> dict[tuple[str, str], tuple[int, int, int, int]]:
+    """(system, lead source) -> (leads, leads converted into a deal, won, lost deals), from the
+    raw payloads with no dbt model: every row was loaded at the system's as-of, so each lead
+    counts, converted when a loaded (non-deleted) deal came from it."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        # per system: leads {id: source}, lead -> converted deal id, deals {id: (lead, outcome)}
+        leads: dict[str, dict[str, str | None]] = {}
+        deals: dict[str, dict[str, tuple[str | None, str]]] = {}
+        pd_leads = _raw_rows(con, "raw_pipedrive.leads")
+        leads["pipedrive"] = {r["id"]: r["source_name"] or r["origin"] for r in pd_leads}
+        deals["pipedrive"] = {
+            str(r["id"]): (r["source_lead_id"], r["status"])
+            for r in _raw_rows(con, "raw_pipedrive.deals")
+            if r["status"] != "deleted" and not r.get("is_deleted")
+        }
+        sf_leads = _raw_rows(con, "raw_salesforce.leads")
+        leads["salesforce"] = {r["id"]: r["lead_source"] for r in sf_leads}
+        sf_from = {r["converted_opportunity_id"]: r["id"] for r in sf_leads}
+        deals["salesforce"] = {
+            r["id"]: (
+                sf_from.get(r["id"]),
+                "won" if r["is_won"] else "lost" if r["is_closed"] else "open",
+            )
+            for r in _raw_rows(con, "raw_salesforce.opportunities")
+            if not r["is_deleted"]
+        }
+        zs_leads = _raw_rows(con, "raw_zendesk_sell.leads")
+        leads["zendesk_sell"] = {str(r["id"]): r["source_name"] for r in zs_leads}
+        zs_from = {r["converted_deal_id"]: str(r["id"]) for r in zs_leads}
+        zs_outcome = {"won": "won", "lost": "lost", "unqualified": "lost"}
+        deals["zendesk_sell"] = {
+            str(r["id"]): (zs_from.get(r["id"]), zs_outcome.get(r["stage_category"], "open"))
+            for r in _raw_rows(con, "raw_zendesk_sell.deals")
+        }
+        ox_leads = _raw_rows(con, "raw_oracle_cx.leads")
+        leads["oracle_cx"] = {str(r["lead_id"]): r["channel_type"] for r in ox_leads}
+        ox_from = {r["converted_opportunity_id"]: str(r["lead_id"]) for r in ox_leads}
+        deals["oracle_cx"] = {
+            str(r["opty_id"]): (ox_from.get(r["opty_id"]), r["status_code"].lower())
+            for r in _raw_rows(con, "raw_oracle_cx.opportunities")
+        }
+    finally:
+        con.close()
+    counts: dict[tuple[str, str], list[int]] = {}
+    for system, system_leads in leads.items():
+        converting = {lead for lead, _o in deals[system].values() if lead is not None}
+        for lead_id, source in system_leads.items():
+            row = counts.setdefault((system, source or "(none)"), [0, 0, 0, 0])
+            row[0] += 1
+            row[1] += lead_id in converting
+        for lead_id, outcome in deals[system].values():
+            source = system_leads.get(lead_id) if lead_id is not None else None
+            row = counts.setdefault((system, source or "(none)"), [0, 0, 0, 0])
+            if outcome in ("won", "lost"):
+                row[2 if outcome == "won" else 3] += 1
+    return {key: (a, b, c, d) for key, (a, b, c, d) in counts.items()}
+
+
+def test_lead_source_mart_equals_a_recomputation_from_the_raw_payloads(built: Built) -> None:
+    expected = _lead_source_kpis_from_raw(built.db)
+    rows = query(
+        built.db,
+        "select source_system, lead_source, leads_count, leads_converted, won_count, "
+        "lost_count, conversion_rate, win_rate from marts.lead_source_performance",
+    )
+    mart = {(s, src): (n, c, w, lo) for s, src, n, c, w, lo, _cr, _wr in rows}
+    assert {k: v for k, v in mart.items() if k[0] != "all"} == expected
+    overall: dict[str, list[int]] = {}
+    for (_system, source), values in expected.items():
+        totals = overall.setdefault(source, [0, 0, 0, 0])
+        for i, value in enumerate(values):
+            totals[i] += value
+    assert {src: list(v) for (s, src), v in mart.items() if s == "all"} == overall
+    for _s, _src, n, c, w, lo, conversion_rate, win_rate in rows:
+        assert conversion_rate == (c / n if n else None)
+        assert win_rate == (w / (w + lo) if w + lo else None)
+    # every lead is a lead case or the lead of deal cases, each carrying the lead's source
+    by_lead = query(
+        built.db,
+        "select source_system, coalesce(lead_source, '(none)'), count(distinct lead_key) "
+        "from marts.cases where lead_key is not null group by 1, 2",
+    )
+    assert {(s, src): n for s, src, n in by_lead} == {k: v[0] for k, v in expected.items() if v[0]}
+
+
+def _truth_rates(rows: list[dict[str, Any]]) -> dict[str, tuple[float, float]]:
+    totals: dict[str, list[int]] = {}
+    for row in rows:
+        t = totals.setdefault(row["source"], [0, 0, 0, 0])
+        for i, key in enumerate(("leads", "converted", "won", "lost")):
+            t[i] += row[key]
+    return {s: (c / n, w / (w + lo)) for s, (n, c, w, lo) in totals.items()}
+
+
+def test_lead_source_mart_finds_the_planted_best_and_worst_sources(built: Built) -> None:
+    """Prospector leads were planted to convert and win most, imported ones least; the mart
+    ranks each system's sources (by its own source names) as the truth does."""
+    truth = built.truth["lead_sources"]
+    overall = _truth_rates(truth)
+    for metric in (0, 1):
+        ranked = sorted(overall, key=lambda s: overall[s][metric])
+        assert (ranked[0], ranked[-1]) == ("Import", "Prospector"), metric
+    names = {
+        "pipedrive": {s: s for s in overall},
+        "zendesk_sell": {s: s for s in overall},
+        "salesforce": SF_LEAD_SOURCES,
+        "oracle_cx": ORACLE_CHANNEL_TYPES,
+    }
+    rows = query(
+        built.db,
+        "select source_system, lead_source, conversion_rate, win_rate "
+        "from marts.lead_source_performance "
+        "where source_system <> 'all' and lead_source <> '(none)'",
+    )
+    for system in ALL_CRMS:
+        true_rates = _truth_rates([r for r in truth if r["crm"] == system])
+        mart = {src: (cr, wr) for s, src, cr, wr in rows if s == system}
+        assert mart == {names[system][s]: pytest.approx(v) for s, v in true_rates.items()}
+        best, worst = names[system]["Prospector"], names[system]["Import"]
+        assert mart[best][0] > mart[worst][0] and mart[best][1] > mart[worst][1], system

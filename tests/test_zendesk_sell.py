@@ -21,6 +21,7 @@ from l2c_demo.simulator import DemoCompany, SimConfig
 from l2c_demo.simulator.catalog import STAGE_NAMES
 from l2c_demo.simulator.crms import CRMS
 from l2c_demo.simulator.model import Deal
+from l2c_demo.simulator.render_zendesk_sell import UNQUALIFIED_REASONS
 from l2c_demo.simulator.state import deal_state
 from l2c_demo.zendesk_sell_schedule import history_config, run_history_loads
 from pipelines.load import LoadError, load_all, load_system
@@ -35,6 +36,7 @@ LISTS = [
     "stages",
     "pipelines",
     "loss_reasons",
+    "deal_unqualified_reasons",
     "lead_sources",
     "orders",
     "users",
@@ -172,6 +174,8 @@ def test_rendering_uses_zendesk_ids_stages_and_outcomes() -> None:
     mine = [d for d in deals.values() if d.crm == SYSTEM and d.id in states]
     assert [r["id"] for r in view.deals] == sorted(int(UNIT.deal_ref(d.id)) for d in mine)
     reasons = {r["id"]: r["name"] for r in view.loss_reasons}
+    unqualified = {r["id"]: r["name"] for r in view.deal_unqualified_reasons}
+    closed_unqualified = 0
     for record in view.deals:
         deal, st = deals[record["id"]], states[record["id"]]
         stage = stages[record["stage_id"]]
@@ -179,12 +183,21 @@ def test_rendering_uses_zendesk_ids_stages_and_outcomes() -> None:
         assert orgs[deal.org_id].crm == SYSTEM
         if st.status == "open":
             assert stage["category"] in ("incoming", "in_progress")
+        elif st.status == "lost" and st.lost_reason in UNQUALIFIED_REASONS:
+            # a deal that never qualified closes in the Unqualified stage with its reason
+            assert (stage["category"], stage["name"]) == ("unqualified", "Unqualified")
+            assert record["loss_reason_id"] is None
+            assert unqualified[record["unqualified_reason_id"]] == st.lost_reason
+            closed_unqualified += 1
         else:
             assert stage["category"] == st.status and stage["name"] == st.status.title()
+            assert record["unqualified_reason_id"] is None
+            if st.status == "lost":
+                assert reasons[record["loss_reason_id"]] == st.lost_reason
+        if st.status != "open":
             assert st.close_time is not None
             assert record["last_stage_change_at"] == _rfc(st.close_time)
-        if st.status == "lost":
-            assert reasons[record["loss_reason_id"]] == st.lost_reason
+    assert closed_unqualified > 0
     assert {o["deal_id"] for o in view.orders} <= {r["id"] for r in view.deals}
     assert all(deals[o["deal_id"]].crm == SYSTEM for o in view.orders)
     leads = [lead for lead in company.world.leads if lead.crm == SYSTEM]

@@ -1,4 +1,5 @@
--- One row per case: every non-deleted deal, plus every lead that did not convert.
+-- One row per case: every non-deleted deal, plus every lead that did not convert into one
+-- (a lead converted to an account / contact only is a lead case with outcome 'converted').
 with deals as (
     select * from {{ ref('int_deals_enriched') }}
 ),
@@ -75,6 +76,7 @@ deal_cases as (
             else 'open'
         end as outcome,
         deals.lost_reason,
+        leads.lead_source,
         leads.created_at as lead_created_at,
         deals.created_at as deal_created_at,
         deals.won_at,
@@ -104,21 +106,26 @@ lead_cases as (
         leads.value as deal_value,
         leads.currency,
         cast(null as {{ type_double() }}) as discount_pct,
-        case when leads.lead_status = 'disqualified' then 'lost' else 'open' end as outcome,
+        case leads.lead_status
+            when 'disqualified' then 'lost'
+            when 'converted_without_deal' then 'converted'
+            else 'open'
+        end as outcome,
         case
             when leads.lead_status = 'disqualified' then 'Lead disqualified'
         end as lost_reason,
+        leads.lead_source,
         leads.created_at as lead_created_at,
         cast(null as {{ dbt.type_timestamp() }}) as deal_created_at,
         cast(null as {{ dbt.type_timestamp() }}) as won_at,
         leads.disqualified_at as lost_at,
-        leads.disqualified_at as closed_at
+        coalesce(leads.disqualified_at, leads.converted_at) as closed_at
     from leads
     left join users
         on
             leads.owner_user_key = users.user_key
             and leads.source_system = users.source_system
-    where leads.lead_status <> 'converted'
+    where leads.converted_deal_key is null
 ),
 
 all_cases as (
@@ -149,6 +156,7 @@ final as (
         cast(all_cases.discount_pct as {{ type_double() }}) as discount_pct,
         cast(all_cases.outcome as {{ dbt.type_string() }}) as outcome,
         cast(all_cases.lost_reason as {{ dbt.type_string() }}) as lost_reason,
+        cast(all_cases.lead_source as {{ dbt.type_string() }}) as lead_source,
         cast(all_cases.lead_created_at as {{ dbt.type_timestamp() }}) as lead_created_at,
         cast(all_cases.deal_created_at as {{ dbt.type_timestamp() }}) as deal_created_at,
         cast(all_cases.won_at as {{ dbt.type_timestamp() }}) as won_at,

@@ -70,6 +70,9 @@ LISTS: dict[str, ListSpec] = {
     ),
     "pipelines": ListSpec("pipelines", "pipeline", ("id", "name"), ("name", "disabled")),
     "loss_reasons": ListSpec("loss_reasons", "loss_reason", ("id", "name"), ("name",)),
+    "deal_unqualified_reasons": ListSpec(
+        "deal_unqualified_reasons", "deal_unqualified_reason", ("id", "name"), ("name",)
+    ),
     "lead_sources": ListSpec("lead_sources", "source", ("id", "name"), ("name",)),
     "orders": ListSpec("orders", "order", ("id", "created_at", "updated_at"), ("deal_id",)),
     "users": ListSpec(

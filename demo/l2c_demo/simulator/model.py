@@ -123,6 +123,8 @@ class Lead:
     converted_deal_id: int | None = None
     seen_at: int | None = None
     crm: str = "pipedrive"
+    # closed by a conversion to an account / contact without a deal (Salesforce only)
+    converted_without_deal: bool = False
 
 
 @dataclass

@@ -365,7 +365,7 @@ def _lead_record(world: World, index: int, lead: Lead, orgs: dict[int, Org], as_
     org = orgs[lead.org_id]
     first, _, last = person.name.partition(" ")
     closed = lead.archived_at is not None and lead.archived_at <= as_of
-    converted = closed and lead.converted_deal_id is not None
+    converted = closed and (lead.converted_deal_id is not None or lead.converted_without_deal)
     seen = lead.seen_at is not None and lead.seen_at <= as_of
     changes = [lead.add_time]
     if seen and lead.seen_at is not None and (not closed or lead.seen_at < (lead.archived_at or 0)):

@@ -3,10 +3,12 @@
 Zendesk Sell names things its own way, and this module is where the abstract company is
 translated:
 
-- Pipelines hold stages with a category: `incoming` (the first stage), `in_progress`, `won`
-  and `lost`. A deal's outcome is its stage: winning moves it to the pipeline's "Won" stage,
-  losing to "Lost", re-opening back to an open stage. The abstract stages get the stage names
-  of STAGE_NAMES below.
+- Pipelines hold stages with a category: `incoming` (the first stage), `in_progress`, `won`,
+  `lost` and `unqualified`. A deal's outcome is its stage: winning moves it to the pipeline's
+  "Won" stage, losing to "Lost", re-opening back to an open stage. A deal lost for a reason of
+  UNQUALIFIED_REASONS is closed in the "Unqualified" stage instead, with an
+  `unqualified_reason_id` (/v2/deal_unqualified_reasons) and no `loss_reason_id`. The
+  abstract stages get the stage names of STAGE_NAMES below.
 - A deal carries only its current stage and `last_stage_change_at` (the time it entered that
   stage); the history is not in the API (see docs/zendesk-sell-history.md).
 - Ids are numbers: deals `CRMS["zendesk_sell"].deal_ref(deal.id)`, the deal's contact (the
@@ -54,7 +56,10 @@ STAGE_NAMES_BY_PIPELINE: dict[str, dict[str, str]] = {
     },
     EXPANSION: {"Qualified": "Qualified", "Proposal Made": "Quote", "Negotiation": "Closure"},
 }
-WON, LOST = "Won", "Lost"
+WON, LOST, UNQUALIFIED = "Won", "Lost", "Unqualified"
+# lost reasons that mean the deal never qualified: such deals close in the Unqualified stage
+UNQUALIFIED_REASONS = ("No budget", "No decision")
+UNQUALIFIED_REASON_IDS = {name: 9301 + i for i, name in enumerate(UNQUALIFIED_REASONS)}
 PIPELINE_IDS = {NEW_BUSINESS: 1843201, EXPANSION: 1843202}
 LOSS_REASON_IDS = {name: 9051 + i for i, name in enumerate(LOST_REASONS)}
 LEAD_SOURCE_IDS = {name: 7201 + i for i, name in enumerate(LEAD_SOURCES)}
@@ -70,7 +75,7 @@ class ZendeskStage:
     id: int
     pipeline: str
     name: str
-    category: str  # incoming | in_progress | won | lost
+    category: str  # incoming | in_progress | won | lost | unqualified
     position: int
     likelihood: int
     abstract: str | None  # the catalog stage it renders, None for Won / Lost
@@ -97,6 +102,7 @@ def _stages() -> list[ZendeskStage]:
         n = len(PIPELINES[pipeline])
         out.append(ZendeskStage(base + n + 1, pipeline, WON, "won", n + 1, 100, None))
         out.append(ZendeskStage(base + n + 2, pipeline, LOST, "lost", n + 2, 0, None))
+        out.append(ZendeskStage(base + n + 3, pipeline, UNQUALIFIED, "unqualified", n + 3, 0, None))
     return out
 
 
@@ -105,7 +111,7 @@ STAGE_BY_ABSTRACT: dict[tuple[str, str], ZendeskStage] = {
     (s.pipeline, s.abstract): s for s in STAGES if s.abstract is not None
 }
 OUTCOME_STAGE: dict[tuple[str, str], ZendeskStage] = {
-    (s.pipeline, s.category): s for s in STAGES if s.category in ("won", "lost")
+    (s.pipeline, s.category): s for s in STAGES if s.category in ("won", "lost", "unqualified")
 }
 
 
@@ -118,6 +124,7 @@ class ZendeskSellView:
     pipelines: list[Record] = field(default_factory=list)
     stages: list[Record] = field(default_factory=list)
     loss_reasons: list[Record] = field(default_factory=list)
+    deal_unqualified_reasons: list[Record] = field(default_factory=list)
     lead_sources: list[Record] = field(default_factory=list)
     deals: list[Record] = field(default_factory=list)
     leads: list[Record] = field(default_factory=list)
@@ -140,7 +147,9 @@ def zendesk_deal_state(deal: Deal, st: DealState) -> ZendeskDealState:
     """The Zendesk Sell stage of a deal given its abstract state (st = deal_state(deal, t)):
     the outcome stage when won or lost, else the open stage; entered at the last change of
     either (a status change moves a Zendesk deal between stages)."""
-    if st.status in ("won", "lost"):
+    if st.status == "lost" and st.lost_reason in UNQUALIFIED_REASONS:
+        stage = OUTCOME_STAGE[(deal.pipeline, "unqualified")]
+    elif st.status in ("won", "lost"):
         stage = OUTCOME_STAGE[(deal.pipeline, st.status)]
     else:
         stage = STAGE_BY_ABSTRACT[(deal.pipeline, STAGE_NAMES[st.stage_id][1])]
@@ -194,7 +203,7 @@ def _static(world: World, view: ZendeskSellView) -> None:
                 "id": stage.id,
                 "name": stage.name,
                 "category": stage.category,
-                "active": stage.category not in ("won", "lost"),
+                "active": stage.category not in ("won", "lost", "unqualified"),
                 "position": stage.position,
                 "likelihood": stage.likelihood,
                 "pipeline_id": PIPELINE_IDS[stage.pipeline],
@@ -204,6 +213,16 @@ def _static(world: World, view: ZendeskSellView) -> None:
         )
     for name, reason_id in LOSS_REASON_IDS.items():
         view.loss_reasons.append(
+            {
+                "id": reason_id,
+                "name": name,
+                "creator_id": 1,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
+    for name, reason_id in UNQUALIFIED_REASON_IDS.items():
+        view.deal_unqualified_reasons.append(
             {
                 "id": reason_id,
                 "name": name,
@@ -228,6 +247,7 @@ def _static(world: World, view: ZendeskSellView) -> None:
 def _deal_record(org: Org, deal: Deal, st: DealState) -> Record:
     zst = zendesk_deal_state(deal, st)
     lost = zst.stage.category == "lost"
+    unqualified = zst.stage.category == "unqualified"
     return {
         "id": int(UNIT.deal_ref(deal.id)),
         "name": deal.title,
@@ -238,7 +258,9 @@ def _deal_record(org: Org, deal: Deal, st: DealState) -> Record:
         "last_stage_change_at": clock.v2(zst.entered_at),
         "last_stage_change_by_id": zst.entered_by,
         "loss_reason_id": LOSS_REASON_IDS[st.lost_reason] if lost and st.lost_reason else None,
-        "unqualified_reason_id": None,
+        "unqualified_reason_id": (
+            UNQUALIFIED_REASON_IDS[st.lost_reason] if unqualified and st.lost_reason else None
+        ),
         "owner_id": st.owner_id,
         "creator_id": deal.owner_id,
         "contact_id": int(UNIT.account_ref(org.id)),

@@ -162,6 +162,31 @@ def linkable_by_rule(
     return out
 
 
+def lead_source_truth(
+    world: World, states: dict[int, DealState], as_of: int
+) -> list[dict[str, Any]]:
+    """Per (crm, abstract lead source): leads created by as_of, those converted into a deal
+    by as_of, and those deals won / lost by as_of."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for lead in world.leads:
+        if lead.add_time > as_of:
+            continue
+        row = out.setdefault(
+            (lead.crm, lead.source_name),
+            {"crm": lead.crm, "source": lead.source_name, "leads": 0, "converted": 0},
+        )
+        row["leads"] += 1
+        for key in ("won", "lost"):
+            row.setdefault(key, 0)
+        converted = lead.converted_deal_id is not None and (lead.archived_at or as_of + 1) <= as_of
+        st = states.get(lead.converted_deal_id or -1)
+        if converted and st is not None:
+            row["converted"] += 1
+            if st.status in ("won", "lost"):
+                row[st.status] += 1
+    return sorted(out.values(), key=lambda r: (r["crm"], r["source"]))
+
+
 def _outcome_counts(
     world: World, states: dict[int, DealState], as_of: int, crm: str | None
 ) -> dict[str, int]:
@@ -177,6 +202,21 @@ def _outcome_counts(
             1
             for lead in leads
             if lead.converted_deal_id is not None
+            and lead.archived_at is not None
+            and lead.archived_at <= as_of
+        ),
+        "leads_converted_without_deal": sum(
+            1
+            for lead in leads
+            if lead.converted_without_deal
+            and lead.archived_at is not None
+            and lead.archived_at <= as_of
+        ),
+        "leads_disqualified": sum(
+            1
+            for lead in leads
+            if lead.converted_deal_id is None
+            and not lead.converted_without_deal
             and lead.archived_at is not None
             and lead.archived_at <= as_of
         ),
@@ -249,6 +289,7 @@ def build_truth(
         "counts": counts,
         "counts_by_crm": {c: _outcome_counts(world, states, as_of, c) for c in cfg.crms},
         "deals": deals,
+        "lead_sources": lead_source_truth(world, states, as_of),
         "invoices": invoices,
         "orders": [
             {

@@ -25,6 +25,7 @@ from l2c_demo.simulator.ids import IdMaker
 from l2c_demo.simulator.lifecycle import LifeBuilder
 from l2c_demo.simulator.model import Deal, Lead, Org, Person, Rep, World
 from l2c_demo.simulator.subscriptions import HORIZON_DAYS, build_subscriptions
+from l2c_demo.simulator.state import deal_state
 
 
 def _reps(rng: random.Random, cfg: SimConfig, base: int) -> list[Rep]:
@@ -142,6 +143,8 @@ def build_world(cfg: SimConfig) -> World:
         builder.build(deal, rep)
         deals.append(deal)
     leads.extend(_unconverted_leads(rng, cfg, ids, reps_by_crm, orgs, as_of, len(leads), first_use))
+    _plant_lead_sources(cfg, leads, deals)
+    _plant_conversions_without_deal(cfg, leads)
     persons = _finish_orgs(rng, orgs, first_use, as_of)
     _link_people(rng, orgs, deals, leads)
     _assign_ids(deals)
@@ -171,6 +174,41 @@ def build_world(cfg: SimConfig) -> World:
         refunds,
         credit_notes,
     )
+
+
+ACCOUNT_ONLY_CONVERSION_SHARE = 0.2
+# Relative odds of each LEAD_SOURCES entry ("Web forms", "Prospector", "Manually created",
+# "Import") by what became of the lead: Prospector leads convert and win most, imported ones
+# least, so conversion and win rate differ by source (truth: lead_sources).
+SOURCE_ODDS = {
+    "unconverted": (1.0, 0.5, 1.0, 2.0),
+    "won": (1.0, 2.0, 1.0, 0.4),
+    "lost": (1.0, 0.6, 1.0, 1.6),
+    "open": (1.0, 1.0, 1.0, 1.0),
+}
+END_OF_TIME = 2**62
+
+
+def _plant_lead_sources(cfg: SimConfig, leads: list[Lead], deals: list[Deal]) -> None:
+    """Give each lead a source drawn with SOURCE_ODDS of its fate: no deal, or its deal's
+    final outcome (independent of as_of, so a rewound company is the same company). Its own
+    random stream leaves the rest of the company unchanged."""
+    pick = random.Random(f"lead-sources-{cfg.seed}")
+    by_id = {deal.id: deal for deal in deals}
+    for lead in leads:
+        deal = by_id.get(lead.converted_deal_id or -1)
+        fate = "unconverted" if deal is None else deal_state(deal, END_OF_TIME).status
+        lead.source_name = pick.choices(LEAD_SOURCES, weights=SOURCE_ODDS[fate])[0]
+
+
+def _plant_conversions_without_deal(cfg: SimConfig, leads: list[Lead]) -> None:
+    """Some closed Salesforce leads without a deal were converted to an account / contact
+    only (IsConverted, no ConvertedOpportunityId); their own random stream leaves the rest of
+    the company unchanged."""
+    pick = random.Random(f"account-only-conversions-{cfg.seed}")
+    for lead in leads:
+        if lead.crm == "salesforce" and lead.converted_deal_id is None and lead.archived_at:
+            lead.converted_without_deal = pick.random() < ACCOUNT_ONLY_CONVERSION_SHARE
 
 
 def _unconverted_leads(

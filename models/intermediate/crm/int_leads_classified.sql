@@ -2,7 +2,12 @@
 --   converted     a (non-deleted) deal references the lead (its own lead reference, or the
 --                 lead's converted_deal_key: see int_deals_filtered); earliest such deal wins.
 --                 converted_deal_key here is that deal (the source's value is superseded).
---   disqualified  archived and referenced by no deal (disqualified_at = last update)
+--   converted_without_deal
+--                 the source says the lead was converted (is_converted: e.g. a Salesforce lead
+--                 converted to an account / contact only) but no deal references it;
+--                 converted_at = its last update (the conversion), no converted_deal_key
+--   disqualified  archived, not converted and referenced by no deal (disqualified_at = last
+--                 update)
 --   open          everything else
 with leads as (
     select * from {{ ref('int_leads_unioned') }}
@@ -42,9 +47,13 @@ classified as (
         leads.created_at,
         leads.updated_at,
         conversions.deal_key as converted_deal_key,
-        conversions.created_at as converted_at,
+        case
+            when conversions.deal_key is not null then conversions.created_at
+            when coalesce(leads.is_converted, false) then leads.updated_at
+        end as converted_at,
         case
             when conversions.deal_key is not null then 'converted'
+            when coalesce(leads.is_converted, false) then 'converted_without_deal'
             when leads.is_archived then 'disqualified'
             else 'open'
         end as lead_status

@@ -1,6 +1,8 @@
 -- Lead conversion by cohort. One row per (source_system, cohort_month): the month the leads
 -- were created. Status as at the as-of instant: converted when the converting deal was
--- created at or before as_of, disqualified when disqualified at or before as_of, else open.
+-- created at or before as_of, disqualified when disqualified at or before as_of, converted
+-- without a deal (a Salesforce lead converted to an account / contact only) when converted at
+-- or before as_of, else open.
 -- conversion_rate = converted / created (all leads of the cohort, open ones included, so a
 -- young cohort's rate is still rising: see leads_open).
 with leads as (
@@ -23,6 +25,10 @@ leads_at_as_of as (
                 then 'converted'
             when leads.lead_status = 'disqualified' and leads.disqualified_at <= as_of.as_of
                 then 'disqualified'
+            when
+                leads.lead_status = 'converted_without_deal'
+                and leads.converted_at <= as_of.as_of
+                then 'converted_without_deal'
             else 'open'
         end as status_at_as_of
     from leads
@@ -49,6 +55,8 @@ aggregated as (
         sum(case when status_at_as_of = 'converted' then 1 else 0 end) as leads_converted,
         sum(case when status_at_as_of = 'disqualified' then 1 else 0 end)
             as leads_disqualified,
+        sum(case when status_at_as_of = 'converted_without_deal' then 1 else 0 end)
+            as leads_converted_without_deal,
         sum(case when status_at_as_of = 'open' then 1 else 0 end) as leads_open,
         {{ median('days_to_convert') }} as median_days_to_convert,
         {{ percentile_cont('days_to_convert', 0.9) }} as p90_days_to_convert
@@ -63,6 +71,8 @@ final as (
         cast(leads_created as {{ dbt.type_bigint() }}) as leads_created,
         cast(leads_converted as {{ dbt.type_bigint() }}) as leads_converted,
         cast(leads_disqualified as {{ dbt.type_bigint() }}) as leads_disqualified,
+        cast(leads_converted_without_deal as {{ dbt.type_bigint() }})
+            as leads_converted_without_deal,
         cast(leads_open as {{ dbt.type_bigint() }}) as leads_open,
         cast(
             cast(leads_converted as {{ type_double() }}) / leads_created

@@ -26,7 +26,8 @@ renamed as (
         upper(currency_code) as currency,
         {{ to_utc_timestamp('creation_date') }} as created_at,
         {{ to_utc_timestamp('last_update_date') }} as updated_at,
-        {{ make_key('oracle_cx', 'converted_opportunity_id') }} as converted_deal_key
+        {{ make_key('oracle_cx', 'converted_opportunity_id') }} as converted_deal_key,
+        coalesce(upper(status_code) = 'CONVERTED', false) as is_converted
     from source
 ),
 

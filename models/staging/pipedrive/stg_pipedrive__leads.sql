@@ -23,7 +23,9 @@ renamed as (
         {{ to_utc_timestamp('add_time') }} as created_at,
         {{ to_utc_timestamp('update_time') }} as updated_at,
         -- Pipedrive records the conversion on the deal (deal.origin_id), not on the lead
-        cast(null as {{ dbt.type_string() }}) as converted_deal_key
+        cast(null as {{ dbt.type_string() }}) as converted_deal_key,
+        -- nor does the lead say it was converted: the deal that names it does
+        cast(null as {{ dbt.type_boolean() }}) as is_converted
     from source
 ),
 

@@ -1,7 +1,9 @@
 -- Leads. A converted lead names its opportunity (ConvertedOpportunityId) and account; a lead
 -- in one of the statuses of var salesforce_disqualified_lead_statuses (default the standard
 -- 'Closed - Not Converted') is closed without conversion (is_archived). ConvertedDate is a
--- date only: the conversion time used downstream is the opportunity's CreatedDate.
+-- date only: the conversion time used downstream is the opportunity's CreatedDate. A lead
+-- converted to an account / contact without an opportunity (IsConverted, no
+-- ConvertedOpportunityId) is_converted with a null converted_deal_key: not disqualified.
 {%- set disqualified = var(
     'salesforce_disqualified_lead_statuses', ['Closed - Not Converted']
 ) %}
@@ -35,7 +37,9 @@ renamed as (
         case
             when coalesce(is_converted, false)
                 then {{ make_key('salesforce', "nullif(trim(converted_opportunity_id), '')") }}
-        end as converted_deal_key
+        end as converted_deal_key,
+        -- converted to an account / contact, with or without an opportunity
+        coalesce(is_converted, false) as is_converted
     from source
 ),
 

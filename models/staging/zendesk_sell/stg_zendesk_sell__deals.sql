@@ -1,6 +1,7 @@
 -- Deals from raw deal_stage_snapshots (one row per deal and observed stage entry, the deal as
 -- last read in that stage; see docs/zendesk-sell-history.md). The current deal is its latest
--- snapshot. Zendesk Sell moves a won or lost deal into its pipeline's Won / Lost stage, so the
+-- snapshot. Zendesk Sell moves a won or lost deal into its pipeline's Won / Lost stage (a deal
+-- that never qualified into its Unqualified stage: lost, for its unqualified reason), so the
 -- canonical stage_key is the last open stage a load observed (null when no load saw the deal
 -- open), as a Pipedrive deal keeps its stage when it is won; status, won_at and lost_at come
 -- from the stage category and last_stage_change_at. stage_category, stage_pipeline_id and
@@ -12,6 +13,7 @@ with source as (
         'contact_id:bigint', 'stage_id:bigint', 'stage_category:string',
         'stage_pipeline_id:bigint', 'value:float', 'currency:string',
         'last_stage_change_at:timestamptz', 'loss_reason_name:string',
+        'unqualified_reason_name:string',
         'estimated_close_date:string', 'created_at:timestamptz', 'updated_at:timestamptz',
         'custom_fields__region:string',
     ]) }}
@@ -20,8 +22,12 @@ with source as (
 snapshots as (
     select
         *,
-        coalesce(lower(stage_category), '') as category,
-        coalesce(lower(stage_category) in ('won', 'lost'), false) as is_outcome,
+        case lower(stage_category)
+            when 'unqualified' then 'lost'
+            else coalesce(lower(stage_category), '')
+        end as category,
+        coalesce(lower(stage_category) = 'unqualified', false) as is_unqualified,
+        coalesce(lower(stage_category) in ('won', 'lost', 'unqualified'), false) as is_outcome,
         coalesce(last_stage_change_at, created_at) as stage_entered_at
     from source
 ),
@@ -83,7 +89,10 @@ renamed as (
             when category = 'lost' then {{ to_utc_timestamp('stage_entered_at') }}
         end as lost_at,
         case when is_outcome then {{ to_utc_timestamp('stage_entered_at') }} end as closed_at,
-        case when category = 'lost' then nullif(trim(loss_reason_name), '') end as lost_reason,
+        case
+            when is_unqualified then nullif(trim(unqualified_reason_name), '')
+            when category = 'lost' then nullif(trim(loss_reason_name), '')
+        end as lost_reason,
         {{ text_to_date("nullif(trim(estimated_close_date), '')") }} as expected_close_date,
         false as is_deleted
     from current_deals

@@ -32,7 +32,8 @@ renamed as (
         cast(null as {{ dbt.type_string() }}) as currency,
         {{ to_utc_timestamp('created_at') }} as created_at,
         {{ to_utc_timestamp('updated_at') }} as updated_at,
-        {{ make_key('zendesk_sell', 'converted_deal_id') }} as converted_deal_key
+        {{ make_key('zendesk_sell', 'converted_deal_id') }} as converted_deal_key,
+        converted_deal_id is not null as is_converted
     from source
 ),
 

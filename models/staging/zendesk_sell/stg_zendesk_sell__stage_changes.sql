@@ -1,8 +1,8 @@
 -- Stage entries reconstructed from raw deal_stage_snapshots: each snapshot is one stage entry a
 -- scheduled load observed (the deal was in stage_id, entered at last_stage_change_at). What this
 -- can and cannot see is in docs/zendesk-sell-history.md.
---   * Entries into open stages are stage changes; entries into Won / Lost are the deal's outcome
---     (stg_zendesk_sell__deals won_at / lost_at) and are not stage changes.
+--   * Entries into open stages are stage changes; entries into Won / Lost / Unqualified are the
+--     deal's outcome (stg_zendesk_sell__deals won_at / lost_at) and are not stage changes.
 --   * from_stage_key is the previous open stage observed; null when no load saw the deal open
 --     before this entry (it was created or re-opened and moved between two loads, or before the
 --     first load), so int_stage_changes_mapped adds no creation entry with a guessed stage.
@@ -20,7 +20,7 @@ with source as (
 observations as (
     select
         *,
-        coalesce(lower(stage_category) in ('won', 'lost'), false) as is_outcome,
+        coalesce(lower(stage_category) in ('won', 'lost', 'unqualified'), false) as is_outcome,
         coalesce(last_stage_change_at, created_at) as entered_at
     from source
 ),

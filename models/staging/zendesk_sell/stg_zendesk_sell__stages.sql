@@ -1,5 +1,6 @@
--- Open stages only: Zendesk Sell's Won and Lost stages (category won / lost) are outcomes in
--- the canonical model (deal status), not stages a deal enters on its way.
+-- Open stages only: Zendesk Sell's Won, Lost and Unqualified stages (category won / lost /
+-- unqualified) are outcomes in the canonical model (deal status), not stages a deal enters on
+-- its way.
 {{ config(meta={'keeps_raw_rows': false}) }}  -- keeps only some raw rows, by design
 with source as (
     {{ select_source_columns('zendesk_sell', 'stages', [
@@ -10,7 +11,7 @@ with source as (
 open_stages as (
     select *
     from source
-    where coalesce(lower(category), '') not in ('won', 'lost')
+    where coalesce(lower(category), '') not in ('won', 'lost', 'unqualified')
 ),
 
 renamed as (

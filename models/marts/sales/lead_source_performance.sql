@@ -1,0 +1,143 @@
+-- Conversion and win rate by lead source at the as-of instant. One row per (source_system,
+-- lead_source), plus source_system 'all' rows summing every system per lead_source (the
+-- source as each system names it). A missing source is '(none)': deals that came from no lead
+-- and leads or deals whose lead has no source.
+-- conversion_rate = leads converted into a deal by as_of / leads created by as_of.
+-- win_rate = won / (won + lost) of the deals created by as_of: open deals are not in the
+-- denominator.
+with leads as (
+    select * from {{ ref('int_leads_classified') }}
+),
+
+cases as (
+    select * from {{ ref('cases') }}
+    where case_type = 'deal'
+),
+
+as_of as (
+    select * from {{ ref('int_as_of_resolved') }}
+),
+
+leads_at_as_of as (
+    select
+        leads.source_system,
+        coalesce(leads.lead_source, '(none)') as lead_source,
+        case
+            when leads.lead_status = 'converted' and leads.converted_at <= as_of.as_of
+                then 1
+            else 0
+        end as is_converted
+    from leads
+    inner join as_of
+        on leads.source_system = as_of.source_system
+    where leads.created_at <= as_of.as_of
+),
+
+deals_at_as_of as (
+    select
+        cases.source_system,
+        coalesce(cases.lead_source, '(none)') as lead_source,
+        case
+            when cases.outcome = 'won' and cases.won_at <= as_of.as_of then 'won'
+            when cases.outcome = 'lost' and cases.lost_at <= as_of.as_of then 'lost'
+            else 'open'
+        end as outcome_at_as_of
+    from cases
+    inner join as_of
+        on cases.source_system = as_of.source_system
+    -- a deal without a creation time still counts (data_quality_issues: case_without_start)
+    where cases.deal_created_at is null or cases.deal_created_at <= as_of.as_of
+),
+
+lead_counts as (
+    select
+        source_system,
+        lead_source,
+        count(*) as leads_count,
+        sum(is_converted) as leads_converted
+    from leads_at_as_of
+    group by source_system, lead_source
+),
+
+deal_counts as (
+    select
+        source_system,
+        lead_source,
+        count(*) as deals_count,
+        sum(case when outcome_at_as_of = 'won' then 1 else 0 end) as won_count,
+        sum(case when outcome_at_as_of = 'lost' then 1 else 0 end) as lost_count,
+        sum(case when outcome_at_as_of = 'open' then 1 else 0 end) as open_count
+    from deals_at_as_of
+    group by source_system, lead_source
+),
+
+per_system as (
+    select
+        coalesce(lead_counts.source_system, deal_counts.source_system) as source_system,
+        coalesce(lead_counts.lead_source, deal_counts.lead_source) as lead_source,
+        coalesce(lead_counts.leads_count, 0) as leads_count,
+        coalesce(lead_counts.leads_converted, 0) as leads_converted,
+        coalesce(deal_counts.deals_count, 0) as deals_count,
+        coalesce(deal_counts.won_count, 0) as won_count,
+        coalesce(deal_counts.lost_count, 0) as lost_count,
+        coalesce(deal_counts.open_count, 0) as open_count
+    from lead_counts
+    full outer join deal_counts
+        on
+            lead_counts.source_system = deal_counts.source_system
+            and lead_counts.lead_source = deal_counts.lead_source
+),
+
+all_systems as (
+    select
+        'all' as source_system,
+        lead_source,
+        sum(leads_count) as leads_count,
+        sum(leads_converted) as leads_converted,
+        sum(deals_count) as deals_count,
+        sum(won_count) as won_count,
+        sum(lost_count) as lost_count,
+        sum(open_count) as open_count
+    from per_system
+    group by lead_source
+),
+
+combined as (
+    select * from per_system
+    union all
+    select * from all_systems
+),
+
+final as (
+    select
+        cast(source_system as {{ dbt.type_string() }}) as source_system,
+        cast(lead_source as {{ dbt.type_string() }}) as lead_source,
+        cast(leads_count as {{ dbt.type_bigint() }}) as leads_count,
+        cast(leads_converted as {{ dbt.type_bigint() }}) as leads_converted,
+        cast(
+            case
+                when leads_count > 0
+                    then cast(leads_converted as {{ type_double() }}) / leads_count
+            end as {{ type_double() }}
+        ) as conversion_rate,
+        cast(deals_count as {{ dbt.type_bigint() }}) as deals_count,
+        cast(won_count as {{ dbt.type_bigint() }}) as won_count,
+        cast(lost_count as {{ dbt.type_bigint() }}) as lost_count,
+        cast(open_count as {{ dbt.type_bigint() }}) as open_count,
+        cast(won_count + lost_count as {{ dbt.type_bigint() }}) as closed_count,
+        cast(
+            case
+                when won_count + lost_count > 0
+                    then cast(won_count as {{ type_double() }}) / (won_count + lost_count)
+            end as {{ type_double() }}
+        ) as win_rate,
+        cast(
+            leads_count < {{ var('min_group_size') }} as {{ dbt.type_boolean() }}
+        ) as is_conversion_below_min_group_size,
+        cast(
+            won_count + lost_count < {{ var('min_group_size') }} as {{ dbt.type_boolean() }}
+        ) as is_win_rate_below_min_group_size
+    from combined
+)
+
+select * from final
