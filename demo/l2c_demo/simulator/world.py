@@ -24,8 +24,8 @@ from l2c_demo.simulator.config import SimConfig
 from l2c_demo.simulator.ids import IdMaker
 from l2c_demo.simulator.lifecycle import LifeBuilder
 from l2c_demo.simulator.model import Deal, Lead, Org, Person, Rep, World
-from l2c_demo.simulator.subscriptions import HORIZON_DAYS, build_subscriptions
 from l2c_demo.simulator.state import deal_state
+from l2c_demo.simulator.subscriptions import HORIZON_DAYS, build_subscriptions
 
 
 def _reps(rng: random.Random, cfg: SimConfig, base: int) -> list[Rep]:
