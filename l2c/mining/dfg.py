@@ -112,9 +112,9 @@ def _edge_table(
     names = pa.array(log.ordered.activities, pa.string())
     parts = []
     # the same for every segmentation: distinct (case, edge) pairs, transitions by edge and wait
-    pairs, by_edge_wait = case_edges(log.ordered), edge_wait_order(log.ordered)
+    pairs, order = case_edges(log.ordered), edge_wait_order(log.ordered)
     for seg in segs:
-        w = edge_waits(log.ordered, seg.group, pairs, by_edge_wait)
+        w = edge_waits(log.ordered, seg.group, pairs, order)
         # bottleneck ranks per segment value, among edges with enough transitions: median
         # wait desc, p90 desc, then the names (codes are in name order)
         ranked = np.flatnonzero(w.count >= min_transitions)
