@@ -27,14 +27,7 @@ import pyarrow.compute as pc
 
 from l2c.mining._sql import Source, ident, register
 from l2c.mining.eventlog import EventLog
-from l2c.mining.ordering import (
-    Ints,
-    case_edges,
-    edge_wait_order,
-    edge_waits,
-    endpoints,
-    group_bounds,
-)
+from l2c.mining.ordering import Ints, case_edges, edge_waits, endpoints, group_bounds
 from l2c.mining.variants import Variants
 
 
@@ -111,10 +104,9 @@ def _edge_table(
 ) -> pa.Table:
     names = pa.array(log.ordered.activities, pa.string())
     parts = []
-    # the same for every segmentation: distinct (case, edge) pairs, transitions by edge and wait
-    pairs, order = case_edges(log.ordered), edge_wait_order(log.ordered)
+    pairs = case_edges(log.ordered)  # the same for every segmentation
     for seg in segs:
-        w = edge_waits(log.ordered, seg.group, pairs, order)
+        w = edge_waits(log.ordered, seg.group, pairs)
         # bottleneck ranks per segment value, among edges with enough transitions: median
         # wait desc, p90 desc, then the names (codes are in name order)
         ranked = np.flatnonzero(w.count >= min_transitions)

@@ -299,25 +299,14 @@ def case_edges(log: OrderedLog) -> tuple[Ints, Ints]:
     return packed // width, packed % width
 
 
-def edge_wait_order(log: OrderedLog) -> Ints:
-    """The permutation of the log's directly-follows transitions by edge, then waiting time.
-    The same for every grouping of cases: each segmentation then only sorts it (stably) by
-    its small group numbers, a radix sort, instead of sorting the transitions again."""
-    follows = log.follows
-    a_count = max(len(log.activities), 1)
-    edge = log.act[:-1][follows].astype(np.int64) * a_count + log.act[1:][follows]
-    return sort_order(edge, ((log.ts[1:] - log.ts[:-1])[follows],))
-
-
 def edge_waits(
     log: OrderedLog,
     case_group: Ints | None = None,
     pairs: tuple[Ints, Ints] | None = None,
-    order: Ints | None = None,
 ) -> EdgeWaits:
     """Waiting times of every directly-follows transition, aggregated per edge and per group
     of cases (`case_group`: a group number per case, -1 = in no group; None = all in group 0).
-    `pairs`: `case_edges(log)`, `order`: `edge_wait_order(log)`, when the caller has them."""
+    `pairs`: `case_edges(log)`, when the caller has them already."""
     follows = log.follows
     a_count = max(len(log.activities), 1)
     src, dst = log.act[:-1][follows], log.act[1:][follows]
@@ -327,24 +316,18 @@ def edge_waits(
     pair_group = np.zeros(len(pair_case), dtype=np.int64)
     if case_group is not None:
         group = case_group[log.case_of_event[:-1][follows]]
+        keep = group >= 0
+        src, dst, group, wait_us = src[keep], dst[keep], group[keep], wait_us[keep]
         pair_group = case_group[pair_case]
         pair_edge, pair_group = pair_edge[pair_group >= 0], pair_group[pair_group >= 0]
-    if order is not None:
-        by_group = group[order]
-        kept = order[by_group >= 0]
-        final = kept[np.argsort(_narrow(by_group[by_group >= 0]), kind="stable")]
-        key = (group[final] * a_count + src[final]) * a_count + dst[final]
-        wait_sorted = wait_us[final]
-    else:
-        keep = group >= 0
-        key = (group[keep] * a_count + src[keep]) * a_count + dst[keep]
-        key, wait_sorted = sort_pairs(key, wait_us[keep])
+    key = (group * a_count + src) * a_count + dst
     if len(key) == 0:
         empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0, np.float64)
         return EdgeWaits(empty_i, empty_i, empty_i, empty_i, empty_i, *([empty_f] * 6))
     # distinct cases per (group, edge): its distinct (case, edge) pairs
     cases_per_key = np.bincount(pair_group * (a_count * a_count) + pair_edge)
-    wait = wait_sorted / 1_000_000.0
+    key, wait = sort_pairs(key, wait_us)
+    wait = wait / 1_000_000.0
     begin, end = group_bounds(key)
     count = end - begin
 
