@@ -230,7 +230,9 @@ def dbt_build_on_spark(work: Path, dbt_vars: dict[str, Any]) -> None:
 
 def compare_builds(duckdb_path: Path, spark: Any) -> list[Comparison]:
     comparisons: list[Comparison] = []
-    python_models = {p.stem for p in (ROOT / "models").rglob("*.py")}
+    # the process marts (dbt Python models and the SQL models built on them) are DuckDB-only
+    process = ROOT / PYTHON_MODELS.removeprefix("path:")
+    python_models = {p.stem for p in process.glob("*") if p.suffix in (".py", ".sql")}
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
         for schema in SCHEMAS:
             on_spark = {r.tableName for r in spark.sql(f"show tables in {schema}").collect()}
