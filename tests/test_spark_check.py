@@ -76,3 +76,36 @@ def test_no_seed_holds_a_single_quote() -> None:
         if "'" in line
     ]
     assert quoted == []
+
+
+def test_relations_compare_inside_duckdb_across_the_engines_types(tmp_path) -> None:
+    """The SQL comparison normalises as `normalise` does: a decimal and a double, an int and a
+    bigint, a zoned and a naive UTC timestamp compare equal; a changed or missing row does not."""
+    import duckdb
+
+    from l2c_demo.spark_check import compare_in_duckdb
+
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    con.execute(
+        "create table ours as select * from (values (1::bigint, 2.5::double, "
+        "timestamp '2026-01-01 10:00:00', 'a'), (2, 1.0000001, timestamp '2026-01-02 00:00:00',"
+        " 'b'), (2, 1.0000001, timestamp '2026-01-02 00:00:00', 'b')) t(id, amount, happened_at, tag)"
+    )
+    theirs = tmp_path / "theirs.parquet"
+    con.execute(
+        "copy (select id::int as id, amount::decimal(18, 7) as amount, happened_at::timestamptz as happened_at, "
+        f"tag from ours) to '{theirs}' (format parquet)"
+    )
+    same = compare_in_duckdb(con, "marts.x", "ours", f"read_parquet('{theirs}')")
+    assert same.equal and (same.duckdb_rows, same.spark_rows) == (3, 3)
+
+    changed = tmp_path / "changed.parquet"
+    con.execute(
+        "copy (select id, case when tag = 'a' then amount + 0.01 else amount end as amount, happened_at, "
+        f"tag from ours limit 2) to '{changed}' (format parquet)"
+    )
+    different = compare_in_duckdb(con, "marts.x", "ours", f"read_parquet('{changed}')")
+    assert not different.equal and different.spark_rows == 2
+    assert sorted(r[0] for r in different.only_duckdb) == [1, 2]  # a's amount, b's second copy
+    assert [r[0] for r in different.only_spark] == [1]

@@ -73,6 +73,7 @@ class Comparison:
     only_spark: list[tuple[Any, ...]]
     columns_differ: bool = False
     missing_on_spark: bool = False
+    truncated: bool = False  # more rows differ than were read back
 
     @property
     def equal(self) -> bool:
@@ -130,6 +131,64 @@ def compare_rows(
     return Comparison(relation, ours.total(), theirs.total(), unmatched, only_theirs)
 
 
+# the SQL side of the comparison: a relation of each engine as a multiset, in DuckDB
+FLOATS = ("DOUBLE", "FLOAT", "REAL", "DECIMAL")
+INTEGERS = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+)
+# leftover rows read back into Python for compare_rows' pairing of floats a hair apart
+LEFTOVER_LIMIT = 5_000
+
+
+def normalised(column: str, duckdb_type: str) -> str:
+    """The SQL twin of `normalise` for one column, by its type on DuckDB (the Spark side may
+    type it otherwise: decimal for double, int for bigint, timestamps read back with a zone)."""
+    name = f'"{column}"'
+    kind = duckdb_type.upper()
+    if kind.startswith(FLOATS):
+        return f"round(cast({name} as double), 6) + 0.0"  # + 0.0: no -0.0
+    if kind in INTEGERS:
+        return f"cast({name} as bigint)"
+    if kind.startswith("TIMESTAMP"):
+        return f"cast(cast({name} as timestamptz) as timestamp)"  # the session is in UTC
+    if kind in ("VARCHAR", "BOOLEAN", "DATE"):
+        return f"cast({name} as {kind.lower()})"
+    return f"cast({name} as varchar)"  # lists and structs: their text, the same on both sides
+
+
+def compare_in_duckdb(
+    con: duckdb.DuckDBPyConnection, relation: str, ours: str, theirs: str
+) -> Comparison:
+    """One relation of both engines compared as multisets inside DuckDB (`except all` of the
+    normalised rows both ways), so a build of millions of rows never passes through Python:
+    `ours` is the DuckDB relation, `theirs` a relation over the Spark build's rows (its parquet
+    files). Only rows left over on either side are read back and paired by `compare_rows`."""
+    described = con.execute(f"describe select * from {ours}").fetchall()
+    columns = ", ".join(normalised(name, kind) for name, kind, *_ in described)
+    left, right = f"select {columns} from {ours}", f"select {columns} from {theirs}"
+    (ours_count,) = con.execute(f"select count(*) from {ours}").fetchone() or (0,)
+    (theirs_count,) = con.execute(f"select count(*) from {theirs}").fetchone() or (0,)
+    only_ours = con.execute(f"{left} except all {right} limit {LEFTOVER_LIMIT}").fetchall()
+    only_theirs = con.execute(f"{right} except all {left} limit {LEFTOVER_LIMIT}").fetchall()
+    paired = compare_rows(relation, only_ours, only_theirs)
+    return Comparison(
+        relation,
+        ours_count,
+        theirs_count,
+        paired.only_duckdb,
+        paired.only_spark,
+        truncated=LEFTOVER_LIMIT in (len(only_ours), len(only_theirs)),
+    )
+
+
 def export_raw(duckdb_path: Path, folder: Path) -> list[tuple[str, str]]:
     """Every raw table of the DuckDB file as parquet, folder/<schema>/<table>/data.parquet."""
     with duckdb.connect(str(duckdb_path), read_only=True) as con:
@@ -178,6 +237,8 @@ def spark_session(work: Path) -> Any:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.ui.enabled", "false")
+        # timestamps written as plain microseconds, read back by DuckDB for the comparison
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .enableHiveSupport()
         .getOrCreate()
     )
@@ -228,19 +289,23 @@ def dbt_build_on_spark(work: Path, dbt_vars: dict[str, Any]) -> None:
         raise SparkCheckError(f"dbt build on Spark failed: {', '.join(failed) or 'see the log'}")
 
 
-def compare_builds(duckdb_path: Path, spark: Any) -> list[Comparison]:
+def compare_builds(duckdb_path: Path, spark: Any, work: Path) -> list[Comparison]:
+    """Every SQL model of both builds, relation by relation: Spark's rows are written to
+    parquet under `work` and compared with the DuckDB file's in DuckDB (compare_in_duckdb)."""
     comparisons: list[Comparison] = []
     # the process marts (dbt Python models and the SQL models built on them) are DuckDB-only
     process = ROOT / PYTHON_MODELS.removeprefix("path:")
     python_models = {p.stem for p in process.glob("*") if p.suffix in (".py", ".sql")}
-    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+    with duckdb.connect() as con:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute(f"attach '{duckdb_path}' as built (read_only)")
         for schema in SCHEMAS:
             on_spark = {r.tableName for r in spark.sql(f"show tables in {schema}").collect()}
             names = [
                 name
                 for (name,) in con.execute(
                     "select table_name from information_schema.tables "
-                    "where table_schema = ? order by table_name",
+                    "where table_catalog = 'built' and table_schema = ? order by table_name",
                     [schema],
                 ).fetchall()
                 if name not in python_models  # built on DuckDB only
@@ -250,12 +315,21 @@ def compare_builds(duckdb_path: Path, spark: Any) -> list[Comparison]:
                 if name not in on_spark:
                     comparisons.append(Comparison(relation, 0, 0, [], [], missing_on_spark=True))
                     continue
-                ours = con.execute(f"select * from {relation}")
+                ours = f"built.{relation}"
                 frame = spark.table(relation)
-                if [c.lower() for c in frame.columns] != [d[0] for d in ours.description]:
+                described = con.execute(f"describe select * from {ours}").fetchall()
+                if [c.lower() for c in frame.columns] != [d[0] for d in described]:
                     comparisons.append(Comparison(relation, 0, 0, [], [], columns_differ=True))
                     continue
-                comparisons.append(compare_rows(relation, ours.fetchall(), frame.collect()))
+                rows = work / "spark-rows" / relation
+                frame.write.mode("overwrite").parquet(str(rows))
+                # Spark writes no part file for an empty relation on some versions
+                theirs = (
+                    f"read_parquet('{rows}/*.parquet')"
+                    if any(rows.glob("*.parquet"))
+                    else f"(select * from {ours} limit 0)"
+                )
+                comparisons.append(compare_in_duckdb(con, relation, ours, theirs))
     return comparisons
 
 
@@ -273,9 +347,11 @@ def report(comparisons: Sequence[Comparison]) -> bool:
             problem = "the columns differ" if c.columns_differ else "not built on Spark"
             print(f"  DIFFERENT {c.relation}: {problem}")
             continue
+        more = "+" if c.truncated else ""
         print(
             f"  DIFFERENT {c.relation}: {c.duckdb_rows:,} rows on DuckDB, {c.spark_rows:,} on "
-            f"Spark; {len(c.only_duckdb):,} only on DuckDB, {len(c.only_spark):,} only on Spark"
+            f"Spark; {len(c.only_duckdb):,}{more} only on DuckDB, {len(c.only_spark):,}{more} "
+            "only on Spark"
         )
         for row in c.only_duckdb[:2]:
             print(f"    DuckDB: {row}")
@@ -336,7 +412,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("== dbt build --target spark (SQL models, seeds, data and unit tests)")
         dbt_build_on_spark(work, dbt_vars)
         print("\n== Spark build vs DuckDB build, row by row")
-        ok = report(compare_builds(duckdb_path, spark))
+        ok = report(compare_builds(duckdb_path, spark, work))
     except (SparkCheckError, *job_failures) as exc:
         print(f"\nFAILED: {exc}", file=sys.stderr)
         return 1
