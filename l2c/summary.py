@@ -26,6 +26,11 @@ def summarize(duckdb_path: Path) -> str:
                 "select outcome, count(*) from marts.cases where case_type = 'deal' group by 1"
             ).fetchall()
         )
+        # lead-only cases end converted (to an account, without a deal), lost or open
+        lead_outcomes = con.execute(
+            "select outcome, count(*) from marts.cases where case_type <> 'deal' "
+            "group by 1 order by 2 desc, 1"
+        ).fetchall()
         invoices, linked = con.execute(
             "select count(*), count(deal_key) from marts.invoices"
         ).fetchone() or (0, 0)
@@ -68,6 +73,7 @@ def summarize(duckdb_path: Path) -> str:
         "Lead-to-Cash warehouse",
         "======================",
         f"cases        {cases:>8,}  ({deal_cases:,} deals, {cases - deal_cases:,} lead-only)",  # type: ignore[operator]
+        "lead-only    " + (" / ".join(f"{o} {n:,}" for o, n in lead_outcomes) or "none"),
         f"events       {events:>8,}  across {activities} activities",
         f"deals        won {won:,} / lost {lost:,} / open {open_:,}"
         + (f"  (win rate {won / closed:.1%} of closed deals)" if closed else ""),

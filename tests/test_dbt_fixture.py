@@ -89,6 +89,20 @@ def test_cases_and_outcomes(warehouse):
     assert lead_cases == {f"pipedrive:{L2}": "lost", f"pipedrive:{L3}": "open"}
 
 
+def test_the_summary_counts_every_case(warehouse, tmp_path):
+    """The job's closing summary: deals by outcome, and the lead-only cases by theirs (the
+    disqualified and the open lead), so no case is left out of the counts."""
+    from l2c.summary import summarize
+
+    # a copy: the in-process dbt build keeps its own connection to the fixture's file
+    _q(warehouse, "checkpoint")
+    copy = Path(shutil.copyfile(warehouse["db_path"], tmp_path / "copy.duckdb"))
+    lines = summarize(copy).splitlines()
+    assert any(line.split() == ["cases", "10", "(8", "deals,", "2", "lead-only)"] for line in lines)
+    assert "deals        won 5 / lost 2 / open 1  (win rate 71.4% of closed deals)" in lines
+    assert "lead-only    lost 1 / open 1" in lines
+
+
 def test_converted_lead_is_in_deal_case(warehouse):
     rows = _q(
         warehouse,

@@ -88,22 +88,23 @@ def test_relations_compare_inside_duckdb_across_the_engines_types(tmp_path) -> N
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
     con.execute(
-        "create table ours as select * from (values (1::bigint, 2.5::double, "
-        "timestamp '2026-01-01 10:00:00', 'a'), (2, 1.0000001, timestamp '2026-01-02 00:00:00',"
-        " 'b'), (2, 1.0000001, timestamp '2026-01-02 00:00:00', 'b')) t(id, amount, happened_at, tag)"
+        "create table ours as select * from (values "
+        "(1::bigint, 2.5::double, timestamp '2026-01-01 10:00:00', 'a'), "
+        "(2, 1.0000001, timestamp '2026-01-02 00:00:00', 'b'), "
+        "(2, 1.0000001, timestamp '2026-01-02 00:00:00', 'b')) t(id, amount, happened_at, tag)"
     )
     theirs = tmp_path / "theirs.parquet"
     con.execute(
-        "copy (select id::int as id, amount::decimal(18, 7) as amount, happened_at::timestamptz as happened_at, "
-        f"tag from ours) to '{theirs}' (format parquet)"
+        "copy (select id::int as id, amount::decimal(18, 7) as amount, "
+        f"happened_at::timestamptz as happened_at, tag from ours) to '{theirs}' (format parquet)"
     )
     same = compare_in_duckdb(con, "marts.x", "ours", f"read_parquet('{theirs}')")
     assert same.equal and (same.duckdb_rows, same.spark_rows) == (3, 3)
 
     changed = tmp_path / "changed.parquet"
     con.execute(
-        "copy (select id, case when tag = 'a' then amount + 0.01 else amount end as amount, happened_at, "
-        f"tag from ours limit 2) to '{changed}' (format parquet)"
+        "copy (select id, case when tag = 'a' then amount + 0.01 else amount end as amount, "
+        f"happened_at, tag from ours limit 2) to '{changed}' (format parquet)"
     )
     different = compare_in_duckdb(con, "marts.x", "ours", f"read_parquet('{changed}')")
     assert not different.equal and different.spark_rows == 2

@@ -34,16 +34,11 @@ deals as (
         cases.deal_value_reporting,
         cases.deal_value is not null and cases.deal_value_reporting is null as is_fx_missing,
         cast({{ dbt.date_trunc('month', 'cases.deal_created_at') }} as date) as cohort_month,
-        case
-            when cases.outcome = 'won' and cases.won_at <= as_of.as_of then 'won'
-            when cases.outcome = 'lost' and cases.lost_at <= as_of.as_of then 'lost'
-            else 'open'
-        end as outcome_at_as_of
+        {{ outcome_at_as_of() }} as outcome_at_as_of
     from cases
     inner join as_of
         on cases.source_system = as_of.source_system
-    -- a deal without a creation time still counts (data_quality_issues: case_without_start)
-    where cases.deal_created_at is null or cases.deal_created_at <= as_of.as_of
+    where {{ created_by_as_of() }}
 ),
 
 grouped as (
