@@ -21,7 +21,8 @@
                   'currency:string', 'region:string', 'lead_key:string',
                   'created_at:timestamp', 'updated_at:timestamp', 'won_at:timestamp',
                   'lost_at:timestamp', 'closed_at:timestamp', 'lost_reason:string',
-                  'expected_close_date:date', 'is_deleted:boolean'],
+                  'expected_close_date:date', 'is_deleted:boolean', 'deal_type:string',
+                  'campaign_key:string'],
         'pipelines': ['pipeline_key:string', 'pipeline_id:string', 'source_system:string',
                       'pipeline_name:string', 'pipeline_order:int', 'is_deleted:boolean'],
         'stages': ['stage_key:string', 'stage_id:string', 'source_system:string',
@@ -103,6 +104,17 @@
                          'credit_note_number:string', 'credit_note_type:string',
                          'amount:float', 'currency:string', 'reason:string', 'status:string',
                          'issued_at:timestamp', 'voided_at:timestamp'],
+        'campaigns': ['campaign_key:string', 'campaign_id:string', 'source_system:string',
+                      'campaign_name:string', 'campaign_type:string', 'status:string',
+                      'created_at:timestamp', 'updated_at:timestamp'],
+        'campaign_members': ['campaign_member_key:string', 'campaign_member_id:string',
+                             'source_system:string', 'campaign_key:string', 'lead_key:string',
+                             'person_key:string', 'member_status:string',
+                             'has_responded:boolean', 'created_at:timestamp',
+                             'updated_at:timestamp'],
+        'products': ['product_key:string', 'product_id:string', 'source_system:string',
+                     'product_name:string', 'product_category:string', 'is_active:boolean',
+                     'updated_at:timestamp'],
     } -%}
     {%- if entity not in contract -%}
         {{ exceptions.raise_compiler_error("Unknown canonical entity '" ~ entity ~ "'") }}

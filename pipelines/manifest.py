@@ -166,6 +166,9 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
             "orders",
             "approval_steps",
             "contracts",
+            "campaigns",
+            "campaign_members",
+            "products",
         ),
         "docs/salesforce.md",
         observes=(

@@ -6,7 +6,8 @@ Resources (table <- object; all merge on Id unless said otherwise):
     leads <- Lead, opportunities <- Opportunity, opportunity_line_items <- OpportunityLineItem,
     quotes <- Quote, quote_line_items <- QuoteLineItem, cpq_quotes <- SBQQ__Quote__c,
     orders <- Order, tasks <- Task, process_instances <- ProcessInstance (approval requests),
-    contracts <- Contract: incremental on SystemModstamp;
+    contracts <- Contract, campaigns <- Campaign, campaign_members <- CampaignMember,
+    products <- Product2 (Family = product category): incremental on SystemModstamp;
     opportunity_history <- OpportunityHistory, opportunity_field_history <-
     OpportunityFieldHistory, process_instance_steps <- ProcessInstanceStep (approval history):
     incremental on CreatedDate (history rows never change);
@@ -212,6 +213,31 @@ SPECS: dict[str, RowSpec] = {
         },
         "Id",
     ),
+    "campaigns": RowSpec(
+        "campaigns",
+        {
+            **STAMPED,
+            "IsActive": OPT_BOOL,
+            "StartDate": OPT_DATE,
+            "EndDate": OPT_DATE,
+            "IsDeleted": OPT_BOOL,
+        },
+        "Id",
+    ),
+    "campaign_members": RowSpec(
+        "campaign_members",
+        {
+            **STAMPED,
+            "CampaignId": REQ_ID,
+            "LeadId": OPT_ID,
+            "ContactId": OPT_ID,
+            "HasResponded": OPT_BOOL,
+            "FirstRespondedDate": OPT_DATE,
+            "IsDeleted": OPT_BOOL,
+        },
+        "Id",
+    ),
+    "products": RowSpec("products", {**STAMPED, "IsActive": OPT_BOOL}, "Id"),
 }
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -365,6 +391,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "CurrencyIsoCode",
         "CloseDate",
         "LeadSource",
+        "CampaignId",
         "SyncedQuoteId",
         "LastStageChangeDate",
         "CreatedDate",
@@ -532,6 +559,42 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "ActivatedById",
         "CreatedDate",
         "CreatedById",
+        "LastModifiedDate",
+        "SystemModstamp",
+    ),
+    "Campaign": (
+        "Id",
+        "Name",
+        "Type",
+        "Status",
+        "IsActive",
+        "StartDate",
+        "EndDate",
+        "CreatedDate",
+        "LastModifiedDate",
+        "SystemModstamp",
+        "IsDeleted",
+    ),
+    "CampaignMember": (
+        "Id",
+        "CampaignId",
+        "LeadId",
+        "ContactId",
+        "Status",
+        "HasResponded",
+        "FirstRespondedDate",
+        "CreatedDate",
+        "LastModifiedDate",
+        "SystemModstamp",
+        "IsDeleted",
+    ),
+    "Product2": (
+        "Id",
+        "Name",
+        "ProductCode",
+        "Family",
+        "IsActive",
+        "CreatedDate",
         "LastModifiedDate",
         "SystemModstamp",
     ),
@@ -959,6 +1022,9 @@ def salesforce_source(
             shape=flatten_relationships,
         ),
         incremental("contracts", "Contract"),
+        incremental("campaigns", "Campaign"),
+        incremental("campaign_members", "CampaignMember"),
+        incremental("products", "Product2"),
     ]
 
 

@@ -149,7 +149,9 @@ renamed as (
         end as closed_at,
         cast(null as {{ dbt.type_string() }}) as lost_reason,
         cast(null as date) as expected_close_date,
-        false as is_deleted
+        false as is_deleted,
+        cast(null as {{ dbt.type_string() }}) as deal_type,
+        cast(null as {{ dbt.type_string() }}) as campaign_key
     from source
 ),
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import approval_kpis
+import campaign_kpis
 import duckdb
 import pytest
 import requests
@@ -23,7 +24,8 @@ from l2c_demo.fake_api import FakeApiServer, Fault
 from l2c_demo.fake_api.salesforce_api import SalesforceApi
 from l2c_demo.simulator import DemoCompany, SimConfig
 from l2c_demo.simulator.crms import salesforce_id
-from l2c_demo.simulator.render_salesforce import SalesforceView
+from l2c_demo.simulator.render_salesforce import RECORD_TYPES, SalesforceView
+from l2c_demo.simulator.segments import BEST_CAMPAIGN, WORST_CAMPAIGN
 from pipelines.load import LoadError, load_all, load_system
 
 API = "/services/data/v62.0"
@@ -48,6 +50,9 @@ TABLES = {
     "process_instances": "ProcessInstance",
     "process_instance_steps": "ProcessInstanceStep",
     "contracts": "Contract",
+    "campaigns": "Campaign",
+    "campaign_members": "CampaignMember",
+    "products": "Product2",
 }
 
 
@@ -532,6 +537,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
         *EVENT_LOG_BUILD[:-2],
         *APPROVAL_MARTS,
         "+warn_not_linked_to_deal",
+        "+campaign_performance",
+        "+segment_performance",
         *EVENT_LOG_BUILD[-2:],
     ]
     # a small company: compare groups of 10 (the default guard is 20)
@@ -781,3 +788,79 @@ def settled_dict(rows: dict[Any, dict[str, Any]]) -> dict[Any, dict[str, Any]]:
         key: {k: float(f"{v:.12g}") if isinstance(v, float) else v for k, v in row.items()}
         for key, row in rows.items()
     }
+
+
+# ---- campaigns, product categories, deal types -------------------------------------------------
+def test_campaign_and_segment_marts_report_the_planted_truths(built: Built) -> None:
+    """Webinar leads were planted to convert and win most, search-ad leads least; Expansion
+    deals (Opportunity.Type 'Existing Customer - Upgrade') pass fewer stages, each faster."""
+    rows = query(
+        built.db,
+        "select campaign, leads_count, leads_converted, won_count, lost_count, "
+        "conversion_rate, win_rate, is_conversion_below_min_group_size, "
+        "is_win_rate_below_min_group_size from marts.campaign_performance "
+        "where source_system = 'salesforce'",
+    )
+    mart = {r[0]: r[1:] for r in rows}
+    truth = [t for t in built.truth["campaigns"] if t["crm"] == "salesforce"]
+    for t in truth:
+        name = t["campaign"] or "(none)"
+        assert mart[name][:2] == (t["leads"], t["converted"]), name
+        if t["campaign"] is not None:  # '(none)' deals also include deals from no lead
+            assert mart[name][2:4] == (t["won"], t["lost"]), name
+    named = {name: v for name, v in mart.items() if name != "(none)"}
+    assert len(named) == 5 and not any(v[6] or v[7] for v in named.values())
+    for metric in (4, 5):  # conversion rate, win rate
+        ranked = sorted(named, key=lambda name: named[name][metric])
+        assert (ranked[0], ranked[-1]) == (WORST_CAMPAIGN, BEST_CAMPAIGN), metric
+    segments = {
+        (d, v): r
+        for d, v, *r in query(
+            built.db,
+            "select dimension, dimension_value, deals_count, won_count, lost_count, "
+            "open_count, avg_won_cycle_days from marts.segment_performance "
+            "where source_system = 'salesforce'",
+        )
+    }
+    sf_type = {pipeline: info[2] for pipeline, info in RECORD_TYPES.items()}
+    expected = {}
+    for t in built.truth["segments"]:
+        if t["crm"] == "salesforce":
+            value = sf_type[t["value"]] if t["dimension"] == "deal_type" else t["value"]
+            counts = [t["deals"], t["won"], t["lost"], t["open"]]
+            expected[(t["dimension"], value)] = [*counts, pytest.approx(t["avg_won_cycle_days"])]
+    assert segments == expected
+    upgrade = segments[("deal_type", sf_type["Expansion"])][4]
+    assert upgrade < 0.7 * segments[("deal_type", sf_type["New Business"])][4]
+
+
+def test_campaign_and_segment_marts_equal_a_recomputation_from_the_payloads(
+    built: Built,
+) -> None:
+    objects = built.company.salesforce_view().objects
+    rows = query(
+        built.db,
+        "select campaign, leads_count, leads_converted, deals_count, won_count, lost_count, "
+        "conversion_rate, win_rate from marts.campaign_performance "
+        "where source_system = 'salesforce'",
+    )
+    assert {r[0]: r[1:6] for r in rows} == campaign_kpis.campaign_performance(objects)
+    for _name, leads, converted, _deals, won, lost, conversion_rate, win_rate in rows:
+        assert conversion_rate == (converted / leads if leads else None)
+        assert win_rate == (won / (won + lost) if won + lost else None)
+    rows = query(
+        built.db,
+        "select dimension, dimension_value, deals_count, won_count, lost_count, open_count, "
+        "avg_won_cycle_days from marts.segment_performance where source_system = 'salesforce'",
+    )
+    expected = campaign_kpis.segment_performance(objects)
+    assert {(d, v): tuple(r[:4]) for d, v, *r in rows} == {k: v[:4] for k, v in expected.items()}
+    for d, v, *r in rows:
+        assert r[4] == pytest.approx(expected[(d, v)][4]), (d, v)
+    # every case carries the attributes the marts group by
+    cases = query(
+        built.db,
+        "select count(*), count(deal_type), count(product_category) from marts.cases "
+        "where source_system = 'salesforce' and case_type = 'deal'",
+    )
+    assert cases[0][0] == cases[0][1] == cases[0][2] > 0

@@ -29,6 +29,14 @@ source_loads as (
     select * from {{ ref('int_source_loads_summarized') }}
 ),
 
+deal_segments as (
+    select * from {{ ref('int_deal_segments_derived') }}
+),
+
+lead_campaigns as (
+    select * from {{ ref('int_lead_campaigns_resolved') }}
+),
+
 invoice_totals as (
     select
         deal_key,
@@ -77,6 +85,9 @@ deal_cases as (
         end as outcome,
         deals.lost_reason,
         leads.lead_source,
+        deal_segments.campaign_name as campaign,
+        deal_segments.product_category,
+        deal_segments.deal_type,
         leads.created_at as lead_created_at,
         deals.created_at as deal_created_at,
         deals.won_at,
@@ -87,6 +98,10 @@ deal_cases as (
         on
             deals.lead_key = leads.lead_key
             and deals.source_system = leads.source_system
+    left join deal_segments
+        on
+            deals.deal_key = deal_segments.deal_key
+            and deals.source_system = deal_segments.source_system
 ),
 
 lead_cases as (
@@ -115,6 +130,9 @@ lead_cases as (
             when leads.lead_status = 'disqualified' then 'Lead disqualified'
         end as lost_reason,
         leads.lead_source,
+        lead_campaigns.campaign_name as campaign,
+        cast(null as {{ dbt.type_string() }}) as product_category,
+        cast(null as {{ dbt.type_string() }}) as deal_type,
         leads.created_at as lead_created_at,
         cast(null as {{ dbt.type_timestamp() }}) as deal_created_at,
         cast(null as {{ dbt.type_timestamp() }}) as won_at,
@@ -125,6 +143,10 @@ lead_cases as (
         on
             leads.owner_user_key = users.user_key
             and leads.source_system = users.source_system
+    left join lead_campaigns
+        on
+            leads.lead_key = lead_campaigns.lead_key
+            and leads.source_system = lead_campaigns.source_system
     where leads.converted_deal_key is null
 ),
 
@@ -157,6 +179,9 @@ final as (
         cast(all_cases.outcome as {{ dbt.type_string() }}) as outcome,
         cast(all_cases.lost_reason as {{ dbt.type_string() }}) as lost_reason,
         cast(all_cases.lead_source as {{ dbt.type_string() }}) as lead_source,
+        cast(all_cases.campaign as {{ dbt.type_string() }}) as campaign,
+        cast(all_cases.product_category as {{ dbt.type_string() }}) as product_category,
+        cast(all_cases.deal_type as {{ dbt.type_string() }}) as deal_type,
         cast(all_cases.lead_created_at as {{ dbt.type_timestamp() }}) as lead_created_at,
         cast(all_cases.deal_created_at as {{ dbt.type_timestamp() }}) as deal_created_at,
         cast(all_cases.won_at as {{ dbt.type_timestamp() }}) as won_at,

@@ -216,3 +216,24 @@ for _p_index, (_pipeline, _stages) in enumerate(PIPELINES.items(), start=1):
     for _stage in _stages:
         STAGE_IDS[(_pipeline, _stage)] = len(STAGE_IDS) + 1
 STAGE_NAMES: dict[int, tuple[str, str]] = {v: k for k, v in STAGE_IDS.items()}
+
+# Product family of each PRODUCTS entry (Salesforce Product2.Family), in PRODUCTS order.
+PRODUCT_FAMILIES: tuple[str, ...] = (
+    "Software",
+    "Software",
+    "Software",
+    "Software",
+    "Services",
+    "Services",
+    "Support",
+    "Services",
+)
+# Marketing campaigns of the demo company: (name, Salesforce Campaign.Type). Leads join at
+# most one; its deals carry it as their primary campaign (l2c_demo.simulator.world).
+CAMPAIGNS: tuple[tuple[str, str], ...] = (
+    ("Spring Product Webinar", "Webinar"),
+    ("SaaS Expo Trade Show", "Trade Show"),
+    ("Quarterly Newsletter", "Email"),
+    ("Search Ads", "Advertisement"),
+    ("Partner Referral Program", "Referral Program"),
+)

@@ -125,6 +125,8 @@ class Lead:
     crm: str = "pipedrive"
     # closed by a conversion to an account / contact without a deal (Salesforce only)
     converted_without_deal: bool = False
+    # index into catalog.CAMPAIGNS of the campaign the lead joined when created (None: none)
+    campaign: int | None = None
 
 
 @dataclass

@@ -39,9 +39,11 @@ from typing import Any
 from l2c_demo.simulator import clock
 from l2c_demo.simulator.approvals import ApprovalRequest, Contract
 from l2c_demo.simulator.catalog import (
+    CAMPAIGNS,
     EXPANSION,
     NEW_BUSINESS,
     PIPELINES,
+    PRODUCT_FAMILIES,
     PRODUCTS,
     STAGE_NAMES,
     STAGE_PROBABILITY,
@@ -278,7 +280,10 @@ def _reference(world: World, view: SalesforceView) -> None:
     for pipeline in RECORD_TYPES:
         names = [STAGE_NAMES_SF[s] for s in PIPELINES[pipeline]] + [CLOSED_WON, CLOSED_LOST]
         view.stage_picklists[record_type_id(pipeline)] = [picklist_value(n) for n in names]
-    products = [(name, code, "Licenses") for name, code, _unit, _price in PRODUCTS]
+    products = [
+        (name, code, family)
+        for (name, code, _unit, _price), family in zip(PRODUCTS, PRODUCT_FAMILIES, strict=True)
+    ]
     products.append(("Additional Discount", "DISC", "Discounts"))
     view.objects["Product2"] = [
         {
@@ -844,6 +849,11 @@ def _deals(world: World, view: SalesforceView, as_of: int) -> None:
         for lead in world.leads
         if lead.converted_deal_id is not None
     }
+    primary_campaigns = {
+        lead.converted_deal_id: campaign_id(lead.campaign)
+        for lead in world.leads
+        if lead.converted_deal_id is not None and lead.campaign is not None
+    }
     objects = view.objects
     for name in ("Opportunity", "OpportunityHistory", "OpportunityFieldHistory"):
         objects.setdefault(name, [])
@@ -858,9 +868,10 @@ def _deals(world: World, view: SalesforceView, as_of: int) -> None:
         walk = _walk(world, deal, st, world.discount_field_key)
         synced = _quotes(deal, as_of, view.cpq, view)
         source = lead_sources.get(deal.id) or ("Other" if deal.origin == "API" else None)
-        objects["Opportunity"].append(
-            _opportunity(deal, st, walk, source, synced, world.discount_field_key)
-        )
+        opportunity = _opportunity(deal, st, walk, source, synced, world.discount_field_key)
+        # the primary campaign: the campaign of the lead it was converted from
+        opportunity["CampaignId"] = primary_campaigns.get(deal.id)
+        objects["Opportunity"].append(opportunity)
         objects["OpportunityHistory"].extend(walk.history)
         objects["OpportunityFieldHistory"].extend(walk.field_history)
         objects["OpportunityLineItem"].extend(_opportunity_lines(deal, as_of))
@@ -982,4 +993,61 @@ def render_salesforce(
     _orders(orders, world, view, as_of)
     _approvals(approvals, view, as_of)
     _contracts(contracts, world, view, as_of)
+    _campaigns(world, view, as_of)
     return view
+
+
+# ---- campaigns ---------------------------------------------------------------------------------
+def campaign_id(index: int) -> str:
+    return salesforce_id("701", index + 1)
+
+
+def _campaigns(world: World, view: SalesforceView, as_of: int) -> None:
+    """The marketing campaigns (created with the org, running through the history) and one
+    CampaignMember per lead that joined one: a responded member from the lead's creation; its
+    ContactId is filled when the lead converts (as Salesforce does), which stamps the member."""
+    created = world.base_time
+    view.objects["Campaign"] = [
+        {
+            "Id": campaign_id(index),
+            "Name": name,
+            "Type": kind,
+            "Status": "In Progress",
+            "IsActive": True,
+            "StartDate": clock.date(created),
+            "EndDate": None,
+            "CreatedDate": sf_datetime(created),
+            "LastModifiedDate": sf_datetime(created),
+            "SystemModstamp": sf_datetime(created),
+            "IsDeleted": False,
+        }
+        for index, (name, kind) in enumerate(CAMPAIGNS)
+        if created <= as_of
+    ]
+    members: list[Record] = []
+    for index, lead in enumerate(world.leads):
+        if lead.crm != SYSTEM or lead.add_time > as_of or lead.campaign is None:
+            continue
+        converted = (
+            lead.archived_at is not None
+            and lead.archived_at <= as_of
+            and (lead.converted_deal_id is not None or lead.converted_without_deal)
+        )
+        stamp = sf_datetime(lead.archived_at if converted else lead.add_time)
+        members.append(
+            {
+                "Id": salesforce_id("00v", index + 1),
+                "CampaignId": campaign_id(lead.campaign),
+                "LeadId": lead_id(index),
+                "ContactId": contact_id(lead.person_id) if converted else None,
+                "Status": "Responded",
+                "HasResponded": True,
+                "FirstRespondedDate": clock.date(lead.add_time),
+                "CreatedDate": sf_datetime(lead.add_time),
+                "LastModifiedDate": stamp,
+                "SystemModstamp": stamp,
+                "IsDeleted": False,
+            }
+        )
+    members.sort(key=lambda r: (r["CreatedDate"], r["Id"]))
+    view.objects["CampaignMember"] = members

@@ -14,6 +14,7 @@ from l2c_demo.simulator.config import SimConfig
 from l2c_demo.simulator.crms import CRMS, case_id
 from l2c_demo.simulator.model import Deal, Invoice, World
 from l2c_demo.simulator.orders import SalesOrder
+from l2c_demo.simulator.segments import campaign_truth, segment_truth
 from l2c_demo.simulator.state import DealState
 from l2c_demo.simulator.views import PipedriveView, Record, StripeView
 
@@ -290,6 +291,8 @@ def build_truth(
         "counts_by_crm": {c: _outcome_counts(world, states, as_of, c) for c in cfg.crms},
         "deals": deals,
         "lead_sources": lead_source_truth(world, states, as_of),
+        "campaigns": campaign_truth(world, states, as_of),
+        "segments": segment_truth(world, states),
         "invoices": invoices,
         "orders": [
             {

@@ -7,6 +7,7 @@ import random
 
 from l2c_demo.simulator.billing import build_billing, number_invoices
 from l2c_demo.simulator.catalog import (
+    CAMPAIGNS,
     EXPANSION,
     FIRST_NAMES,
     LAST_NAMES,
@@ -145,6 +146,7 @@ def build_world(cfg: SimConfig) -> World:
     leads.extend(_unconverted_leads(rng, cfg, ids, reps_by_crm, orgs, as_of, len(leads), first_use))
     _plant_lead_sources(cfg, leads, deals)
     _plant_conversions_without_deal(cfg, leads)
+    _plant_campaigns(cfg, leads, deals)
     persons = _finish_orgs(rng, orgs, first_use, as_of)
     _link_people(rng, orgs, deals, leads)
     _assign_ids(deals)
@@ -199,6 +201,30 @@ def _plant_lead_sources(cfg: SimConfig, leads: list[Lead], deals: list[Deal]) ->
         deal = by_id.get(lead.converted_deal_id or -1)
         fate = "unconverted" if deal is None else deal_state(deal, END_OF_TIME).status
         lead.source_name = pick.choices(LEAD_SOURCES, weights=SOURCE_ODDS[fate])[0]
+
+
+# Relative odds of no campaign and of each CAMPAIGNS entry (webinar, trade show, email,
+# search ads, referral) by what became of the lead: webinar leads convert and win most,
+# search-ad leads least (truth: campaigns).
+CAMPAIGN_ODDS = {
+    "unconverted": (2.0, 0.4, 1.0, 1.0, 2.2, 1.0),
+    "won": (2.0, 2.6, 1.0, 1.0, 0.3, 1.0),
+    "lost": (2.0, 0.5, 1.0, 1.0, 1.8, 1.0),
+    "open": (2.0, 1.0, 1.0, 1.0, 1.0, 1.0),
+}
+
+
+def _plant_campaigns(cfg: SimConfig, leads: list[Lead], deals: list[Deal]) -> None:
+    """Put each lead in one campaign (or none), drawn with CAMPAIGN_ODDS of its fate like the
+    lead sources; a deal's primary campaign is its lead's. Its own random stream leaves the
+    rest of the company unchanged."""
+    pick = random.Random(f"campaigns-{cfg.seed}")
+    by_id = {deal.id: deal for deal in deals}
+    choices = [None, *range(len(CAMPAIGNS))]
+    for lead in leads:
+        deal = by_id.get(lead.converted_deal_id or -1)
+        fate = "unconverted" if deal is None else deal_state(deal, END_OF_TIME).status
+        lead.campaign = pick.choices(choices, weights=CAMPAIGN_ODDS[fate])[0]
 
 
 def _plant_conversions_without_deal(cfg: SimConfig, leads: list[Lead]) -> None:

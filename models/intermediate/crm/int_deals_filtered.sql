@@ -42,6 +42,8 @@ final as (
         deals.lost_reason,
         deals.expected_close_date,
         deals.is_deleted,
+        deals.deal_type,
+        deals.campaign_key,
         coalesce(deals.lead_key, converting_leads.lead_key) as lead_key
     from deals
     left join converting_leads

@@ -59,7 +59,10 @@ renamed as (
             when status = 'lost' then nullif(trim(reason_won_lost_code), '')
         end as lost_reason,
         {{ text_to_date("nullif(trim(effective_date), '')") }} as expected_close_date,
-        false as is_deleted
+        false as is_deleted,
+        -- not loaded: see docs/data-model.md (campaigns, product category, deal type)
+        cast(null as {{ dbt.type_string() }}) as deal_type,
+        cast(null as {{ dbt.type_string() }}) as campaign_key
     from closing
 ),
 

@@ -32,7 +32,10 @@ renamed as (
         {{ to_utc_timestamp('close_time') }} as closed_at,
         nullif(trim(lost_reason), '') as lost_reason,
         {{ text_to_date("nullif(trim(expected_close_date), '')") }} as expected_close_date,
-        coalesce(is_deleted, false) or coalesce(lower(status) = 'deleted', false) as is_deleted
+        coalesce(is_deleted, false) or coalesce(lower(status) = 'deleted', false) as is_deleted,
+        -- Pipedrive has no deal type and no campaign on a deal (docs/data-model.md)
+        cast(null as {{ dbt.type_string() }}) as deal_type,
+        cast(null as {{ dbt.type_string() }}) as campaign_key
     from source
 ),
 

@@ -11,7 +11,8 @@ with source as (
         'last_open_stage_name:string', 'is_closed:boolean', 'is_won:boolean', 'amount:float',
         'currency_iso_code:string', 'region__c:string', 'loss_reason__c:string',
         'close_date:string', 'last_stage_change_date:timestamptz', 'created_date:timestamptz',
-        'last_modified_date:timestamptz', 'is_deleted:boolean',
+        'last_modified_date:timestamptz', 'is_deleted:boolean', 'type:string',
+        'campaign_id:string',
     ]) }}
 ),
 
@@ -62,7 +63,11 @@ renamed as (
         end as closed_at,
         case when deal_status = 'lost' then nullif(trim(loss_reason__c), '') end as lost_reason,
         {{ text_to_date("nullif(trim(close_date), '')") }} as expected_close_date,
-        coalesce(is_deleted, false) as is_deleted
+        coalesce(is_deleted, false) as is_deleted,
+        -- Opportunity.Type as the org names it (standard: New Customer, Existing Customer -
+        -- Upgrade / Replacement / Downgrade); the primary campaign is Opportunity.CampaignId
+        nullif(trim(type), '') as deal_type,
+        {{ make_key('salesforce', 'campaign_id') }} as campaign_key
     from staged
 ),
 

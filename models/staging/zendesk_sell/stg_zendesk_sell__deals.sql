@@ -94,7 +94,10 @@ renamed as (
             when category = 'lost' then nullif(trim(loss_reason_name), '')
         end as lost_reason,
         {{ text_to_date("nullif(trim(estimated_close_date), '')") }} as expected_close_date,
-        false as is_deleted
+        false as is_deleted,
+        -- Zendesk Sell has no deal type and no campaign on a deal (docs/data-model.md)
+        cast(null as {{ dbt.type_string() }}) as deal_type,
+        cast(null as {{ dbt.type_string() }}) as campaign_key
     from current_deals
 ),
 

@@ -1,0 +1,110 @@
+-- Win rate and cycle time of deals by segment at the as-of instant. One row per
+-- (source_system, dimension, dimension_value): dimension 'deal_type' (as each system names
+-- it) or 'product_category' (the deal's main product category); source_system 'all' rows
+-- cover every system per value. A missing value is '(none)'.
+-- win_rate = won / (won + lost) of the deals created by as_of (open deals not in the
+-- denominator); cycle days = creation to won, of the deals won by as_of.
+{%- set dimensions = ['deal_type', 'product_category'] %}
+
+with cases as (
+    select * from {{ ref('cases') }}
+    where case_type = 'deal'
+),
+
+as_of as (
+    select * from {{ ref('int_as_of_resolved') }}
+),
+
+deals as (
+    select
+        cases.source_system,
+        cases.deal_type,
+        cases.product_category,
+        case
+            when cases.outcome = 'won' and cases.won_at <= as_of.as_of then 'won'
+            when cases.outcome = 'lost' and cases.lost_at <= as_of.as_of then 'lost'
+            else 'open'
+        end as outcome_at_as_of,
+        case
+            when cases.outcome = 'won' and cases.won_at <= as_of.as_of
+                then {{ days_between('cases.deal_created_at', 'cases.won_at') }}
+        end as won_cycle_days
+    from cases
+    inner join as_of
+        on cases.source_system = as_of.source_system
+    -- a deal without a creation time still counts (data_quality_issues: case_without_start)
+    where cases.deal_created_at is null or cases.deal_created_at <= as_of.as_of
+),
+
+segmented as (
+    {%- for dimension in dimensions %}
+        select
+            source_system,
+            '{{ dimension }}' as dimension,
+            coalesce({{ dimension }}, '(none)') as dimension_value,
+            outcome_at_as_of,
+            won_cycle_days
+        from deals
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
+),
+
+scoped as (
+    select * from segmented
+    union all
+    select
+        'all' as source_system,
+        dimension,
+        dimension_value,
+        outcome_at_as_of,
+        won_cycle_days
+    from segmented
+),
+
+aggregated as (
+    select
+        source_system,
+        dimension,
+        dimension_value,
+        count(*) as deals_count,
+        sum(case when outcome_at_as_of = 'won' then 1 else 0 end) as won_count,
+        sum(case when outcome_at_as_of = 'lost' then 1 else 0 end) as lost_count,
+        sum(case when outcome_at_as_of = 'open' then 1 else 0 end) as open_count,
+        count(won_cycle_days) as won_cycle_count,
+        avg(won_cycle_days) as avg_won_cycle_days,
+        {{ median('won_cycle_days') }} as median_won_cycle_days
+    from scoped
+    group by source_system, dimension, dimension_value
+),
+
+final as (
+    select
+        cast(source_system as {{ dbt.type_string() }}) as source_system,
+        cast(dimension as {{ dbt.type_string() }}) as dimension,
+        cast(dimension_value as {{ dbt.type_string() }}) as dimension_value,
+        cast(deals_count as {{ dbt.type_bigint() }}) as deals_count,
+        cast(won_count as {{ dbt.type_bigint() }}) as won_count,
+        cast(lost_count as {{ dbt.type_bigint() }}) as lost_count,
+        cast(open_count as {{ dbt.type_bigint() }}) as open_count,
+        cast(won_count + lost_count as {{ dbt.type_bigint() }}) as closed_count,
+        cast(
+            case
+                when won_count + lost_count > 0
+                    then cast(won_count as {{ type_double() }}) / (won_count + lost_count)
+            end as {{ type_double() }}
+        ) as win_rate,
+        cast(won_cycle_count as {{ dbt.type_bigint() }}) as won_cycle_count,
+        cast(avg_won_cycle_days as {{ type_double() }}) as avg_won_cycle_days,
+        cast(median_won_cycle_days as {{ type_double() }}) as median_won_cycle_days,
+        cast(
+            won_count + lost_count < {{ var('min_group_size') }} as {{ dbt.type_boolean() }}
+        ) as is_win_rate_below_min_group_size,
+        cast(
+            won_cycle_count < {{ var('min_group_size') }} as {{ dbt.type_boolean() }}
+        ) as is_cycle_time_below_min_group_size
+    from aggregated
+)
+
+select * from final
