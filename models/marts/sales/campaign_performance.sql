@@ -51,11 +51,7 @@ deals_at_as_of as (
         cases.source_system,
         deal_segments.campaign_type,
         coalesce(cases.campaign, '(none)') as campaign,
-        case
-            when cases.outcome = 'won' and cases.won_at <= as_of.as_of then 'won'
-            when cases.outcome = 'lost' and cases.lost_at <= as_of.as_of then 'lost'
-            else 'open'
-        end as outcome_at_as_of
+        {{ outcome_at_as_of() }} as outcome_at_as_of
     from cases
     inner join as_of
         on cases.source_system = as_of.source_system
@@ -63,8 +59,7 @@ deals_at_as_of as (
         on
             cases.deal_key = deal_segments.deal_key
             and cases.source_system = deal_segments.source_system
-    -- a deal without a creation time still counts (data_quality_issues: case_without_start)
-    where cases.deal_created_at is null or cases.deal_created_at <= as_of.as_of
+    where {{ created_by_as_of() }}
 ),
 
 lead_counts as (

@@ -20,11 +20,7 @@ deals as (
         cases.source_system,
         cases.deal_type,
         cases.product_category,
-        case
-            when cases.outcome = 'won' and cases.won_at <= as_of.as_of then 'won'
-            when cases.outcome = 'lost' and cases.lost_at <= as_of.as_of then 'lost'
-            else 'open'
-        end as outcome_at_as_of,
+        {{ outcome_at_as_of() }} as outcome_at_as_of,
         case
             when cases.outcome = 'won' and cases.won_at <= as_of.as_of
                 then {{ days_between('cases.deal_created_at', 'cases.won_at') }}
@@ -32,8 +28,7 @@ deals as (
     from cases
     inner join as_of
         on cases.source_system = as_of.source_system
-    -- a deal without a creation time still counts (data_quality_issues: case_without_start)
-    where cases.deal_created_at is null or cases.deal_created_at <= as_of.as_of
+    where {{ created_by_as_of() }}
 ),
 
 segmented as (
