@@ -122,6 +122,21 @@
     {{ return(contract[entity]) }}
 {%- endmacro %}
 
+{#- A condition true for the rows of a finance system whose invoices carry their deal as a
+    native lookup of the CRM's own platform (registry `native_links`, e.g. Certinia on
+    Salesforce), not as metadata a company writes. -#}
+{% macro is_native_link_system(source_system_expr) -%}
+    {%- set systems = [] -%}
+    {%- for system, cfg in var('l2c_systems').items() if cfg.get('native_links') -%}
+        {%- do systems.append("'" ~ system ~ "'") -%}
+    {%- endfor -%}
+    {%- if systems -%}
+        {{ source_system_expr }} in ({{ systems | join(', ') }})
+    {%- else -%}
+        1 = 0
+    {%- endif -%}
+{%- endmacro %}
+
 {#- Systems of the registry that provide an entity. -#}
 {% macro systems_for(entity) -%}
     {%- set systems = [] -%}

@@ -96,6 +96,9 @@ class SourceSystem:
     observes: tuple[str, ...] | None = None
     # finance / erp: CRM systems whose cases its records join; None: every CRM
     links_to: tuple[str, ...] | None = None
+    # finance: its invoices carry their deal as a native lookup of the CRM's own platform
+    # (link_method `native`), not as metadata the company writes (`metadata`)
+    native_links: bool = False
 
     @property
     def observed_activities(self) -> tuple[str, ...]:
@@ -207,6 +210,30 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
 )
 
 
+# Certinia: the accounting package on the Salesforce platform (the single-platform model)
+API_SYSTEMS += (
+    SourceSystem(
+        "certinia",
+        "finance",
+        "Certinia",
+        "pipelines.certinia:certinia_source",
+        ("customers", "invoices", "payments", "credit_notes"),
+        "docs/certinia.md",
+        # posted invoices only (no draft -> sent step), no voids, no failed payments or refunds
+        observes=(
+            "Invoice Created",
+            "Invoice Sent",
+            "Payment Received",
+            "Invoice Paid",
+            "Credit Note Issued",
+        ),
+        # its invoices live in the Salesforce org, linked to opportunities by native lookups
+        links_to=("salesforce",),
+        native_links=True,
+    ),
+)
+
+
 def _file_drop_system(mapping: FileDropMapping) -> SourceSystem:
     return SourceSystem(
         mapping.system,
@@ -269,6 +296,8 @@ def dbt_registry(names: Sequence[str] | None = None) -> dict[str, dict[str, Any]
         }
         if s.kind != "crm":
             entry["links_to"] = [c for c in (s.links_to or crms) if c in crms]
+        if s.native_links:
+            entry["native_links"] = True
         out[s.name] = entry
     return out
 

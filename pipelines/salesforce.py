@@ -649,7 +649,9 @@ class SalesforceAuth(AuthBase):
         client_secret: str | None,
         access_token: str | None,
         instance_url: str | None,
+        system: str = SYSTEM,
     ) -> None:
+        self.system = system
         self._login = login
         self._client_id = client_id
         self._client_secret = client_secret
@@ -672,11 +674,12 @@ class SalesforceAuth(AuthBase):
 
     def _authenticate(self) -> None:
         if not self.can_refresh or self._login is None:
+            env = f"SOURCES__{self.system.upper()}__"
             raise SalesforceError(
-                "salesforce: missing configuration: set SOURCES__SALESFORCE__CLIENT_ID and "
-                "SOURCES__SALESFORCE__CLIENT_SECRET (with SOURCES__SALESFORCE__LOGIN_URL), or "
-                "SOURCES__SALESFORCE__ACCESS_TOKEN (with SOURCES__SALESFORCE__INSTANCE_URL), in "
-                ".dlt/secrets.toml under [sources.salesforce] or as environment variables"
+                f"{self.system}: missing configuration: set {env}CLIENT_ID and "
+                f"{env}CLIENT_SECRET (with {env}LOGIN_URL), or "
+                f"{env}ACCESS_TOKEN (with {env}INSTANCE_URL), in "
+                f".dlt/secrets.toml under [sources.{self.system}] or as environment variables"
             )
         url = f"{self._login.base_url}/services/oauth2/token"
         response = self._login.session.post(
@@ -689,7 +692,7 @@ class SalesforceAuth(AuthBase):
         )
         if response.status_code != 200:
             raise SalesforceError(
-                f"salesforce: OAuth token request to {url} failed with {response.status_code}: "
+                f"{self.system}: OAuth token request to {url} failed with {response.status_code}: "
                 f"{response.text[:300]}"
             )
         body = response.json()
@@ -744,7 +747,9 @@ class SalesforceConnection:
         timeout: float,
         max_attempts: int,
         concurrency: int = 8,
+        system: str = SYSTEM,
     ) -> None:
+        self.system = system
         self.auth = auth
         self.concurrency = concurrency
         self.api_version = api_version
@@ -766,7 +771,7 @@ class SalesforceConnection:
                         "Accept": "application/json",
                         "Sforce-Query-Options": f"batchSize={self.page_size}",
                     },
-                    system=SYSTEM,
+                    system=self.system,
                     concurrency=self.concurrency,  # no per-second rate: a daily allocation
                     timeout_seconds=self.timeout,
                     max_attempts=self.max_attempts,
@@ -834,6 +839,80 @@ def _incremental_soql(
     )
 
 
+def connect(
+    system: str,
+    login_url: str,
+    client_id: str | None,
+    client_secret: str | None,
+    access_token: str | None,
+    instance_url: str | None,
+    api_version: str,
+    page_size: int,
+    request_timeout: float,
+    max_attempts: int,
+    concurrent_requests: int,
+) -> SalesforceConnection:
+    """The REST connection of one source run on a Salesforce org (shared by every source that
+    reads an org: the CRM objects here, a managed package's objects in pipelines.certinia)."""
+    login = make_client(
+        login_url,
+        {"Accept": "application/json"},
+        system=f"{system}_login",
+        timeout_seconds=request_timeout,
+        max_attempts=max_attempts,
+    )
+    auth = SalesforceAuth(
+        login,
+        client_id,
+        client_secret,
+        access_token,
+        instance_url or (login_url if access_token else None),
+        system=system,
+    )
+    return SalesforceConnection(
+        auth,
+        api_version,
+        max(1, min(page_size, 2000)),
+        request_timeout,
+        max_attempts,
+        concurrent_requests,
+        system=system,
+    )
+
+
+def incremental_resource(
+    conn: SalesforceConnection,
+    spec: RowSpec,
+    sobject: str,
+    fields: Sequence[str],
+    lookback_seconds: float,
+    cursor: str = "SystemModstamp",
+    shape: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    arrow_types: dict[str, pa.DataType] | None = None,
+) -> DltResource:
+    """A table merged on Id from one SObject, read incrementally on `cursor` (>= the last
+    value less `lookback_seconds`); skipped when the org does not have the object. Rows go
+    through the spec's checks (rejects)."""
+
+    @dlt.resource(name=spec.resource, primary_key="Id", write_disposition="merge")
+    def resource(
+        updated=dlt.sources.incremental(  # noqa: B008
+            cursor,
+            initial_value=EPOCH,
+            lag=lookback_seconds,
+            on_cursor_value_missing="include",
+        ),
+    ) -> Iterator[Any]:
+        if not conn.has(sobject):
+            return
+        soql = _incremental_soql(sobject, fields, cursor, updated.start_value)
+        for page in conn.query(soql):
+            rows = [shape(row) for row in page] if shape else page
+            yield from emit(conn.system, spec, rows, arrow_types)
+
+    return resource
+
+
 @dlt.source(name="salesforce", max_table_nesting=1)
 def salesforce_source(
     login_url: str = "https://login.salesforce.com",
@@ -849,24 +928,15 @@ def salesforce_source(
     concurrent_requests: int = 8,
     lookback_seconds: float = 300.0,
 ) -> list[DltResource]:
-    login = make_client(
+    conn = connect(
+        SYSTEM,
         login_url,
-        {"Accept": "application/json"},
-        system="salesforce_login",
-        timeout_seconds=request_timeout,
-        max_attempts=max_attempts,
-    )
-    auth = SalesforceAuth(
-        login,
         client_id,
         client_secret,
         access_token,
-        instance_url or (login_url if access_token else None),
-    )
-    conn = SalesforceConnection(
-        auth,
+        instance_url,
         api_version,
-        max(1, min(page_size, 2000)),
+        page_size,
         request_timeout,
         max_attempts,
         concurrent_requests,
@@ -879,23 +949,16 @@ def salesforce_source(
         shape: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         arrow_types: dict[str, pa.DataType] | None = None,
     ) -> DltResource:
-        @dlt.resource(name=name, primary_key="Id", write_disposition="merge")
-        def resource(
-            updated=dlt.sources.incremental(  # noqa: B008
-                cursor,
-                initial_value=EPOCH,
-                lag=lookback_seconds,
-                on_cursor_value_missing="include",
-            ),
-        ) -> Iterator[Any]:
-            if not conn.has(sobject):
-                return
-            soql = _incremental_soql(sobject, FIELDS[sobject], cursor, updated.start_value)
-            for page in conn.query(soql):
-                rows = [shape(row) for row in page] if shape else page
-                yield from emit(SYSTEM, SPECS[name], rows, arrow_types)
-
-        return resource
+        return incremental_resource(
+            conn,
+            SPECS[name],
+            sobject,
+            FIELDS[sobject],
+            lookback_seconds,
+            cursor,
+            shape,
+            arrow_types,
+        )
 
     def full(name: str, sobject: str) -> DltResource:
         """A small object re-read on every run."""

@@ -308,7 +308,15 @@ def test_as_of_is_per_system_and_registered_empty_systems_are_listed(warehouse):
             "select source_system, as_of, days_behind from intermediate.int_as_of_resolved",
         )
     }
-    assert set(as_of) == {"pipedrive", "stripe", "salesforce", "zendesk_sell", "erp", "oracle_cx"}
+    assert set(as_of) == {
+        "pipedrive",
+        "stripe",
+        "salesforce",
+        "zendesk_sell",
+        "erp",
+        "oracle_cx",
+        "certinia",
+    }
     assert as_of["pipedrive"][0] == latest["pipedrive"]
     assert as_of["stripe"][0] == latest["stripe"] < latest["pipedrive"]
     assert as_of["pipedrive"][1] == 0.0 and 0 < as_of["stripe"][1] < 90
@@ -318,6 +326,7 @@ def test_as_of_is_per_system_and_registered_empty_systems_are_listed(warehouse):
         "zendesk_sell",
         "erp",
         "oracle_cx",
+        "certinia",
     }
     assert all(issues[key][0] == "info" for key in issues if key[0] == "system_without_data")
     assert not any(key[0] == "system_data_stale" for key in issues)
@@ -353,7 +362,7 @@ def test_stale_system_is_warned_and_global_as_of_overrides(warehouse):
             "select cast(as_of as varchar), cast(warehouse_as_of as varchar), is_overridden "
             "from intermediate.int_as_of_resolved"
         ).fetchall()
-    assert rows == [("2025-01-01 00:00:00", "2025-01-01 00:00:00", True)] * 6
+    assert rows == [("2025-01-01 00:00:00", "2025-01-01 00:00:00", True)] * 7
 
 
 def test_followups(warehouse):

@@ -421,15 +421,30 @@ def test_a_zendesk_sell_page_linking_to_itself_stops_the_run(duckdb_path: Path) 
         assert sum(1 for _m, p, _q in server.request_log if p == path) <= 3
 
 
-def test_a_salesforce_query_page_pointing_to_itself_stops_the_run(duckdb_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("system", "prefix"),
+    [
+        ("salesforce", "/salesforce/services/data/"),
+        # Certinia's objects are in the same org: its queries go to the same endpoint
+        ("certinia", "/salesforce/services/data/v62.0/query"),
+    ],
+)
+def test_a_salesforce_query_page_pointing_to_itself_stops_the_run(
+    system: str, prefix: str, duckdb_path: Path
+) -> None:
     company = DemoCompany(
-        SimConfig(seed=7, n_deals=100, crms=("pipedrive", "salesforce"), crm_weights=(0.5, 0.5))
+        SimConfig(
+            seed=7,
+            n_deals=100,
+            crms=("pipedrive", "salesforce"),
+            crm_weights=(0.5, 0.5),
+            certinia_crms=("salesforce",) if system == "certinia" else (),
+        )
     )
     with serving(company) as server:
         stuck = "/services/data/v62.0/query/01gSTUCK-2000"
         body = {"totalSize": 5000, "done": False, "nextRecordsUrl": stuck, "records": []}
-        prefix = "/salesforce/services/data/"
         server.add_fault(Fault(path_prefix=prefix, body=json.dumps(body), times=50, method="GET"))
-        with pytest.raises(LoadError, match=r"^salesforce:.*paging does not advance"):
-            load_system("salesforce", duckdb_path)
+        with pytest.raises(LoadError, match=rf"^{system}:.*paging does not advance"):
+            load_system(system, duckdb_path)
         assert sum(1 for _m, p, _q in server.request_log if p == f"/salesforce{stuck}") <= 2

@@ -288,11 +288,12 @@ def test_every_system_of_the_manifest_declares_its_raw_checks() -> None:
 
 
 def test_the_harness_covers_every_api_system_of_the_manifest() -> None:
-    from l2c_demo.fake_api.systems import EXTRA_SYSTEMS
+    from l2c_demo.fake_api.systems import EXTRA_SYSTEMS, HOSTED_BY
     from l2c_demo.simulator.crms import CRMS
 
     api = {s.name for s in manifest.systems().values() if not s.file_drop}
-    assert set(EXTRA_SYSTEMS) | {"pipedrive", "stripe"} == api
+    assert set(EXTRA_SYSTEMS) | {"pipedrive", "stripe"} | set(HOSTED_BY) == api
+    assert set(HOSTED_BY.values()) <= set(EXTRA_SYSTEMS)
     crms = {s.name for s in manifest.systems().values() if s.kind == "crm" and not s.file_drop}
     assert set(CRMS) == crms
 

@@ -47,6 +47,8 @@ ZENDESK_EVERY_DAYS = 7.0
 # share of won deals the demo company also sells a Stripe subscription with (renewals, churn,
 # failed payments, refunds and credit notes: the finance marts)
 SUBSCRIPTION_SHARE = 0.3
+# the business units that bill in Certinia instead of Stripe (when the demo includes them)
+CERTINIA_CRMS = ("salesforce",)
 
 
 def dbt_vars(company: DemoCompany) -> dict[str, Any]:
@@ -112,6 +114,9 @@ def _run(
         crms=tuple(crms),
         crm_weights=weights,
         subscription_share=SUBSCRIPTION_SHARE,
+        # the Salesforce unit bills in Certinia, on the same platform (the single-platform
+        # model), beside the units that bill in Stripe (disparate systems)
+        certinia_crms=CERTINIA_CRMS if "salesforce" in crms else (),
     )
     history = "zendesk_sell" in crms
     if history:  # start earlier: Zendesk Sell stage history comes from scheduled loads
@@ -134,7 +139,7 @@ def _run(
             f"simulated up to {company.as_of:%Y-%m-%d}; ground truth in {truth_path} "
             f"({time.perf_counter() - started:.1f}s)"
         )
-        systems = [*crms, "stripe"]
+        systems = [*crms, "stripe", *(["certinia"] if config.certinia_crms else [])]
         erp_units = [c for c in crms if c in ERP_CRMS]
         if erp_units:  # these units' sales orders come from the ERP's export files (file drop)
             drop = duckdb_path.parent / "erp_drop"

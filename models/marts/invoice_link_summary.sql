@@ -7,6 +7,7 @@ summary as (
     select
         source_system,
         count(*) as invoices_count,
+        sum(case when link_method = 'native' then 1 else 0 end) as linked_natively,
         sum(case when link_method = 'metadata' then 1 else 0 end) as linked_by_metadata,
         sum(case when link_method = 'rule' then 1 else 0 end) as linked_by_rule,
         sum(case when link_method = 'subscription' then 1 else 0 end) as linked_by_subscription,
@@ -24,9 +25,12 @@ final as (
         cast(unlinked as {{ dbt.type_bigint() }}) as unlinked,
         cast(linked_by_subscription as {{ dbt.type_bigint() }}) as linked_by_subscription,
         cast(
-            1.0 * (linked_by_metadata + linked_by_subscription + linked_by_rule) / invoices_count
+            1.0
+            * (linked_natively + linked_by_metadata + linked_by_subscription + linked_by_rule)
+            / invoices_count
             as {{ type_double() }}
-        ) as share_linked
+        ) as share_linked,
+        cast(linked_natively as {{ dbt.type_bigint() }}) as linked_natively
     from summary
 )
 

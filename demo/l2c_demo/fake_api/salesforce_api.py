@@ -153,11 +153,13 @@ class SalesforceApi:
         return sf_error(status, ERROR_CODES.get(status, "UNKNOWN_EXCEPTION"), message)
 
     def source_env(self, base_url: str) -> dict[str, str]:
-        return {
-            "SOURCES__SALESFORCE__LOGIN_URL": base_url,
-            "SOURCES__SALESFORCE__CLIENT_ID": self.client_id,
-            "SOURCES__SALESFORCE__CLIENT_SECRET": self.client_secret,
-        }
+        env = {}
+        # Certinia is a managed package of the same org: its source uses the same app
+        for source in ("SALESFORCE", "CERTINIA"):
+            env[f"SOURCES__{source}__LOGIN_URL"] = base_url
+            env[f"SOURCES__{source}__CLIENT_ID"] = self.client_id
+            env[f"SOURCES__{source}__CLIENT_SECRET"] = self.client_secret
+        return env
 
     def handle(
         self,

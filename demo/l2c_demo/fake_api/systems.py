@@ -13,7 +13,11 @@ from collections.abc import Callable, Mapping
 
 from l2c_demo.fake_api.protocols import Patcher, SystemApi
 
-__all__ = ["EXTRA_SYSTEMS", "Patcher", "SystemApi"]
+__all__ = ["EXTRA_SYSTEMS", "HOSTED_BY", "Patcher", "SystemApi"]
+
+# Systems with no API of their own: their objects live in another system's API (Certinia is a
+# managed package of the Salesforce org; its source reads the /salesforce SOQL endpoint).
+HOSTED_BY: Mapping[str, str] = {"certinia": "salesforce"}
 
 
 def _extra_systems() -> dict[str, Callable[[], SystemApi]]:

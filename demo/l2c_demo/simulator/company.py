@@ -13,6 +13,13 @@ from l2c_demo.simulator.approvals import (
     Contract,
     build_approvals_and_contracts,
 )
+from l2c_demo.simulator.certinia import OBJECTS as CERTINIA_OBJECTS
+from l2c_demo.simulator.certinia import (
+    CertiniaInvoice,
+    build_certinia,
+    certinia_truth,
+    render_certinia,
+)
 from l2c_demo.simulator.clock import from_unix, to_unix
 from l2c_demo.simulator.config import SimConfig
 from l2c_demo.simulator.model import World
@@ -46,6 +53,7 @@ class DemoCompany:
         self.approvals: list[ApprovalRequest]
         self.contracts: list[Contract]
         self.approvals, self.contracts = build_approvals_and_contracts(self.world, self.config)
+        self.certinia: list[CertiniaInvoice] = build_certinia(self.world, self.config)
 
     @property
     def as_of(self) -> datetime:
@@ -103,7 +111,14 @@ class DemoCompany:
                     approvals=self.approvals,
                     contracts=self.contracts,
                 )
+                if self.certinia:
+                    self._install_certinia(self._salesforce[as_of])
             return self._salesforce[as_of]
+
+    def _install_certinia(self, view: SalesforceView) -> None:
+        """Certinia's objects in the Salesforce org (its managed package is installed)."""
+        view.packages.update(CERTINIA_OBJECTS)
+        view.objects.update(render_certinia(self.certinia, view.as_of))
 
     def zendesk_sell_view(self) -> ZendeskSellView:
         """The zendesk_sell business unit as Zendesk Sell's Core API shows it at as_of."""
@@ -119,7 +134,7 @@ class DemoCompany:
         with self._lock:
             as_of = self._as_of
             view, _ = self._pipedrive(as_of)
-            return build_truth(
+            truth = build_truth(
                 self.world,
                 self.config,
                 as_of,
@@ -130,6 +145,9 @@ class DemoCompany:
                 self.approvals,
                 self.contracts,
             )
+            if self.certinia:
+                truth["certinia"] = certinia_truth(self.world, self.certinia, as_of)
+            return truth
 
     def deal_states(self) -> dict[int, DealState]:
         """State at as_of of every deal that exists by then, in every CRM."""

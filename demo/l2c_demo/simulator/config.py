@@ -101,6 +101,14 @@ class SimConfig:
     # Systems: see l2c_demo.simulator.crms. Default: a single unit on Pipedrive.
     crms: tuple[str, ...] = ("pipedrive",)
     crm_weights: tuple[float, ...] = (1.0,)
+    # Certinia (l2c_demo.simulator.certinia): the business units (CRMs; Certinia lives on the
+    # Salesforce platform, so only "salesforce") that bill in Certinia instead of Stripe. Their
+    # invoices are created from the won opportunity and natively linked to it; a share gets a
+    # credit note; cash is matched to the invoice some days after it arrives.
+    certinia_crms: tuple[str, ...] = ()
+    certinia_invoice_days: tuple[float, float] = (0.2, 2.0)  # win -> invoice
+    certinia_credit_note_share: float = 0.12
+    certinia_match_lag_days: tuple[float, float] = (2.0, 8.0)  # cash received -> matched
 
     extra: dict[str, Any] = field(default_factory=dict)
 

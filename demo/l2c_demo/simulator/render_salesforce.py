@@ -124,10 +124,13 @@ class SalesforceView:
     objects: dict[str, list[Record]] = field(default_factory=dict)
     # RecordType Id -> StageName picklist values of its sales process (UI API shape)
     stage_picklists: dict[str, list[Record]] = field(default_factory=dict)
+    # objects of installed managed packages (e.g. Certinia's c2g__ objects): name -> (key
+    # prefix, custom, fields); their records are in `objects` like the standard ones
+    packages: dict[str, tuple[str, bool, tuple[str, ...]]] = field(default_factory=dict)
 
     def describe(self) -> dict[str, tuple[str, bool, tuple[str, ...]]]:
         """The org's objects: API name -> (key prefix, custom, fields)."""
-        return {**OBJECTS, **(CPQ_OBJECTS if self.cpq else {})}
+        return {**OBJECTS, **(CPQ_OBJECTS if self.cpq else {}), **self.packages}
 
 
 def sf_datetime(ts: int | None) -> str | None:

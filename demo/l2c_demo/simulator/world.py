@@ -150,10 +150,12 @@ def build_world(cfg: SimConfig) -> World:
     persons = _finish_orgs(rng, orgs, first_use, as_of)
     _link_people(rng, orgs, deals, leads)
     _assign_ids(deals)
-    customers, invoices = build_billing(rng, cfg, ids, deals, orgs)
+    # the deals of a Certinia unit are billed in Certinia (l2c_demo.simulator.certinia)
+    stripe_deals = [d for d in deals if d.crm not in cfg.certinia_crms]
+    customers, invoices = build_billing(rng, cfg, ids, stripe_deals, orgs)
     horizon = as_of + (cfg.future_days + HORIZON_DAYS) * DAY
     subscriptions, sub_invoices, refunds, credit_notes = build_subscriptions(
-        cfg, deals, customers, horizon
+        cfg, stripe_deals, customers, horizon
     )
     if sub_invoices:
         invoices = invoices + sub_invoices

@@ -1,6 +1,7 @@
 -- Invoice -> deal link (one row per invoice, all invoices kept).
 -- 1. metadata: the invoice carries a CRM deal key (e.g. metadata.pipedrive_deal_id) and that
---    deal exists.
+--    deal exists; `native` when the finance system lives on the CRM's platform and the key is
+--    a lookup of the record (registry native_links, e.g. Certinia's c2g__Opportunity__c).
 -- 2. subscription: otherwise the invoice bills a subscription whose metadata carries a CRM
 --    deal key of an existing deal (every invoice of a recurring deal, however late).
 -- 3. rule (invoices without a subscription): otherwise the won deals whose account is the
@@ -119,6 +120,10 @@ final as (
             metadata_links.deal_key, subscription_links.deal_key, rule_links.deal_key
         ) as deal_key,
         case
+            when
+                metadata_links.deal_key is not null
+                and {{ is_native_link_system('invoices.source_system') }}
+                then 'native'
             when metadata_links.deal_key is not null then 'metadata'
             when subscription_links.deal_key is not null then 'subscription'
             when rule_links.deal_key is not null then 'rule'

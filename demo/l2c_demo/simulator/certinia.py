@@ -1,0 +1,383 @@
+"""Certinia (formerly FinancialForce): the finance system of a business unit that sells in
+Salesforce and bills in the same org (the single-platform model).
+
+Certinia is a managed package on the Salesforce platform: its records are custom objects of the
+org (namespace `c2g__`), read through the same REST / SOQL API as the CRM objects, and they
+point to Account and Opportunity with real lookups. A won opportunity of a Certinia unit
+(SimConfig.certinia_crms) is invoiced from the opportunity, not by a separate billing team:
+
+- one sales invoice (c2g__codaInvoice__c, posted: InvoiceStatus "Complete") per won deal,
+  created certinia_invoice_days after the win, with one line per opportunity product
+  (c2g__codaInvoiceLineItem__c; a deal-level discount is a negative line) and the natively
+  linked c2g__Account__c / c2g__Opportunity__c;
+- a share of invoices gets a sales credit note (c2g__codaCreditNote__c) for part of its value,
+  with a reason, before the customer pays;
+- the customer pays the outstanding value around the due date (the Stripe unit's lateness
+  rules); the cash entry (c2g__codaCashEntry__c, type Receipt) is dated that day, and the
+  finance team matches it to the invoice certinia_match_lag_days later
+  (c2g__codaCashMatchingHistory__c): only then does the invoice show PaymentStatus "Paid".
+
+Picklist values and the matching row's direct invoice / cash-entry lookups are modelled, not
+confirmed against a live org (docs/certinia.md says what is and what is not).
+Everything here uses its own random stream, so adding Certinia changes nothing else.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from l2c_demo.simulator import clock
+from l2c_demo.simulator.billing import _late_days
+from l2c_demo.simulator.catalog import PRODUCTS
+from l2c_demo.simulator.clock import DAY
+from l2c_demo.simulator.config import SimConfig
+from l2c_demo.simulator.crms import CRMS, salesforce_id
+from l2c_demo.simulator.model import World
+
+Record = dict[str, Any]
+
+CREDIT_NOTE_REASONS = ("Pricing Error", "Service Issue", "Returned Goods", "Goodwill")
+# key prefixes of the package's custom objects in the demo org
+PREFIXES = {
+    "c2g__codaInvoice__c": "a2I",
+    "c2g__codaInvoiceLineItem__c": "a2L",
+    "c2g__codaCreditNote__c": "a2C",
+    "c2g__codaCashEntry__c": "a2E",
+    "c2g__codaCashMatchingHistory__c": "a2M",
+}
+_STAMPS = ("CreatedDate", "CreatedById", "LastModifiedDate", "SystemModstamp", "IsDeleted")
+# Object API name -> (key prefix, custom object, field names), as salesforce_objects.OBJECTS
+OBJECTS: dict[str, tuple[str, bool, tuple[str, ...]]] = {
+    "c2g__codaInvoice__c": (
+        PREFIXES["c2g__codaInvoice__c"],
+        True,
+        (
+            "Id",
+            "Name",
+            "OwnerId",
+            "c2g__Account__c",
+            "c2g__Opportunity__c",
+            "c2g__InvoiceDate__c",
+            "c2g__DueDate__c",
+            "c2g__InvoiceStatus__c",
+            "c2g__PaymentStatus__c",
+            "c2g__InvoiceTotal__c",
+            "c2g__NetTotal__c",
+            "c2g__TaxTotal__c",
+            "c2g__OutstandingValue__c",
+            "c2g__CustomerReference__c",
+            "CurrencyIsoCode",
+            *_STAMPS,
+        ),
+    ),
+    "c2g__codaInvoiceLineItem__c": (
+        PREFIXES["c2g__codaInvoiceLineItem__c"],
+        True,
+        (
+            "Id",
+            "Name",
+            "c2g__Invoice__c",
+            "c2g__LineNumber__c",
+            "c2g__Product__c",
+            "c2g__LineDescription__c",
+            "c2g__Quantity__c",
+            "c2g__UnitPrice__c",
+            "c2g__NetValue__c",
+            "CurrencyIsoCode",
+            *_STAMPS,
+        ),
+    ),
+    "c2g__codaCreditNote__c": (
+        PREFIXES["c2g__codaCreditNote__c"],
+        True,
+        (
+            "Id",
+            "Name",
+            "c2g__Account__c",
+            "c2g__Invoice__c",
+            "c2g__Opportunity__c",
+            "c2g__CreditNoteDate__c",
+            "c2g__CreditNoteStatus__c",
+            "c2g__CreditNoteReason__c",
+            "c2g__CreditNoteTotal__c",
+            "c2g__OutstandingValue__c",
+            "CurrencyIsoCode",
+            *_STAMPS,
+        ),
+    ),
+    "c2g__codaCashEntry__c": (
+        PREFIXES["c2g__codaCashEntry__c"],
+        True,
+        (
+            "Id",
+            "Name",
+            "c2g__Account__c",
+            "c2g__Date__c",
+            "c2g__Type__c",
+            "c2g__Status__c",
+            "c2g__PaymentMethod__c",
+            "c2g__Reference__c",
+            "c2g__Value__c",
+            "c2g__NetValue__c",
+            "CurrencyIsoCode",
+            *_STAMPS,
+        ),
+    ),
+    "c2g__codaCashMatchingHistory__c": (
+        PREFIXES["c2g__codaCashMatchingHistory__c"],
+        True,
+        (
+            "Id",
+            "Name",
+            "c2g__Account__c",
+            "c2g__CashEntry__c",
+            "c2g__Invoice__c",
+            "c2g__Action__c",
+            "c2g__MatchingDate__c",
+            "c2g__DocumentValue__c",
+            "CurrencyIsoCode",
+            *_STAMPS,
+        ),
+    ),
+}
+FINANCE_USER = salesforce_id("005", 9100)  # the finance team's user in the demo org
+
+
+@dataclass(frozen=True)
+class CertiniaInvoice:
+    number: int  # 1.. in creation order: SIN000001
+    deal_id: int
+    org_id: int
+    currency: str
+    created: int
+    due: int
+    lines: tuple[tuple[str, int, int], ...]  # (description, quantity, net cents)
+    total_cents: int
+    credit_cents: int  # 0: no credit note
+    credit_at: int | None
+    credit_reason: str | None
+    cash_at: int  # the customer's payment arrives
+    matched_at: int  # the finance team matches it to the invoice
+
+    @property
+    def cash_cents(self) -> int:
+        return self.total_cents - self.credit_cents
+
+
+def build_certinia(world: World, cfg: SimConfig) -> list[CertiniaInvoice]:
+    """The Certinia invoices of every won deal of a Certinia business unit."""
+    if not cfg.certinia_crms:
+        return []
+    rng = random.Random(f"certinia-{cfg.seed}")
+    drafts: list[tuple[int, int, dict[str, Any]]] = []
+    won = [d for d in world.deals if d.crm in cfg.certinia_crms and d.final_won_time is not None]
+    for deal in sorted(won, key=lambda d: (d.final_won_time or 0, d.id)):
+        assert deal.final_won_time is not None
+        lo, hi = cfg.certinia_invoice_days
+        created = deal.final_won_time + int(rng.uniform(lo, hi) * DAY)
+        due = created + cfg.due_days * DAY
+        total = deal.won_value_cents
+        lines = [
+            (PRODUCTS[ln.product_index][0], ln.quantity, ln.net_cents(deal.final_won_time))
+            for ln in deal.lines
+        ]
+        discount = sum(cents for _, _, cents in lines) - total
+        if discount:
+            lines.append(("Additional Discount", 1, -discount))
+        credit, credit_at, reason = 0, None, None
+        if rng.random() < cfg.certinia_credit_note_share:
+            credit = int(total * rng.uniform(0.1, 0.3))
+            credit_at = created + int(rng.uniform(2.0, 20.0) * DAY)
+            reason = rng.choice(CREDIT_NOTE_REASONS)
+        cash_at = max(due + int(_late_days(rng, cfg, deal.region) * DAY), created + 3600)
+        if credit_at is not None:
+            cash_at = max(cash_at, credit_at + 3600)
+        lag_lo, lag_hi = cfg.certinia_match_lag_days
+        matched_at = cash_at + int(rng.uniform(lag_lo, lag_hi) * DAY)
+        facts = {
+            "deal_id": deal.id,
+            "org_id": deal.org_id,
+            "currency": deal.currency,
+            "created": created,
+            "due": due,
+            "lines": tuple(lines),
+            "total_cents": total,
+            "credit_cents": credit,
+            "credit_at": credit_at,
+            "credit_reason": reason,
+            "cash_at": cash_at,
+            "matched_at": matched_at,
+        }
+        drafts.append((created, deal.id, facts))
+    drafts.sort(key=lambda d: (d[0], d[1]))
+    return [CertiniaInvoice(n, **facts) for n, (_, _, facts) in enumerate(drafts, start=1)]
+
+
+def sf_datetime(ts: int | None) -> str | None:
+    if ts is None:
+        return None
+    return f"{clock.v2(ts)[:-1]}.000+0000"  # type: ignore[index]
+
+
+def _id(sobject: str, n: int) -> str:
+    return salesforce_id(PREFIXES[sobject], n)
+
+
+def invoice_id(number: int) -> str:
+    return _id("c2g__codaInvoice__c", number)
+
+
+def _stamps(created: int, modified: int) -> Record:
+    return {
+        "CreatedDate": sf_datetime(created),
+        "CreatedById": FINANCE_USER,
+        "LastModifiedDate": sf_datetime(modified),
+        "SystemModstamp": sf_datetime(modified),
+        "IsDeleted": False,
+    }
+
+
+def render_certinia(invoices: list[CertiniaInvoice], as_of: int) -> dict[str, list[Record]]:
+    """The Certinia records of the org at as_of, by object API name."""
+    crm = CRMS["salesforce"]
+    out: dict[str, list[Record]] = {name: [] for name in OBJECTS}
+    line_n = 0
+    for inv in invoices:
+        line_n += len(inv.lines)
+        if inv.created > as_of:
+            continue
+        account, opportunity = crm.account_ref(inv.org_id), crm.deal_ref(inv.deal_id)
+        inv_id, name = invoice_id(inv.number), f"SIN{inv.number:06d}"
+        credited = inv.credit_at is not None and inv.credit_at <= as_of
+        matched = inv.matched_at <= as_of
+        outstanding = inv.total_cents - (inv.credit_cents if credited else 0)
+        outstanding -= inv.cash_cents if matched else 0
+        status = "Paid" if matched else ("Part Paid" if credited else "Unpaid")
+        changes = [inv.created, inv.credit_at if credited else None]
+        changes.append(inv.matched_at if matched else None)
+        out["c2g__codaInvoice__c"].append(
+            {
+                "Id": inv_id,
+                "Name": name,
+                "OwnerId": FINANCE_USER,
+                "c2g__Account__c": account,
+                "c2g__Opportunity__c": opportunity,
+                "c2g__InvoiceDate__c": clock.date(inv.created),
+                "c2g__DueDate__c": clock.date(inv.due),
+                "c2g__InvoiceStatus__c": "Complete",
+                "c2g__PaymentStatus__c": status,
+                "c2g__InvoiceTotal__c": inv.total_cents / 100.0,
+                "c2g__NetTotal__c": inv.total_cents / 100.0,
+                "c2g__TaxTotal__c": 0.0,
+                "c2g__OutstandingValue__c": outstanding / 100.0,
+                "c2g__CustomerReference__c": None,
+                "CurrencyIsoCode": inv.currency,
+                **_stamps(inv.created, max(t for t in changes if t is not None)),
+            }
+        )
+        first_line = line_n - len(inv.lines)
+        for k, (text, quantity, cents) in enumerate(inv.lines, start=1):
+            out["c2g__codaInvoiceLineItem__c"].append(
+                {
+                    "Id": _id("c2g__codaInvoiceLineItem__c", first_line + k),
+                    "Name": f"{name}-{k}",
+                    "c2g__Invoice__c": inv_id,
+                    "c2g__LineNumber__c": k,
+                    "c2g__Product__c": None,
+                    "c2g__LineDescription__c": text,
+                    "c2g__Quantity__c": float(quantity),
+                    "c2g__UnitPrice__c": round(cents / quantity) / 100.0,
+                    "c2g__NetValue__c": cents / 100.0,
+                    "CurrencyIsoCode": inv.currency,
+                    **_stamps(inv.created, inv.created),
+                }
+            )
+        if credited:
+            assert inv.credit_at is not None
+            out["c2g__codaCreditNote__c"].append(
+                {
+                    "Id": _id("c2g__codaCreditNote__c", inv.number),
+                    "Name": f"SCR{inv.number:06d}",
+                    "c2g__Account__c": account,
+                    "c2g__Invoice__c": inv_id,
+                    "c2g__Opportunity__c": opportunity,
+                    "c2g__CreditNoteDate__c": clock.date(inv.credit_at),
+                    "c2g__CreditNoteStatus__c": "Complete",
+                    "c2g__CreditNoteReason__c": inv.credit_reason,
+                    "c2g__CreditNoteTotal__c": inv.credit_cents / 100.0,
+                    "c2g__OutstandingValue__c": 0.0,
+                    "CurrencyIsoCode": inv.currency,
+                    **_stamps(inv.credit_at, inv.credit_at),
+                }
+            )
+        if inv.cash_at <= as_of:
+            out["c2g__codaCashEntry__c"].append(
+                {
+                    "Id": _id("c2g__codaCashEntry__c", inv.number),
+                    "Name": f"CSH{inv.number:06d}",
+                    "c2g__Account__c": account,
+                    "c2g__Date__c": clock.date(inv.cash_at),
+                    "c2g__Type__c": "Receipt",
+                    "c2g__Status__c": "Complete",
+                    "c2g__PaymentMethod__c": "Electronic",
+                    "c2g__Reference__c": name,
+                    "c2g__Value__c": inv.cash_cents / 100.0,
+                    "c2g__NetValue__c": inv.cash_cents / 100.0,
+                    "CurrencyIsoCode": inv.currency,
+                    **_stamps(inv.cash_at, inv.cash_at),
+                }
+            )
+        if matched:
+            out["c2g__codaCashMatchingHistory__c"].append(
+                {
+                    "Id": _id("c2g__codaCashMatchingHistory__c", inv.number),
+                    "Name": f"CMH{inv.number:06d}",
+                    "c2g__Account__c": account,
+                    "c2g__CashEntry__c": _id("c2g__codaCashEntry__c", inv.number),
+                    "c2g__Invoice__c": inv_id,
+                    "c2g__Action__c": "Match",
+                    "c2g__MatchingDate__c": clock.date(inv.matched_at),
+                    "c2g__DocumentValue__c": inv.cash_cents / 100.0,
+                    "CurrencyIsoCode": inv.currency,
+                    **_stamps(inv.matched_at, inv.matched_at),
+                }
+            )
+    return out
+
+
+def certinia_truth(world: World, invoices: list[CertiniaInvoice], as_of: int) -> Record:
+    """Ground truth of the Certinia unit at as_of: its invoices with their natively linked
+    case, credit notes, and the planted timings (days, from the simulator's own times)."""
+    deals = {d.id: d for d in world.deals}
+    crm = CRMS["salesforce"]
+    visible = [inv for inv in invoices if inv.created <= as_of]
+    rows = []
+    for inv in visible:
+        deal = deals[inv.deal_id]
+        assert deal.final_won_time is not None
+        matched = inv.matched_at <= as_of
+        rows.append(
+            {
+                "invoice_id": invoice_id(inv.number),
+                "case_id": f"salesforce:{crm.deal_ref(inv.deal_id)}",
+                "total": inv.total_cents / 100.0,
+                "currency": inv.currency,
+                "won_to_invoice_days": (inv.created - deal.final_won_time) / DAY,
+                "credit_note": (
+                    {"amount": inv.credit_cents / 100.0, "reason": inv.credit_reason}
+                    if inv.credit_at is not None and inv.credit_at <= as_of
+                    else None
+                ),
+                "cash_at": clock.v2(inv.cash_at) if inv.cash_at <= as_of else None,
+                "paid_at": clock.v2(inv.matched_at) if matched else None,
+                "invoice_to_paid_days": (inv.matched_at - inv.created) / DAY if matched else None,
+                "match_lag_days": (inv.matched_at - inv.cash_at) / DAY if matched else None,
+            }
+        )
+    return {
+        "invoices": rows,
+        "won_deals_invoiced": len({inv.deal_id for inv in visible}),
+        "credit_notes": sum(1 for r in rows if r["credit_note"] is not None),
+    }

@@ -1,0 +1,41 @@
+-- Certinia sales credit notes (c2g__codaCreditNote__c) against an invoice, with their reason
+-- (picklist c2g__CreditNoteReason__c; 'unspecified' when empty). issued_at = the creation of
+-- the note; a Discarded note is void.
+with source as (
+    {{ select_source_columns('certinia', 'credit_notes', [
+        'id:string', 'name:string', 'c2g__account__c:string', 'c2g__invoice__c:string',
+        'c2g__credit_note_status__c:string', 'c2g__credit_note_reason__c:string',
+        'c2g__credit_note_total__c:float', 'currency_iso_code:string',
+        'created_date:timestamptz', 'last_modified_date:timestamptz',
+    ]) }}
+),
+
+renamed as (
+    select
+        'certinia' as source_system,
+        {{ make_key('certinia', 'id') }} as credit_note_key,
+        id as credit_note_id,
+        {{ make_key('certinia', 'c2g__invoice__c') }} as invoice_key,
+        {{ make_key('certinia', 'c2g__account__c') }} as customer_key,
+        name as credit_note_number,
+        'pre_payment' as credit_note_type,
+        c2g__credit_note_total__c as amount,
+        upper(currency_iso_code) as currency,
+        lower(coalesce(c2g__credit_note_reason__c, 'unspecified')) as reason,
+        case
+            when c2g__credit_note_status__c = 'Discarded' then 'void'
+            else 'issued'
+        end as status,
+        {{ to_utc_timestamp('created_date') }} as issued_at,
+        case
+            when c2g__credit_note_status__c = 'Discarded'
+                then {{ to_utc_timestamp('last_modified_date') }}
+        end as voided_at
+    from source
+),
+
+final as (
+    {{ select_canonical('credit_notes') }}
+)
+
+select * from final

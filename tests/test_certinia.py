@@ -1,0 +1,438 @@
+"""Certinia end to end: the fake Salesforce API serving Certinia's objects (the package is
+installed in the demo org), the dlt source over real HTTP (paging on every resource,
+incremental loads, 429/500, rejects, schema drift, an org without the package), and a
+warehouse of two business units side by side: Pipedrive + Stripe (disparate systems) and
+Salesforce + Certinia (one platform), checked against the planted truths and against a
+plain-Python recomputation of finance_system_comparison from the API payloads."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ALLOWED_DBT_WARNINGS, dbt_warnings, query, serving, table_counts, vars_of
+
+from l2c.dbt_runner import run_dbt
+from l2c_demo.fake_api import FakeApiServer, Fault
+from l2c_demo.fake_api.salesforce_api import SalesforceApi
+from l2c_demo.simulator import DemoCompany, SimConfig
+from l2c_demo.simulator.certinia import OBJECTS as CERTINIA_OBJECTS
+from pipelines.certinia import OBJECTS as LOADED
+from pipelines.load import LoadError, load_all, load_system
+
+Record = dict[str, Any]
+QUERY_PATH = "/salesforce/services/data/v62.0/query"
+TABLES = {table: sobject for table, (sobject, _fields, _spec) in LOADED.items()}
+LINK_WINDOW_DAYS = 60  # dbt var invoice_link_window_days
+
+
+def make_company(n_deals: int = 160, **overrides: Any) -> DemoCompany:
+    settings: dict[str, Any] = {
+        "seed": 7,
+        "n_deals": n_deals,
+        "crms": ("pipedrive", "salesforce"),
+        "crm_weights": (0.5, 0.5),
+        "certinia_crms": ("salesforce",),
+        "certinia_credit_note_share": 0.3,
+    }
+    return DemoCompany(SimConfig(**{**settings, **overrides}))
+
+
+def view_counts(company: DemoCompany) -> dict[str, int]:
+    objects = company.salesforce_view().objects
+    return {table: len(objects.get(sobject, [])) for table, sobject in TABLES.items()}
+
+
+def raw_counts(path: Path) -> dict[str, int]:
+    counts = table_counts(path, "raw_certinia")
+    return {table: counts.get(table, 0) for table in TABLES}
+
+
+def _served(server: FakeApiServer, since: int = 0) -> Counter[str]:
+    api = server.app.systems["salesforce"]
+    assert isinstance(api, SalesforceApi)
+    rows: Counter[str] = Counter()
+    for sobject, _offset, n in api.pages_served[since:]:
+        rows[sobject] += n
+    return rows
+
+
+def _pages(server: FakeApiServer) -> list[tuple[str, int, int]]:
+    api = server.app.systems["salesforce"]
+    assert isinstance(api, SalesforceApi)
+    return api.pages_served
+
+
+# ---- the dlt source ----------------------------------------------------------------------------
+def test_the_loader_reads_the_objects_the_fake_org_has() -> None:
+    for sobject, fields, _spec in LOADED.values():
+        assert set(fields) <= set(CERTINIA_OBJECTS[sobject][2]), sobject
+
+
+def test_every_resource_pages_and_loads_exactly_once(
+    duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    company = make_company(80)
+    expected = view_counts(company)
+    assert min(expected.values()) >= 2, expected
+    with serving(company, SOURCES__CERTINIA__PAGE_SIZE="1") as server:
+        load_system("certinia", duckdb_path)
+    assert raw_counts(duckdb_path) == expected
+    paged = {sobject for sobject, offset, _n in _pages(server) if offset > 0}
+    assert set(TABLES.values()) <= paged, set(TABLES.values()) - paged
+    for table in TABLES:
+        dupes = query(
+            duckdb_path, f"select count(*) - count(distinct id) from raw_certinia.{table}"
+        )
+        assert dupes[0][0] == 0, table
+
+
+def test_incremental_loads_read_only_what_changed(duckdb_path: Path) -> None:
+    company = make_company()
+    with serving(company) as server:
+        load_system("certinia", duckdb_path)
+        before = company.salesforce_view().objects["c2g__codaInvoice__c"]
+        cursor = max(r["SystemModstamp"] for r in before)
+        mark = len(_pages(server))
+        load_system("certinia", duckdb_path)  # nothing new: only the rows on the cursor
+        on_cursor = sum(1 for r in before if r["SystemModstamp"] == cursor)
+        assert _served(server, mark)["c2g__codaInvoice__c"] == on_cursor
+        assert raw_counts(duckdb_path) == view_counts(company)
+
+        company.advance(days=60)
+        mark = len(_pages(server))
+        load_system("certinia", duckdb_path)
+        now = company.salesforce_view().objects["c2g__codaInvoice__c"]
+        changed = [r for r in now if r["SystemModstamp"] >= cursor]
+        assert len(changed) > len(now) - len(before), "the simulator should have changed invoices"
+        assert len(changed) < len(now)
+        assert _served(server, mark)["c2g__codaInvoice__c"] == len(changed)
+        queries = [q["q"] for _m, p, q in server.request_log if p == QUERY_PATH]
+        assert any("FROM c2g__codaInvoice__c WHERE SystemModstamp >= 20" in q for q in queries)
+    assert raw_counts(duckdb_path) == view_counts(company)
+    stored = dict(
+        query(duckdb_path, "select id, c2g__payment_status__c from raw_certinia.sales_invoices")
+    )
+    assert stored == {r["Id"]: r["c2g__PaymentStatus__c"] for r in now}
+
+
+def test_recovers_from_429_and_500(duckdb_path: Path) -> None:
+    company = make_company()
+    with serving(company, SOURCES__CERTINIA__MAX_ATTEMPTS="4") as server:
+        server.add_fault(Fault(path_prefix=QUERY_PATH, status=429, retry_after=1, times=2))
+        server.add_fault(Fault(path_prefix=QUERY_PATH, status=500, times=1))
+        load_system("certinia", duckdb_path)
+        fired = Counter(status for _m, _p, status in server.app.faults.fired)
+    assert fired == {429: 2, 500: 1}
+    assert raw_counts(duckdb_path) == view_counts(company)
+
+
+def test_gives_up_clearly_and_names_its_own_settings(
+    duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    company = make_company(60)
+    with serving(company, SOURCES__CERTINIA__MAX_ATTEMPTS="2") as server:
+        server.add_fault(Fault(path_prefix=QUERY_PATH, status=500, times=50))
+        with pytest.raises(LoadError, match=r"certinia.*500"):
+            load_system("certinia", duckdb_path)
+        monkeypatch.delenv("SOURCES__CERTINIA__CLIENT_SECRET")
+        with pytest.raises(LoadError, match="SOURCES__CERTINIA__CLIENT_SECRET"):
+            load_system("certinia", duckdb_path)
+
+
+def test_malformed_records_go_to_rejects_and_new_fields_become_columns(
+    duckdb_path: Path,
+) -> None:
+    company = make_company()
+    objects = company.salesforce_view().objects
+    invoice = objects["c2g__codaInvoice__c"][3]["Id"]
+    match = objects["c2g__codaCashMatchingHistory__c"][1]["Id"]
+    note = objects["c2g__codaCreditNote__c"][0]["Id"]
+    drifted = objects["c2g__codaInvoice__c"][5]["Id"]
+    with serving(company) as server:
+        server.malform("salesforce.c2g__codaInvoice__c", invoice, "c2g__InvoiceTotal__c", "12k")
+        server.malform("salesforce.c2g__codaCashMatchingHistory__c", match, "CreatedDate", "soon")
+        server.malform("salesforce.c2g__codaCreditNote__c", note, "c2g__Account__c", None)
+        # schema drift: the org starts sending a new custom field on one invoice
+        server.malform("salesforce.c2g__codaInvoice__c", drifted, "Days_Overdue__c", 12)
+        load_system("certinia", duckdb_path)
+        rejects = query(
+            duckdb_path,
+            "select resource, record_id, reason from raw_certinia.rejects order by 1",
+        )
+        assert [(r[0], r[1]) for r in rejects] == [
+            ("cash_matching_history", match),
+            ("credit_notes", note),
+            ("sales_invoices", invoice),
+        ]
+        assert "CreatedDate" in rejects[0][2] and "soon" in rejects[0][2]
+        assert "c2g__Account__c" in rejects[1][2]
+        assert "c2g__InvoiceTotal__c" in rejects[2][2] and "12k" in rejects[2][2]
+        expected = view_counts(company)
+        for table in ("cash_matching_history", "credit_notes", "sales_invoices"):
+            expected[table] -= 1
+        assert raw_counts(duckdb_path) == expected
+        assert query(
+            duckdb_path,
+            "select id, days_overdue__c from raw_certinia.sales_invoices "
+            "where days_overdue__c is not null",
+        ) == [(drifted, 12)]
+        load_system("certinia", duckdb_path)  # read again: still rejected once each
+    assert table_counts(duckdb_path, "raw_certinia")["rejects"] == 3
+
+
+def test_an_org_without_the_package_loads_nothing(duckdb_path: Path) -> None:
+    company = make_company(60, certinia_crms=())
+    with serving(company) as server:
+        load_system("certinia", duckdb_path)
+    assert not any(s.startswith("c2g__") for s, _o, _n in _pages(server))
+    assert sum(raw_counts(duckdb_path).values()) == 0
+
+
+# ---- the warehouse: two business units, two models -----------------------------------------------
+@dataclass
+class Built:
+    company: DemoCompany
+    truth: dict[str, Any]
+    db: Path
+    target: Path
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    work = tmp_path_factory.mktemp("certinia_e2e")
+    company = make_company(300, seed=5)
+    db = work / "l2c.duckdb"
+    with serving(company):
+        load_all(db, systems=["pipedrive", "salesforce", "stripe", "certinia"])
+    select = "+finance_system_comparison +event_log +invoice_link_summary +refund_reasons"
+    dbt_vars = json.loads(vars_of(company)[1])
+    args = ["build", "--vars", json.dumps(dbt_vars), "--select", select]
+    run_dbt(
+        [*args, "--indirect-selection", "cautious"], db, target_path=work / "target", quiet=True
+    )
+    yield Built(company, company.ground_truth(), db, work / "target")
+
+
+def test_the_build_warns_about_nothing_new(built: Built) -> None:
+    assert dbt_warnings(built.target) <= ALLOWED_DBT_WARNINGS
+
+
+def test_every_certinia_invoice_links_natively_to_its_planted_deal(built: Built) -> None:
+    planted = {i["invoice_id"]: i["case_id"] for i in built.truth["certinia"]["invoices"]}
+    assert len(planted) > 40
+    rows = query(
+        built.db,
+        "select invoice_id, case_id, link_method from marts.invoices "
+        "where source_system = 'certinia'",
+    )
+    assert {r[0]: (r[1], r[2]) for r in rows} == {i: (c, "native") for i, c in planted.items()}
+    # Stripe still links by metadata or the rule, and its link rate stays measured
+    summary = {
+        r[0]: r[1:]
+        for r in query(
+            built.db,
+            "select source_system, invoices_count, linked_natively, linked_by_metadata, "
+            "unlinked, share_linked from marts.invoice_link_summary",
+        )
+    }
+    assert summary["certinia"] == (len(planted), len(planted), 0, 0, 1.0)
+    counts = built.truth["counts"]
+    stripe = summary["stripe"]
+    assert stripe[:3] == (counts["invoices"], 0, counts["invoices_with_deal_metadata"])
+    assert stripe[4] == pytest.approx(1.0 - stripe[3] / stripe[0])
+
+
+def test_credit_notes_and_matched_cash_are_in_the_log(built: Built) -> None:
+    invoices = built.truth["certinia"]["invoices"]
+    credited = Counter(i["case_id"] for i in invoices if i["credit_note"])
+    assert sum(credited.values()) >= 5
+    rows = query(
+        built.db,
+        "select case_id, activity, event_at from marts.event_log "
+        "where source_system = 'certinia' and activity in ('Credit Note Issued', "
+        "'Payment Received', 'Invoice Paid')",
+    )
+    assert Counter(r[0] for r in rows if r[1] == "Credit Note Issued") == credited
+    paid = Counter((i["case_id"], i["paid_at"]) for i in invoices if i["paid_at"])
+    for activity in ("Payment Received", "Invoice Paid"):
+        seen = Counter((r[0], f"{r[2]:%Y-%m-%dT%H:%M:%SZ}") for r in rows if r[1] == activity)
+        assert seen == paid, activity
+    reasons = Counter(i["credit_note"]["reason"].lower() for i in invoices if i["credit_note"])
+    mart = query(
+        built.db,
+        "select reason, documents_count from marts.refund_reasons "
+        "where source_system = 'certinia' and document_type = 'credit_note'",
+    )
+    assert dict(mart) == dict(reasons)
+
+
+def _comparison(built: Built) -> dict[str, Record]:
+    con_rows = query(built.db, "select * from marts.finance_system_comparison")
+    names = [
+        r[0]
+        for r in query(
+            built.db,
+            "select column_name from information_schema.columns where table_schema = 'marts' "
+            "and table_name = 'finance_system_comparison' order by ordinal_position",
+        )
+    ]
+    return {row[0]: dict(zip(names, row, strict=True)) for row in con_rows}
+
+
+def test_the_single_platform_bills_faster_as_planted(built: Built) -> None:
+    mart = _comparison(built)
+    certinia, stripe = mart["certinia"], mart["stripe"]
+    assert certinia["platform_model"] == "single platform"
+    assert stripe["platform_model"] == "disparate systems"
+    assert certinia["link_rate"] == 1.0
+    assert certinia["linked_natively"] == certinia["invoices_count"]
+    assert stripe["linked_natively"] == 0 < stripe["linked_by_metadata"]
+    invoices = built.truth["certinia"]["invoices"]
+    won_days = [i["won_to_invoice_days"] for i in invoices]
+    paid_days = [i["invoice_to_paid_days"] for i in invoices if i["paid_at"]]
+    assert certinia["avg_won_to_invoice_days"] == pytest.approx(statistics.mean(won_days))
+    assert certinia["avg_invoice_to_paid_days"] == pytest.approx(statistics.mean(paid_days))
+    # planted: invoiced from the opportunity within 2 days (Stripe: a hand-off of about a week)
+    assert certinia["median_won_to_invoice_days"] < 2.0 < stripe["median_won_to_invoice_days"]
+    # planted: Certinia counts cash when it is matched, days after it arrived
+    lags = [i["match_lag_days"] for i in invoices if i["paid_at"]]
+    assert min(lags) >= 2.0 and max(lags) <= 8.0
+
+
+# ---- independent recomputation from the API payloads ---------------------------------------------
+def _sf_time(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp())
+
+
+def _unix(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+def _day(unix: int) -> date:
+    return datetime.fromtimestamp(unix, tz=timezone.utc).date()
+
+
+Link = tuple[str, Any, int | None]  # (link method, deal, won time: None when not won)
+
+
+def _kpis(
+    invoices: list[tuple[str, int, int | None, bool]],  # (id, created, paid_at, is_void)
+    links: dict[str, Link | None],  # invoice id -> its link, None: unlinked
+    credit_notes: int,
+) -> Record:
+    first: dict[Any, tuple[int, int | None]] = {}  # deal -> (first invoice, won time)
+    for inv_id, created, _paid, _void in invoices:
+        link = links[inv_id]
+        if link is not None:
+            _method, deal, won_at = link
+            first[deal] = (min(first.get(deal, (created, None))[0], created), won_at)
+    won = [c - w for c, w in first.values() if w is not None and w <= c]
+    paid = [p - c for _i, c, p, void in invoices if p is not None and not void]
+    methods = Counter(link[0] for link in links.values() if link is not None)
+    return {
+        "invoices_count": len(invoices),
+        "linked_invoices_count": sum(methods.values()),
+        "link_rate": sum(methods.values()) / len(invoices),
+        "linked_natively": methods["native"],
+        "linked_by_metadata": methods["metadata"],
+        "linked_by_rule": methods["rule"],
+        "deals_invoiced_count": len(won),
+        "avg_won_to_invoice_days": statistics.mean(won) / 86400,
+        "median_won_to_invoice_days": statistics.median(won) / 86400,
+        "paid_invoices_count": len(paid),
+        "avg_invoice_to_paid_days": statistics.mean(paid) / 86400,
+        "median_invoice_to_paid_days": statistics.median(paid) / 86400,
+        "credit_notes_count": credit_notes,
+    }
+
+
+def _certinia_kpis(company: DemoCompany) -> Record:
+    objects = company.salesforce_view().objects
+    deals = {o["Id"] for o in objects["Opportunity"] if not o.get("IsDeleted")}
+    won = {
+        o["Id"]: _sf_time(o["LastStageChangeDate"])
+        for o in objects["Opportunity"]
+        if o["IsWon"] and not o.get("IsDeleted")
+    }
+    invoices: list[tuple[str, int, int | None, bool]] = []
+    links: dict[str, Link | None] = {}
+    for inv in objects["c2g__codaInvoice__c"]:
+        paid = inv["c2g__PaymentStatus__c"] == "Paid"
+        invoices.append(
+            (
+                inv["Id"],
+                _sf_time(inv["CreatedDate"]),
+                _sf_time(inv["LastModifiedDate"]) if paid else None,
+                inv["c2g__InvoiceStatus__c"] == "Discarded",
+            )
+        )
+        opp = inv["c2g__Opportunity__c"]
+        links[inv["Id"]] = ("native", opp, won.get(opp)) if opp in deals else None
+    notes = sum(1 for n in objects["c2g__codaCreditNote__c"] if n["c2g__CreditNoteStatus__c"])
+    return _kpis(invoices, links, notes)
+
+
+def _stripe_kpis(company: DemoCompany) -> Record:
+    """Stripe beside Pipedrive: links by deal metadata, else the 60-day rule (same org and
+    currency, won within the window before the invoice date, closest value, ties unlinked)."""
+    deals = {
+        d["id"]: d
+        for d in company.pipedrive_view().deals
+        if d["status"] != "deleted" and not d.get("is_deleted")
+    }
+    stripe = company.stripe_view()
+    account = {
+        c["id"]: int(c["metadata"]["pipedrive_org_id"])
+        for c in stripe.customers
+        if c["metadata"].get("pipedrive_org_id")
+    }
+    won = [d for d in deals.values() if d["status"] == "won"]
+    invoices: list[tuple[str, int, int | None, bool]] = []
+    links: dict[str, Link | None] = {}
+    for inv in stripe.invoices:
+        paid = inv["status_transitions"]["paid_at"]
+        invoices.append((inv["id"], inv["created"], paid, inv["status"] == "void"))
+        meta = inv["metadata"].get("pipedrive_deal_id")
+        if meta and int(meta) in deals:
+            deal = deals[int(meta)]
+            method: str | None = "metadata"
+        else:
+            created = _day(inv["created"])
+            candidates = [
+                (abs(d["value"] - inv["total"] / 100), d["id"])
+                for d in won
+                if d["org_id"] == account.get(inv["customer"])
+                and d["currency"].upper() == inv["currency"].upper()
+                and created - timedelta(days=LINK_WINDOW_DAYS)
+                <= _day(_unix(d["won_time"]))
+                <= created
+            ]
+            best = [i for dist, i in candidates if dist == min(c[0] for c in candidates)]
+            deal, method = (deals[best[0]], "rule") if len(best) == 1 else ({}, None)
+        if method is None:
+            links[inv["id"]] = None
+        else:  # a deal that is not won (yet) has no won -> invoice time
+            won_at = _unix(deal["won_time"]) if deal["status"] == "won" else None
+            links[inv["id"]] = (method, deal["id"], won_at)
+    notes = sum(1 for n in stripe.credit_notes if n["status"] == "issued")
+    return _kpis(invoices, links, notes)
+
+
+def test_comparison_equals_a_recomputation_from_the_payloads(built: Built) -> None:
+    mart = _comparison(built)
+    assert set(mart) == {"certinia", "stripe"}
+    for system, expected in (
+        ("certinia", _certinia_kpis(built.company)),
+        ("stripe", _stripe_kpis(built.company)),
+    ):
+        row = mart[system]
+        for column, value in expected.items():
+            assert row[column] == pytest.approx(value, rel=1e-12), (system, column)
