@@ -75,6 +75,10 @@ AFTER_THE_SALE = (
     "Invoice Written Off",
     "Refund Issued",
     "Credit Note Issued",
+    "Subscription Changed",
+    "Payment Retried",
+    "Dispute Opened",
+    "Dispute Closed",
 )
 CONTRACTS = ENTITY_ACTIVITIES["contracts"]
 
@@ -141,6 +145,8 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
             "payment_failures",
             "refunds",
             "credit_notes",
+            "subscription_changes",
+            "disputes",
         ),
         "",
         observes=(

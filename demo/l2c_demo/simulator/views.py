@@ -42,3 +42,5 @@ class StripeView:
     subscriptions: list[Record] = field(default_factory=list)
     refunds: list[Record] = field(default_factory=list)
     credit_notes: list[Record] = field(default_factory=list)
+    subscription_schedules: list[Record] = field(default_factory=list)
+    disputes: list[Record] = field(default_factory=list)
