@@ -112,6 +112,9 @@
         'disputes': ['dispute_key:string', 'dispute_id:string', 'source_system:string',
                      'payment_key:string', 'amount:float', 'currency:string', 'reason:string',
                      'status:string', 'opened_at:timestamp', 'closed_at:timestamp'],
+        'invoice_reminders': ['invoice_reminder_key:string', 'invoice_reminder_id:string',
+                              'source_system:string', 'invoice_key:string', 'channel:string',
+                              'sent_at:timestamp'],
     } -%}
     {%- if entity not in contract -%}
         {{ exceptions.raise_compiler_error("Unknown canonical entity '" ~ entity ~ "'") }}

@@ -79,6 +79,7 @@ AFTER_THE_SALE = (
     "Payment Retried",
     "Dispute Opened",
     "Dispute Closed",
+    "Reminder Sent",
 )
 CONTRACTS = ENTITY_ACTIVITIES["contracts"]
 
@@ -147,6 +148,7 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
             "credit_notes",
             "subscription_changes",
             "disputes",
+            "invoice_reminders",
         ),
         "",
         observes=(

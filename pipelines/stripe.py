@@ -16,7 +16,10 @@ themselves are read:
   warning_closed are final. A dispute lasts weeks to months: longer than any look-back;
 - charges, refunds and credit notes are read incrementally on `created` with a look-back
   window (refunds touch recent charges; a refund or credit note may change status soon after);
-- customers are re-read in full (small, mutable).
+- customers are re-read in full (small, mutable);
+- events of the types in `event_types` (default invoice.sent: every invoice email, the only
+  trace of a payment reminder) incrementally on `created`: the Events API keeps 30 days, so
+  an event older than that at a load is lost; loaded ones are kept (merged on the event id).
 Everything merges on Stripe's id, so re-reading never duplicates.
 
 Configuration (dlt config/secrets or environment):
@@ -122,6 +125,10 @@ SPECS: dict[str, RowSpec] = {
             "completed_at": OPT_UNIX,
         },
     ),
+    "events": RowSpec(
+        "events",
+        {"id": REQ_ID, "created": REQ_UNIX_CURSOR, "data.object.id": REQ_ID},
+    ),
     "disputes": RowSpec(
         "disputes",
         {"id": REQ_ID, "charge": REQ_ID, "created": REQ_UNIX_CURSOR, "amount": REQ_MINOR},
@@ -152,6 +159,8 @@ def stripe_source(
     max_attempts: int = 6,
     mode: str = "live",
     requests_per_second: float | None = None,
+    event_types: tuple[str, ...] = ("invoice.sent",),
+    events_lookback_seconds: int = 3600,
 ) -> list[DltResource]:
     vendor = limits.stripe(mode)
     client = make_client(
@@ -262,6 +271,22 @@ def stripe_source(
             "disputes", {}, lambda row: row.get("status") not in FINAL_DISPUTE_STATUSES
         )
 
+    @dlt.resource(name="events", primary_key="id", write_disposition="merge")
+    def events(
+        created=dlt.sources.incremental(  # noqa: B008
+            "created",
+            initial_value=0,
+            lag=events_lookback_seconds,
+            on_cursor_value_missing="include",
+        ),
+    ) -> Iterator[Any]:
+        for event_type in event_types:
+            params: dict[str, Any] = {"limit": limit, "type": event_type}
+            if created.start_value:
+                params["created[gte]"] = created.start_value
+            for page in _pages(client, "/v1/events", params):
+                yield from emit(SYSTEM, SPECS["events"], page)
+
     return [
         customers,
         invoices,
@@ -271,4 +296,5 @@ def stripe_source(
         created_since("credit_notes"),
         subscription_schedules,
         disputes,
+        events,
     ]

@@ -444,9 +444,17 @@ def test_schedules_and_disputes_page_and_reload_from_the_oldest_open_one(
 ) -> None:
     """Stripe's subscription schedules and disputes: every page read, then re-read from the
     creation time of the oldest one still changeable (an open dispute, an active schedule),
-    merged by id: statuses move on, nothing is duplicated."""
+    merged by id: statuses move on, nothing is duplicated. Invoice emails (events) are read
+    incrementally and kept after the Events API dropped them."""
     company = DemoCompany(
-        SimConfig(seed=7, n_deals=200, subscription_share=0.5, change_share=0.8, dispute_share=0.06)
+        SimConfig(
+            seed=7,
+            n_deals=200,
+            subscription_share=0.5,
+            change_share=0.8,
+            dispute_share=0.06,
+            reminder_days=(7, 14, 21),
+        )
     )
     with serving(company, SOURCES__STRIPE__PAGE_SIZE="2") as server:
         load_system("stripe", duckdb_path)
@@ -479,6 +487,10 @@ def test_schedules_and_disputes_page_and_reload_from_the_oldest_open_one(
     ):
         stored = query(duckdb_path, f"select id, status from raw_stripe.{table}")
         assert sorted(stored) == sorted((r["id"], r["status"]) for r in rows), table
+    # the Events API serves 30 days: events loaded before stay, the new ones are added
+    events = {e["id"] for e in first.events} | {e["id"] for e in view.events}
+    assert {e["id"] for e in first.events} - {e["id"] for e in view.events}
+    assert {i for (i,) in query(duckdb_path, "select id from raw_stripe.events")} == events
     closed_since = {d["id"] for d in view.disputes if d["status"] in final} - {
         d["id"] for d in first.disputes if d["status"] in final
     }

@@ -53,7 +53,13 @@ class Built:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     company = DemoCompany(
-        SimConfig(seed=7, n_deals=400, subscription_share=0.6, payment_failure_share=0.3)
+        SimConfig(
+            seed=7,
+            n_deals=400,
+            subscription_share=0.6,
+            payment_failure_share=0.3,
+            reminder_days=(7, 14, 21),
+        )
     )
     work = tmp_path_factory.mktemp("subscriptions")
     db = work / "l2c.duckdb"
@@ -604,6 +610,18 @@ def test_payment_retries_and_disputes_are_in_the_log(built: Built) -> None:
     }
 
 
+def test_reminders_still_in_the_events_api_are_in_the_log(built: Built) -> None:
+    """Stripe records a reminder only as an invoice.sent event, kept 30 days: one load finds
+    exactly the planted reminders of the last 30 days; older ones are lost (and planted)."""
+    reminders = built.truth["reminders"]
+    assert {r["in_events_window"] for r in reminders} == {True, False}
+    assert _events(built, "Reminder Sent") == {
+        ("Reminder Sent", r["deal_case_id"], r["invoice_id"], r["at"])
+        for r in reminders
+        if r["in_events_window"]
+    }
+
+
 def _month_start(ts: int) -> int:
     moment = datetime.fromtimestamp(ts, tz=timezone.utc)
     return int(datetime(moment.year, moment.month, 1, tzinfo=timezone.utc).timestamp())
@@ -641,6 +659,13 @@ def test_collections_effectiveness_recomputed_from_the_payloads(built: Built) ->
         _month_start(c["created"])
         for c in raw.stripe.charges
         if c["invoice"] in failed and c["created"] > failed[c["invoice"]]
+    )
+    reminders = Counter(
+        _month_start(e["created"])
+        for e in raw.stripe.events
+        if e["type"] == "invoice.sent"
+        and e["created"]
+        > by_id[e["data"]["object"]["id"]]["status_transitions"]["finalized_at"] + 3600
     )
 
     def ar(t: int, current: bool = False) -> int:
@@ -688,6 +713,7 @@ def test_collections_effectiveness_recomputed_from_the_payloads(built: Built) ->
                 len(recovered) / settled_failed if settled_failed else None,
                 statistics.median(recovered) if recovered else None,
                 retries.get(month, 0),
+                reminders.get(month, 0),
             )
         )
         month = end
@@ -698,7 +724,8 @@ def test_collections_effectiveness_recomputed_from_the_payloads(built: Built) ->
         "collected_reporting, written_off_reporting, written_off_invoices, ending_ar_reporting, "
         "ending_current_ar_reporting, collection_effectiveness_index, failed_invoices, "
         "recovered_invoices, written_off_failed_invoices, recovery_rate, median_days_to_recover, "
-        "payment_retries from marts.collections_effectiveness where source_system = 'stripe'",
+        "payment_retries, reminders_sent from marts.collections_effectiveness "
+        "where source_system = 'stripe'",
     )
     assert settled(mart) == settled(expected)
     # and the planted retries: every one before the last complete month's end is counted

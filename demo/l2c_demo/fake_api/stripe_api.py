@@ -20,6 +20,7 @@ RESOURCES = {
     "credit_notes": "credit note",
     "subscription_schedules": "subscription schedule",
     "disputes": "dispute",
+    "events": "event",
 }
 FILTERS = {
     "customers": ("email",),
@@ -30,6 +31,7 @@ FILTERS = {
     "credit_notes": ("customer", "invoice"),
     "subscription_schedules": ("customer",),
     "disputes": ("charge", "payment_intent"),
+    "events": ("type",),
 }
 # GET /v1/subscriptions lists the subscriptions that are not canceled unless asked for a
 # status: `status=all` lists every one, `status=canceled` the ended ones.

@@ -102,6 +102,9 @@ class SimConfig:
     change_expansion_share: float = 0.5
     dispute_share: float = 0.02  # of the paid subscription invoices: the charge is disputed
     dispute_win_share: float = 0.5
+    # days after the due date a reminder email goes out while a send_invoice invoice is unpaid
+    # (dunning.py; no random draws). () = no reminders (the default: the demo job plants none)
+    reminder_days: tuple[int, ...] = ()
 
     # business units: each customer account (org) is sold to by one unit, with its own CRM and
     # reps (rep i works in crms[i % len(crms)]); every unit bills through Stripe.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from l2c_demo.simulator.catalog import PRODUCTS
 from l2c_demo.simulator.crms import crm
+from l2c_demo.simulator.dunning import invoice_sent_events
 from l2c_demo.simulator.model import (
     Charge,
     CreditNote,
@@ -368,6 +369,16 @@ def render_stripe(world: World, as_of: int) -> StripeView:
             for s in subs.values()
             for change in s.changes
             if change.schedule_id and (change.schedule_created or as_of + 1) <= as_of
+        ]
+    )
+    reminder_days = world.params.get("reminder_days") or ()
+    numbers = {r["id"]: r["number"] for r in invoices}
+    view.events = _newest_first(
+        [
+            event
+            for inv in world.invoices
+            if inv.created <= as_of
+            for event in invoice_sent_events(inv, numbers.get(inv.id), reminder_days, as_of)
         ]
     )
     view.disputes = _newest_first(

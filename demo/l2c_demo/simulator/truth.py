@@ -12,6 +12,7 @@ from l2c_demo.simulator.catalog import PIPELINES, PRODUCTS
 from l2c_demo.simulator.clock import DAY
 from l2c_demo.simulator.config import SimConfig
 from l2c_demo.simulator.crms import CRMS, case_id
+from l2c_demo.simulator.dunning import EVENTS_KEPT_DAYS, reminder_times
 from l2c_demo.simulator.model import Deal, Invoice, World
 from l2c_demo.simulator.orders import SalesOrder
 from l2c_demo.simulator.state import DealState
@@ -281,6 +282,7 @@ def build_truth(
         "failed_charges": sum(1 for c in stripe.charges if c["status"] == "failed"),
         "subscription_schedules": len(stripe.subscription_schedules),
         "disputes": len(stripe.disputes),
+        "events": len(stripe.events),
     }
     return {
         "seed": cfg.seed,
@@ -492,4 +494,22 @@ def changes_and_dunning(world: World, as_of: int) -> dict[str, list[Record]]:
                         "closed_at": d.closed_at if closed else None,
                     }
                 )
-    return {"subscription_changes": changes, "payment_retries": retries, "disputes": disputes}
+    reminder_days = world.params.get("reminder_days") or ()
+    reminders = [
+        {
+            "invoice_id": inv.id,
+            "deal_case_id": case_id(deals[inv.deal_id].crm, inv.deal_id),
+            "at": at,
+            # only the Events API shows a reminder, and only for 30 days
+            "in_events_window": at > as_of - EVENTS_KEPT_DAYS * DAY,
+        }
+        for inv in world.invoices
+        for at in reminder_times(inv, reminder_days)
+        if at <= as_of
+    ]
+    return {
+        "subscription_changes": changes,
+        "payment_retries": retries,
+        "disputes": disputes,
+        "reminders": reminders,
+    }

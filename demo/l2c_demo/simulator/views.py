@@ -44,3 +44,4 @@ class StripeView:
     credit_notes: list[Record] = field(default_factory=list)
     subscription_schedules: list[Record] = field(default_factory=list)
     disputes: list[Record] = field(default_factory=list)
+    events: list[Record] = field(default_factory=list)  # invoice.sent, the last 30 days

@@ -1,7 +1,8 @@
 -- Dunning and disputes, for invoices linked to a deal: Payment Retried per payment attempt
 -- (failed or successful) after the invoice's first failed attempt (Stripe's automatic
 -- retries are new charges of the same invoice); Dispute Opened (opened_at) and Dispute Closed
--- (closed_at, when the system shows it) per dispute of one of the invoice's payments.
+-- (closed_at, when the system shows it) per dispute of one of the invoice's payments; Reminder
+-- Sent (sent_at) per payment reminder of the invoice.
 with invoices as (
     select * from {{ ref('int_invoices_linked') }}
     where deal_key is not null
@@ -51,6 +52,17 @@ disputes as (
             and payments.source_system = invoices.source_system
 ),
 
+reminders as (
+    select
+        reminders.*,
+        invoices.deal_key
+    from {{ ref('int_invoice_reminders_unioned') }} as reminders
+    inner join invoices
+        on
+            reminders.invoice_key = invoices.invoice_key
+            and reminders.source_system = invoices.source_system
+),
+
 final as (
     {{ timestamp_events('retries', 'payment', 'payment_key', 'payment_id', [
         ['Payment Retried', 'paid_at', 'amount'],
@@ -60,6 +72,10 @@ final as (
         ['Dispute Opened', 'opened_at', 'amount'],
         ['Dispute Closed', 'closed_at', 'amount'],
     ]) }}
+    union all
+    {{ timestamp_events('reminders', 'invoice', 'invoice_key', 'invoice_reminder_id', [
+        ['Reminder Sent', 'sent_at', none],
+    ], currency='cast(null as ' ~ dbt.type_string() ~ ')') }}
 )
 
 select * from final

@@ -14,7 +14,8 @@
 -- recovered when paid at or after it, written off when marked uncollectible unpaid (both by
 -- as_of), recovery_rate = recovered / (recovered + written off), median days to recover =
 -- paid - first failure; payment_retries = attempts (failed or not) after an invoice's first
--- failed one, by the month of the attempt.
+-- failed one, by the month of the attempt; reminders_sent = payment reminders (dunning) sent
+-- in the month.
 with invoices as (
     select * from {{ ref('int_invoices_settled') }}
     where finalized_at is not null
@@ -26,6 +27,10 @@ payments as (
 
 failures as (
     select * from {{ ref('int_payment_failures_unioned') }}
+),
+
+reminders as (
+    select * from {{ ref('int_invoice_reminders_unioned') }}
 ),
 
 series as (
@@ -245,6 +250,15 @@ retries as (
         cast({{ dbt.date_trunc('month', 'payments.paid_at') }} as date)
 ),
 
+reminders_by_month as (
+    select
+        source_system,
+        cast({{ dbt.date_trunc('month', 'sent_at') }} as date) as month_start,
+        count(*) as reminders_sent
+    from reminders
+    group by source_system, cast({{ dbt.date_trunc('month', 'sent_at') }} as date)
+),
+
 joined as (
     select
         flows.source_system,
@@ -261,7 +275,8 @@ joined as (
         coalesce(failed_by_month.recovered_invoices, 0) as recovered_invoices,
         coalesce(failed_by_month.written_off_failed_invoices, 0)
             as written_off_failed_invoices,
-        coalesce(retries.payment_retries, 0) as payment_retries
+        coalesce(retries.payment_retries, 0) as payment_retries,
+        coalesce(reminders_by_month.reminders_sent, 0) as reminders_sent
     from flows
     left join receivables
         on
@@ -275,6 +290,10 @@ joined as (
         on
             flows.source_system = retries.source_system
             and flows.month_start = retries.month_start
+    left join reminders_by_month
+        on
+            flows.source_system = reminders_by_month.source_system
+            and flows.month_start = reminders_by_month.month_start
 ),
 
 final as (
@@ -309,6 +328,7 @@ final as (
         ) }} as {{ type_double() }}) as recovery_rate,
         cast(median_days_to_recover as {{ type_double() }}) as median_days_to_recover,
         cast(payment_retries as {{ dbt.type_bigint() }}) as payment_retries,
+        cast(reminders_sent as {{ dbt.type_bigint() }}) as reminders_sent,
         cast('{{ var("reporting_currency") }}' as {{ dbt.type_string() }})
             as reporting_currency
     from joined
