@@ -1,6 +1,8 @@
 """Stripe subscriptions sold by won deals: recurring invoices charged automatically, renewals and
 cancellations at term ends, failed payments retried (recovered or written off), refunds and
-credit notes.
+credit notes; quantity changes during the first term (an expansion invoiced at once with
+prorations, a contraction from a period start by a subscription schedule) and disputed
+payments, from a second random stream.
 
 Planted truths (SimConfig): subscriptions of `churn_heavy_product` churn most at term ends;
 failed payments in `poor_recovery_region` recover worst. A separate random stream keeps the
