@@ -713,7 +713,7 @@ def test_collections_effectiveness_recomputed_from_the_payloads(built: Built) ->
                 len(recovered) / settled_failed if settled_failed else None,
                 statistics.median(recovered) if recovered else None,
                 retries.get(month, 0),
-                reminders.get(month, 0),
+                reminders.get(month, 0) if reminders and month >= min(reminders) else None,
             )
         )
         month = end

@@ -15,7 +15,8 @@
 -- as_of), recovery_rate = recovered / (recovered + written off), median days to recover =
 -- paid - first failure; payment_retries = attempts (failed or not) after an invoice's first
 -- failed one, by the month of the attempt; reminders_sent = payment reminders (dunning) sent
--- in the month.
+-- in the month, null before the month of the system's first reminder seen (Stripe shows a
+-- reminder only in its Events API, 30 days deep: older months are not observed, not zero).
 with invoices as (
     select * from {{ ref('int_invoices_settled') }}
     where finalized_at is not null
@@ -259,6 +260,14 @@ reminders_by_month as (
     group by source_system, cast({{ dbt.date_trunc('month', 'sent_at') }} as date)
 ),
 
+reminders_seen_from as (
+    select
+        source_system,
+        cast({{ dbt.date_trunc('month', 'min(sent_at)') }} as date) as first_month
+    from reminders
+    group by source_system
+),
+
 joined as (
     select
         flows.source_system,
@@ -276,7 +285,10 @@ joined as (
         coalesce(failed_by_month.written_off_failed_invoices, 0)
             as written_off_failed_invoices,
         coalesce(retries.payment_retries, 0) as payment_retries,
-        coalesce(reminders_by_month.reminders_sent, 0) as reminders_sent
+        case
+            when flows.month_start >= reminders_seen_from.first_month
+                then coalesce(reminders_by_month.reminders_sent, 0)
+        end as reminders_sent
     from flows
     left join receivables
         on
@@ -294,6 +306,8 @@ joined as (
         on
             flows.source_system = reminders_by_month.source_system
             and flows.month_start = reminders_by_month.month_start
+    left join reminders_seen_from
+        on flows.source_system = reminders_seen_from.source_system
 ),
 
 final as (
