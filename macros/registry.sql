@@ -115,6 +115,18 @@
         'products': ['product_key:string', 'product_id:string', 'source_system:string',
                      'product_name:string', 'product_category:string', 'is_active:boolean',
                      'updated_at:timestamp'],
+        'subscription_changes': ['subscription_change_key:string',
+                                 'subscription_change_id:string', 'source_system:string',
+                                 'subscription_key:string', 'invoice_key:string',
+                                 'change_type:string', 'previous_quantity:float',
+                                 'quantity:float', 'previous_mrr:float', 'mrr:float',
+                                 'currency:string', 'changed_at:timestamp'],
+        'disputes': ['dispute_key:string', 'dispute_id:string', 'source_system:string',
+                     'payment_key:string', 'amount:float', 'currency:string', 'reason:string',
+                     'status:string', 'opened_at:timestamp', 'closed_at:timestamp'],
+        'invoice_reminders': ['invoice_reminder_key:string', 'invoice_reminder_id:string',
+                              'source_system:string', 'invoice_key:string', 'channel:string',
+                              'sent_at:timestamp'],
     } -%}
     {%- if entity not in contract -%}
         {{ exceptions.raise_compiler_error("Unknown canonical entity '" ~ entity ~ "'") }}

@@ -75,6 +75,11 @@ AFTER_THE_SALE = (
     "Invoice Written Off",
     "Refund Issued",
     "Credit Note Issued",
+    "Subscription Changed",
+    "Payment Retried",
+    "Dispute Opened",
+    "Dispute Closed",
+    "Reminder Sent",
 )
 CONTRACTS = ENTITY_ACTIVITIES["contracts"]
 
@@ -144,6 +149,9 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
             "payment_failures",
             "refunds",
             "credit_notes",
+            "subscription_changes",
+            "disputes",
+            "invoice_reminders",
         ),
         "",
         observes=(

@@ -1,5 +1,6 @@
 """Stripe source: customers, invoices, charges (successful and failed payment attempts),
-subscriptions (with their items), refunds and credit notes (`starting_after`/`has_more` paging).
+subscriptions (with their items), subscription schedules, refunds, credit notes and disputes
+(`starting_after`/`has_more` paging).
 
 Stripe has no "updated since" filter, and its Events API keeps only 30 days, so the objects
 themselves are read:
@@ -8,9 +9,17 @@ themselves are read:
   seen when none was. Paid and void invoices are final, so nothing that can change is missed;
 - subscriptions likewise (every status, `status=all`): from the oldest one not yet ended
   (canceled or incomplete_expired are final);
+- subscription schedules likewise: from the oldest one still not_started or active
+  (completed, released and canceled are final);
+- disputes likewise: from the oldest one still open (warning_needs_response,
+  warning_under_review, needs_response, under_review); won, lost, prevented and
+  warning_closed are final. A dispute lasts weeks to months: longer than any look-back;
 - charges, refunds and credit notes are read incrementally on `created` with a look-back
   window (refunds touch recent charges; a refund or credit note may change status soon after);
-- customers are re-read in full (small, mutable).
+- customers are re-read in full (small, mutable);
+- events of the types in `event_types` (default invoice.sent: every invoice email, the only
+  trace of a payment reminder) incrementally on `created`: the Events API keeps 30 days, so
+  an event older than that at a load is lost; loaded ones are kept (merged on the event id).
 Everything merges on Stripe's id, so re-reading never duplicates.
 
 Configuration (dlt config/secrets or environment):
@@ -49,6 +58,8 @@ from pipelines.validation import (
 SYSTEM = "stripe"
 CHANGEABLE_INVOICE_STATUSES = ("draft", "open", "uncollectible")
 ENDED_SUBSCRIPTION_STATUSES = ("canceled", "incomplete_expired")
+FINAL_SCHEDULE_STATUSES = ("completed", "released", "canceled")
+FINAL_DISPUTE_STATUSES = ("won", "lost", "prevented", "warning_closed")
 
 SPECS: dict[str, RowSpec] = {
     "customers": RowSpec("customers", {"id": REQ_ID, "created": REQ_UNIX_CURSOR}),
@@ -103,6 +114,25 @@ SPECS: dict[str, RowSpec] = {
             "effective_at": OPT_UNIX,
         },
     ),
+    "subscription_schedules": RowSpec(
+        "subscription_schedules",
+        {
+            "id": REQ_ID,
+            "customer": REQ_ID,
+            "created": REQ_UNIX_CURSOR,
+            "released_at": OPT_UNIX,
+            "canceled_at": OPT_UNIX,
+            "completed_at": OPT_UNIX,
+        },
+    ),
+    "events": RowSpec(
+        "events",
+        {"id": REQ_ID, "created": REQ_UNIX_CURSOR, "data.object.id": REQ_ID},
+    ),
+    "disputes": RowSpec(
+        "disputes",
+        {"id": REQ_ID, "charge": REQ_ID, "created": REQ_UNIX_CURSOR, "amount": REQ_MINOR},
+    ),
 }
 
 
@@ -129,6 +159,8 @@ def stripe_source(
     max_attempts: int = 6,
     mode: str = "live",
     requests_per_second: float | None = None,
+    event_types: tuple[str, ...] = ("invoice.sent",),
+    events_lookback_seconds: int = 3600,
 ) -> list[DltResource]:
     vendor = limits.stripe(mode)
     client = make_client(
@@ -179,7 +211,9 @@ def stripe_source(
         if next_watermark is not None:
             state["reread_from_created"] = next_watermark
 
-    @dlt.resource(name="invoices", primary_key="id", write_disposition="merge")
+    # one level deeper than the source: a line's price.recurring.interval and
+    # parent.subscription_item_details.proration stay columns
+    @dlt.resource(name="invoices", primary_key="id", write_disposition="merge", max_table_nesting=3)
     def invoices() -> Iterator[Any]:
         yield from reread(
             "invoices", {}, lambda row: row.get("status") in CHANGEABLE_INVOICE_STATUSES
@@ -217,6 +251,42 @@ def stripe_source(
 
         return rows
 
+    # phases[].items[] stays a table: one level deeper than the source
+    @dlt.resource(
+        name="subscription_schedules",
+        primary_key="id",
+        write_disposition="merge",
+        max_table_nesting=3,
+    )
+    def subscription_schedules() -> Iterator[Any]:
+        yield from reread(
+            "subscription_schedules",
+            {},
+            lambda row: row.get("status") not in FINAL_SCHEDULE_STATUSES,
+        )
+
+    @dlt.resource(name="disputes", primary_key="id", write_disposition="merge")
+    def disputes() -> Iterator[Any]:
+        yield from reread(
+            "disputes", {}, lambda row: row.get("status") not in FINAL_DISPUTE_STATUSES
+        )
+
+    @dlt.resource(name="events", primary_key="id", write_disposition="merge")
+    def events(
+        created=dlt.sources.incremental(  # noqa: B008
+            "created",
+            initial_value=0,
+            lag=events_lookback_seconds,
+            on_cursor_value_missing="include",
+        ),
+    ) -> Iterator[Any]:
+        for event_type in event_types:
+            params: dict[str, Any] = {"limit": limit, "type": event_type}
+            if created.start_value:
+                params["created[gte]"] = created.start_value
+            for page in _pages(client, "/v1/events", params):
+                yield from emit(SYSTEM, SPECS["events"], page)
+
     return [
         customers,
         invoices,
@@ -224,4 +294,7 @@ def stripe_source(
         subscriptions,
         created_since("refunds"),
         created_since("credit_notes"),
+        subscription_schedules,
+        disputes,
+        events,
     ]

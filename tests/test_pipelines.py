@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import query, table_counts
+from conftest import query, serving, table_counts
 
 from l2c_demo.fake_api import FakeApiServer, Fault
 from l2c_demo.simulator import DemoCompany, SimConfig
@@ -33,6 +33,8 @@ RAW_TO_TRUTH = {
     ("raw_stripe", "subscriptions"): "subscriptions",
     ("raw_stripe", "refunds"): "refunds",
     ("raw_stripe", "credit_notes"): "credit_notes",
+    ("raw_stripe", "subscription_schedules"): "subscription_schedules",
+    ("raw_stripe", "disputes"): "disputes",
 }
 
 
@@ -435,3 +437,61 @@ def test_stripe_schema_drift_adds_a_column_and_keeps_the_rows(
     assert query(
         duckdb_path, "select id from raw_stripe.refunds where instructions_email is not null"
     ) == [(refund_id,)]
+
+
+def test_schedules_and_disputes_page_and_reload_from_the_oldest_open_one(
+    duckdb_path: Path,
+) -> None:
+    """Stripe's subscription schedules and disputes: every page read, then re-read from the
+    creation time of the oldest one still changeable (an open dispute, an active schedule),
+    merged by id: statuses move on, nothing is duplicated. Invoice emails (events) are read
+    incrementally and kept after the Events API dropped them."""
+    company = DemoCompany(
+        SimConfig(
+            seed=7,
+            n_deals=200,
+            subscription_share=0.5,
+            change_share=0.8,
+            dispute_share=0.06,
+            reminder_days=(7, 14, 21),
+        )
+    )
+    with serving(company, SOURCES__STRIPE__PAGE_SIZE="2") as server:
+        load_system("stripe", duckdb_path)
+        first = company.stripe_view()
+        assert_raw_matches_truth_for(duckdb_path, company, "raw_stripe")
+        paged = Counter(p for _m, p, q in server.request_log if "starting_after" in q)
+        assert paged["/stripe/v1/subscription_schedules"] > 0 and paged["/stripe/v1/disputes"] > 0
+        final = ("won", "lost")
+        open_disputes = [d["created"] for d in first.disputes if d["status"] not in final]
+        assert open_disputes, "the company should have a dispute still open"
+        active = [s["created"] for s in first.subscription_schedules if s["status"] == "active"]
+        assert active, "the company should have a schedule still active"
+
+        company.advance(days=60)
+        server.clear_log()
+        load_system("stripe", duckdb_path)
+        view = company.stripe_view()
+        assert_raw_matches_truth_for(duckdb_path, company, "raw_stripe")
+        for path, oldest in (
+            ("/stripe/v1/disputes", min(open_disputes)),
+            ("/stripe/v1/subscription_schedules", min(active)),
+        ):
+            first_pages = [
+                q for _m, p, q in server.request_log if p == path and "starting_after" not in q
+            ]
+            assert first_pages == [{"limit": "2", "created[gte]": str(oldest)}], path
+    for table, rows in (
+        ("disputes", view.disputes),
+        ("subscription_schedules", view.subscription_schedules),
+    ):
+        stored = query(duckdb_path, f"select id, status from raw_stripe.{table}")
+        assert sorted(stored) == sorted((r["id"], r["status"]) for r in rows), table
+    # the Events API serves 30 days: events loaded before stay, the new ones are added
+    events = {e["id"] for e in first.events} | {e["id"] for e in view.events}
+    assert {e["id"] for e in first.events} - {e["id"] for e in view.events}
+    assert {i for (i,) in query(duckdb_path, "select id from raw_stripe.events")} == events
+    closed_since = {d["id"] for d in view.disputes if d["status"] in final} - {
+        d["id"] for d in first.disputes if d["status"] in final
+    }
+    assert closed_since & {d["id"] for d in first.disputes}, "no open dispute was closed"

@@ -312,3 +312,38 @@ def test_subscriptions_add_to_the_company_and_plant_their_effects() -> None:
     paid = {i["id"]: i["paid_at"] for i in truth["invoices"] if i["subscription_id"]}
     for doc in truth["refunds"] + truth["credit_notes"]:
         assert paid[doc["invoice_id"]] is not None and doc["created"] > paid[doc["invoice_id"]]
+
+
+def test_subscription_changes_and_disputes_leave_the_rest_as_it_was() -> None:
+    """Changes, disputes and reminders draw from their own streams (or none): without them the
+    same subscriptions, renewals, failures and refunds happen (amounts follow the quantities);
+    with them, every expansion is invoiced with prorations and every contraction comes with its
+    schedule."""
+    kw: dict[str, Any] = {
+        "seed": 11,
+        "n_deals": 300,
+        "subscription_share": 0.6,
+        "payment_failure_share": 0.3,
+    }
+    plain = DemoCompany(SimConfig(**kw, change_share=0.0, dispute_share=0.0)).ground_truth()
+    full = DemoCompany(SimConfig(**kw, reminder_days=(7, 14))).ground_truth()
+    assert plain["subscriptions"] == full["subscriptions"]
+    fields = {  # amounts follow the quantities, so they may differ
+        "failed_payments": ("charge_id", "created", "recovered_at", "written_off_at"),
+        "refunds": ("id", "created", "reason"),
+        "credit_notes": ("id", "created", "reason"),
+        "write_offs": ("invoice_id", "at"),
+    }
+    for key, names in fields.items():
+
+        def project(rows: list[dict[str, Any]], names: tuple[str, ...] = names) -> list[Any]:
+            return [tuple(r[n] for n in names) for r in rows]
+
+        assert project(plain[key]) == project(full[key]) != [], key
+    assert not plain["subscription_changes"] and not plain["disputes"]
+    changes = full["subscription_changes"]
+    assert {c["kind"] for c in changes} == {"expansion", "contraction"}
+    updates = {i["id"] for i in full["invoices"] if i["billing_reason"] == "subscription_update"}
+    assert {c["invoice_id"] for c in changes if c["kind"] == "expansion"} == updates
+    assert all(c["schedule_id"] for c in changes if c["kind"] == "contraction")
+    assert full["disputes"] and full["reminders"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import calendar
 import json
 import statistics
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -52,7 +53,13 @@ class Built:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     company = DemoCompany(
-        SimConfig(seed=7, n_deals=400, subscription_share=0.6, payment_failure_share=0.3)
+        SimConfig(
+            seed=7,
+            n_deals=400,
+            subscription_share=0.6,
+            payment_failure_share=0.3,
+            reminder_days=(7, 14, 21),
+        )
     )
     work = tmp_path_factory.mktemp("subscriptions")
     db = work / "l2c.duckdb"
@@ -60,7 +67,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
         load_all(db, ["pipedrive", "stripe"])
     dbt_vars = json.loads(vars_of(company)[1])
     dbt_vars["min_group_size"] = MIN_GROUP
-    select = "+marts.finance +marts.event_log +marts.invoice_link_summary"
+    select = "+marts.finance +marts.event_log +marts.invoice_link_summary source:stripe"
     args = ["build", "--vars", json.dumps(dbt_vars), "--select", select]
     args += ["--indirect-selection", "cautious"]
     run_dbt(args, db, target_path=work / "target", quiet=True)
@@ -421,16 +428,22 @@ def test_refund_reasons_recomputed_from_the_payloads(built: Built) -> None:
 
 def test_mrr_movements_recomputed_from_the_payloads(built: Built) -> None:
     raw = Payloads(built.company)
-    subs = [
-        (
-            s["customer"],
-            s["start_date"],
-            s["ended_at"],
-            _round(_mrr_minor(s) * raw.fx.rate(s["currency"], _day(s["start_date"]))),
-        )
-        for s in raw.stripe.subscriptions
-    ]
-    as_of = built.company.as_of_unix
+    expected = _mrr_movements(_payload_mrr_spans(raw), built.company.as_of_unix)
+    assert any(row[3] for row in expected) and any(row[6] for row in expected)
+    mart = query(
+        built.db,
+        "select month_start, starting_mrr, new_mrr, expansion_mrr, reactivation_mrr, "
+        "contraction_mrr, churn_mrr, ending_mrr, paying_customers from marts.mrr_movements",
+    )
+    assert settled(mart) == settled(expected)
+
+
+Span = tuple[str, int, int | None, int]  # customer, valid from, valid to, reporting cents
+
+
+def _mrr_movements(spans: list[Span], as_of: int) -> list[tuple[Any, ...]]:
+    """mrr_movements' rows from spans of constant MRR (in effect at t: from < t <= to)."""
+    subs = spans
     first = datetime.fromtimestamp(min(start for _, start, _, _ in subs), tz=timezone.utc)
     month = datetime(first.year, first.month, 1, tzinfo=timezone.utc)
     previous: dict[str, int] = {}
@@ -469,10 +482,253 @@ def test_mrr_movements_recomputed_from_the_payloads(built: Built) -> None:
         ever |= {c for c, v in now.items() if v > 0}
         previous = now
         month = datetime.fromtimestamp(end, tz=timezone.utc)
-    assert any(row[3] for row in expected) and any(row[6] for row in expected)
+    return expected
+
+
+def _cents(mrr_minor: float, rate: float) -> int:
+    """An MRR in cents of the subscription currency to reporting cents, as the SQL: to major
+    units and back, then converted at the start date's rate."""
+    return _round(_round((mrr_minor / 100) * 100) * rate)
+
+
+def _payload_mrr_spans(raw: Payloads) -> list[Span]:
+    """Spans of constant MRR per subscription from the served invoice lines: each regular
+    subscription line (and each positive proration line) bills unit_amount x quantity /
+    interval months from its period start; a line that bills another MRR than the one before
+    starts a new span. Before the first change: that change's previous MRR; else the
+    subscription's current items."""
+    months = {"month": 1, "year": 12}
+    billed: dict[str, dict[tuple[int, int, str], float]] = {}
+    for inv in raw.stripe.invoices:
+        for line in inv["lines"]["data"]:
+            if not line.get("subscription") or (line.get("proration") and line["amount"] <= 0):
+                continue
+            price = line["price"]
+            interval = months[price["recurring"]["interval"]] * price["recurring"].get(
+                "interval_count", 1
+            )
+            key = (line["period"]["start"], inv["created"], inv["id"])
+            per_sub = billed.setdefault(line["subscription"], {})
+            per_sub[key] = (
+                per_sub.get(key, 0.0) + price["unit_amount"] * line["quantity"] / interval
+            )
+    spans: list[Span] = []
+    for sub in raw.stripe.subscriptions:
+        rate = raw.fx.rate(sub["currency"], _day(sub["start_date"]))
+        timeline = sorted(billed.get(sub["id"], {}).items())
+        changes = [
+            (key[0], mrr, before)
+            for (key, mrr), (_, before) in zip(timeline[1:], timeline, strict=False)
+            if mrr != before
+        ]
+        current = sum(
+            float(item["price"]["unit_amount"])
+            * item["quantity"]
+            / months[item["price"]["recurring"]["interval"]]
+            for item in sub["items"]["data"]
+        )
+        starts = [(sub["start_date"], changes[0][2] if changes else current)]
+        starts += [(at, mrr) for at, mrr, _ in changes]
+        for i, (start, mrr) in enumerate(starts):
+            end = starts[i + 1][0] if i + 1 < len(starts) else sub["ended_at"]
+            spans.append((sub["customer"], start, end, _cents(mrr, rate)))
+    return spans
+
+
+def _truth_mrr_spans(built: Built) -> list[Span]:
+    """The same spans from the planted subscriptions and their changes (not the payloads)."""
+    as_of = built.company.as_of_unix
+    visible = {s["id"]: s for s in built.truth["subscriptions"]}
+    fx = Fx()
+    spans: list[Span] = []
+    for sub in built.company.world.subscriptions:
+        if sub.id not in visible:
+            continue
+        rate = fx.rate(sub.currency.upper(), _day(sub.start))
+        changes = [c for c in sub.changes if c.at <= as_of]
+        starts = [(sub.start, sub.quantity)] + [(c.at, c.quantity) for c in changes]
+        for i, (start, quantity) in enumerate(starts):
+            end = starts[i + 1][0] if i + 1 < len(starts) else visible[sub.id]["ended_at"]
+            mrr = float(sub.unit_amount) * quantity / sub.period_months
+            spans.append((sub.customer_id, start, end, _cents(mrr, rate)))
+    return spans
+
+
+def test_planted_subscription_changes_are_in_the_log_with_their_direction(built: Built) -> None:
+    changes = built.truth["subscription_changes"]
+    assert {c["kind"] for c in changes} == {"expansion", "contraction"}
+    expected = {
+        ("Subscription Changed", c["deal_case_id"], c["subscription_id"], c["at"]) for c in changes
+    }
+    assert _events(built, "Subscription Changed") == expected
+    rows = query(
+        built.db,
+        "select object_id, event_at, amount from marts.event_log "
+        "where activity = 'Subscription Changed'",
+    )
+    direction = {(obj.split(":", 1)[1], _ts(at)): amount > 0 for obj, at, amount in rows}
+    assert direction == {(c["subscription_id"], c["at"]): c["kind"] == "expansion" for c in changes}
+
+
+def test_mrr_movements_equal_the_planted_changes(built: Built) -> None:
+    """Expansion and contraction per month recomputed from the planted subscriptions (their
+    quantity over time), not from what Stripe serves: the mart sees every planted change."""
+    expected = _mrr_movements(_truth_mrr_spans(built), built.company.as_of_unix)
+    without_changes = _mrr_movements(
+        [
+            (c, start, end, mrr)
+            for c, start, end, mrr in _truth_mrr_spans(built)
+            if start in {s["start"] for s in built.truth["subscriptions"]}
+        ],
+        built.company.as_of_unix,
+    )
+    assert [r[3] for r in expected] != [r[3] for r in without_changes]
     mart = query(
         built.db,
-        "select month_start, starting_mrr, new_mrr, expansion_mrr, reactivation_mrr, "
-        "contraction_mrr, churn_mrr, ending_mrr, paying_customers from marts.mrr_movements",
+        "select month_start, expansion_mrr, contraction_mrr from marts.mrr_movements",
+    )
+    assert settled(mart) == settled([(r[0], r[3], r[5]) for r in expected])
+
+
+def test_payment_retries_and_disputes_are_in_the_log(built: Built) -> None:
+    truth = built.truth
+    retries = truth["payment_retries"]
+    assert {r["succeeded"] for r in retries} == {True, False}
+    assert _events(built, "Payment Retried") == {
+        ("Payment Retried", r["deal_case_id"], r["charge_id"], r["created"]) for r in retries
+    }
+    disputes = truth["disputes"]
+    assert {d["status"] for d in disputes} >= {"won", "lost"}
+    assert _events(built, "Dispute Opened") == {
+        ("Dispute Opened", d["deal_case_id"], d["id"], d["created"]) for d in disputes
+    }
+    # Stripe shows when a dispute closed only for a won one (its funds reinstated)
+    assert _events(built, "Dispute Closed") == {
+        ("Dispute Closed", d["deal_case_id"], d["id"], d["closed_at"])
+        for d in disputes
+        if d["status"] == "won"
+    }
+
+
+def test_reminders_still_in_the_events_api_are_in_the_log(built: Built) -> None:
+    """Stripe records a reminder only as an invoice.sent event, kept 30 days: one load finds
+    exactly the planted reminders of the last 30 days; older ones are lost (and planted)."""
+    reminders = built.truth["reminders"]
+    assert {r["in_events_window"] for r in reminders} == {True, False}
+    assert _events(built, "Reminder Sent") == {
+        ("Reminder Sent", r["deal_case_id"], r["invoice_id"], r["at"])
+        for r in reminders
+        if r["in_events_window"]
+    }
+
+
+def _month_start(ts: int) -> int:
+    moment = datetime.fromtimestamp(ts, tz=timezone.utc)
+    return int(datetime(moment.year, moment.month, 1, tzinfo=timezone.utc).timestamp())
+
+
+def _settlement(inv: Record) -> tuple[int | None, str | None]:
+    moves = inv["status_transitions"]
+    paid, void, off = moves["paid_at"], moves["voided_at"], moves["marked_uncollectible_at"]
+    if paid is not None and (void is None or paid <= void) and (off is None or paid <= off):
+        return paid, "collected"
+    if off is not None and (void is None or off <= void):
+        return off, "written_off"
+    return void, "voided" if void is not None else None
+
+
+def test_collections_effectiveness_recomputed_from_the_payloads(built: Built) -> None:
+    raw = Payloads(built.company)
+    as_of = built.company.as_of_unix
+    invoices = []
+    for inv in raw.stripe.invoices:
+        finalized = inv["status_transitions"]["finalized_at"]
+        if finalized is not None:
+            at, how = _settlement(inv)
+            total = _round(inv["total"] * raw.rate(inv))
+            invoices.append((finalized, inv["due_date"], at, how, total))
+    failures: dict[str, int] = {}
+    for charge in raw.stripe.charges:
+        if charge["status"] == "failed":
+            failures[charge["invoice"]] = min(
+                failures.get(charge["invoice"], charge["created"]), charge["created"]
+            )
+    by_id = {i["id"]: i for i in raw.stripe.invoices}
+    failed = {i: t for i, t in failures.items() if by_id[i]["status"] != "void"}
+    retries = Counter(
+        _month_start(c["created"])
+        for c in raw.stripe.charges
+        if c["invoice"] in failed and c["created"] > failed[c["invoice"]]
+    )
+    reminders = Counter(
+        _month_start(e["created"])
+        for e in raw.stripe.events
+        if e["type"] == "invoice.sent"
+        and e["created"]
+        > by_id[e["data"]["object"]["id"]]["status_transitions"]["finalized_at"] + 3600
+    )
+
+    def ar(t: int, current: bool = False) -> int:
+        return sum(
+            total
+            for fin, due, at, _how, total in invoices
+            if fin <= t and (at is None or at > t) and (not current or (due or 0) > t)
+        )
+
+    expected = []
+    month = _month_start(min(fin for fin, *_ in invoices))
+    while (end := _add_months(month, 1)) <= as_of:
+        moved = [(how, total) for _f, _d, at, how, total in invoices if at and month < at <= end]
+        sales = sum(total for fin, *_, total in invoices if month < fin <= end)
+        begin, ending, current = ar(month), ar(end), ar(end, current=True)
+        outcomes = []
+        for inv_id, first in failed.items():
+            if _month_start(first) == month:
+                paid = by_id[inv_id]["status_transitions"]["paid_at"]
+                off = by_id[inv_id]["status_transitions"]["marked_uncollectible_at"]
+                if paid is not None and paid >= first:
+                    outcomes.append(("recovered", (paid - first) / 86400))
+                elif paid is None and off is not None:
+                    outcomes.append(("written_off", None))
+                else:
+                    outcomes.append(("pending", None))
+        recovered = [days for how, days in outcomes if how == "recovered"]
+        written_off = sum(1 for how, _ in outcomes if how == "written_off")
+        settled_failed = len(recovered) + written_off
+        denominator = begin + sales - current
+        expected.append(
+            (
+                datetime.fromtimestamp(month, tz=timezone.utc).date(),
+                begin / 100,
+                sales / 100,
+                sum(t for how, t in moved if how == "collected") / 100,
+                sum(t for how, t in moved if how == "written_off") / 100,
+                sum(1 for how, _ in moved if how == "written_off"),
+                ending / 100,
+                current / 100,
+                100.0 * (begin + sales - ending) / denominator if denominator else None,
+                len(outcomes),
+                len(recovered),
+                written_off,
+                len(recovered) / settled_failed if settled_failed else None,
+                statistics.median(recovered) if recovered else None,
+                retries.get(month, 0),
+                reminders.get(month, 0) if reminders and month >= min(reminders) else None,
+            )
+        )
+        month = end
+    assert any(row[4] for row in expected) and any(row[8] for row in expected)
+    mart = query(
+        built.db,
+        "select month_start, beginning_ar_reporting, credit_sales_reporting, "
+        "collected_reporting, written_off_reporting, written_off_invoices, ending_ar_reporting, "
+        "ending_current_ar_reporting, collection_effectiveness_index, failed_invoices, "
+        "recovered_invoices, written_off_failed_invoices, recovery_rate, median_days_to_recover, "
+        "payment_retries, reminders_sent from marts.collections_effectiveness "
+        "where source_system = 'stripe'",
     )
     assert settled(mart) == settled(expected)
+    # and the planted retries: every one before the last complete month's end is counted
+    last_end = _add_months(month, 0)
+    planted = sum(1 for r in built.truth["payment_retries"] if r["created"] < last_end)
+    assert sum(row[14] for row in mart) == planted

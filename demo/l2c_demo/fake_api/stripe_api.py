@@ -18,6 +18,9 @@ RESOURCES = {
     "subscriptions": "subscription",
     "refunds": "refund",
     "credit_notes": "credit note",
+    "subscription_schedules": "subscription schedule",
+    "disputes": "dispute",
+    "events": "event",
 }
 FILTERS = {
     "customers": ("email",),
@@ -26,6 +29,9 @@ FILTERS = {
     "subscriptions": ("status", "customer"),
     "refunds": ("charge", "payment_intent"),
     "credit_notes": ("customer", "invoice"),
+    "subscription_schedules": ("customer",),
+    "disputes": ("charge", "payment_intent"),
+    "events": ("type",),
 }
 # GET /v1/subscriptions lists the subscriptions that are not canceled unless asked for a
 # status: `status=all` lists every one, `status=canceled` the ended ones.

@@ -95,6 +95,16 @@ class SimConfig:
     retry_days: tuple[int, ...] = (3, 5, 7)  # days between attempts after a failure
     refund_share: float = 0.04  # of paid subscription invoices
     credit_note_share: float = 0.05
+    # subscription changes, dunning and disputes (subscriptions.py)
+    change_share: float = 0.3  # subscriptions changing quantity once during their first term
+    # of the changes: more seats now (prorated); else fewer seats from a period start (a
+    # subscription schedule's next phase)
+    change_expansion_share: float = 0.5
+    dispute_share: float = 0.02  # of the paid subscription invoices: the charge is disputed
+    dispute_win_share: float = 0.5
+    # days after the due date a reminder email goes out while a send_invoice invoice is unpaid
+    # (dunning.py; no random draws). () = no reminders (the default: the demo job plants none)
+    reminder_days: tuple[int, ...] = ()
 
     # business units: each customer account (org) is sold to by one unit, with its own CRM and
     # reps (rep i works in crms[i % len(crms)]); every unit bills through Stripe.

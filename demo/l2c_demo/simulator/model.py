@@ -207,6 +207,7 @@ class Invoice:
     subscription_id: str | None = None
     billing_reason: str = "manual"
     period: tuple[int, int] | None = None  # service period (start, end) of a subscription line
+    disputes: list[Dispute] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -247,10 +248,54 @@ class Subscription:
     ended_at: int | None = None
     cancel_reason: str | None = None  # cancellation_requested | payment_failed
     feedback: str | None = None
+    changes: list[SubscriptionChange] = field(default_factory=list)
 
     @property
     def period_months(self) -> int:
         return 1 if self.interval == "month" else 12
+
+    def quantity_at(self, ts: int) -> int:
+        """The quantity billed at `ts` (after the changes made by then)."""
+        quantity = self.quantity
+        for change in self.changes:
+            if change.at <= ts:
+                quantity = change.quantity
+        return quantity
+
+
+@dataclass
+class SubscriptionChange:
+    """A quantity change during a term: an expansion now, prorated on an invoice with
+    billing_reason subscription_update (`invoice_id`), or a contraction from a period start,
+    made through a subscription schedule (`schedule_id`, created `schedule_created`) whose
+    second phase starts then and ends one period later (then the schedule is released)."""
+
+    at: int
+    previous_quantity: int
+    quantity: int
+    invoice_id: str | None = None
+    schedule_id: str | None = None
+    schedule_created: int | None = None
+    phase_end: int | None = None
+
+    @property
+    def kind(self) -> str:
+        return "expansion" if self.quantity > self.previous_quantity else "contraction"
+
+
+@dataclass
+class Dispute:
+    """A cardholder dispute of a successful charge: funds withdrawn when opened; a won dispute
+    reinstates them at `closed_at` (a lost one has no closing balance transaction)."""
+
+    id: str
+    charge_id: str
+    payment_intent: str
+    amount: int
+    created: int
+    reason: str  # fraudulent | product_not_received | subscription_canceled | ...
+    outcome: str  # won | lost
+    closed_at: int
 
 
 @dataclass

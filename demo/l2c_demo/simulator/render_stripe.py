@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from l2c_demo.simulator.catalog import PRODUCTS
 from l2c_demo.simulator.crms import crm
+from l2c_demo.simulator.dunning import invoice_sent_events
 from l2c_demo.simulator.model import (
     Charge,
     CreditNote,
     Customer,
+    Dispute,
     Invoice,
     Refund,
     Subscription,
+    SubscriptionChange,
     World,
 )
 from l2c_demo.simulator.subscriptions import add_months
@@ -142,10 +145,20 @@ def _invoice(
 def _line_period(inv: Invoice, sub: Subscription | None) -> Record:
     if sub is None or inv.period is None:
         return {}
+    proration = inv.billing_reason == "subscription_update"
     return {
         "subscription": sub.id,
         "period": {"start": inv.period[0], "end": inv.period[1]},
         "price": _price(sub),
+        "proration": proration,
+        "parent": {
+            "type": "subscription_item_details",
+            "subscription_item_details": {
+                "subscription": sub.id,
+                "subscription_item": sub.item_id,
+                "proration": proration,
+            },
+        },
     }
 
 
@@ -201,7 +214,7 @@ def _subscription(sub: Subscription, as_of: int, past_due: bool, deal_crm: str) 
                     "object": "subscription_item",
                     "subscription": sub.id,
                     "created": sub.start,
-                    "quantity": sub.quantity,
+                    "quantity": sub.quantity_at(min(as_of, sub.ended_at or as_of)),
                     "price": _price(sub),
                     "current_period_start": period[0],
                     "current_period_end": period[1],
@@ -350,4 +363,139 @@ def render_stripe(world: World, as_of: int) -> StripeView:
     )
     view.refunds = _newest_first(view.refunds)
     view.credit_notes = _newest_first(view.credit_notes)
+    view.subscription_schedules = _newest_first(
+        [
+            _schedule(s, change, as_of, deal_crm[s.deal_id])
+            for s in subs.values()
+            for change in s.changes
+            if change.schedule_id and (change.schedule_created or as_of + 1) <= as_of
+        ]
+    )
+    reminder_days = world.params.get("reminder_days") or ()
+    numbers = {r["id"]: r["number"] for r in invoices}
+    view.events = _newest_first(
+        [
+            event
+            for inv in world.invoices
+            if inv.created <= as_of
+            for event in invoice_sent_events(inv, numbers.get(inv.id), reminder_days, as_of)
+        ]
+    )
+    view.disputes = _newest_first(
+        [
+            _dispute(d, inv, as_of)
+            for inv in world.invoices
+            for d in inv.disputes
+            if d.created <= as_of
+        ]
+    )
     return view
+
+
+def _phase(sub: Subscription, start: int, end: int, quantity: int) -> Record:
+    return {
+        "start_date": start,
+        "end_date": end,
+        "items": [{"price": _price(sub)["id"], "quantity": quantity}],
+        "proration_behavior": "none",
+        "currency": sub.currency,
+        "metadata": {},
+    }
+
+
+def _schedule(sub: Subscription, change: SubscriptionChange, as_of: int, deal_crm: str) -> Record:
+    """The subscription schedule that made a contraction: phase 1 the period before the change
+    at the old quantity, phase 2 one period at the new; released (end_behavior release) when
+    phase 2 ends, canceled with its subscription if that ends first."""
+    assert change.schedule_created is not None and change.phase_end is not None
+    phase_start = add_months(change.at, -sub.period_months)
+    ended = _at(sub.ended_at, as_of)
+    released = _at(change.phase_end, as_of) if ended is None or ended > change.phase_end else None
+    canceled = ended if released is None and ended is not None else None
+    if released is not None:
+        status, current = "released", None
+    elif canceled is not None:
+        status, current = "canceled", None
+    else:
+        status = "active"
+        current = (
+            {"start_date": phase_start, "end_date": change.at}
+            if as_of < change.at
+            else {"start_date": change.at, "end_date": change.phase_end}
+        )
+    return {
+        "id": change.schedule_id,
+        "object": "subscription_schedule",
+        "customer": sub.customer_id,
+        "subscription": None if released is not None else sub.id,
+        "released_subscription": sub.id if released is not None else None,
+        "status": status,
+        "created": change.schedule_created,
+        "canceled_at": canceled,
+        "completed_at": None,
+        "released_at": released,
+        "current_phase": current,
+        "end_behavior": "release",
+        "phases": [
+            _phase(sub, phase_start, change.at, change.previous_quantity),
+            _phase(sub, change.at, change.phase_end, change.quantity),
+        ],
+        "metadata": sub_metadata(sub, deal_crm),
+        "livemode": False,
+    }
+
+
+def _dispute(d: Dispute, inv: Invoice, as_of: int) -> Record:
+    """A dispute as of `as_of`: funds withdrawn when opened; a won dispute gets its reinstating
+    balance transaction when closed. Stripe's object has no closing time of its own."""
+    closed = _at(d.closed_at, as_of)
+    if closed is not None:
+        status = d.outcome
+    elif as_of < d.created + 7 * 86400:
+        status = "needs_response"
+    else:
+        status = "under_review"
+    moves = [
+        {
+            "id": f"txn_{d.id[3:]}w",
+            "object": "balance_transaction",
+            "amount": -d.amount,
+            "currency": inv.currency,
+            "created": d.created,
+            "reporting_category": "dispute",
+            "type": "adjustment",
+        }
+    ]
+    if closed is not None and d.outcome == "won":
+        moves.append(
+            {
+                "id": f"txn_{d.id[3:]}r",
+                "object": "balance_transaction",
+                "amount": d.amount,
+                "currency": inv.currency,
+                "created": closed,
+                "reporting_category": "dispute_reversal",
+                "type": "adjustment",
+            }
+        )
+    return {
+        "id": d.id,
+        "object": "dispute",
+        "amount": d.amount,
+        "currency": inv.currency,
+        "charge": d.charge_id,
+        "payment_intent": d.payment_intent,
+        "created": d.created,
+        "reason": d.reason,
+        "status": status,
+        "is_charge_refundable": False,
+        "balance_transactions": moves,
+        "evidence_details": {
+            "due_by": d.created + 10 * 86400,
+            "has_evidence": d.outcome == "won" or closed is None,
+            "past_due": False,
+            "submission_count": 1 if d.outcome == "won" else 0,
+        },
+        "metadata": {},
+        "livemode": False,
+    }

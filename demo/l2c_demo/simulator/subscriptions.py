@@ -1,6 +1,8 @@
 """Stripe subscriptions sold by won deals: recurring invoices charged automatically, renewals and
 cancellations at term ends, failed payments retried (recovered or written off), refunds and
-credit notes.
+credit notes; quantity changes during the first term (an expansion invoiced at once with
+prorations, a contraction from a period start by a subscription schedule) and disputed
+payments, from a second random stream.
 
 Planted truths (SimConfig): subscriptions of `churn_heavy_product` churn most at term ends;
 failed payments in `poor_recovery_region` recover worst. A separate random stream keeps the
@@ -22,9 +24,11 @@ from l2c_demo.simulator.model import (
     CreditNote,
     Customer,
     Deal,
+    Dispute,
     Invoice,
     Refund,
     Subscription,
+    SubscriptionChange,
 )
 
 # recurring products a subscription may bill, by index into PRODUCTS
@@ -36,6 +40,12 @@ CREDIT_NOTE_REASONS = (
     ("product_unsatisfactory", 0.45),
     ("order_change", 0.35),
     ("duplicate", 0.2),
+)
+DISPUTE_REASONS = (
+    ("fraudulent", 0.4),
+    ("subscription_canceled", 0.3),
+    ("product_not_received", 0.2),
+    ("duplicate", 0.1),
 )
 HORIZON_DAYS = 400  # subscriptions are simulated this far past as_of + future_days
 
@@ -62,6 +72,9 @@ class _Subscriber:
         self.invoices: list[Invoice] = []
         self.refunds: list[Refund] = []
         self.credit_notes: list[CreditNote] = []
+        # changes and disputes draw from their own streams: the rest stays as it was
+        self.extra_rng = random.Random(f"subscription-changes-{cfg.seed}")
+        self.extra_ids = IdMaker(random.Random(f"subscription-change-ids-{cfg.seed}"))
 
     def sell(self, deal: Deal, cust: Customer) -> None:
         rng, cfg = self.rng, self.cfg
@@ -93,6 +106,7 @@ class _Subscriber:
 
     def _run(self, sub: Subscription, region: str) -> None:
         rng, cfg = self.rng, self.cfg
+        plan = self._plan_change(sub)
         k = 0
         while True:
             period_start = add_months(sub.start, k * sub.period_months)
@@ -111,14 +125,19 @@ class _Subscriber:
                     sub.feedback = rng.choice(CHURN_FEEDBACK)
                     return
                 sub.renewals.append(period_start)
+            if plan is not None and plan[0] == k and plan[1] < 0:
+                self._contract(sub, period_start, plan[2])
             period_end = add_months(sub.start, (k + 1) * sub.period_months)
             inv = self._invoice(sub, period_start, period_end, k)
             if not self._collect(sub, inv, region):
                 return
+            if plan is not None and plan[0] == k and plan[1] > 0:
+                self._expand(sub, inv, period_end, plan[1], plan[2])
             k += 1
 
     def _invoice(self, sub: Subscription, start: int, end: int, k: int) -> Invoice:
-        amount = sub.unit_amount * sub.quantity
+        quantity = sub.quantity_at(start)
+        amount = sub.unit_amount * quantity
         name = PRODUCTS[sub.product_index][0]
         inv = Invoice(
             self.ids.stripe("in"),
@@ -128,7 +147,7 @@ class _Subscriber:
             start,
             start + 3600,  # Stripe finalizes a subscription invoice about an hour later
             None,  # charged automatically: no due date
-            [(self.ids.stripe("il"), amount, f"{sub.quantity} x {name}", sub.quantity)],
+            [(self.ids.stripe("il"), amount, f"{quantity} x {name}", quantity)],
             0,
             None,
             False,  # the deal is named by the subscription's metadata, not the invoice's
@@ -169,6 +188,7 @@ class _Subscriber:
         charge = self._charge(amount, at, None)
         inv.charges.append(charge)
         inv.paid_at = at
+        self._maybe_dispute(inv, charge)
         if rng.random() < cfg.refund_share:
             self.refunds.append(
                 Refund(
@@ -196,6 +216,113 @@ class _Subscriber:
 
     def _charge(self, amount: int, created: int, failure: str | None) -> Charge:
         return Charge(self.ids.stripe("ch"), self.ids.stripe("pi"), amount, created, failure)
+
+    def _plan_change(self, sub: Subscription) -> tuple[int, float, int] | None:
+        """(period index, when, new quantity) of the subscription's one change in its first term,
+        or None. when > 0: an expansion at that fraction of the period; when < 0: a contraction
+        from the period's start, k >= 1 (subscriptions with more than one seat only; a yearly
+        one then contracts at a renewal)."""
+        rng, cfg = self.extra_rng, self.cfg
+        if rng.random() >= cfg.change_share:
+            return None
+        periods = sub.term_months // sub.period_months
+        contract = rng.random() >= cfg.change_expansion_share and sub.quantity > 1
+        if contract:
+            k = rng.randrange(1, max(2, periods))
+            return k, -1.0, max(1, sub.quantity - rng.choice((1, 2)))
+        return (
+            rng.randrange(0, periods),
+            rng.uniform(0.2, 0.8),
+            sub.quantity + rng.choice((1, 2, 3)),
+        )
+
+    def _contract(self, sub: Subscription, at: int, quantity: int) -> None:
+        """Fewer seats from `at` (a period start), scheduled some days before by a subscription
+        schedule: phase 1 the current period at the old quantity, phase 2 one period at the new."""
+        rng = self.extra_rng
+        created = max(sub.start + 3600, at - int(rng.uniform(2.0, 20.0) * DAY))
+        sub.changes.append(
+            SubscriptionChange(
+                at,
+                sub.quantity_at(at - 1),
+                quantity,
+                schedule_id=self.extra_ids.stripe("sub_sched"),
+                schedule_created=created,
+                phase_end=add_months(at, sub.period_months),
+            )
+        )
+
+    def _expand(
+        self, sub: Subscription, paid: Invoice, end: int, when: float, quantity: int
+    ) -> None:
+        """More seats at `when` of the period `paid` bills, invoiced at once with prorations
+        (proration_behavior always_invoice): a credit for the unused time at the old quantity and
+        a charge for the remaining time at the new, both over (change, period end)."""
+        assert paid.period is not None
+        start = paid.period[0]
+        at = start + int(when * (end - start))
+        if paid.paid_at is None or paid.paid_at >= at or at > self.horizon:
+            return
+        old = sub.quantity_at(at)
+        fraction = (end - at) / (end - start)
+        name = PRODUCTS[sub.product_index][0]
+        day = datetime.fromtimestamp(at, tz=timezone.utc).strftime("%d %b %Y")
+        inv = Invoice(
+            self.extra_ids.stripe("in"),
+            sub.deal_id,
+            sub.customer_id,
+            sub.currency,
+            at,
+            at + 60,
+            None,
+            [
+                (
+                    self.extra_ids.stripe("il"),
+                    -round(old * sub.unit_amount * fraction),
+                    f"Unused time on {old} x {name} after {day}",
+                    old,
+                ),
+                (
+                    self.extra_ids.stripe("il"),
+                    round(quantity * sub.unit_amount * fraction),
+                    f"Remaining time on {quantity} x {name} after {day}",
+                    quantity,
+                ),
+            ],
+            0,
+            None,
+            False,
+        )
+        inv.subscription_id = sub.id
+        inv.billing_reason = "subscription_update"
+        inv.period = (at, end)
+        charge = Charge(
+            self.extra_ids.stripe("ch"), self.extra_ids.stripe("pi"), inv.total, at + 120
+        )
+        inv.charges.append(charge)
+        inv.paid_at = at + 120
+        self.invoices.append(inv)
+        sub.changes.append(SubscriptionChange(at, old, quantity, invoice_id=inv.id))
+
+    def _maybe_dispute(self, inv: Invoice, charge: Charge) -> None:
+        """The cardholder disputes the payment (dispute_share): opened 5-40 days after it, closed
+        20-70 days later, won or lost."""
+        rng, cfg = self.extra_rng, self.cfg
+        if rng.random() >= cfg.dispute_share:
+            return
+        created = charge.created + int(rng.uniform(5.0, 40.0) * DAY)
+        inv.disputes.append(
+            Dispute(
+                self.extra_ids.stripe("dp"),
+                charge.id,
+                charge.payment_intent,
+                charge.amount,
+                created,
+                _pick(rng, DISPUTE_REASONS),
+                "won" if rng.random() < cfg.dispute_win_share else "lost",
+                created + int(rng.uniform(20.0, 70.0) * DAY),
+            )
+        )
 
 
 def build_subscriptions(

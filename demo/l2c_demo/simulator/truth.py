@@ -12,6 +12,7 @@ from l2c_demo.simulator.catalog import PIPELINES, PRODUCTS
 from l2c_demo.simulator.clock import DAY
 from l2c_demo.simulator.config import SimConfig
 from l2c_demo.simulator.crms import CRMS, case_id
+from l2c_demo.simulator.dunning import EVENTS_KEPT_DAYS, reminder_times
 from l2c_demo.simulator.model import Deal, Invoice, World
 from l2c_demo.simulator.orders import SalesOrder
 from l2c_demo.simulator.segments import campaign_truth, segment_truth
@@ -280,6 +281,9 @@ def build_truth(
         "refunds": len(stripe.refunds),
         "credit_notes": len(stripe.credit_notes),
         "failed_charges": sum(1 for c in stripe.charges if c["status"] == "failed"),
+        "subscription_schedules": len(stripe.subscription_schedules),
+        "disputes": len(stripe.disputes),
+        "events": len(stripe.events),
     }
     return {
         "seed": cfg.seed,
@@ -421,9 +425,94 @@ def after_the_sale(
         if n.created <= as_of
     ]
     return {
+        **changes_and_dunning(world, as_of),
         "subscriptions": sub_rows,
         "failed_payments": failed,
         "write_offs": write_offs,
         "refunds": refunds,
         "credit_notes": notes,
+    }
+
+
+def changes_and_dunning(world: World, as_of: int) -> dict[str, list[Record]]:
+    """Subscription changes (expansions prorated at once, contractions from a period start by
+    a schedule), automatic payment retries (every attempt after an invoice's first failed one)
+    and disputes visible at as_of; times unix seconds, amounts minor units."""
+    deals = {d.id: d for d in world.deals}
+    changes: list[Record] = []
+    for sub in world.subscriptions:
+        deal = deals[sub.deal_id]
+        for change in sub.changes:
+            if change.at <= as_of:
+                months = 1 if sub.interval == "month" else 12
+                changes.append(
+                    {
+                        "subscription_id": sub.id,
+                        "customer_id": sub.customer_id,
+                        "deal_case_id": case_id(deal.crm, deal.id),
+                        "at": change.at,
+                        "kind": change.kind,
+                        "previous_quantity": change.previous_quantity,
+                        "quantity": change.quantity,
+                        "mrr_delta_minor": (change.quantity - change.previous_quantity)
+                        * sub.unit_amount
+                        / months,
+                        "invoice_id": change.invoice_id,
+                        "schedule_id": change.schedule_id,
+                    }
+                )
+    retries: list[Record] = []
+    disputes: list[Record] = []
+    for inv in world.invoices:
+        deal = deals[inv.deal_id]
+        attempts = sorted(
+            (ch for ch in inv.charges if ch.created <= as_of), key=lambda c: c.created
+        )
+        first_failure = next((i for i, ch in enumerate(attempts) if ch.failure_code), None)
+        if first_failure is not None:
+            retries.extend(
+                {
+                    "charge_id": ch.id,
+                    "invoice_id": inv.id,
+                    "deal_case_id": case_id(deal.crm, deal.id),
+                    "created": ch.created,
+                    "succeeded": ch.failure_code is None,
+                }
+                for ch in attempts[first_failure + 1 :]
+            )
+        for d in inv.disputes:
+            if d.created <= as_of:
+                closed = d.closed_at <= as_of
+                disputes.append(
+                    {
+                        "id": d.id,
+                        "charge_id": d.charge_id,
+                        "invoice_id": inv.id,
+                        "deal_case_id": case_id(deal.crm, deal.id),
+                        "created": d.created,
+                        "amount": d.amount,
+                        "reason": d.reason,
+                        "status": d.outcome if closed else "open",
+                        # Stripe shows when a dispute closed only for a won one
+                        "closed_at": d.closed_at if closed else None,
+                    }
+                )
+    reminder_days = world.params.get("reminder_days") or ()
+    reminders = [
+        {
+            "invoice_id": inv.id,
+            "deal_case_id": case_id(deals[inv.deal_id].crm, inv.deal_id),
+            "at": at,
+            # only the Events API shows a reminder, and only for 30 days
+            "in_events_window": at > as_of - EVENTS_KEPT_DAYS * DAY,
+        }
+        for inv in world.invoices
+        for at in reminder_times(inv, reminder_days)
+        if at <= as_of
+    ]
+    return {
+        "subscription_changes": changes,
+        "payment_retries": retries,
+        "disputes": disputes,
+        "reminders": reminders,
     }

@@ -42,3 +42,6 @@ class StripeView:
     subscriptions: list[Record] = field(default_factory=list)
     refunds: list[Record] = field(default_factory=list)
     credit_notes: list[Record] = field(default_factory=list)
+    subscription_schedules: list[Record] = field(default_factory=list)
+    disputes: list[Record] = field(default_factory=list)
+    events: list[Record] = field(default_factory=list)  # invoice.sent, the last 30 days

@@ -1,12 +1,18 @@
 -- MRR movements per complete calendar month, over the subscriptions of every finance system
 -- (started by as_of, in var reporting_currency at the rate of their start date). A customer's
 -- MRR at a month's end = the MRR of its subscriptions active then (started before the end,
--- not ended by it). Per customer, from the previous month's end (0 before its first
--- subscription) to this one: new (0 -> > 0, never had MRR), reactivation (0 -> > 0, had MRR
--- before), expansion (up), contraction (down, still > 0), churn (> 0 -> 0).
+-- not ended by it), each at the MRR in effect then (int_subscription_mrr_periods: a
+-- Subscription Changed moves it, so mid-term expansions and contractions count). Per
+-- customer, from the previous month's end (0 before its first subscription) to this one:
+-- new (0 -> > 0, never had MRR), reactivation (0 -> > 0, had MRR before), expansion (up),
+-- contraction (down, still > 0), churn (> 0 -> 0).
 -- ending = starting + new + expansion + reactivation - contraction - churn.
 with subscriptions as (
     select * from {{ ref('int_subscriptions_enriched') }}
+),
+
+mrr_periods as (
+    select * from {{ ref('int_subscription_mrr_periods') }}
 ),
 
 bounds as (
@@ -38,16 +44,16 @@ customers as (
 active as (
     select
         months.month_start,
-        subscriptions.customer_key,
-        sum(subscriptions.mrr_reporting_minor) as mrr_minor,
-        max(case when subscriptions.mrr_reporting_minor is null then 1 else 0 end)
+        mrr_periods.customer_key,
+        sum(mrr_periods.mrr_reporting_minor) as mrr_minor,
+        max(case when mrr_periods.mrr_reporting_minor is null then 1 else 0 end)
             as fx_missing
     from months
-    inner join subscriptions
+    inner join mrr_periods
         on
-            months.month_end > subscriptions.started_at
-            and (subscriptions.ended_at is null or months.month_end <= subscriptions.ended_at)
-    group by months.month_start, subscriptions.customer_key
+            months.month_end > mrr_periods.valid_from
+            and (mrr_periods.valid_to is null or months.month_end <= mrr_periods.valid_to)
+    group by months.month_start, mrr_periods.customer_key
 ),
 
 grid as (
