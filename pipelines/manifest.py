@@ -64,6 +64,7 @@ ENTITY_ACTIVITIES: Mapping[str, tuple[str, ...]] = {
         "Quote Approval Rejected",
     ),
     "contracts": ("Contract Sent", "Contract Signed"),
+    "invoice_lines": ("Revenue Recognized",),
 }
 APPROVALS = ENTITY_ACTIVITIES["approval_steps"]
 # Stripe Billing: subscriptions, collections (failed payments, write-offs), refunds, credit notes
@@ -77,6 +78,8 @@ AFTER_THE_SALE = (
     "Credit Note Issued",
 )
 CONTRACTS = ENTITY_ACTIVITIES["contracts"]
+# every finalized invoice line: ratably over its service period, else at the invoice's date
+REVENUE_RECOGNITION = ENTITY_ACTIVITIES["invoice_lines"]
 
 
 def observes_from_entities(entities: Sequence[str]) -> tuple[str, ...]:
@@ -141,6 +144,7 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
             "payment_failures",
             "refunds",
             "credit_notes",
+            "invoice_lines",
         ),
         "",
         observes=(
@@ -150,6 +154,7 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
             "Invoice Paid",
             "Invoice Voided",
             *AFTER_THE_SALE,
+            *REVENUE_RECOGNITION,
         ),
     ),
     SourceSystem(

@@ -13,7 +13,9 @@
 --   not_linked_to_deal  an approval request or contract that names no deal of the warehouse
 --                       (an approval on another object than an opportunity, a contract
 --                       without its opportunity, or a deleted or unknown deal): not in the
---                       event log nor in the approval and contract marts.
+--                       event log nor in the approval and contract marts;
+--   service_period_missing  a subscription invoice line without a service period: recognised
+--                       in full at the invoice date (revenue_recognition_schedule).
 -- The warn-severity rows are also raised as dbt warnings by the tests in tests/dbt/warn_*.sql.
 {%- set stale_days = var('stale_system_days') %}
 
@@ -267,6 +269,39 @@ not_linked_to_deal as (
     where affected_count > 0
 ),
 
+schedule as (
+    select * from {{ ref('revenue_recognition_schedule') }}
+),
+
+subscription_lines as (
+    select
+        source_system,
+        count(distinct invoice_line_key) as total_count,
+        count(distinct case when is_period_missing then invoice_line_key end)
+            as affected_count
+    from schedule
+    where subscription_key is not null
+    group by source_system
+),
+
+service_period_missing as (
+    select
+        'service_period_missing' as issue,
+        'warn' as severity,
+        source_system,
+        'invoice_line' as object_type,
+        affected_count,
+        total_count,
+        {{ dbt.concat([
+            "'subscription invoice lines without a service period: recognised in full at"
+            ~ " the invoice date instead of over the period (revenue_recognition_schedule"
+            ~ " is_period_missing), so recognised and deferred revenue are off by their"
+            ~ " deferred part'",
+        ]) }} as description
+    from subscription_lines
+    where affected_count > 0
+),
+
 issues as (
     select * from fx_rate_missing
     union all
@@ -277,6 +312,8 @@ issues as (
     select * from system_without_data
     union all
     select * from not_linked_to_deal
+    union all
+    select * from service_period_missing
 ),
 
 final as (

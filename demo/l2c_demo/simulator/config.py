@@ -95,6 +95,13 @@ class SimConfig:
     retry_days: tuple[int, ...] = (3, 5, 7)  # days between attempts after a failure
     refund_share: float = 0.04  # of paid subscription invoices
     credit_note_share: float = 0.05
+    # revenue recognition (billing.py, subscriptions.py): deals of `late_billing_region` are
+    # billed (first invoice, subscription start) this many days later than the others (0 =
+    # no planted delay); a won deal billed in one invoice is over- or under-invoiced by 5-15 %
+    # with probability amount_mismatch_share (its own random stream)
+    late_billing_region: str = "North America"
+    late_billing_extra_days: float = 0.0
+    amount_mismatch_share: float = 0.0
 
     # business units: each customer account (org) is sold to by one unit, with its own CRM and
     # reps (rep i works in crms[i % len(crms)]); every unit bills through Stripe.

@@ -205,6 +205,8 @@ class Invoice:
     subscription_id: str | None = None
     billing_reason: str = "manual"
     period: tuple[int, int] | None = None  # service period (start, end) of a subscription line
+    # planted: the invoice bills more or less than its deal's won value
+    planted_mismatch: str | None = None  # invoiced_above_deal | invoiced_below_deal
 
     @property
     def total(self) -> int:

@@ -67,6 +67,8 @@ class _Subscriber:
         rng, cfg = self.rng, self.cfg
         assert deal.final_won_time is not None
         start = deal.final_won_time + int(rng.uniform(1.0, 10.0) * DAY)
+        if deal.region == cfg.late_billing_region:
+            start += int(cfg.late_billing_extra_days * DAY)  # planted: billed late
         day = datetime.fromtimestamp(start, tz=timezone.utc).day
         start -= max(0, day - 28) * DAY  # no anchor past the 28th: every month has the day
         name = rng.choice(RECURRING_PRODUCTS)
