@@ -74,17 +74,19 @@ recognized as (
     group by month_start
 ),
 
+all_months as (
+    select month_start from booked
+    union all
+    select month_start from billed
+    union all
+    select month_start from recognized
+),
+
 bounds as (
     select
-        min(month_start) as first_month,
+        min(all_months.month_start) as first_month,
         max(as_of.as_of) as as_of
-    from (
-        select month_start from booked
-        union all
-        select month_start from billed
-        union all
-        select month_start from recognized
-    ) as all_months
+    from all_months
     cross join as_of
 ),
 

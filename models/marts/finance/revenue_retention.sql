@@ -18,8 +18,9 @@ final as (
         cast({{ safe_ratio(
             'starting_mrr + expansion_mrr - contraction_mrr - churn_mrr', 'starting_mrr'
         ) }} as {{ type_double() }}) as nrr,
-        cast({{ safe_ratio('starting_mrr - contraction_mrr - churn_mrr', 'starting_mrr') }}
-            as {{ type_double() }}) as grr,
+        cast({{ safe_ratio(
+            'starting_mrr - contraction_mrr - churn_mrr', 'starting_mrr'
+        ) }} as {{ type_double() }}) as grr,
         cast(reporting_currency as {{ dbt.type_string() }}) as reporting_currency
     from movements
 )
