@@ -66,6 +66,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
             payment_failure_share=0.3,
             late_billing_extra_days=LATE_BILLING_DAYS,
             amount_mismatch_share=0.08,
+            missing_service_period_share=0.02,
         )
     )
     work = tmp_path_factory.mktemp("subscriptions")
@@ -75,6 +76,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     dbt_vars = json.loads(vars_of(company)[1])
     dbt_vars["min_group_size"] = MIN_GROUP
     select = "+marts.finance +marts.event_log +marts.invoice_link_summary"
+    select += " +marts.data_quality_issues"
     args = ["build", "--vars", json.dumps(dbt_vars), "--select", select]
     args += ["--indirect-selection", "cautious"]
     run_dbt(args, db, target_path=work / "target", quiet=True)
@@ -766,3 +768,30 @@ def test_amount_mismatches_are_the_planted_ones_and_recomputed(built: Built) -> 
         (p["deal_case_id"], p["kind"], p["deal_amount"] / 100, p["invoiced_amount"] / 100)
         for p in planted
     } <= found
+
+
+def test_lines_sent_without_a_service_period_are_flagged_and_warned(built: Built) -> None:
+    """The planted subscription lines without a period are recognised at the invoice date,
+    flagged in the schedule and counted in data_quality_issues; every other finalized invoice
+    has its lines (no invoice_without_lines row)."""
+    hidden = set(built.truth["invoices_without_service_period"])
+    assert hidden
+    flagged = query(
+        built.db,
+        "select invoice_id, recognition_method from marts.revenue_recognition_schedule "
+        "where is_period_missing",
+    )
+    assert {inv for inv, _ in flagged} == hidden
+    assert {method for _, method in flagged} == {"point_in_time"}
+    lines = query(
+        built.db,
+        "select count(distinct invoice_line_key) from marts.revenue_recognition_schedule "
+        "where subscription_key is not null",
+    )[0][0]
+    issues = query(
+        built.db,
+        "select issue, severity, object_type, affected_count, total_count "
+        "from marts.data_quality_issues where source_system = 'stripe'",
+    )
+    assert ("service_period_missing", "warn", "invoice_line", len(hidden), lines) in issues
+    assert not [row for row in issues if row[0] == "invoice_without_lines"]

@@ -102,6 +102,9 @@ class SimConfig:
     late_billing_region: str = "North America"
     late_billing_extra_days: float = 0.0
     amount_mismatch_share: float = 0.0
+    # a subscription invoice's line sent without its service period (own random stream): the
+    # warehouse recognises it at the invoice date and warns (service_period_missing)
+    missing_service_period_share: float = 0.0
 
     # business units: each customer account (org) is sold to by one unit, with its own CRM and
     # reps (rep i works in crms[i % len(crms)]); every unit bills through Stripe.

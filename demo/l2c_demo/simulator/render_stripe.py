@@ -142,6 +142,8 @@ def _invoice(
 def _line_period(inv: Invoice, sub: Subscription | None) -> Record:
     if sub is None or inv.period is None:
         return {}
+    if inv.period_hidden:
+        return {"subscription": sub.id, "price": _price(sub)}
     return {
         "subscription": sub.id,
         "period": {"start": inv.period[0], "end": inv.period[1]},

@@ -62,6 +62,7 @@ class _Subscriber:
         self.invoices: list[Invoice] = []
         self.refunds: list[Refund] = []
         self.credit_notes: list[CreditNote] = []
+        self.period_rng = random.Random(f"hidden-service-periods-{cfg.seed}")
 
     def sell(self, deal: Deal, cust: Customer) -> None:
         rng, cfg = self.rng, self.cfg
@@ -138,6 +139,7 @@ class _Subscriber:
         inv.subscription_id = sub.id
         inv.billing_reason = "subscription_create" if k == 0 else "subscription_cycle"
         inv.period = (start, end)
+        inv.period_hidden = self.period_rng.random() < self.cfg.missing_service_period_share
         self.invoices.append(inv)
         return inv
 

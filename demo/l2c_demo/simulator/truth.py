@@ -456,16 +456,21 @@ def revenue_truth(world: World, as_of: int) -> dict[str, list[Record]]:
     service period by the second, per calendar month (a month's amount = amount x seconds up
     to the slice end / period seconds - the same up to the slice start, each rounded half away
     from zero), every month of the period (also those after as_of).
+    invoices_without_service_period: the finalized subscription invoices whose line is sent
+    without its period (recognised at the invoice date, not in recognized_revenue).
     amount_mismatches: the deals whose single invoice was planted above or below the won
     value, when that invoice is finalized by as_of and names its deal in its metadata."""
     deals = {d.id: d for d in world.deals}
     recognized: list[Record] = []
     mismatches: list[Record] = []
+    hidden: list[str] = []
     for inv in world.invoices:
         if inv.finalized_at > as_of or (inv.voided_at is not None and inv.voided_at <= as_of):
             continue
         deal = deals[inv.deal_id]
-        if inv.subscription_id is not None and inv.period is not None:
+        if inv.subscription_id is not None and inv.period_hidden:
+            hidden.append(inv.id)
+        elif inv.subscription_id is not None and inv.period is not None:
             start, end = inv.period
             for line_id, amount, _, _ in inv.lines:
                 for month, lo, hi in _month_slices(start, end):
@@ -490,4 +495,8 @@ def revenue_truth(world: World, as_of: int) -> dict[str, list[Record]]:
                     "invoiced_amount": inv.total,
                 }
             )
-    return {"recognized_revenue": recognized, "amount_mismatches": mismatches}
+    return {
+        "recognized_revenue": recognized,
+        "amount_mismatches": mismatches,
+        "invoices_without_service_period": hidden,
+    }
