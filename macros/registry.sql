@@ -127,6 +127,12 @@
         'invoice_reminders': ['invoice_reminder_key:string', 'invoice_reminder_id:string',
                               'source_system:string', 'invoice_key:string', 'channel:string',
                               'sent_at:timestamp'],
+        'invoice_lines': ['invoice_line_key:string', 'invoice_line_id:string',
+                          'source_system:string', 'invoice_key:string',
+                          'subscription_key:string', 'description:string', 'quantity:float',
+                          'amount:float', 'currency:string',
+                          'service_period_start_at:timestamp',
+                          'service_period_end_at:timestamp'],
     } -%}
     {%- if entity not in contract -%}
         {{ exceptions.raise_compiler_error("Unknown canonical entity '" ~ entity ~ "'") }}

@@ -64,6 +64,7 @@ ENTITY_ACTIVITIES: Mapping[str, tuple[str, ...]] = {
         "Quote Approval Rejected",
     ),
     "contracts": ("Contract Sent", "Contract Signed"),
+    "invoice_lines": ("Revenue Recognized",),
 }
 APPROVALS = ENTITY_ACTIVITIES["approval_steps"]
 # Stripe Billing: subscriptions, collections (failed payments, write-offs), refunds, credit notes
@@ -82,6 +83,8 @@ AFTER_THE_SALE = (
     "Reminder Sent",
 )
 CONTRACTS = ENTITY_ACTIVITIES["contracts"]
+# every finalized invoice line: ratably over its service period, else at the invoice's date
+REVENUE_RECOGNITION = ENTITY_ACTIVITIES["invoice_lines"]
 
 
 def observes_from_entities(entities: Sequence[str]) -> tuple[str, ...]:
@@ -152,6 +155,7 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
             "subscription_changes",
             "disputes",
             "invoice_reminders",
+            "invoice_lines",
         ),
         "",
         observes=(
@@ -161,6 +165,7 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
             "Invoice Paid",
             "Invoice Voided",
             *AFTER_THE_SALE,
+            *REVENUE_RECOGNITION,
         ),
     ),
     SourceSystem(

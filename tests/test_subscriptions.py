@@ -5,6 +5,11 @@ HTTP and built with dbt once for the module.
   write-off, refund and credit note is in the event log at its time on its deal's case; every
   recurring invoice links to its deal; the planted churn-heavy product and poor-recovery
   region are what the marts report;
+- revenue: the planted recognised revenue of every subscription invoice line per month, the
+  late-billing region and the over- and under-invoiced deals are what the marts report, and
+  revenue_recognition_schedule, the Revenue Recognized events, booked_billed_recognized,
+  billing_lags, revenue_retention and amount_mismatches equal a recomputation from the raw
+  payloads (tests/revenue_kpis.py states the rules);
 - the finance marts' KPIs recomputed in plain Python from the raw Stripe and Pipedrive
   payloads the server serves (not from the dbt SQL) equal the marts:
   subscription_renewals: per group, terms_due = term ends renewed + voluntary churn; a term
@@ -26,13 +31,14 @@ import statistics
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+import revenue_kpis
 from conftest import query, serving, settled, vars_of
-from test_kpis_independent import Fx, _day, _round
+from test_kpis_independent import Fx, _day, _round, _unix
 
 from l2c.dbt_runner import run_dbt
 from l2c_demo.simulator import DemoCompany, SimConfig
@@ -41,6 +47,7 @@ from pipelines.load import load_all
 Record = dict[str, Any]
 pytestmark = pytest.mark.slow
 MIN_GROUP = 5  # dbt var min_group_size of this build (a small company)
+LATE_BILLING_DAYS = 25.0  # planted: the late-billing region is billed this much later
 
 
 @dataclass
@@ -59,6 +66,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
             subscription_share=0.6,
             payment_failure_share=0.3,
             reminder_days=(7, 14, 21),
+            late_billing_extra_days=LATE_BILLING_DAYS,
+            amount_mismatch_share=0.08,
+            missing_service_period_share=0.02,
         )
     )
     work = tmp_path_factory.mktemp("subscriptions")
@@ -68,6 +78,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     dbt_vars = json.loads(vars_of(company)[1])
     dbt_vars["min_group_size"] = MIN_GROUP
     select = "+marts.finance +marts.event_log +marts.invoice_link_summary source:stripe"
+    select += " +marts.data_quality_issues"
     args = ["build", "--vars", json.dumps(dbt_vars), "--select", select]
     args += ["--indirect-selection", "cautious"]
     run_dbt(args, db, target_path=work / "target", quiet=True)
@@ -732,3 +743,306 @@ def test_collections_effectiveness_recomputed_from_the_payloads(built: Built) ->
     last_end = _add_months(month, 0)
     planted = sum(1 for r in built.truth["payment_retries"] if r["created"] < last_end)
     assert sum(row[14] for row in mart) == planted
+
+
+# --- revenue recognition, billing lags, retention and amount mismatches -------------------
+
+
+def _schedule_rows(built: Built) -> dict[tuple[str, date], tuple[Any, ...]]:
+    rows = query(
+        built.db,
+        "select invoice_line_id, month_start, invoice_id, recognition_method, slice_end_at, "
+        "cast(round(recognized_amount * 100) as bigint), "
+        "cast(round(recognized_reporting * 100) as bigint), is_recognized "
+        "from marts.revenue_recognition_schedule",
+    )
+    return {(r[0], r[1]): r[2:] for r in rows}
+
+
+def test_the_planted_recognised_revenue_is_the_schedule(built: Built) -> None:
+    planted = built.truth["recognized_revenue"]
+    assert len({r["invoice_id"] for r in planted}) > 200
+    mart = _schedule_rows(built)
+    got = {
+        (inv, line, month.isoformat(), minor)
+        for (line, month), (inv, method, _end, minor, _rep, _done) in mart.items()
+        if method == "ratable"
+    }
+    assert got == {(r["invoice_id"], r["line_id"], r["month"], r["amount"]) for r in planted}
+
+
+def test_revenue_recognition_schedule_recomputed_from_the_payloads(built: Built) -> None:
+    raw = Payloads(built.company)
+    as_of = query(
+        built.db, "select as_of from intermediate.int_as_of_resolved where source_system = 'stripe'"
+    )[0][0]
+    expected = {
+        (s.line_id, s.month): (
+            s.invoice_id,
+            s.method,
+            datetime.fromtimestamp(s.end, tz=timezone.utc).replace(tzinfo=None),
+            s.minor,
+            s.reporting_minor,
+            s.end <= _ts(as_of),
+        )
+        for s in revenue_kpis.schedule(raw.stripe.invoices, raw.fx)
+    }
+    methods = {value[1] for value in expected.values()}
+    assert methods == {"ratable", "point_in_time"}
+    assert _schedule_rows(built) == expected
+
+
+def test_revenue_recognized_events_are_the_recognised_months_of_linked_invoices(
+    built: Built,
+) -> None:
+    """One event per (linked invoice, month) of its schedule, its lines summed, at the latest
+    end of the month's slices, for the months recognised in full by Stripe's data horizon (its
+    latest invoice or charge timestamp). The invoice -> deal links are marts.invoices' (their
+    truth is checked by test_every_recurring_invoice_links_to_its_deal and the link tests)."""
+    raw = Payloads(built.company)
+    linked = _links(built)
+    times = [
+        t
+        for inv in raw.stripe.invoices
+        for t in (
+            inv["created"],
+            inv["status_transitions"]["finalized_at"],
+            inv["status_transitions"]["paid_at"],
+        )
+        if t is not None
+    ] + [c["created"] for c in raw.stripe.charges]
+    horizon = max(times)
+    months: dict[tuple[str, date], list[int]] = {}
+    for s in revenue_kpis.schedule(raw.stripe.invoices, raw.fx):
+        row = months.setdefault((s.invoice_id, s.month), [s.end, 0])
+        row[0] = max(row[0], s.end)
+        row[1] += s.minor
+    expected = {
+        (linked[inv], inv, f"{inv}:{month.isoformat()}", end, minor)
+        for (inv, month), (end, minor) in months.items()
+        if inv in linked and end <= horizon
+    }
+    rows = query(
+        built.db,
+        "select case_id, object_id, source_row_id, event_at, cast(round(amount * 100) as bigint) "
+        "from marts.event_log where activity = 'Revenue Recognized'",
+    )
+    got = {(case, obj.split(":", 1)[1], row, _ts(at), minor) for case, obj, row, at, minor in rows}
+    assert len(got) > 1000
+    assert got == expected
+
+
+def _links(built: Built) -> dict[str, str]:
+    return dict(
+        query(
+            built.db, "select invoice_id, deal_key from marts.invoices where deal_key is not null"
+        )
+    )
+
+
+def _won_deals(raw: Payloads) -> dict[int, tuple[int, int, float]]:
+    """Won deals: id -> (won unix time, value in cents, rate of the won date)."""
+    out = {}
+    for deal_id, deal in raw.deals.items():
+        if deal["status"] == "won" and deal["won_time"]:
+            won = _unix(deal["won_time"])
+            rate = raw.fx.rate(deal["currency"], _day(won))
+            out[deal_id] = (won, _round(deal["value"] * 100), rate)
+    return out
+
+
+def _first_invoices(raw: Payloads, links: dict[str, str]) -> dict[str, int]:
+    first: dict[str, int] = {}
+    for inv in raw.stripe.invoices:
+        if revenue_kpis.recognised(inv) and inv["id"] in links:
+            at = inv["status_transitions"]["finalized_at"]
+            first[links[inv["id"]]] = min(at, first.get(links[inv["id"]], at))
+    return first
+
+
+def test_booked_billed_recognized_recomputed_from_the_payloads(built: Built) -> None:
+    raw = Payloads(built.company)
+    links = _links(built)
+    first = _first_invoices(raw, links)
+    as_of = _ts(
+        query(built.db, "select max(warehouse_as_of) from intermediate.int_as_of_resolved")[0][0]
+    )
+    months: dict[date, dict[str, Any]] = {}
+
+    def month(ts_or_day: int | date) -> dict[str, Any]:
+        key = ts_or_day if isinstance(ts_or_day, date) else revenue_kpis.month_of(ts_or_day)
+        return months.setdefault(
+            key, {"won": 0, "booked": 0, "inv": 0, "billed": 0, "rec": 0, "lag": [], "to_rec": []}
+        )
+
+    for deal_id, (won, cents, rate) in _won_deals(raw).items():
+        row = month(won)
+        row["won"] += 1
+        row["booked"] += _round(cents * rate)
+        if f"pipedrive:{deal_id}" in first:
+            row["lag"].append(first[f"pipedrive:{deal_id}"] - won)
+    slices = revenue_kpis.schedule(raw.stripe.invoices, raw.fx)
+    ends: dict[str, int] = {}
+    for s in slices:
+        month(s.month)["rec"] += s.reporting_minor
+        ends[s.invoice_id] = max(s.end, ends.get(s.invoice_id, s.end))
+    for inv in raw.stripe.invoices:
+        if revenue_kpis.recognised(inv):
+            finalized = inv["status_transitions"]["finalized_at"]
+            row = month(finalized)
+            row["inv"] += 1
+            row["billed"] += _round(inv["total"] * raw.rate(inv))
+            if inv["id"] in ends:
+                row["to_rec"].append(ends[inv["id"]] - finalized)
+    expected = []
+    current, deferred = min(months), 0
+    while revenue_kpis.unix(revenue_kpis.next_month(current)) <= as_of:
+        row = month(current)
+        deferred += row["billed"] - row["rec"]
+        expected.append(
+            (
+                current,
+                row["won"],
+                row["booked"] / 100,
+                row["inv"],
+                row["billed"] / 100,
+                row["rec"] / 100,
+                deferred / 100,
+                len(row["lag"]),
+                statistics.median(row["lag"]) / 86400 if row["lag"] else None,
+                statistics.median(row["to_rec"]) / 86400 if row["to_rec"] else None,
+            )
+        )
+        current = revenue_kpis.next_month(current)
+    mart = query(
+        built.db,
+        "select month_start, won_deals, booked_reporting, invoices_count, billed_reporting, "
+        "recognized_reporting, deferred_end_reporting, invoiced_deals, "
+        "median_days_won_to_invoice, median_days_invoice_to_recognized "
+        "from marts.booked_billed_recognized",
+    )
+    assert len(expected) > 20
+    assert settled(mart) == settled(expected)
+
+
+def test_billing_lags_recomputed_and_the_planted_late_region_bills_slowest(built: Built) -> None:
+    raw = Payloads(built.company)
+    first = _first_invoices(raw, _links(built))
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for deal_id, (won, cents, rate) in _won_deals(raw).items():
+        keys = [("overall", "all"), ("region", raw.region[deal_id]), ("source_system", "pipedrive")]
+        for key in keys:
+            row = groups.setdefault(key, [0, 0, []])
+            row[0] += 1
+            row[1] += _round(cents * rate)
+            if f"pipedrive:{deal_id}" in first:
+                row[2].append(first[f"pipedrive:{deal_id}"] - won)
+    expected = [
+        (
+            dimension,
+            value,
+            won,
+            len(lags),
+            booked / 100,
+            revenue_kpis.percentile(lags, 0.5) / 86400,
+            revenue_kpis.percentile(lags, 0.9) / 86400,
+            len(lags) < MIN_GROUP,
+        )
+        for (dimension, value), (won, booked, lags) in groups.items()
+    ]
+    mart = query(
+        built.db,
+        "select dimension, group_value, won_deals, invoiced_deals, booked_reporting, "
+        "median_days_won_to_invoice, p90_days_won_to_invoice, is_below_min_group_size "
+        "from marts.billing_lags",
+    )
+    assert settled(mart) == settled(expected)
+    slowest = query(
+        built.db,
+        "select group_value from marts.billing_lags where dimension = 'region' and lag_rank = 1",
+    )
+    assert slowest == [(built.truth["params"]["late_billing_region"],)]
+
+
+def test_revenue_retention_is_the_formula_over_mrr_movements(built: Built) -> None:
+    """mrr_movements is recomputed from the payloads above; retention is its formula."""
+    rows = query(
+        built.db,
+        "select month_start, starting_mrr, expansion_mrr, contraction_mrr, churn_mrr "
+        "from marts.mrr_movements",
+    )
+    expected = [
+        (
+            month,
+            (start + up - down - churn) / start if start else None,
+            (start - down - churn) / start if start else None,
+        )
+        for month, start, up, down, churn in rows
+    ]
+    mart = query(built.db, "select month_start, nrr, grr from marts.revenue_retention")
+    assert settled(mart) == settled(expected)
+    assert any(nrr is not None and nrr > 1 for _, nrr, _ in mart)
+    assert all(grr is None or grr <= 1 for _, _, grr in mart)
+    assert any(grr is not None and grr < 1 for _, _, grr in mart)
+
+
+def test_amount_mismatches_are_the_planted_ones_and_recomputed(built: Built) -> None:
+    raw = Payloads(built.company)
+    links = _links(built)
+    invoiced: dict[str, list[int]] = {}
+    for inv in raw.stripe.invoices:
+        reason = inv.get("billing_reason") or "manual"
+        if revenue_kpis.recognised(inv) and inv["id"] in links and not reason.startswith("sub"):
+            row = invoiced.setdefault(links[inv["id"]], [0, 0])
+            row[0] += 1
+            row[1] += inv["total"]
+    expected = []
+    for deal_id, (_won, cents, _rate) in _won_deals(raw).items():
+        case = f"pipedrive:{deal_id}"
+        if case not in invoiced:
+            continue
+        count, total = invoiced[case]
+        if abs(total - cents) <= 1 or abs(total - cents) <= 0.01 * abs(cents):
+            continue
+        kind = "invoiced_above_deal" if total > cents else "invoiced_below_deal"
+        expected.append((case, "invoice", "stripe", kind, count, cents / 100, total / 100))
+    mart = query(
+        built.db,
+        "select deal_key, compared_to, compared_source_system, mismatch_kind, documents_count, "
+        "deal_amount, compared_amount from marts.amount_mismatches",
+    )
+    assert settled(mart) == settled(expected)
+    planted = built.truth["amount_mismatches"]
+    assert {p["kind"] for p in planted} == {"invoiced_above_deal", "invoiced_below_deal"}
+    found = {(case, kind, deal, billed) for case, _, _, kind, _, deal, billed in mart}
+    assert {
+        (p["deal_case_id"], p["kind"], p["deal_amount"] / 100, p["invoiced_amount"] / 100)
+        for p in planted
+    } <= found
+
+
+def test_lines_sent_without_a_service_period_are_flagged_and_warned(built: Built) -> None:
+    """The planted subscription lines without a period are recognised at the invoice date,
+    flagged in the schedule and counted in data_quality_issues; every other finalized invoice
+    has its lines (no invoice_without_lines row)."""
+    hidden = set(built.truth["invoices_without_service_period"])
+    assert hidden
+    flagged = query(
+        built.db,
+        "select invoice_id, recognition_method from marts.revenue_recognition_schedule "
+        "where is_period_missing",
+    )
+    assert {inv for inv, _ in flagged} == hidden
+    assert {method for _, method in flagged} == {"point_in_time"}
+    lines = query(
+        built.db,
+        "select count(distinct invoice_line_key) from marts.revenue_recognition_schedule "
+        "where subscription_key is not null",
+    )[0][0]
+    issues = query(
+        built.db,
+        "select issue, severity, object_type, affected_count, total_count "
+        "from marts.data_quality_issues where source_system = 'stripe'",
+    )
+    assert ("service_period_missing", "warn", "invoice_line", len(hidden), lines) in issues
+    assert not [row for row in issues if row[0] == "invoice_without_lines"]

@@ -13,7 +13,11 @@
 --   not_linked_to_deal  an approval request or contract that names no deal of the warehouse
 --                       (an approval on another object than an opportunity, a contract
 --                       without its opportunity, or a deleted or unknown deal): not in the
---                       event log nor in the approval and contract marts.
+--                       event log nor in the approval and contract marts;
+--   service_period_missing  a subscription invoice line without a service period: recognised
+--                       in full at the invoice date (revenue_recognition_schedule);
+--   invoice_without_lines  a finalized, non-void invoice of a system that loads invoice lines,
+--                       with none of its own: billed but never recognised.
 -- The warn-severity rows are also raised as dbt warnings by the tests in tests/dbt/warn_*.sql.
 {%- set stale_days = var('stale_system_days') %}
 
@@ -267,6 +271,88 @@ not_linked_to_deal as (
     where affected_count > 0
 ),
 
+schedule as (
+    select * from {{ ref('revenue_recognition_schedule') }}
+),
+
+subscription_lines as (
+    select
+        source_system,
+        count(distinct invoice_line_key) as total_count,
+        count(distinct case when is_period_missing then invoice_line_key end)
+            as affected_count
+    from schedule
+    where subscription_key is not null
+    group by source_system
+),
+
+service_period_missing as (
+    select
+        'service_period_missing' as issue,
+        'warn' as severity,
+        source_system,
+        'invoice_line' as object_type,
+        affected_count,
+        total_count,
+        {{ dbt.concat([
+            "'subscription invoice lines without a service period: recognised in full at"
+            ~ " the invoice date instead of over the period (revenue_recognition_schedule"
+            ~ " is_period_missing), so recognised and deferred revenue are off by their"
+            ~ " deferred part'",
+        ]) }} as description
+    from subscription_lines
+    where affected_count > 0
+),
+
+invoice_lines as (
+    select * from {{ ref('int_invoice_lines_unioned') }}
+),
+
+line_invoices as (
+    select distinct
+        source_system,
+        invoice_key
+    from invoice_lines
+),
+
+line_systems as (
+    select distinct source_system from invoice_lines
+),
+
+-- finalized non-void invoices of a system that loads invoice lines, with none of their own
+lined_invoices as (
+    select
+        invoices.source_system,
+        count(*) as total_count,
+        sum(case when line_invoices.invoice_key is null then 1 else 0 end) as affected_count
+    from invoices
+    inner join line_systems
+        on invoices.source_system = line_systems.source_system
+    left join line_invoices
+        on
+            invoices.invoice_key = line_invoices.invoice_key
+            and invoices.source_system = line_invoices.source_system
+    where invoices.status <> 'void' and invoices.finalized_at is not null
+    group by invoices.source_system
+),
+
+invoice_without_lines as (
+    select
+        'invoice_without_lines' as issue,
+        'warn' as severity,
+        source_system,
+        'invoice' as object_type,
+        affected_count,
+        total_count,
+        {{ dbt.concat([
+            "'finalized invoices without any line loaded: their revenue is billed but never"
+            ~ " recognised (no revenue_recognition_schedule rows, no Revenue Recognized"
+            ~ " events), so recognised revenue is understated and deferred revenue overstated'",
+        ]) }} as description
+    from lined_invoices
+    where affected_count > 0
+),
+
 issues as (
     select * from fx_rate_missing
     union all
@@ -277,6 +363,10 @@ issues as (
     select * from system_without_data
     union all
     select * from not_linked_to_deal
+    union all
+    select * from service_period_missing
+    union all
+    select * from invoice_without_lines
 ),
 
 final as (

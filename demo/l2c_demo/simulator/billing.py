@@ -30,6 +30,9 @@ class _Biller:
         self.orgs_by_id = {o.id: o for o in orgs}
         self.customers: dict[int, Customer] = {}
         self.invoices: list[Invoice] = []
+        # planted amount mismatches: their own streams leave the rest of the company unchanged
+        self.mismatch_rng = random.Random(f"amount-mismatches-{cfg.seed}")
+        self.mismatch_ids = IdMaker(random.Random(f"amount-mismatch-ids-{cfg.seed}"))
 
     def customer(self, deal: Deal, created: int) -> Customer:
         found = self.customers.get(deal.org_id)
@@ -60,6 +63,8 @@ class _Biller:
             else cfg.handoff_median_days
         )
         created = deal.final_won_time + int(median * math.exp(rng.gauss(0.0, 0.5)) * DAY)
+        if deal.region == cfg.late_billing_region:
+            created += int(cfg.late_billing_extra_days * DAY)  # planted: billed late
         value = deal.won_value_cents
         if value >= cfg.split_invoice_min_value * 100 and rng.random() < cfg.split_invoice_share:
             half = value // 2
@@ -68,9 +73,23 @@ class _Biller:
                 deal, created + int(rng.uniform(30, 90) * DAY), value - half, "Installment 2/2"
             )
         else:
-            self.issue(deal, created, value, None)
+            amount, planted = self._mismatched(value)
+            self.issue(deal, created, amount, None, planted)
 
-    def _lines(self, deal: Deal, amount: int, label: str | None) -> tuple[list, int, str | None]:
+    def _mismatched(self, value: int) -> tuple[int, str | None]:
+        """The amount a deal billed in one invoice is invoiced at: its value, or (planted,
+        own random stream) 5-15 % more or less."""
+        pick = self.mismatch_rng
+        roll, share, above = pick.random(), pick.uniform(0.05, 0.15), pick.random() < 0.5
+        if roll >= self.cfg.amount_mismatch_share:
+            return value, None
+        if above:
+            return value + round(value * share), "invoiced_above_deal"
+        return value - round(value * share), "invoiced_below_deal"
+
+    def _lines(
+        self, deal: Deal, amount: int, label: str | None, planted: str | None = None
+    ) -> tuple[list, int, str | None]:
         if label is not None:
             return [(self.ids.stripe("il"), amount, f"{deal.title} - {label}", 1)], 0, None
         ts = deal.final_won_time or 0
@@ -79,19 +98,27 @@ class _Biller:
             for ln in deal.lines
         ]
         discount = sum(a for _, a, _, _ in lines) - amount
+        if planted == "invoiced_above_deal" and discount < 0:
+            # billed above the deal: an extra line (its id from the planting's own stream)
+            lines.append((self.mismatch_ids.stripe("il"), -discount, "Additional services", 1))
+            discount = 0
         return lines, discount, (self.ids.stripe("di") if discount else None)
 
-    def issue(self, deal: Deal, created: int, amount: int, label: str | None) -> None:
+    def issue(
+        self, deal: Deal, created: int, amount: int, label: str | None, planted: str | None = None
+    ) -> None:
         rng, cfg = self.rng, self.cfg
         cust = self.customer(deal, created)
         has_meta = rng.random() >= cfg.missing_metadata_share
-        lines, discount, discount_id = self._lines(deal, amount, label)
+        lines, discount, discount_id = self._lines(deal, amount, label, planted)
         inv = self._invoice(deal, cust, created, lines, discount, discount_id, has_meta)
+        inv.planted_mismatch = planted
         if rng.random() < cfg.void_reissue_share:
             inv.voided_at = inv.finalized_at + int(rng.uniform(1.0, 10.0) * DAY)
-            lines, discount, discount_id = self._lines(deal, amount, label)
+            lines, discount, discount_id = self._lines(deal, amount, label, planted)
             reissue_at = inv.voided_at + rng.randrange(60, 3600)
             inv = self._invoice(deal, cust, reissue_at, lines, discount, discount_id, has_meta)
+            inv.planted_mismatch = planted
         self._settle(inv, deal.region, amount)
 
     def _invoice(

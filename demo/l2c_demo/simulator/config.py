@@ -105,6 +105,16 @@ class SimConfig:
     # days after the due date a reminder email goes out while a send_invoice invoice is unpaid
     # (dunning.py; no random draws). () = no reminders (the default: the demo job plants none)
     reminder_days: tuple[int, ...] = ()
+    # revenue recognition (billing.py, subscriptions.py): deals of `late_billing_region` are
+    # billed (first invoice, subscription start) this many days later than the others (0 =
+    # no planted delay); a won deal billed in one invoice is over- or under-invoiced by 5-15 %
+    # with probability amount_mismatch_share (its own random stream)
+    late_billing_region: str = "North America"
+    late_billing_extra_days: float = 0.0
+    amount_mismatch_share: float = 0.0
+    # a subscription invoice's line sent without its service period (own random stream): the
+    # warehouse recognises it at the invoice date and warns (service_period_missing)
+    missing_service_period_share: float = 0.0
 
     # business units: each customer account (org) is sold to by one unit, with its own CRM and
     # reps (rep i works in crms[i % len(crms)]); every unit bills through Stripe.

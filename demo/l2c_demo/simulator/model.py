@@ -208,6 +208,9 @@ class Invoice:
     billing_reason: str = "manual"
     period: tuple[int, int] | None = None  # service period (start, end) of a subscription line
     disputes: list[Dispute] = field(default_factory=list)
+    # planted: the invoice bills more or less than its deal's won value
+    planted_mismatch: str | None = None  # invoiced_above_deal | invoiced_below_deal
+    period_hidden: bool = False  # planted: its subscription line is rendered without a period
 
     @property
     def total(self) -> int:

@@ -145,6 +145,8 @@ def _invoice(
 def _line_period(inv: Invoice, sub: Subscription | None) -> Record:
     if sub is None or inv.period is None:
         return {}
+    if inv.period_hidden:
+        return {"subscription": sub.id, "price": _price(sub)}
     proration = inv.billing_reason == "subscription_update"
     return {
         "subscription": sub.id,

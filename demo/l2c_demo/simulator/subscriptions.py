@@ -75,11 +75,14 @@ class _Subscriber:
         # changes and disputes draw from their own streams: the rest stays as it was
         self.extra_rng = random.Random(f"subscription-changes-{cfg.seed}")
         self.extra_ids = IdMaker(random.Random(f"subscription-change-ids-{cfg.seed}"))
+        self.period_rng = random.Random(f"hidden-service-periods-{cfg.seed}")
 
     def sell(self, deal: Deal, cust: Customer) -> None:
         rng, cfg = self.rng, self.cfg
         assert deal.final_won_time is not None
         start = deal.final_won_time + int(rng.uniform(1.0, 10.0) * DAY)
+        if deal.region == cfg.late_billing_region:
+            start += int(cfg.late_billing_extra_days * DAY)  # planted: billed late
         day = datetime.fromtimestamp(start, tz=timezone.utc).day
         start -= max(0, day - 28) * DAY  # no anchor past the 28th: every month has the day
         name = rng.choice(RECURRING_PRODUCTS)
@@ -155,6 +158,7 @@ class _Subscriber:
         inv.subscription_id = sub.id
         inv.billing_reason = "subscription_create" if k == 0 else "subscription_cycle"
         inv.period = (start, end)
+        inv.period_hidden = self.period_rng.random() < self.cfg.missing_service_period_share
         self.invoices.append(inv)
         return inv
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timezone
 from itertools import pairwise
 from typing import Any
 
@@ -340,6 +341,7 @@ def build_truth(
             if c.visible(as_of)
         ],
         **after_the_sale(world, states, stripe, as_of),
+        **revenue_truth(world, as_of),
     }
 
 
@@ -515,4 +517,78 @@ def changes_and_dunning(world: World, as_of: int) -> dict[str, list[Record]]:
         "payment_retries": retries,
         "disputes": disputes,
         "reminders": reminders,
+    }
+
+
+def _month_slices(start: int, end: int) -> list[tuple[str, int, int]]:
+    """(month 'YYYY-MM-01', slice start, slice end) of [start, end) by calendar month (UTC)."""
+    out: list[tuple[str, int, int]] = []
+    moment = datetime.fromtimestamp(start, tz=timezone.utc)
+    month = datetime(moment.year, moment.month, 1, tzinfo=timezone.utc)
+    while int(month.timestamp()) < end:
+        following = datetime(
+            month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=timezone.utc
+        )
+        lo, hi = max(start, int(month.timestamp())), min(end, int(following.timestamp()))
+        out.append((month.date().isoformat(), lo, hi))
+        month = following
+    return out
+
+
+def _half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded half away from zero, in integers."""
+    sign = -1 if (numerator < 0) != (denominator < 0) else 1
+    return sign * ((2 * abs(numerator) + abs(denominator)) // (2 * abs(denominator)))
+
+
+def revenue_truth(world: World, as_of: int) -> dict[str, list[Record]]:
+    """Revenue recognition and amount mismatches planted at as_of (unix seconds, minor units).
+
+    recognized_revenue: each line of a finalized subscription invoice, straight line over its
+    service period by the second, per calendar month (a month's amount = amount x seconds up
+    to the slice end / period seconds - the same up to the slice start, each rounded half away
+    from zero), every month of the period (also those after as_of).
+    invoices_without_service_period: the finalized subscription invoices whose line is sent
+    without its period (recognised at the invoice date, not in recognized_revenue).
+    amount_mismatches: the deals whose single invoice was planted above or below the won
+    value, when that invoice is finalized by as_of and names its deal in its metadata."""
+    deals = {d.id: d for d in world.deals}
+    recognized: list[Record] = []
+    mismatches: list[Record] = []
+    hidden: list[str] = []
+    for inv in world.invoices:
+        if inv.finalized_at > as_of or (inv.voided_at is not None and inv.voided_at <= as_of):
+            continue
+        deal = deals[inv.deal_id]
+        if inv.subscription_id is not None and inv.period_hidden:
+            hidden.append(inv.id)
+        elif inv.subscription_id is not None and inv.period is not None:
+            start, end = inv.period
+            for line_id, amount, _, _ in inv.lines:
+                for month, lo, hi in _month_slices(start, end):
+                    recognized.append(
+                        {
+                            "invoice_id": inv.id,
+                            "line_id": line_id,
+                            "subscription_id": inv.subscription_id,
+                            "deal_case_id": case_id(deal.crm, deal.id),
+                            "month": month,
+                            "amount": _half_up(amount * (hi - start), end - start)
+                            - _half_up(amount * (lo - start), end - start),
+                        }
+                    )
+        if inv.planted_mismatch is not None and inv.has_metadata:
+            mismatches.append(
+                {
+                    "deal_case_id": case_id(deal.crm, deal.id),
+                    "invoice_id": inv.id,
+                    "kind": inv.planted_mismatch,
+                    "deal_amount": deal.won_value_cents,
+                    "invoiced_amount": inv.total,
+                }
+            )
+    return {
+        "recognized_revenue": recognized,
+        "amount_mismatches": mismatches,
+        "invoices_without_service_period": hidden,
     }
