@@ -158,7 +158,11 @@ class _Subscriber:
         inv.subscription_id = sub.id
         inv.billing_reason = "subscription_create" if k == 0 else "subscription_cycle"
         inv.period = (start, end)
-        inv.period_hidden = self.period_rng.random() < self.cfg.missing_service_period_share
+        hidden = self.period_rng.random() < self.cfg.missing_service_period_share
+        # a planted gap never hides the line that first bills a planted change, so each truth
+        # stays checkable on its own (the warehouse would see that change a period late; the
+        # missing period itself is warned: service_period_missing)
+        inv.period_hidden = hidden and not any(c.at == start for c in sub.changes)
         self.invoices.append(inv)
         return inv
 
