@@ -18,13 +18,20 @@ Configuration (dlt config/secrets or environment):
     SOURCES__STRIPE__API_KEY    required (secret key, sent as a Bearer token)
     SOURCES__STRIPE__MODE       live (default, 100 reads/s) or test (25/s): the pace
     SOURCES__STRIPE__REQUESTS_PER_SECOND  overrides the pace (0 = unpaced)
-Requests: one per 100 objects per list (Stripe's largest page), each list paged one page
-after another (`starting_after` needs the previous page).
+    SOURCES__STRIPE__PARALLEL_RANGES      8: a first load reads each list in that many
+                                          `created` ranges at once (1 = one after another)
+Requests: one per 100 objects per list (Stripe's largest page). `starting_after` needs the
+previous page, so one list is a chain of requests, one round trip each; a first load splits
+each list's time span into PARALLEL_RANGES `created` ranges paged side by side (see
+created_ranges: a few requests find the span, each range may end on a part-filled page).
+Incremental runs read one range (the changes since the watermark), as before; customers,
+re-read in full on every run, are read in ranges every time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dlt
@@ -119,6 +126,76 @@ def _pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator[li
     )
 
 
+FIRST_PROBE_SECONDS = 30 * 86400
+
+
+def _newest_before(client: RESTClient, path: str, params: dict[str, Any], bound: int | None) -> Any:
+    """The newest object of a list (created before `bound`), or None: one request."""
+    query = {**params, "limit": 1, **({"created[lt]": bound} if bound is not None else {})}
+    response = client.get(path, params=query)
+    response.raise_for_status()
+    data = response.json().get("data") or []
+    return data[0] if data else None
+
+
+def created_ranges(
+    client: RESTClient, path: str, params: dict[str, Any], parts: int
+) -> list[dict[str, Any]]:
+    """Query parameters of `parts` `created` ranges covering the whole list, newest first.
+
+    Stripe lists newest first and has no ascending order, so the span is found by probing:
+    the newest object (one request), then `created[lt]` bounds 30, 60, 120 ... days older
+    until nothing is older (a few requests, logarithmic in the span). The span is cut into
+    equal ranges; the newest is open above (objects created during the load) and the oldest
+    open below, so together they cover every object exactly once, as one serial read does."""
+    if parts <= 1:
+        return [params]
+    newest = _newest_before(client, path, params, None)
+    created = _plausible_created(newest) if newest is not None else None
+    if created is None:
+        return [params]
+    top = created + 1
+    step = FIRST_PROBE_SECONDS
+    while True:
+        older = _newest_before(client, path, params, top - step)
+        older_created = _plausible_created(older) if older is not None else None
+        if older is None or older_created is None or top - step <= 0:
+            break
+        step = max(step * 2, top - older_created)
+    bottom = max(0, top - step)
+    width = max(1, -(-(top - bottom) // parts))
+    bounds = [top - i * width for i in range(parts + 1)]  # descending
+    ranges = []
+    for i in range(parts):
+        upper, lower = bounds[i], bounds[i + 1]
+        ranges.append(
+            {
+                **params,
+                **({"created[lt]": upper} if i > 0 else {}),
+                **({"created[gte]": lower} if i < parts - 1 else {}),
+            }
+        )
+    return ranges
+
+
+def parallel_pages(
+    client: RESTClient, path: str, ranges: list[dict[str, Any]]
+) -> Iterator[list[Any]]:
+    """The pages of every range, read side by side (each range is its own `starting_after`
+    chain), yielded range after range in the order given (newest first: the serial order)."""
+    if len(ranges) == 1:
+        yield from _pages(client, path, ranges[0])
+        return
+    with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
+        futures = [pool.submit(lambda p: list(_pages(client, path, p)), r) for r in ranges]
+        try:
+            for future in futures:
+                yield from future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
 @dlt.source(name="stripe", max_table_nesting=2)
 def stripe_source(
     api_key: str = dlt.secrets.value,
@@ -129,6 +206,7 @@ def stripe_source(
     max_attempts: int = 6,
     mode: str = "live",
     requests_per_second: float | None = None,
+    parallel_ranges: int = 8,
 ) -> list[DltResource]:
     vendor = limits.stripe(mode)
     client = make_client(
@@ -146,7 +224,9 @@ def stripe_source(
 
     @dlt.resource(name="customers", primary_key="id", write_disposition="merge")
     def customers() -> Iterator[Any]:
-        for page in _pages(client, "/v1/customers", {"limit": limit}):
+        # re-read in full on every run: in ranges every time
+        ranges = created_ranges(client, "/v1/customers", {"limit": limit}, parallel_ranges)
+        for page in parallel_pages(client, "/v1/customers", ranges):
             yield from emit(SYSTEM, SPECS["customers"], page)
 
     def reread(
@@ -161,7 +241,9 @@ def stripe_source(
             params["created[gte]"] = watermark
         oldest_changeable: int | None = None
         newest: int | None = None
-        for page in _pages(client, f"/v1/{name}", params):
+        first_load = watermark is None
+        ranges = created_ranges(client, f"/v1/{name}", params, parallel_ranges if first_load else 1)
+        for page in parallel_pages(client, f"/v1/{name}", ranges):
             checked = split_page(SYSTEM, SPECS[name], page)
             rejected = {reject["record_id"] for reject in checked.rejects}
             for row in page:
@@ -212,7 +294,10 @@ def stripe_source(
             params: dict[str, Any] = {"limit": limit}
             if created.start_value:
                 params["created[gte]"] = created.start_value
-            for page in _pages(client, f"/v1/{name}", params):
+                ranges = [params]
+            else:  # a first load
+                ranges = created_ranges(client, f"/v1/{name}", params, parallel_ranges)
+            for page in parallel_pages(client, f"/v1/{name}", ranges):
                 yield from emit(SYSTEM, SPECS[name], page)
 
         return rows
