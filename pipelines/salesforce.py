@@ -34,7 +34,7 @@ Configuration (dlt config/secrets or environment):
   optional: API_VERSION (62.0), PAGE_SIZE (batchSize, default 2000), REQUEST_TIMEOUT,
   MAX_ATTEMPTS, CONCURRENT_REQUESTS (8), LOOKBACK_SECONDS
   (300: incremental queries start that far below the last cursor), OPPORTUNITY_CUSTOM_FIELDS
-  (default ["Region__c", "Loss_Reason__c", "Discount_Percent__c"]), BULK_THRESHOLD (2000: a
+  (default ["Region__c", "Loss_Reason__c", "Discount_Percent__c"]), BULK_THRESHOLD (6000: a
   first load reads an object of BULK_TYPES with more records through Bulk API 2.0, see
   pipelines/salesforce_bulk.py; 0 = always Bulk, -1 = never), BULK_MAX_RECORDS (50000 per
   result set), BULK_TIMEOUT_SECONDS (3600: longest wait for a query job).

@@ -4,11 +4,13 @@ A query job reads a whole object in few requests: `POST /jobs/query` (the SOQL),
 /jobs/query/<id>` until the job's state is `JobComplete`, then `GET /jobs/query/<id>/results`
 with `maxRecords`, following the `Sforce-Locator` response header (the text `null` after the
 last set). REST `query` pages hold at most 2,000 records; a Bulk result set holds `maxRecords`
-(50,000 here), so a 100,000-row object costs 3-4 requests instead of 50. Salesforce recommends
-Bulk above about 2,000 records: `choose` reads the object's record count (one
-`/limits/recordCount` request per run for every Bulk object) and takes Bulk for an object above
-the `bulk_threshold` knob on a first load or full re-sync; an incremental run reads the
-changes over REST (a few records; a Bulk job costs at least three requests and a poll wait).
+(50,000 here), so a 100,000-row object costs 4 requests instead of 50. Salesforce recommends
+Bulk above about 2,000 records; a job costs at least three requests, so the default
+`bulk_threshold` is 6,000 (where Bulk starts to save requests). `choose` reads the object's
+record count (one `/limits/recordCount` request per run for every Bulk object) and takes Bulk
+for an object above the threshold on a first load or full re-sync; an incremental run reads
+the changes over REST (a few records; a Bulk job costs at least three requests and a poll
+wait).
 
 Results are CSV: untyped text, a null is an empty unquoted field. pyarrow's CSV reader parses
 them (every column read as text, so nothing is guessed), then the columns the source declares
@@ -40,8 +42,10 @@ from pipelines.http import stuck
 if TYPE_CHECKING:
     from pipelines.salesforce import SalesforceConnection
 
-# Salesforce's advice: Bulk API for more than about 2,000 records (a REST page's size).
-DEFAULT_BULK_THRESHOLD = 2000
+# Salesforce advises Bulk API above about 2,000 records (one REST page). A job costs at least
+# three requests (create, poll, one result set), as many as three REST pages: above 6,000
+# records it costs fewer requests than REST, below it more, so that is the default.
+DEFAULT_BULK_THRESHOLD = 6000
 DEFAULT_MAX_RECORDS = 50_000
 FINAL_STATES = ("JobComplete", "Failed", "Aborted")
 

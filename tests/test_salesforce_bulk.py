@@ -36,7 +36,7 @@ BULK_TABLES = {
 }
 
 
-def make_company(n_deals: int = 120) -> DemoCompany:
+def make_company(n_deals: int = 60) -> DemoCompany:
     return DemoCompany(
         SimConfig(seed=11, n_deals=n_deals, crms=("salesforce",), crm_weights=(1.0,))
     )
@@ -133,7 +133,7 @@ def test_result_sets_page_by_locator(loads: tuple[Path, Path, FakeApiServer]) ->
 def test_threshold_picks_bulk_for_large_objects_on_the_first_load_only(
     duckdb_path: Path,
 ) -> None:
-    company = make_company(80)
+    company = make_company(50)
     view = company.salesforce_view()
     sizes = {s: len(view.objects[s]) for s in BULK_TABLES}
     threshold = sorted(sizes.values())[len(sizes) // 2]
