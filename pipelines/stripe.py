@@ -22,8 +22,8 @@ Configuration (dlt config/secrets or environment):
                                           `created` ranges at once (1 = one after another)
 Requests: one per 100 objects per list (Stripe's largest page). `starting_after` needs the
 previous page, so one list is a chain of requests, one round trip each; a first load splits
-each list's time span into PARALLEL_RANGES `created` ranges paged side by side (see
-created_ranges: a few requests find the span, each range may end on a part-filled page).
+each list after its first page into PARALLEL_RANGES `created` ranges paged side by side (see
+ranged_pages: a few requests find the span, each range may end on a part-filled page).
 Incremental runs read one range (the changes since the watermark), as before; customers,
 re-read in full on every run, are read in ranges every time.
 """
@@ -126,9 +126,6 @@ def _pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator[li
     )
 
 
-FIRST_PROBE_SECONDS = 30 * 86400
-
-
 def _newest_before(client: RESTClient, path: str, params: dict[str, Any], bound: int | None) -> Any:
     """The newest object of a list (created before `bound`), or None: one request."""
     query = {**params, "limit": 1, **({"created[lt]": bound} if bound is not None else {})}
@@ -138,44 +135,55 @@ def _newest_before(client: RESTClient, path: str, params: dict[str, Any], bound:
     return data[0] if data else None
 
 
-def created_ranges(
+def ranged_pages(
     client: RESTClient, path: str, params: dict[str, Any], parts: int
-) -> list[dict[str, Any]]:
-    """Query parameters of `parts` `created` ranges covering the whole list, newest first.
+) -> Iterator[list[Any]]:
+    """Every page of a list, the pages after the first read in `parts` `created` ranges side
+    by side, yielded in the serial (newest first) order.
 
-    Stripe lists newest first and has no ascending order, so the span is found by probing:
-    the newest object (one request), then `created[lt]` bounds 30, 60, 120 ... days older
+    The first page is read as a serial read reads it: a list that fits costs one request. If
+    there is more, the rest (the objects after the first page's last one) is cut by
+    `created`. Stripe lists newest first and has no ascending order, so the oldest object is
+    found by probing `created[lt]` bounds twice, four times ... the first page's span older
     until nothing is older (a few requests, logarithmic in the span). The span is cut into
-    equal ranges; the newest is open above (objects created during the load) and the oldest
-    open below, so together they cover every object exactly once, as one serial read does."""
+    equal ranges: the newest continues after the first page (`starting_after`), the oldest is
+    open below, so together they hold every object once, as one serial read does."""
     if parts <= 1:
-        return [params]
-    newest = _newest_before(client, path, params, None)
-    created = _plausible_created(newest) if newest is not None else None
-    if created is None:
-        return [params]
-    top = created + 1
-    step = FIRST_PROBE_SECONDS
-    while True:
+        yield from _pages(client, path, params)
+        return
+    response = client.get(path, params=params)
+    response.raise_for_status()
+    body = response.json()
+    first = body.get("data") or []
+    yield first
+    if not body.get("has_more") or not first:
+        return
+    last = first[-1]
+    rest = {**params, "starting_after": last.get("id")}
+    newest, oldest = _plausible_created(first[0]), _plausible_created(last)
+    if newest is None or oldest is None or not last.get("id"):
+        yield from _pages(client, path, rest)  # no usable `created`: serially
+        return
+    top = oldest + 1
+    step = max(2 * (newest - oldest), 86400)
+    while top - step > 0:
         older = _newest_before(client, path, params, top - step)
         older_created = _plausible_created(older) if older is not None else None
-        if older is None or older_created is None or top - step <= 0:
+        if older_created is None:
             break
         step = max(step * 2, top - older_created)
     bottom = max(0, top - step)
     width = max(1, -(-(top - bottom) // parts))
     bounds = [top - i * width for i in range(parts + 1)]  # descending
-    ranges = []
-    for i in range(parts):
-        upper, lower = bounds[i], bounds[i + 1]
-        ranges.append(
-            {
-                **params,
-                **({"created[lt]": upper} if i > 0 else {}),
-                **({"created[gte]": lower} if i < parts - 1 else {}),
-            }
-        )
-    return ranges
+    ranges = [
+        {
+            **(rest if i == 0 else params),
+            **({"created[lt]": bounds[i]} if i > 0 else {}),
+            **({"created[gte]": bounds[i + 1]} if i < parts - 1 else {}),
+        }
+        for i in range(parts)
+    ]
+    yield from parallel_pages(client, path, ranges)
 
 
 def parallel_pages(
@@ -225,8 +233,7 @@ def stripe_source(
     @dlt.resource(name="customers", primary_key="id", write_disposition="merge")
     def customers() -> Iterator[Any]:
         # re-read in full on every run: in ranges every time
-        ranges = created_ranges(client, "/v1/customers", {"limit": limit}, parallel_ranges)
-        for page in parallel_pages(client, "/v1/customers", ranges):
+        for page in ranged_pages(client, "/v1/customers", {"limit": limit}, parallel_ranges):
             yield from emit(SYSTEM, SPECS["customers"], page)
 
     def reread(
@@ -242,8 +249,8 @@ def stripe_source(
         oldest_changeable: int | None = None
         newest: int | None = None
         first_load = watermark is None
-        ranges = created_ranges(client, f"/v1/{name}", params, parallel_ranges if first_load else 1)
-        for page in parallel_pages(client, f"/v1/{name}", ranges):
+        parts = parallel_ranges if first_load else 1
+        for page in ranged_pages(client, f"/v1/{name}", params, parts):
             checked = split_page(SYSTEM, SPECS[name], page)
             rejected = {reject["record_id"] for reject in checked.rejects}
             for row in page:
@@ -292,12 +299,11 @@ def stripe_source(
             ),
         ) -> Iterator[Any]:
             params: dict[str, Any] = {"limit": limit}
+            parts = parallel_ranges  # a first load
             if created.start_value:
                 params["created[gte]"] = created.start_value
-                ranges = [params]
-            else:  # a first load
-                ranges = created_ranges(client, f"/v1/{name}", params, parallel_ranges)
-            for page in parallel_pages(client, f"/v1/{name}", ranges):
+                parts = 1
+            for page in ranged_pages(client, f"/v1/{name}", params, parts):
                 yield from emit(SYSTEM, SPECS[name], page)
 
         return rows

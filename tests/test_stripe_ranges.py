@@ -17,7 +17,7 @@ from l2c_demo.fake_api import FakeApiServer
 from l2c_demo.simulator import DemoCompany, SimConfig
 from pipelines.http import make_client
 from pipelines.load import load_system
-from pipelines.stripe import created_ranges, parallel_pages
+from pipelines.stripe import ranged_pages
 
 LISTS = ("customers", "invoices", "charges", "subscriptions", "refunds", "credit_notes")
 
@@ -88,18 +88,23 @@ def test_ranges_cover_every_object_exactly_once(loads: tuple[Path, Path, FakeApi
         ("charges", {"limit": 4}, view.charges),
     ):
         for parts in (2, 5, 9):
-            ranges = created_ranges(client, f"/v1/{name}", params, parts)
-            assert len(ranges) == parts
-            got = [
-                row["id"] for page in parallel_pages(client, f"/v1/{name}", ranges) for row in page
-            ]
+            server.clear_log()
+            pages = list(ranged_pages(client, f"/v1/{name}", params, parts))
+            got = [row["id"] for page in pages for row in page]
             assert Counter(got) == Counter(o["id"] for o in objects), (name, parts)
-            created = [
-                row["created"]
-                for page in parallel_pages(client, f"/v1/{name}", ranges)
-                for row in page
-            ]
+            created = [row["created"] for page in pages for row in page]
             assert created == sorted(created, reverse=True)  # the serial (newest first) order
+            ranges = {
+                (q.get("created[gte]"), q.get("created[lt]"))
+                for _m, p, q in server.request_log
+                if p.endswith(name) and q.get("limit") == "4"
+            }
+            assert len(ranges) == parts + 1  # the first page, then `parts` ranges
+    small = [name for name in LISTS if 0 < len(getattr(view, name)) <= 100]
+    assert small, "the company should have a list that fits one page"
+    server.clear_log()
+    pages = list(ranged_pages(client, f"/v1/{small[0]}", {"limit": 100}, 5))
+    assert len(pages) == 1 and len(server.request_log) == 1  # fits one page: one request
 
 
 def test_incremental_runs_read_one_range(
