@@ -18,14 +18,14 @@ Configuration (dlt config/secrets or environment):
     SOURCES__STRIPE__API_KEY    required (secret key, sent as a Bearer token)
     SOURCES__STRIPE__MODE       live (default, 100 reads/s) or test (25/s): the pace
     SOURCES__STRIPE__REQUESTS_PER_SECOND  overrides the pace (0 = unpaced)
-    SOURCES__STRIPE__PARALLEL_RANGES      8: a first load reads each list in that many
-                                          `created` ranges at once (1 = one after another)
+    SOURCES__STRIPE__PARALLEL_RANGES      8: a list longer than a page is read in that
+                                          many `created` ranges at once (1 = serially)
 Requests: one per 100 objects per list (Stripe's largest page). `starting_after` needs the
 previous page, so one list is a chain of requests, one round trip each; a first load splits
 each list after its first page into PARALLEL_RANGES `created` ranges paged side by side (see
 ranged_pages: a few requests find the span, each range may end on a part-filled page).
-Incremental runs read one range (the changes since the watermark), as before; customers,
-re-read in full on every run, are read in ranges every time.
+Incremental runs cut the span from their watermark the same way (no probes needed); a
+change that fits one page costs one request, as before.
 """
 
 from __future__ import annotations
@@ -147,7 +147,8 @@ def ranged_pages(
     found by probing `created[lt]` bounds twice, four times ... the first page's span older
     until nothing is older (a few requests, logarithmic in the span). The span is cut into
     equal ranges: the newest continues after the first page (`starting_after`), the oldest is
-    open below, so together they hold every object once, as one serial read does."""
+    open below, so together they hold every object once, as one serial read does. A read from
+    a watermark (`created[gte]`) needs no probe: the span starts there."""
     if parts <= 1:
         yield from _pages(client, path, params)
         return
@@ -166,7 +167,10 @@ def ranged_pages(
         return
     top = oldest + 1
     step = max(2 * (newest - oldest), 86400)
-    while top - step > 0:
+    floor = params.get("created[gte]")
+    if floor is not None:  # an incremental read: the span starts at its watermark
+        step = max(1, top - int(floor))
+    while floor is None and top - step > 0:
         older = _newest_before(client, path, params, top - step)
         older_created = _plausible_created(older) if older is not None else None
         if older_created is None:
@@ -248,9 +252,7 @@ def stripe_source(
             params["created[gte]"] = watermark
         oldest_changeable: int | None = None
         newest: int | None = None
-        first_load = watermark is None
-        parts = parallel_ranges if first_load else 1
-        for page in ranged_pages(client, f"/v1/{name}", params, parts):
+        for page in ranged_pages(client, f"/v1/{name}", params, parallel_ranges):
             checked = split_page(SYSTEM, SPECS[name], page)
             rejected = {reject["record_id"] for reject in checked.rejects}
             for row in page:
@@ -299,11 +301,9 @@ def stripe_source(
             ),
         ) -> Iterator[Any]:
             params: dict[str, Any] = {"limit": limit}
-            parts = parallel_ranges  # a first load
             if created.start_value:
                 params["created[gte]"] = created.start_value
-                parts = 1
-            for page in ranged_pages(client, f"/v1/{name}", params, parts):
+            for page in ranged_pages(client, f"/v1/{name}", params, parallel_ranges):
                 yield from emit(SYSTEM, SPECS[name], page)
 
         return rows
