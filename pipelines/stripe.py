@@ -229,6 +229,10 @@ def stripe_source(
         requests_per_second=vendor.rate.per_second
         if requests_per_second is None
         else requests_per_second,
+        # the per-endpoint limit binds a list read in ranges (unpaced when the pace is 0)
+        endpoint_requests_per_second=limits.STRIPE_ENDPOINT_PER_SECOND
+        if requests_per_second is None
+        else min(requests_per_second, limits.STRIPE_ENDPOINT_PER_SECOND),
         timeout_seconds=request_timeout,
         max_attempts=max_attempts,
     )
