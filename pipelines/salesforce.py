@@ -35,7 +35,10 @@ Configuration (dlt config/secrets or environment):
   optional: API_VERSION (62.0), PAGE_SIZE (batchSize, default 2000), REQUEST_TIMEOUT,
   MAX_ATTEMPTS, CONCURRENT_REQUESTS (8), LOOKBACK_SECONDS
   (300: incremental queries start that far below the last cursor), OPPORTUNITY_CUSTOM_FIELDS
-  (default ["Region__c", "Loss_Reason__c", "Discount_Percent__c"]).
+  (default ["Region__c", "Loss_Reason__c", "Discount_Percent__c"]), BULK_THRESHOLD (6000: a
+  first load reads an object of BULK_TYPES with more records through Bulk API 2.0, see
+  pipelines/salesforce_bulk.py; 0 = always Bulk, -1 = never), BULK_MAX_RECORDS (50000 per
+  result set), BULK_TIMEOUT_SECONDS (3600: longest wait for a query job).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from requests import PreparedRequest, Request, Response
 from requests.auth import AuthBase
 
 from pipelines.http import make_client, stuck
+from pipelines.salesforce_bulk import DEFAULT_BULK_THRESHOLD, DEFAULT_MAX_RECORDS, BulkReader
 from pipelines.timeutil import EPOCH, rfc3339
 from pipelines.validation import (
     OPT_BOOL,
@@ -308,6 +312,21 @@ OPPORTUNITY_LINE_ITEM_TYPES = {
     "Subtotal": pa.float64(),
 }
 QUOTE_LINE_ITEM_TYPES = {**_LINE_ITEM_TYPES, "QuoteId": pa.string()}
+
+# Objects a first load may read through Bulk API 2.0 (pipelines/salesforce_bulk.py), with the
+# types of their non-text fields: Bulk results are CSV text, and a number or flag left as text
+# would load with another column type than over REST. Opportunity stays on REST: its
+# LastOpenStageName comes from a parent-to-child subquery, which Bulk API 2.0 refuses.
+BULK_TYPES: dict[str, dict[str, pa.DataType]] = {
+    "Account": {},
+    "Contact": {},
+    "Lead": {"IsConverted": pa.bool_()},
+    "OpportunityHistory": HISTORY_TYPES,
+    "OpportunityFieldHistory": FIELD_HISTORY_TYPES,
+    "OpportunityLineItem": OPPORTUNITY_LINE_ITEM_TYPES,
+    "QuoteLineItem": QUOTE_LINE_ITEM_TYPES,
+    "Task": TASK_TYPES,
+}
 
 FIELDS: dict[str, tuple[str, ...]] = {
     "User": (
@@ -830,13 +849,18 @@ class NextRecordsPaginator(JSONLinkPaginator):
 
 
 def _incremental_soql(
-    sobject: str, fields: Sequence[str], cursor: str, since: datetime, where: str = ""
+    sobject: str,
+    fields: Sequence[str],
+    cursor: str,
+    since: datetime,
+    where: str = "",
+    ordered: bool = True,
 ) -> str:
+    """`ordered=False` for a Bulk query job (ORDER BY stops Salesforce from chunking it; the
+    incremental cursor takes the largest value whatever the order)."""
     conditions = [f"{cursor} >= {rfc3339(since)}", *([where] if where else [])]
-    return (
-        f"SELECT {', '.join(fields)} FROM {sobject} WHERE {' AND '.join(conditions)} "
-        f"ORDER BY {cursor} ASC, Id ASC"
-    )
+    soql = f"SELECT {', '.join(fields)} FROM {sobject} WHERE {' AND '.join(conditions)}"
+    return f"{soql} ORDER BY {cursor} ASC, Id ASC" if ordered else soql
 
 
 def connect(
@@ -889,10 +913,12 @@ def incremental_resource(
     cursor: str = "SystemModstamp",
     shape: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     arrow_types: dict[str, pa.DataType] | None = None,
+    bulk: BulkReader | None = None,
 ) -> DltResource:
     """A table merged on Id from one SObject, read incrementally on `cursor` (>= the last
     value less `lookback_seconds`); skipped when the org does not have the object. Rows go
-    through the spec's checks (rejects)."""
+    through the spec's checks (rejects). With `bulk`, a first load of a large object reads
+    it through Bulk API 2.0 (BulkReader.choose), every other run through the REST query."""
 
     @dlt.resource(name=spec.resource, primary_key="Id", write_disposition="merge")
     def resource(
@@ -905,8 +931,12 @@ def incremental_resource(
     ) -> Iterator[Any]:
         if not conn.has(sobject):
             return
-        soql = _incremental_soql(sobject, fields, cursor, updated.start_value)
-        for page in conn.query(soql):
+        if bulk is not None and bulk.choose(sobject, first_load=updated.start_value == EPOCH):
+            soql = _incremental_soql(sobject, fields, cursor, updated.start_value, ordered=False)
+            pages = bulk.query(soql, sobject, fields)
+        else:
+            pages = conn.query(_incremental_soql(sobject, fields, cursor, updated.start_value))
+        for page in pages:
             rows = [shape(row) for row in page] if shape else page
             yield from emit(conn.system, spec, rows, arrow_types)
 
@@ -927,6 +957,9 @@ def salesforce_source(
     opportunity_custom_fields: Sequence[str] = DEFAULT_CUSTOM_FIELDS,
     concurrent_requests: int = 8,
     lookback_seconds: float = 300.0,
+    bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
+    bulk_max_records: int = DEFAULT_MAX_RECORDS,
+    bulk_timeout_seconds: float = 3600.0,
 ) -> list[DltResource]:
     conn = connect(
         SYSTEM,
@@ -940,6 +973,13 @@ def salesforce_source(
         request_timeout,
         max_attempts,
         concurrent_requests,
+    )
+    bulk = BulkReader(
+        conn,
+        BULK_TYPES,
+        threshold=bulk_threshold,
+        max_records=bulk_max_records,
+        timeout_seconds=bulk_timeout_seconds,
     )
 
     def incremental(
@@ -958,6 +998,7 @@ def salesforce_source(
             cursor,
             shape,
             arrow_types,
+            bulk,
         )
 
     def full(name: str, sobject: str) -> DltResource:
