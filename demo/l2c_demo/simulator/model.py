@@ -125,6 +125,21 @@ class Lead:
     crm: str = "pipedrive"
     # closed by a conversion to an account / contact without a deal (Salesforce only)
     converted_without_deal: bool = False
+    # the lead phase (l2c_demo.simulator.leadphase): first customer-facing contact (an
+    # activity on the lead, id contact_activity_id), qualification, a reassignment
+    first_contact_at: int | None = None
+    first_contact_by: int | None = None
+    first_contact_kind: str = "call"
+    contact_activity_id: int = 0
+    qualified_at: int | None = None
+    qualified_by: int | None = None
+    reassigned_at: int | None = None
+    reassigned_to: int | None = None
+
+    def owner_at(self, ts: int) -> int:
+        if self.reassigned_at is not None and self.reassigned_to and self.reassigned_at <= ts:
+            return self.reassigned_to
+        return self.owner_id
 
 
 @dataclass

@@ -5,7 +5,7 @@ with events as (
     {{ union_event_families(
         [
             'lead', 'deal', 'stage', 'approval', 'quote', 'followup', 'contract', 'order',
-            'invoice', 'payment', 'subscription', 'collection'
+            'invoice', 'payment', 'subscription', 'collection', 'contact', 'owner'
         ]
     ) }}
 ),
