@@ -843,7 +843,7 @@ def test_planted_lead_phase_events_are_in_the_log(built: Built) -> None:
             (system, case_id, round(at), resource)
             for system, case_id, at, resource in query(
                 built.db,
-                "select source_system, case_id, epoch(event_at), resource_user_key "
+                "select source_system, case_id, epoch(event_at), resource_key "
                 "from marts.event_log where activity = ?",
                 [activity],
             )
