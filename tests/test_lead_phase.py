@@ -21,8 +21,7 @@ def _events(db: Any, activity: str) -> set[tuple[str, int, str]]:
         (case_id, round(at), resource)
         for case_id, at, resource in query(
             db,
-            "select case_id, epoch(event_at), resource_key from marts.event_log "
-            "where activity = ?",
+            "select case_id, epoch(event_at), resource_key from marts.event_log where activity = ?",
             [activity],
         )
     }
