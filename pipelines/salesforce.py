@@ -9,7 +9,8 @@ Resources (table <- object; all merge on Id unless said otherwise):
     contracts <- Contract, campaigns <- Campaign, campaign_members <- CampaignMember,
     products <- Product2 (Family = product category): incremental on SystemModstamp;
     opportunity_history <- OpportunityHistory, opportunity_field_history <-
-    OpportunityFieldHistory, process_instance_steps <- ProcessInstanceStep (approval history):
+    OpportunityFieldHistory, lead_history <- LeadHistory (lead Status and Owner changes),
+    process_instance_steps <- ProcessInstanceStep (approval history):
     incremental on CreatedDate (history rows never change);
     record_types <- RecordType (Opportunity record types = pipelines), opportunity_stages <-
     OpportunityStage, stage_picklist_values <- the UI API StageName values of each record type
@@ -21,9 +22,10 @@ Shaping (otherwise records load as the API returns them): the per-record `attrib
 dropped; Opportunity carries `LastOpenStageName`, the StageName of its newest OpportunityHistory
 row in an open stage (a child subquery: the stage a closed opportunity was closed in);
 OpportunityHistory carries its opportunity's `Opportunity.RecordTypeId` (relationship field);
-OpportunityFieldHistory OldValue/NewValue (anyType) are loaded as text; ProcessInstanceStep
-carries its request's `ProcessInstance.TargetObjectId` (the approved record). Contract has no
-standard opportunity field: the org's lookup `Opportunity__c` is read (see docs/salesforce.md).
+OpportunityFieldHistory and LeadHistory OldValue/NewValue (anyType) are loaded as text;
+ProcessInstanceStep carries its request's `ProcessInstance.TargetObjectId` (the approved
+record). Contract has no standard opportunity field: the org's lookup `Opportunity__c` is read
+(see docs/salesforce.md).
 
 Configuration (dlt config/secrets or environment):
     SOURCES__SALESFORCE__LOGIN_URL        the org's My Domain URL (client credentials flow)
@@ -153,6 +155,11 @@ SPECS: dict[str, RowSpec] = {
         {"Id": REQ_ID, "OpportunityId": REQ_ID, "CreatedDate": REQ_RFC3339, "IsDeleted": OPT_BOOL},
         "Id",
     ),
+    "lead_history": RowSpec(
+        "lead_history",
+        {"Id": REQ_ID, "LeadId": REQ_ID, "CreatedDate": REQ_RFC3339, "IsDeleted": OPT_BOOL},
+        "Id",
+    ),
     "opportunity_line_items": RowSpec(
         "opportunity_line_items",
         {
@@ -275,6 +282,10 @@ FIELD_HISTORY_TYPES: dict[str, pa.DataType] = {
     "CreatedById": pa.string(),
     "IsDeleted": pa.bool_(),
 }
+LEAD_HISTORY_TYPES: dict[str, pa.DataType] = {
+    **{k: v for k, v in FIELD_HISTORY_TYPES.items() if k != "OpportunityId"},
+    "LeadId": pa.string(),
+}
 
 # The next largest tables, also written as Arrow tables: the types dlt infers for them as dict
 # rows (checked by comparing loads); relationship fields become `Rel__Field` columns, as dlt
@@ -287,6 +298,7 @@ TASK_TYPES: dict[str, pa.DataType] = {
     "Status": pa.string(),
     "IsClosed": pa.bool_(),
     "WhatId": pa.string(),
+    "WhoId": pa.string(),
     "OwnerId": pa.string(),
     "ActivityDate": pa.string(),
     "CompletedDateTime": _TS,
@@ -447,6 +459,17 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "CreatedById",
         "IsDeleted",
     ),
+    "LeadHistory": (
+        "Id",
+        "LeadId",
+        "Field",
+        "DataType",
+        "OldValue",
+        "NewValue",
+        "CreatedDate",
+        "CreatedById",
+        "IsDeleted",
+    ),
     "OpportunityLineItem": (
         "Id",
         "OpportunityId",
@@ -531,6 +554,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "Status",
         "IsClosed",
         "WhatId",
+        "WhoId",
         "OwnerId",
         "ActivityDate",
         "CompletedDateTime",
@@ -1107,6 +1131,13 @@ def salesforce_source(
             cursor="CreatedDate",
             shape=_field_values_as_text,
             arrow_types=FIELD_HISTORY_TYPES,
+        ),
+        incremental(
+            "lead_history",
+            "LeadHistory",
+            cursor="CreatedDate",
+            shape=_field_values_as_text,
+            arrow_types=LEAD_HISTORY_TYPES,
         ),
         incremental(
             "opportunity_line_items",
