@@ -36,6 +36,8 @@ SLOW_MODULES: tuple[str, ...] = (
     "test_mining_oracle.py",  # builds demo_warehouse (~55 s), then pm4py
     "test_served.py",  # ~155
     "test_served_crash.py",  # ~140
+    "test_subscriptions.py",  # one build of a subscription company, ~150
+    "test_certinia.py",  # two business units, ~120
     "test_dbt_fixture.py",
     "test_pseudonymise.py",  # ~107
     "test_multi_crm.py",  # ~100
@@ -45,6 +47,8 @@ SLOW_MODULES: tuple[str, ...] = (
     "test_zendesk_sell.py",
     "test_bench_scale.py",  # ~60
     "test_foreign_file_drop.py",  # ~50
+    "test_salesforce_bulk.py",  # ~60
+    "test_stripe_ranges.py",  # ~40
     "test_file_drop.py",
     "test_end_to_end.py",
     "test_exports.py",  # builds the analyst warehouse of test_report and test_semantic
