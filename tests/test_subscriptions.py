@@ -514,6 +514,8 @@ def _payload_mrr_spans(raw: Payloads) -> list[Span]:
         for line in inv["lines"]["data"]:
             if not line.get("subscription") or (line.get("proration") and line["amount"] <= 0):
                 continue
+            if not (line.get("period") or {}).get("start"):
+                continue  # a line sent without its service period says nothing of when
             price = line["price"]
             interval = months[price["recurring"]["interval"]] * price["recurring"].get(
                 "interval_count", 1
