@@ -32,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipelines import limits
+from pipelines import limits, salesforce_bulk
 from pipelines.http import STATS
 from pipelines.load import load_system
 
@@ -105,12 +105,30 @@ def configure(base_url: str, enforce: bool) -> None:
 def fewest_requests(system: str, rows: dict[str, int], deals: int, made: int, retried: int) -> int:
     """The fewest requests the API allows for the data loaded: what the loader sent less its
     retries, since it already pages at each API's largest page size and uses the bulk forms
-    the fakes serve (Pipedrive products for 100 deals per request; Salesforce relationship
-    subqueries; Oracle `expand`). Per system what cannot be had with fewer:
-    Pipedrive one flow per deal (no bulk stage history; /changelog costs half the tokens, not
-    fewer requests) and one discounts request per deal; Zendesk Sell one line-items request
-    per order (the Sync API would serve every change from one queue, but needs Growth+)."""
+    the fakes serve (Pipedrive products for 100 deals per request; Salesforce Bulk API 2.0
+    for the large objects and relationship subqueries; Oracle `expand`). Per system what
+    cannot be had with fewer: Pipedrive one flow per deal (no bulk stage history;
+    /changelog costs half the tokens, not fewer requests) and one discounts request per
+    deal; Zendesk Sell one line-items request per order (the Sync API would serve every
+    change from one queue, but needs Growth+). Stripe: one page per 100 objects of each
+    list; the parallel `created` ranges of a first load cost a few requests more (the span
+    probes, a part-filled last page per range)."""
+    if system == "stripe":
+        lists = ("customers", "invoices", "charges", "subscriptions", "refunds", "credit_notes")
+        return sum(max(1, -(-rows.get(name, 0) // 100)) for name in lists)
     return made - retried
+
+
+def salesforce_bulk_line(requests: int, deals: int) -> str:
+    """How the Salesforce requests split between REST query pages and Bulk API 2.0 jobs."""
+    bulk = salesforce_bulk.STATS
+    bulk_requests = bulk.jobs + bulk.polls + bulk.result_sets
+    return (
+        f"salesforce requests: {requests - bulk_requests} REST, {bulk_requests} Bulk API 2.0 "
+        f"({bulk.jobs} jobs, {bulk.polls} polls, {bulk.result_sets} result sets, "
+        f"{bulk.records:,} records: {', '.join(bulk.objects) or 'none'}); "
+        f"{requests / max(deals, 1):.3f} requests per deal"
+    )
 
 
 def run_load(system: str, path: Path, deals: int, label: str, latency: float) -> None:
@@ -119,6 +137,8 @@ def run_load(system: str, path: Path, deals: int, label: str, latency: float) ->
     floor = limits.floor_seconds(system, stats.requests, latency)
     per_deal = stats.requests / max(deals, 1)
     fewest = fewest_requests(system, result.rows_by_table, deals, stats.requests, stats.throttled)
+    if system == "salesforce":
+        print(salesforce_bulk_line(stats.requests, deals), flush=True)
     print(
         f"{system} ({label}): {result.seconds:.1f} s (extract {result.extract_seconds:.1f} s), "
         f"{stats.requests} requests "

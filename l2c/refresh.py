@@ -172,11 +172,18 @@ def landed_systems(duckdb_path: Path) -> list[str]:
     return [system for system in SOURCES if f"raw_{system}" in schemas]
 
 
-def check_freshness(duckdb_path: Path, systems: Sequence[str]) -> tuple[list[str], list[str]]:
+def check_freshness(
+    duckdb_path: Path, systems: Sequence[str], dbt_vars: dict[str, object] | None = None
+) -> tuple[list[str], list[str]]:
     """`dbt source freshness` on the systems' raw sources (age = the system's last successful
-    dlt load; thresholds in dbt_project.yml): (sources past warn_after, past error_after)."""
+    dlt load; thresholds in dbt_project.yml): (sources past warn_after, past error_after).
+    `dbt_vars` are the vars of the build that follows: with the same vars (and target folder)
+    that build reuses this command's parse of the project (dbt's partial parsing) instead of
+    parsing it again."""
     target = dbt_target(duckdb_path)
     select = ["--select", *(f"source:{system}" for system in systems)]
+    if dbt_vars:
+        select += ["--vars", json.dumps(dbt_vars)]
     (target / "sources.json").unlink(missing_ok=True)
     # dbt exits 1 when a source is past error_after; sources.json says which
     with contextlib.suppress(DbtError):
@@ -273,7 +280,8 @@ def _steps(
     # every system ever landed here, not only this run's: one dropped from the schedule, or
     # loaded by another job, goes stale too
     run.failed_step = "freshness"
-    warn, error = check_freshness(duckdb_path, landed_systems(duckdb_path))
+    export_pseudonymisation_key()  # as for the build, whose parse this command's is
+    warn, error = check_freshness(duckdb_path, landed_systems(duckdb_path), dbt_vars)
     run.stale_sources = sorted({*warn, *error})
     for name in warn:
         log.get("freshness").warning("source %s: last load is past its warn_after", name)

@@ -157,16 +157,38 @@ STATS: dict[str, RequestStats] = {}
 class PacedAdapter(HTTPAdapter):
     """requests' adapter with the limiter before and the counting after each attempt (dlt's
     retries call it once per attempt), and at most `concurrency` requests in flight for the
-    whole source (its resources and transformers may run side by side)."""
+    whole source (its resources and transformers may run side by side). With
+    `endpoint_rate`, each endpoint (method and path) is also held to that many requests per
+    second (Stripe: 25 per endpoint besides its global 100)."""
 
-    def __init__(self, limiter: RateLimiter, stats: RequestStats, concurrency: int) -> None:
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        stats: RequestStats,
+        concurrency: int,
+        endpoint_rate: float = 0.0,
+    ) -> None:
         super().__init__(pool_connections=4, pool_maxsize=max(1, concurrency))
         self.limiter = limiter
         self.stats = stats
+        self.endpoint_rate = endpoint_rate
+        self._endpoints: dict[str, RateLimiter] = {}
+        self._endpoints_lock = threading.Lock()
         self._in_flight = threading.BoundedSemaphore(max(1, concurrency))
+
+    def endpoint_limiter(self, request: PreparedRequest) -> RateLimiter | None:
+        if not self.endpoint_rate:
+            return None
+        key = f"{request.method} {urlsplit(str(request.url)).path}"
+        with self._endpoints_lock:
+            if key not in self._endpoints:
+                self._endpoints[key] = RateLimiter(self.endpoint_rate)
+            return self._endpoints[key]
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
         with self._in_flight:
+            endpoint = self.endpoint_limiter(request)
+            endpoint_slot = endpoint.acquire() if endpoint is not None else None
             slot = self.limiter.acquire()
             try:
                 response = super().send(request, *args, **kwargs)
@@ -174,6 +196,8 @@ class PacedAdapter(HTTPAdapter):
                 _ = response.content
             finally:
                 self.limiter.done(slot)
+                if endpoint is not None and endpoint_slot is not None:
+                    endpoint.done(endpoint_slot)
         self.stats.record(request, response)
         self.limiter.observe(response)
         return response
@@ -247,6 +271,7 @@ def make_client(
     auth: AuthBase | None = None,
     requests_per_second: float = 0.0,
     window_seconds: float = 1.0,
+    endpoint_requests_per_second: float = 0.0,
     concurrency: int = 8,
     cost: Callable[[str], int] | None = None,
     timeout_seconds: float = 30.0,
@@ -268,7 +293,7 @@ def make_client(
     ).session
     stats = STATS[system] = RequestStats(system, cost)
     limiter = RateLimiter(requests_per_second * window_seconds, window_seconds)
-    adapter = PacedAdapter(limiter, stats, concurrency)
+    adapter = PacedAdapter(limiter, stats, concurrency, endpoint_requests_per_second)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     refuse_cross_host_redirects(session)

@@ -116,13 +116,20 @@ def salesforce(licences: int = 10) -> VendorLimits:
         rate_headers=("Sforce-Limit-Info",),
         daily_budget=SALESFORCE_DAILY_BASE + SALESFORCE_DAILY_PER_LICENCE * licences,
         daily_source=SALESFORCE_LIMITS_DOC,
-        notes="query batches of up to 2,000 records (Sforce-Query-Options: batchSize)",
+        notes=(
+            "query batches of up to 2,000 records (Sforce-Query-Options: batchSize); Bulk API "
+            "2.0 query jobs for large objects (pipelines/salesforce_bulk.py), each request of a "
+            "job counting against the same daily allocation"
+        ),
     )
 
 
 # ---- Stripe ------------------------------------------------------------------------------
 STRIPE_RATE_DOC = "https://docs.stripe.com/rate-limits"
 STRIPE_READS_PER_SECOND = {"live": 100, "test": 25}
+# "Individual API endpoints (unless otherwise noted): 25 requests per second", besides the
+# global rate (same page): a list endpoint read in parallel ranges is held to it.
+STRIPE_ENDPOINT_PER_SECOND = 25
 
 
 def stripe(mode: str = "live") -> VendorLimits:
@@ -130,7 +137,10 @@ def stripe(mode: str = "live") -> VendorLimits:
         "stripe",
         RateLimit(STRIPE_READS_PER_SECOND[mode], 1.0, STRIPE_RATE_DOC),
         rate_headers=("Stripe-Rate-Limited-Reason",),  # on a 429 only; no Retry-After
-        notes="about 25 req/s per endpoint; lists of up to 100, newest first",
+        notes=(
+            "about 25 req/s per endpoint; lists of up to 100, newest first; the loader reads "
+            "`created` ranges of a long list side by side (pipelines/stripe.py)"
+        ),
         extra={"mode": mode},
     )
 

@@ -65,6 +65,8 @@ ENTITY_ACTIVITIES: Mapping[str, tuple[str, ...]] = {
     ),
     "contracts": ("Contract Sent", "Contract Signed"),
     "invoice_lines": ("Revenue Recognized",),
+    "owner_changes": ("Owner Changed",),
+    "lead_qualifications": ("Lead Qualified",),
 }
 APPROVALS = ENTITY_ACTIVITIES["approval_steps"]
 # Stripe Billing: subscriptions, collections (failed payments, write-offs), refunds, credit notes
@@ -133,10 +135,25 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
         "crm",
         "Pipedrive",
         "pipelines.pipedrive:pipedrive_source",
-        (*CRM_ENTITIES, "stage_changes", "quotes", "activities", "deal_lines", "deal_discounts"),
+        (
+            *CRM_ENTITIES,
+            "stage_changes",
+            "quotes",
+            "activities",
+            "deal_lines",
+            "deal_discounts",
+            "owner_changes",
+        ),
         "",
-        # quotes are done activities of a quote type: sent, never the customer's answer
-        observes=(*LEAD_DEAL_STAGES, "Quote Sent", "Follow-up Activity"),
+        # quotes are done activities of a quote type: sent, never the customer's answer; no
+        # lead status (no Lead Qualified) and no lead history (deal owner changes only)
+        observes=(
+            *LEAD_DEAL_STAGES,
+            "Quote Sent",
+            "Follow-up Activity",
+            "First Contact",
+            "Owner Changed",
+        ),
     ),
     SourceSystem(
         "stripe",
@@ -185,10 +202,15 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
             "campaigns",
             "campaign_members",
             "products",
+            "owner_changes",
+            "lead_qualifications",
         ),
         "docs/salesforce.md",
         observes=(
             *LEAD_DEAL_STAGES,
+            "Lead Qualified",
+            "First Contact",
+            "Owner Changed",
             "Quote Sent",
             "Quote Accepted",
             "Quote Rejected",

@@ -9,7 +9,8 @@ Resources (table <- object; all merge on Id unless said otherwise):
     contracts <- Contract, campaigns <- Campaign, campaign_members <- CampaignMember,
     products <- Product2 (Family = product category): incremental on SystemModstamp;
     opportunity_history <- OpportunityHistory, opportunity_field_history <-
-    OpportunityFieldHistory, process_instance_steps <- ProcessInstanceStep (approval history):
+    OpportunityFieldHistory, lead_history <- LeadHistory (lead Status and Owner changes),
+    process_instance_steps <- ProcessInstanceStep (approval history):
     incremental on CreatedDate (history rows never change);
     record_types <- RecordType (Opportunity record types = pipelines), opportunity_stages <-
     OpportunityStage, stage_picklist_values <- the UI API StageName values of each record type
@@ -21,9 +22,10 @@ Shaping (otherwise records load as the API returns them): the per-record `attrib
 dropped; Opportunity carries `LastOpenStageName`, the StageName of its newest OpportunityHistory
 row in an open stage (a child subquery: the stage a closed opportunity was closed in);
 OpportunityHistory carries its opportunity's `Opportunity.RecordTypeId` (relationship field);
-OpportunityFieldHistory OldValue/NewValue (anyType) are loaded as text; ProcessInstanceStep
-carries its request's `ProcessInstance.TargetObjectId` (the approved record). Contract has no
-standard opportunity field: the org's lookup `Opportunity__c` is read (see docs/salesforce.md).
+OpportunityFieldHistory and LeadHistory OldValue/NewValue (anyType) are loaded as text;
+ProcessInstanceStep carries its request's `ProcessInstance.TargetObjectId` (the approved
+record). Contract has no standard opportunity field: the org's lookup `Opportunity__c` is read
+(see docs/salesforce.md).
 
 Configuration (dlt config/secrets or environment):
     SOURCES__SALESFORCE__LOGIN_URL        the org's My Domain URL (client credentials flow)
@@ -35,7 +37,10 @@ Configuration (dlt config/secrets or environment):
   optional: API_VERSION (62.0), PAGE_SIZE (batchSize, default 2000), REQUEST_TIMEOUT,
   MAX_ATTEMPTS, CONCURRENT_REQUESTS (8), LOOKBACK_SECONDS
   (300: incremental queries start that far below the last cursor), OPPORTUNITY_CUSTOM_FIELDS
-  (default ["Region__c", "Loss_Reason__c", "Discount_Percent__c"]).
+  (default ["Region__c", "Loss_Reason__c", "Discount_Percent__c"]), BULK_THRESHOLD (6000: a
+  first load reads an object of BULK_TYPES with more records through Bulk API 2.0, see
+  pipelines/salesforce_bulk.py; 0 = always Bulk, -1 = never), BULK_MAX_RECORDS (50000 per
+  result set), BULK_TIMEOUT_SECONDS (3600: longest wait for a query job).
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ from requests import PreparedRequest, Request, Response
 from requests.auth import AuthBase
 
 from pipelines.http import make_client, stuck
+from pipelines.salesforce_bulk import DEFAULT_BULK_THRESHOLD, DEFAULT_MAX_RECORDS, BulkReader
 from pipelines.timeutil import EPOCH, rfc3339
 from pipelines.validation import (
     OPT_BOOL,
@@ -147,6 +153,11 @@ SPECS: dict[str, RowSpec] = {
     "opportunity_field_history": RowSpec(
         "opportunity_field_history",
         {"Id": REQ_ID, "OpportunityId": REQ_ID, "CreatedDate": REQ_RFC3339, "IsDeleted": OPT_BOOL},
+        "Id",
+    ),
+    "lead_history": RowSpec(
+        "lead_history",
+        {"Id": REQ_ID, "LeadId": REQ_ID, "CreatedDate": REQ_RFC3339, "IsDeleted": OPT_BOOL},
         "Id",
     ),
     "opportunity_line_items": RowSpec(
@@ -271,6 +282,10 @@ FIELD_HISTORY_TYPES: dict[str, pa.DataType] = {
     "CreatedById": pa.string(),
     "IsDeleted": pa.bool_(),
 }
+LEAD_HISTORY_TYPES: dict[str, pa.DataType] = {
+    **{k: v for k, v in FIELD_HISTORY_TYPES.items() if k != "OpportunityId"},
+    "LeadId": pa.string(),
+}
 
 # The next largest tables, also written as Arrow tables: the types dlt infers for them as dict
 # rows (checked by comparing loads); relationship fields become `Rel__Field` columns, as dlt
@@ -283,6 +298,7 @@ TASK_TYPES: dict[str, pa.DataType] = {
     "Status": pa.string(),
     "IsClosed": pa.bool_(),
     "WhatId": pa.string(),
+    "WhoId": pa.string(),
     "OwnerId": pa.string(),
     "ActivityDate": pa.string(),
     "CompletedDateTime": _TS,
@@ -308,6 +324,21 @@ OPPORTUNITY_LINE_ITEM_TYPES = {
     "Subtotal": pa.float64(),
 }
 QUOTE_LINE_ITEM_TYPES = {**_LINE_ITEM_TYPES, "QuoteId": pa.string()}
+
+# Objects a first load may read through Bulk API 2.0 (pipelines/salesforce_bulk.py), with the
+# types of their non-text fields: Bulk results are CSV text, and a number or flag left as text
+# would load with another column type than over REST. Opportunity stays on REST: its
+# LastOpenStageName comes from a parent-to-child subquery, which Bulk API 2.0 refuses.
+BULK_TYPES: dict[str, dict[str, pa.DataType]] = {
+    "Account": {},
+    "Contact": {},
+    "Lead": {"IsConverted": pa.bool_()},
+    "OpportunityHistory": HISTORY_TYPES,
+    "OpportunityFieldHistory": FIELD_HISTORY_TYPES,
+    "OpportunityLineItem": OPPORTUNITY_LINE_ITEM_TYPES,
+    "QuoteLineItem": QUOTE_LINE_ITEM_TYPES,
+    "Task": TASK_TYPES,
+}
 
 FIELDS: dict[str, tuple[str, ...]] = {
     "User": (
@@ -428,6 +459,17 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "CreatedById",
         "IsDeleted",
     ),
+    "LeadHistory": (
+        "Id",
+        "LeadId",
+        "Field",
+        "DataType",
+        "OldValue",
+        "NewValue",
+        "CreatedDate",
+        "CreatedById",
+        "IsDeleted",
+    ),
     "OpportunityLineItem": (
         "Id",
         "OpportunityId",
@@ -512,6 +554,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "Status",
         "IsClosed",
         "WhatId",
+        "WhoId",
         "OwnerId",
         "ActivityDate",
         "CompletedDateTime",
@@ -830,13 +873,18 @@ class NextRecordsPaginator(JSONLinkPaginator):
 
 
 def _incremental_soql(
-    sobject: str, fields: Sequence[str], cursor: str, since: datetime, where: str = ""
+    sobject: str,
+    fields: Sequence[str],
+    cursor: str,
+    since: datetime,
+    where: str = "",
+    ordered: bool = True,
 ) -> str:
+    """`ordered=False` for a Bulk query job (ORDER BY stops Salesforce from chunking it; the
+    incremental cursor takes the largest value whatever the order)."""
     conditions = [f"{cursor} >= {rfc3339(since)}", *([where] if where else [])]
-    return (
-        f"SELECT {', '.join(fields)} FROM {sobject} WHERE {' AND '.join(conditions)} "
-        f"ORDER BY {cursor} ASC, Id ASC"
-    )
+    soql = f"SELECT {', '.join(fields)} FROM {sobject} WHERE {' AND '.join(conditions)}"
+    return f"{soql} ORDER BY {cursor} ASC, Id ASC" if ordered else soql
 
 
 def connect(
@@ -889,10 +937,12 @@ def incremental_resource(
     cursor: str = "SystemModstamp",
     shape: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     arrow_types: dict[str, pa.DataType] | None = None,
+    bulk: BulkReader | None = None,
 ) -> DltResource:
     """A table merged on Id from one SObject, read incrementally on `cursor` (>= the last
     value less `lookback_seconds`); skipped when the org does not have the object. Rows go
-    through the spec's checks (rejects)."""
+    through the spec's checks (rejects). With `bulk`, a first load of a large object reads
+    it through Bulk API 2.0 (BulkReader.choose), every other run through the REST query."""
 
     @dlt.resource(name=spec.resource, primary_key="Id", write_disposition="merge")
     def resource(
@@ -905,8 +955,12 @@ def incremental_resource(
     ) -> Iterator[Any]:
         if not conn.has(sobject):
             return
-        soql = _incremental_soql(sobject, fields, cursor, updated.start_value)
-        for page in conn.query(soql):
+        if bulk is not None and bulk.choose(sobject, first_load=updated.start_value == EPOCH):
+            soql = _incremental_soql(sobject, fields, cursor, updated.start_value, ordered=False)
+            pages = bulk.query(soql, sobject, fields)
+        else:
+            pages = conn.query(_incremental_soql(sobject, fields, cursor, updated.start_value))
+        for page in pages:
             rows = [shape(row) for row in page] if shape else page
             yield from emit(conn.system, spec, rows, arrow_types)
 
@@ -927,6 +981,9 @@ def salesforce_source(
     opportunity_custom_fields: Sequence[str] = DEFAULT_CUSTOM_FIELDS,
     concurrent_requests: int = 8,
     lookback_seconds: float = 300.0,
+    bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
+    bulk_max_records: int = DEFAULT_MAX_RECORDS,
+    bulk_timeout_seconds: float = 3600.0,
 ) -> list[DltResource]:
     conn = connect(
         SYSTEM,
@@ -940,6 +997,13 @@ def salesforce_source(
         request_timeout,
         max_attempts,
         concurrent_requests,
+    )
+    bulk = BulkReader(
+        conn,
+        BULK_TYPES,
+        threshold=bulk_threshold,
+        max_records=bulk_max_records,
+        timeout_seconds=bulk_timeout_seconds,
     )
 
     def incremental(
@@ -958,6 +1022,7 @@ def salesforce_source(
             cursor,
             shape,
             arrow_types,
+            bulk,
         )
 
     def full(name: str, sobject: str) -> DltResource:
@@ -1066,6 +1131,13 @@ def salesforce_source(
             cursor="CreatedDate",
             shape=_field_values_as_text,
             arrow_types=FIELD_HISTORY_TYPES,
+        ),
+        incremental(
+            "lead_history",
+            "LeadHistory",
+            cursor="CreatedDate",
+            shape=_field_values_as_text,
+            arrow_types=LEAD_HISTORY_TYPES,
         ),
         incremental(
             "opportunity_line_items",

@@ -27,13 +27,20 @@ Configuration (dlt config/secrets or environment):
     SOURCES__STRIPE__API_KEY    required (secret key, sent as a Bearer token)
     SOURCES__STRIPE__MODE       live (default, 100 reads/s) or test (25/s): the pace
     SOURCES__STRIPE__REQUESTS_PER_SECOND  overrides the pace (0 = unpaced)
-Requests: one per 100 objects per list (Stripe's largest page), each list paged one page
-after another (`starting_after` needs the previous page).
+    SOURCES__STRIPE__PARALLEL_RANGES      8: a list longer than a page is read in that
+                                          many `created` ranges at once (1 = serially)
+Requests: one per 100 objects per list (Stripe's largest page). `starting_after` needs the
+previous page, so one list is a chain of requests, one round trip each; a first load splits
+each list after its first page into PARALLEL_RANGES `created` ranges paged side by side (see
+ranged_pages: a few requests find the span, each range may end on a part-filled page).
+Incremental runs cut the span from their watermark the same way (no probes needed); a
+change that fits one page costs one request, as before.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dlt
@@ -149,6 +156,88 @@ def _pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator[li
     )
 
 
+def _newest_before(client: RESTClient, path: str, params: dict[str, Any], bound: int | None) -> Any:
+    """The newest object of a list (created before `bound`), or None: one request."""
+    query = {**params, "limit": 1, **({"created[lt]": bound} if bound is not None else {})}
+    response = client.get(path, params=query)
+    response.raise_for_status()
+    data = response.json().get("data") or []
+    return data[0] if data else None
+
+
+def ranged_pages(
+    client: RESTClient, path: str, params: dict[str, Any], parts: int
+) -> Iterator[list[Any]]:
+    """Every page of a list, the pages after the first read in `parts` `created` ranges side
+    by side, yielded in the serial (newest first) order.
+
+    The first page is read as a serial read reads it: a list that fits costs one request. If
+    there is more, the rest (the objects after the first page's last one) is cut by
+    `created`. Stripe lists newest first and has no ascending order, so the oldest object is
+    found by probing `created[lt]` bounds twice, four times ... the first page's span older
+    until nothing is older (a few requests, logarithmic in the span). The span is cut into
+    equal ranges: the newest continues after the first page (`starting_after`), the oldest is
+    open below, so together they hold every object once, as one serial read does. A read from
+    a watermark (`created[gte]`) needs no probe: the span starts there."""
+    if parts <= 1:
+        yield from _pages(client, path, params)
+        return
+    response = client.get(path, params=params)
+    response.raise_for_status()
+    body = response.json()
+    first = body.get("data") or []
+    yield first
+    if not body.get("has_more") or not first:
+        return
+    last = first[-1]
+    rest = {**params, "starting_after": last.get("id")}
+    newest, oldest = _plausible_created(first[0]), _plausible_created(last)
+    if newest is None or oldest is None or not last.get("id"):
+        yield from _pages(client, path, rest)  # no usable `created`: serially
+        return
+    top = oldest + 1
+    step = max(2 * (newest - oldest), 86400)
+    floor = params.get("created[gte]")
+    if floor is not None:  # an incremental read: the span starts at its watermark
+        step = max(1, top - int(floor))
+    while floor is None and top - step > 0:
+        older = _newest_before(client, path, params, top - step)
+        older_created = _plausible_created(older) if older is not None else None
+        if older_created is None:
+            break
+        step = max(step * 2, top - older_created)
+    bottom = max(0, top - step)
+    width = max(1, -(-(top - bottom) // parts))
+    bounds = [top - i * width for i in range(parts + 1)]  # descending
+    ranges = [
+        {
+            **(rest if i == 0 else params),
+            **({"created[lt]": bounds[i]} if i > 0 else {}),
+            **({"created[gte]": bounds[i + 1]} if i < parts - 1 else {}),
+        }
+        for i in range(parts)
+    ]
+    yield from parallel_pages(client, path, ranges)
+
+
+def parallel_pages(
+    client: RESTClient, path: str, ranges: list[dict[str, Any]]
+) -> Iterator[list[Any]]:
+    """The pages of every range, read side by side (each range is its own `starting_after`
+    chain), yielded range after range in the order given (newest first: the serial order)."""
+    if len(ranges) == 1:
+        yield from _pages(client, path, ranges[0])
+        return
+    with ThreadPoolExecutor(max_workers=len(ranges)) as pool:
+        futures = [pool.submit(lambda p: list(_pages(client, path, p)), r) for r in ranges]
+        try:
+            for future in futures:
+                yield from future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
 @dlt.source(name="stripe", max_table_nesting=2)
 def stripe_source(
     api_key: str = dlt.secrets.value,
@@ -161,6 +250,7 @@ def stripe_source(
     requests_per_second: float | None = None,
     event_types: tuple[str, ...] = ("invoice.sent",),
     events_lookback_seconds: int = 3600,
+    parallel_ranges: int = 8,
 ) -> list[DltResource]:
     vendor = limits.stripe(mode)
     client = make_client(
@@ -171,6 +261,10 @@ def stripe_source(
         requests_per_second=vendor.rate.per_second
         if requests_per_second is None
         else requests_per_second,
+        # the per-endpoint limit binds a list read in ranges (unpaced when the pace is 0)
+        endpoint_requests_per_second=limits.STRIPE_ENDPOINT_PER_SECOND
+        if requests_per_second is None
+        else min(requests_per_second, limits.STRIPE_ENDPOINT_PER_SECOND),
         timeout_seconds=request_timeout,
         max_attempts=max_attempts,
     )
@@ -178,7 +272,8 @@ def stripe_source(
 
     @dlt.resource(name="customers", primary_key="id", write_disposition="merge")
     def customers() -> Iterator[Any]:
-        for page in _pages(client, "/v1/customers", {"limit": limit}):
+        # re-read in full on every run: in ranges every time
+        for page in ranged_pages(client, "/v1/customers", {"limit": limit}, parallel_ranges):
             yield from emit(SYSTEM, SPECS["customers"], page)
 
     def reread(
@@ -193,7 +288,7 @@ def stripe_source(
             params["created[gte]"] = watermark
         oldest_changeable: int | None = None
         newest: int | None = None
-        for page in _pages(client, f"/v1/{name}", params):
+        for page in ranged_pages(client, f"/v1/{name}", params, parallel_ranges):
             checked = split_page(SYSTEM, SPECS[name], page)
             rejected = {reject["record_id"] for reject in checked.rejects}
             for row in page:
@@ -246,7 +341,7 @@ def stripe_source(
             params: dict[str, Any] = {"limit": limit}
             if created.start_value:
                 params["created[gte]"] = created.start_value
-            for page in _pages(client, f"/v1/{name}", params):
+            for page in ranged_pages(client, f"/v1/{name}", params, parallel_ranges):
                 yield from emit(SYSTEM, SPECS[name], page)
 
         return rows

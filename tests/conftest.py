@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,43 @@ from l2c_demo.simulator import DemoCompany, SimConfig
 # The test servers enforce no vendor limits (only tests that turn them on): the loaders need
 # not pace themselves to the vendors' documented rates (dlt reads this for every source).
 os.environ.setdefault("SOURCES__REQUESTS_PER_SECOND", "0")
+
+
+# The slowest test modules, run first, longest first (about: seconds on the 2-core CI machine).
+# pytest-xdist (`--dist loadfile`) hands whole modules to its two workers in collection order
+# (pyproject.toml turns off its own reordering by number of tests, which put these long
+# modules of few tests last, so one worker ran the last long module while the other idled):
+# with the longest first, the short ones fill in at the end. The first one builds the session's
+# `demo_warehouse` while the other worker runs the served-warehouse tests, so the later users
+# of the fixture find it built. Modules not listed follow in file order; add a new module
+# here when it takes longer than the last one listed.
+SLOW_MODULES: tuple[str, ...] = (
+    "test_mining_oracle.py",  # builds demo_warehouse (~55 s), then pm4py
+    "test_served.py",  # ~155
+    "test_served_crash.py",  # ~140
+    "test_subscriptions.py",  # one build of a subscription company, ~150
+    "test_certinia.py",  # two business units, ~120
+    "test_dbt_fixture.py",
+    "test_pseudonymise.py",  # ~107
+    "test_multi_crm.py",  # ~100
+    "test_oracle_cx.py",
+    "test_refresh_job.py",  # ~71
+    "test_salesforce.py",
+    "test_zendesk_sell.py",
+    "test_bench_scale.py",  # ~60
+    "test_foreign_file_drop.py",  # ~50
+    "test_salesforce_bulk.py",  # ~60
+    "test_stripe_ranges.py",  # ~40
+    "test_file_drop.py",
+    "test_end_to_end.py",
+    "test_exports.py",  # builds the analyst warehouse of test_report and test_semantic
+    "test_crash_recovery.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(SLOW_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file order stays
 
 
 @contextmanager
@@ -165,21 +204,53 @@ DEMO_SEED = 5
 DEMO_DEALS = 1500
 
 
+def built_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
+) -> Path:
+    """A folder `build(folder)` fills once per test session, also across pytest-xdist workers
+    (the first worker to take the lock builds it, the others wait for it), copied into this
+    worker's own temporary folder: each worker reads and may change its own copy. `name` keys
+    the build (put every parameter of the build in it)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the workers' folders share this session's parent
+        root = root.parent
+    shared = root / f"built-{name}"
+    with (root / f"built-{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            done = shared / ".built"
+            if not done.exists():
+                if shared.exists():  # a build that failed before: start over
+                    shutil.rmtree(shared)
+                (shared / "out").mkdir(parents=True)
+                build(shared / "out")
+                done.touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    own = tmp_path_factory.mktemp(name)
+    shutil.copytree(shared / "out", own, dirs_exist_ok=True)
+    return own
+
+
 @pytest.fixture(scope="session")
 def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWarehouse]:
     # local imports keep the fast unit tests independent of the loaders
     from l2c.dbt_runner import run_dbt
     from pipelines.load import load_all
 
-    work = tmp_path_factory.mktemp("demo_warehouse")
     company = DemoCompany(SimConfig(seed=DEMO_SEED, n_deals=DEMO_DEALS))
-    db = work / "l2c.duckdb"
-    with serving(company):
-        load_all(db)
-    args = ["build", *vars_of(company)]
     # while developing one area, L2C_TEST_DBT_SELECT narrows the build (e.g. '+marts.sales')
     select = os.environ.get("L2C_TEST_DBT_SELECT")
-    if select:
-        args += ["--select", select, "--indirect-selection", "cautious"]
-    run_dbt(args, db, target_path=work / "target", quiet=True)
-    yield DemoWarehouse(company, company.ground_truth(), db, work / "target")
+
+    def build(work: Path) -> None:
+        with serving(company):
+            load_all(work / "l2c.duckdb")
+        args = ["build", *vars_of(company)]
+        if select:
+            args += ["--select", select, "--indirect-selection", "cautious"]
+        run_dbt(args, work / "l2c.duckdb", target_path=work / "target", quiet=True)
+
+    key = hashlib.sha256(repr(select).encode()).hexdigest()[:8]
+    # built once per session (not once per xdist worker); each worker gets its own copy
+    work = built_once(tmp_path_factory, f"demo_warehouse-{DEMO_SEED}-{DEMO_DEALS}-{key}", build)
+    yield DemoWarehouse(company, company.ground_truth(), work / "l2c.duckdb", work / "target")

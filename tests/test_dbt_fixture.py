@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -16,13 +17,21 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
-def _dbt_invoke(db_path: Path, args: list[str], target_path: Path, project_dir: Path = PROJECT_DIR):
+def _dbt_invoke(
+    db_path: Path,
+    args: list[str],
+    target_path: Path,
+    project_dir: Path = PROJECT_DIR,
+    manifest: Any = None,
+):
+    """dbt in this process on `db_path`; with `manifest` (a parse of the same project and vars)
+    dbt runs on it instead of parsing the project again (dbt's documented manifest reuse)."""
     from dbt.cli.main import dbtRunner
 
     old = os.environ.get("L2C_DUCKDB_PATH")
     os.environ["L2C_DUCKDB_PATH"] = str(db_path)
     try:
-        return dbtRunner().invoke(
+        return dbtRunner(manifest=manifest).invoke(
             [
                 *args,
                 "--project-dir",
@@ -43,8 +52,8 @@ def _dbt_invoke(db_path: Path, args: list[str], target_path: Path, project_dir: 
             os.environ["L2C_DUCKDB_PATH"] = old
 
 
-def _dbt_build(db_path: Path, target_path: Path) -> None:
-    result = _dbt_invoke(db_path, ["build", "--no-partial-parse"], target_path)
+def _dbt_build(db_path: Path, target_path: Path, manifest: Any) -> None:
+    result = _dbt_invoke(db_path, ["build", "--no-partial-parse"], target_path, manifest=manifest)
     assert result.success, result.exception
     statuses = [r.status for r in result.result]
     assert "error" not in statuses and "fail" not in statuses
@@ -67,8 +76,17 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("l2c_dbt")
     db_path = tmp / "fixture.duckdb"
     build_raw_fixture(str(db_path))
-    _dbt_build(db_path, tmp / "target")
-    return {"db_path": db_path, "tmp": tmp, "first_log": _event_log(db_path)}
+    # the project parsed once (without vars) for every build and test run of the module on this
+    # warehouse and its copies (same file name, so the same catalog name in the manifest)
+    parsed = _dbt_invoke(db_path, ["parse", "--no-partial-parse"], tmp / "target")
+    assert parsed.success, parsed.exception
+    _dbt_build(db_path, tmp / "target", parsed.result)
+    return {
+        "db_path": db_path,
+        "tmp": tmp,
+        "first_log": _event_log(db_path),
+        "manifest": parsed.result,
+    }
 
 
 def _q(warehouse, sql: str) -> list[tuple]:
@@ -390,7 +408,7 @@ def test_object_relations(warehouse):
 
 
 def test_second_build_is_identical(warehouse):
-    _dbt_build(warehouse["db_path"], warehouse["tmp"] / "target2")
+    _dbt_build(warehouse["db_path"], warehouse["tmp"] / "target2", warehouse["manifest"])
     assert _event_log(warehouse["db_path"]) == warehouse["first_log"]
 
 
@@ -407,10 +425,15 @@ def _copy_built(warehouse, name: str) -> Path:
     return db_path
 
 
-def _run_tests(db_path: Path, *selectors: str):
+def _run_tests(warehouse, db_path: Path, *selectors: str):
     """`dbt test --select <selectors>` on a copy of the fixture: the run, and each test's
     (status, failures) by name."""
-    result = _dbt_invoke(db_path, ["test", "--select", *selectors], db_path.parent / "target")
+    result = _dbt_invoke(
+        db_path,
+        ["test", "--select", *selectors],
+        db_path.parent / "target",
+        manifest=warehouse["manifest"],
+    )
     return result, {r.node.name: (r.status, r.failures) for r in result.result}
 
 
@@ -437,6 +460,7 @@ def test_primary_key_test_fails_on_a_duplicate_and_on_a_null(warehouse):
             con.execute("drop table intermediate.kept")
 
     _, outcomes = _run_tests(
+        warehouse,
         db_path,
         "test_name:primary_key,int_users_unioned",
         "test_name:primary_key,int_teams_unioned",
@@ -460,7 +484,12 @@ def test_not_null_constraint_fails_the_mart_build(warehouse):
             "update intermediate.int_events_unioned set event_at = null "
             "where event_id = (select min(event_id) from intermediate.int_events_unioned)"
         )
-    result = _dbt_invoke(db_path, ["run", "--select", "event_log"], db_path.parent / "target")
+    result = _dbt_invoke(
+        db_path,
+        ["run", "--select", "event_log"],
+        db_path.parent / "target",
+        manifest=warehouse["manifest"],
+    )
     assert not result.success
     [run] = result.result
     assert run.status == "error"
@@ -485,6 +514,7 @@ def test_documented_columns_test_catches_a_python_mart_changing_shape(warehouse)
         con.execute("alter table marts.activity_rework alter column cases_count type integer")
 
     result, outcomes = _run_tests(
+        warehouse,
         db_path,
         "test_name:documented_columns,activity_rework",
         "test_name:documented_columns,stage_backward_moves",
@@ -512,7 +542,7 @@ def test_staging_row_test_covers_the_registry_and_fails_on_a_dropped_row(warehou
     with duckdb.connect(str(db_path)) as con:
         definition = "select * from raw_pipedrive.users where id <> 3"
         con.execute(f"create or replace view staging.stg_pipedrive__users as {definition}")
-    result, outcomes = _run_tests(db_path, "assert_staging_keeps_every_raw_row")
+    result, outcomes = _run_tests(warehouse, db_path, "assert_staging_keeps_every_raw_row")
     assert outcomes == {"assert_staging_keeps_every_raw_row": ("fail", 1)}
     [run] = result.result
     compiled = run.node.compiled_code

@@ -313,7 +313,9 @@ def test_foreign_export_through_the_file_drop_makes_its_gaps_loud(tmp_path, monk
     loaded = load.load_system("acme", db_path)
     assert loaded.rows_by_table.get("opportunities") == 5
 
-    statuses = _build(project, db_path, tmp_path / "target1")
+    # the same target folder: this build reuses the first one's parse (dbt's partial parsing;
+    # the project has not changed since)
+    statuses = _build(project, db_path, tmp_path / "target0")
     assert {name: statuses[name] for name in RAW_CHECKS} == dict.fromkeys(RAW_CHECKS, "pass")
     assert {
         name: statuses[name]

@@ -94,3 +94,30 @@ def test_the_cursor_paginator_stops_on_an_empty_page_or_a_repeated_cursor() -> N
     pages.update_state(_page({"data": [1], "additional_data": {"next_cursor": "a"}}), [1])
     with pytest.raises(PagingStuck, match="already requested"):
         pages.update_state(_page({"data": [2], "additional_data": {"next_cursor": "a"}}), [2])
+
+
+def test_an_endpoint_rate_gives_each_endpoint_its_own_limiter() -> None:
+    from requests import Request
+
+    from pipelines.http import SAFETY, PacedAdapter, RateLimiter, make_client
+
+    client = make_client(
+        "https://api.example.test", {}, system="endpoint_test", endpoint_requests_per_second=25
+    )
+    adapter = client.session.get_adapter("https://api.example.test")
+    assert isinstance(adapter, PacedAdapter)
+
+    def limiter_of(method: str, url: str) -> RateLimiter | None:
+        return adapter.endpoint_limiter(Request(method, url).prepare())
+
+    invoices = limiter_of("GET", "https://api.example.test/v1/invoices?limit=100")
+    again = limiter_of("GET", "https://api.example.test/v1/invoices?starting_after=in_1")
+    charges = limiter_of("GET", "https://api.example.test/v1/charges")
+    assert invoices is again and invoices is not charges
+    assert invoices is not None and invoices.capacity == round(25 * SAFETY)
+    plain = make_client("https://api.example.test", {}, system="endpoint_test_none")
+    unpaced = plain.session.get_adapter("https://api.example.test")
+    assert isinstance(unpaced, PacedAdapter)
+    assert (
+        unpaced.endpoint_limiter(Request("GET", "https://api.example.test/v1/x").prepare()) is None
+    )

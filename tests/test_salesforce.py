@@ -15,6 +15,7 @@ from typing import Any
 import approval_kpis
 import campaign_kpis
 import duckdb
+import lead_kpis
 import pytest
 import requests
 from conftest import query, serving, table_counts
@@ -502,6 +503,7 @@ class Built:
 
 
 APPROVAL_MARTS = ("+approval_performance", "+approval_win_effect", "+quote_to_signature")
+LEAD_PHASE_MARTS = ("+lead_response_times", "+owner_change_effect")
 DRIFTED = 3  # opportunities that arrive with a field the source has never seen
 
 
@@ -536,6 +538,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     selection = [
         *EVENT_LOG_BUILD[:-2],
         *APPROVAL_MARTS,
+        *LEAD_PHASE_MARTS,
         "+warn_not_linked_to_deal",
         "+campaign_performance",
         "+segment_performance",
@@ -864,3 +867,96 @@ def test_campaign_and_segment_marts_equal_a_recomputation_from_the_payloads(
         "where source_system = 'salesforce' and case_type = 'deal'",
     )
     assert cases[0][0] == cases[0][1] == cases[0][2] > 0
+
+
+# ---- the lead phase (tests/test_lead_phase.py checks Pipedrive on the session warehouse) ----
+def _user_key(crm: str, rep: int) -> str:
+    return f"salesforce:{salesforce_id('005', rep)}" if crm == "salesforce" else f"{crm}:{rep}"
+
+
+def test_planted_lead_phase_events_are_in_the_log(built: Built) -> None:
+    """Every planted first contact, qualification and owner change (deals and leads) is in the
+    log at its time with its user, in both CRMs; nothing else is: Pipedrive records no lead
+    status and no lead history."""
+    phase = built.truth["lead_phase"]
+    leads = [lead for lead in phase["leads"] if lead["crm"] in ("pipedrive", "salesforce")]
+    expected: dict[str, set[tuple[str, str, int, str]]] = {
+        "First Contact": {
+            (
+                lead["crm"],
+                lead["case_id"],
+                lead["first_contact"],
+                _user_key(lead["crm"], lead["first_contact_by"]),
+            )
+            for lead in leads
+            if lead["first_contact"] is not None
+        },
+        "Lead Qualified": {
+            (
+                lead["crm"],
+                lead["case_id"],
+                lead["qualified"],
+                _user_key(lead["crm"], lead["qualified_by"]),
+            )
+            for lead in leads
+            if lead["qualified"] is not None and lead["crm"] == "salesforce"
+        },
+        "Owner Changed": {
+            (
+                lead["crm"],
+                lead["case_id"],
+                lead["reassigned"],
+                _user_key(lead["crm"], lead["reassigned_to"]),
+            )
+            for lead in leads
+            if lead["reassigned"] is not None and lead["crm"] == "salesforce"
+        }
+        | {
+            (
+                change["crm"],
+                change["case_id"],
+                change["at"],
+                _user_key(change["crm"], change["new"]),
+            )
+            for change in phase["deal_owner_changes"]
+        },
+    }
+    for activity, planted in expected.items():
+        logged = {
+            (system, case_id, round(at), resource)
+            for system, case_id, at, resource in query(
+                built.db,
+                "select source_system, case_id, epoch(event_at), resource_key "
+                "from marts.event_log where activity = ?",
+                [activity],
+            )
+        }
+        assert {p[0] for p in planted} >= {"salesforce"}, activity
+        assert logged == planted, activity
+
+
+def test_lead_qualification_finds_the_slow_source_and_equals_a_recomputation(
+    built: Built,
+) -> None:
+    """The planted slow-qualification source (Import, Salesforce LeadSource Other) has the
+    slowest median qualification of the Salesforce sources; per source and per rep, the
+    counts and medians equal a recomputation from Lead, LeadHistory and Task."""
+    rows = query(
+        built.db,
+        "select dimension, group_key, leads_count, contacted_count, median_response_hours, "
+        "qualified_count, median_qualification_days from marts.lead_response_times "
+        "where source_system = 'salesforce'",
+    )
+    names = (
+        "leads_count",
+        "contacted_count",
+        "median_response_hours",
+        "qualified_count",
+        "median_qualification_days",
+    )
+    mart = {(r[0], r[1]): dict(zip(names, r[2:], strict=True)) for r in rows}
+    sources = {k[1]: v for k, v in mart.items() if k[0] == "lead_source"}
+    assert max(sources, key=lambda s: sources[s]["median_qualification_days"]) == "Other"
+    expected = lead_kpis.salesforce_lead_response(built.company.salesforce_view().objects)
+    assert settled_dict(mart) == settled_dict(expected)
+    assert mart[("all", "all")]["qualified_count"] > 50

@@ -9,6 +9,8 @@
   little data). `nextRecordsUrl` = `/services/data/vXX.X/query/<locator>-<offset>`, a cursor
   over the result as of the first request, like a Salesforce query locator. `queryAll` behaves
   like `query` (the demo org deletes nothing).
+- Bulk API 2.0 query jobs (`/services/data/vXX.X/jobs/query`, CSV results paged by locator)
+  and `/limits/recordCount`: see salesforce_bulk.py.
 - `GET /services/data/vXX.X/sobjects` lists the org's objects (CPQ ones only in a CPQ org).
 - `GET /services/data/vXX.X/ui-api/object-info/Opportunity/picklist-values/<RecordTypeId>/
   StageName` gives a sales process's stages.
@@ -27,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from l2c_demo.fake_api.responses import Response
+from l2c_demo.fake_api.salesforce_bulk import BulkQueries
 from l2c_demo.fake_api.soql import OrderItem, Query, SoqlError, matches, parse
 from l2c_demo.simulator import DemoCompany
 from l2c_demo.simulator.render_salesforce import (
@@ -136,6 +139,7 @@ class SalesforceApi:
         self._cursors: OrderedDict[str, tuple[str, list[Record]]] = OrderedDict()
         self._indexes: dict[int, tuple[SalesforceView, _Index]] = {}
         self.pages_served: list[tuple[str, int, int]] = []  # (object, offset, rows)
+        self.bulk = BulkQueries()  # Bulk API 2.0 query jobs (salesforce_bulk.py)
 
     # ---- SystemApi ----------------------------------------------------------------------
     def authorized(self, headers: Mapping[str, str], query: Mapping[str, str]) -> bool:
@@ -182,6 +186,9 @@ class SalesforceApi:
             version, rest = match.group(1), match.group(2) or ""
             if not MIN_VERSION <= float(version) <= MAX_VERSION:
                 raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
+            if rest.startswith(("/jobs/", "/limits/")):  # Bulk API 2.0, record counts
+                view = company.salesforce_view()
+                return self.bulk.handle(self, view, version, method, rest, query, body, patch)
             if method not in ("GET", "HEAD"):
                 raise SalesforceError(
                     405,

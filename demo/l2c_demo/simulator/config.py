@@ -80,6 +80,22 @@ class SimConfig:
     contract_sign_median_days: float = 3.0
     slow_signature_region: str = "North America"
     slow_signature_median_days: float = 12.0
+    # the lead phase (l2c_demo.simulator.leadphase): lead owners make a first customer-facing
+    # contact (median first_contact_median_hours after the lead's creation; one slow and one
+    # fast rep), qualify leads (median qualification_median_days after the contact, longer for
+    # slow_qualification_source), some unconverted leads are reassigned; a deal reassigned to
+    # another rep sits idle for a handover (median handover_delay_days) before it moves on
+    first_contact_median_hours: float = 8.0
+    slow_contact_rep_index: int = 2  # 0-based (rep id = index + 1)
+    slow_contact_median_hours: float = 72.0
+    fast_contact_rep_index: int = 7
+    fast_contact_median_hours: float = 1.0
+    qualification_median_days: float = 2.0
+    slow_qualification_source: str = "Import"
+    slow_qualification_median_days: float = 10.0
+    qualified_unconverted_share: float = 0.35  # unconverted leads qualified anyway
+    lead_reassign_share: float = 0.15  # of unconverted leads, after the first contact
+    handover_delay_days: float = 20.0
     # subscriptions (0 = none: the company sells one-off deals only). A won deal is sold with a
     # subscription with this probability; it bills a recurring product automatically, renews
     # or churns at each term end, and its failed payments are retried (see subscriptions.py)

@@ -128,6 +128,22 @@ class Lead:
     # index into catalog.CAMPAIGNS of the campaign the lead joined when created (None: none)
     campaign: int | None = None
 
+    # the lead phase (l2c_demo.simulator.leadphase): first customer-facing contact (an
+    # activity on the lead, id contact_activity_id), qualification, a reassignment
+    first_contact_at: int | None = None
+    first_contact_by: int | None = None
+    first_contact_kind: str = "call"
+    contact_activity_id: int = 0
+    qualified_at: int | None = None
+    qualified_by: int | None = None
+    reassigned_at: int | None = None
+    reassigned_to: int | None = None
+
+    def owner_at(self, ts: int) -> int:
+        if self.reassigned_at is not None and self.reassigned_to and self.reassigned_at <= ts:
+            return self.reassigned_to
+        return self.owner_id
+
 
 @dataclass
 class Deal:

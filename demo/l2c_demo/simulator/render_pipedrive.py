@@ -14,7 +14,7 @@ from l2c_demo.simulator.catalog import (
     STAGE_IDS,
     STAGE_PROBABILITY,
 )
-from l2c_demo.simulator.model import Deal, FlowChange, World
+from l2c_demo.simulator.model import Deal, FlowChange, Lead, World
 from l2c_demo.simulator.state import DealState, deal_state
 from l2c_demo.simulator.views import PipedriveView, Record
 
@@ -361,6 +361,32 @@ def _deal_children(deal: Deal, view: PipedriveView, as_of: int) -> None:
         )
 
 
+def _lead_contact(lead: Lead, view: PipedriveView, as_of: int) -> None:
+    """The lead's first contact: a done call or email on the lead (lead_id; no deal)."""
+    at = lead.first_contact_at
+    if at is None or at > as_of or lead.first_contact_by is None:
+        return
+    view.activities.append(
+        {
+            "id": lead.contact_activity_id,
+            "subject": f"First {lead.first_contact_kind} with the lead",
+            "type": lead.first_contact_kind,
+            "owner_id": lead.first_contact_by,
+            "deal_id": None,
+            "lead_id": lead.id,
+            "person_id": lead.person_id,
+            "org_id": lead.org_id,
+            "done": True,
+            "due_date": clock.date(at),
+            "due_time": clock.hhmm(at),
+            "marked_as_done_time": clock.v2(at),
+            "add_time": clock.v2(at),
+            "update_time": clock.v2(at),
+            "is_deleted": False,
+        }
+    )
+
+
 def _leads(world: World, view: PipedriveView, as_of: int) -> None:
     for lead in world.leads:
         if lead.add_time > as_of or lead.crm != SYSTEM:
@@ -369,14 +395,15 @@ def _leads(world: World, view: PipedriveView, as_of: int) -> None:
         seen = lead.seen_at is not None and lead.seen_at <= as_of
         updated = max(
             t
-            for t in (lead.add_time, lead.archived_at, lead.seen_at)
+            for t in (lead.add_time, lead.archived_at, lead.seen_at, lead.reassigned_at)
             if t is not None and t <= as_of
         )
+        _lead_contact(lead, view, as_of)
         view.leads.append(
             {
                 "id": lead.id,
                 "title": lead.title,
-                "owner_id": lead.owner_id,
+                "owner_id": lead.owner_at(as_of),
                 "person_id": lead.person_id,
                 "organization_id": lead.org_id,
                 "source_name": lead.source_name,

@@ -19,6 +19,11 @@ How the abstract company maps to Salesforce:
   (or, in an org with Salesforce CPQ, an SBQQ__Quote__c). The latest quote is synced.
 - The last quote of a deal is Accepted when the deal is won and Denied (CPQ: Rejected) when it
   is lost, at the closing time; earlier quotes stay Presented.
+- Leads (l2c_demo.simulator.leadphase): Status goes Open - Not Contacted -> Working -
+  Contacted (first contact) -> Qualified (a status the org added) -> Closed - Converted /
+  Closed - Not Converted; LeadHistory tracks Status and Owner (two rows per owner change, as
+  for opportunities) plus the `created` row. The first contact is a completed Task on the
+  lead (WhoId = the lead, no WhatId).
 - Orders come from company.orders: Draft when created, Activated when fulfilled.
 - Discount approvals (l2c_demo.simulator.approvals) go through an approval process on the
   Opportunity: one ProcessInstance per request (TargetObjectId = the opportunity, Pending until
@@ -64,6 +69,7 @@ MASTER_RECORD_TYPE = "012000000000000AAA"
 INTEGRATION_USER_N = 9000
 _HISTORY_BASE = 500_000_000  # id numbers of rows that do not come from a flow change
 _DISCOUNT_LINE_BASE = 100_000_000
+_LEAD_HISTORY_BASE = 800_000_000  # LeadHistory id numbers: 8 per lead from here
 
 STAGE_NAMES_SF: dict[str, str] = {
     "Lead In": "Prospecting",
@@ -109,6 +115,7 @@ LEAD_SOURCES = {
 }
 LEAD_STATUS_OPEN = "Open - Not Contacted"
 LEAD_STATUS_WORKING = "Working - Contacted"
+LEAD_STATUS_QUALIFIED = "Qualified"  # a status the org added between working and closed
 LEAD_STATUS_CONVERTED = "Closed - Converted"
 LEAD_STATUS_DISQUALIFIED = "Closed - Not Converted"
 TASK_TYPES = {"call": ("Call", "Call"), "email": ("Email", "Email"), "meeting": ("Meeting", "Task")}
@@ -380,12 +387,11 @@ def _lead_record(world: World, index: int, lead: Lead, orgs: dict[int, Org], as_
         changes.append(lead.seen_at)
     if closed and lead.archived_at is not None:
         changes.append(lead.archived_at)
-    if converted:
-        status = LEAD_STATUS_CONVERTED
-    elif closed:
-        status = LEAD_STATUS_DISQUALIFIED
-    else:
-        status = LEAD_STATUS_WORKING if len(changes) > 1 else LEAD_STATUS_OPEN
+    statuses = _lead_statuses(lead, as_of)
+    changes += [ts for ts, _ in statuses]
+    if lead.reassigned_at is not None and lead.reassigned_at <= as_of:
+        changes.append(lead.reassigned_at)
+    status = statuses[-1][1] if statuses else LEAD_STATUS_OPEN
     stamp = sf_datetime(max(changes))
     deal_ref = _opp(lead.converted_deal_id) if converted and lead.converted_deal_id else None
     return {
@@ -398,7 +404,7 @@ def _lead_record(world: World, index: int, lead: Lead, orgs: dict[int, Org], as_
         "Country": org.country,
         "Status": status,
         "LeadSource": LEAD_SOURCES.get(lead.source_name, "Other"),
-        "OwnerId": user_id(lead.owner_id),
+        "OwnerId": user_id(lead.owner_at(as_of)),
         "IsConverted": converted,
         "ConvertedDate": clock.date(lead.archived_at) if converted else None,
         "ConvertedOpportunityId": deal_ref,
@@ -407,6 +413,87 @@ def _lead_record(world: World, index: int, lead: Lead, orgs: dict[int, Org], as_
         "CreatedDate": sf_datetime(lead.add_time),
         "LastModifiedDate": stamp,
         "SystemModstamp": stamp,
+        "IsDeleted": False,
+    }
+
+
+def _lead_statuses(lead: Lead, as_of: int) -> list[tuple[int, str]]:
+    """The lead's Status changes by as_of: contacted (Working), Qualified, then closed
+    (converted or not); nothing after the close."""
+    end = lead.archived_at
+    converted = lead.converted_deal_id is not None or lead.converted_without_deal
+    steps = [
+        (lead.first_contact_at, LEAD_STATUS_WORKING),
+        (lead.qualified_at, LEAD_STATUS_QUALIFIED),
+    ]
+    out = [
+        (ts, status)
+        for ts, status in steps
+        if ts is not None and ts <= as_of and (end is None or ts < end)
+    ]
+    if end is not None and end <= as_of:
+        out.append((end, LEAD_STATUS_CONVERTED if converted else LEAD_STATUS_DISQUALIFIED))
+    return out
+
+
+def _lead_history(world: World, index: int, lead: Lead, as_of: int) -> list[Record]:
+    """LeadHistory: the created row, each Status change (by the owner at the time) and an
+    owner change (two rows, ids and names, by the former owner)."""
+    ref = lead_id(index)
+    base = _LEAD_HISTORY_BASE + 8 * index
+    rows: list[Record] = []
+
+    def row(n: int, ts: int, by: int, name: str, kind: str | None, old: Any, new: Any) -> None:
+        rows.append(
+            {
+                "Id": salesforce_id("017", base + n),
+                "LeadId": ref,
+                "Field": name,
+                "DataType": kind,
+                "OldValue": old,
+                "NewValue": new,
+                "CreatedDate": sf_datetime(ts),
+                "CreatedById": user_id(by),
+                "IsDeleted": False,
+            }
+        )
+
+    row(0, lead.add_time, lead.owner_id, "created", None, None, None)
+    previous = LEAD_STATUS_OPEN
+    for n, (ts, status) in enumerate(_lead_statuses(lead, as_of), start=1):
+        row(n, ts, lead.owner_at(ts), "Status", "Picklist", previous, status)
+        previous = status
+    moved, new_owner = lead.reassigned_at, lead.reassigned_to
+    if moved is not None and new_owner and moved <= as_of:
+        old, new = world.reps[lead.owner_id - 1], world.reps[new_owner - 1]
+        row(5, moved, old.id, "Owner", "EntityId", user_id(old.id), user_id(new.id))
+        row(6, moved, old.id, "Owner", "Text", old.name, new.name)
+    return rows
+
+
+def _lead_task(index: int, lead: Lead, as_of: int) -> Record | None:
+    """The lead's first contact: a completed call or email Task on the lead (WhoId)."""
+    at = lead.first_contact_at
+    if at is None or at > as_of or lead.first_contact_by is None:
+        return None
+    kind, subtype = TASK_TYPES[lead.first_contact_kind]
+    return {
+        "Id": salesforce_id("00T", lead.contact_activity_id),
+        "Subject": f"First {lead.first_contact_kind} with the lead",
+        "Type": kind,
+        "TaskSubtype": subtype,
+        "Status": "Completed",
+        "IsClosed": True,
+        "Priority": "Normal",
+        "WhatId": None,
+        "WhoId": lead_id(index),
+        "AccountId": None,
+        "OwnerId": user_id(lead.first_contact_by),
+        "ActivityDate": clock.date(at),
+        "CompletedDateTime": sf_datetime(at),
+        "CreatedDate": sf_datetime(at),
+        "LastModifiedDate": sf_datetime(at),
+        "SystemModstamp": sf_datetime(at),
         "IsDeleted": False,
     }
 
@@ -420,6 +507,17 @@ def _leads(world: World, view: SalesforceView, as_of: int) -> None:
     ]
     rows.sort(key=lambda r: (r["CreatedDate"], r["Id"]))
     view.objects["Lead"] = rows
+    history: list[Record] = []
+    tasks = view.objects.setdefault("Task", [])
+    for index, lead in enumerate(world.leads):
+        if lead.crm != SYSTEM or lead.add_time > as_of:
+            continue
+        history.extend(_lead_history(world, index, lead, as_of))
+        task = _lead_task(index, lead, as_of)
+        if task is not None:
+            tasks.append(task)
+    history.sort(key=lambda r: (r["CreatedDate"], r["Id"]))
+    view.objects["LeadHistory"] = history
 
 
 # ---- opportunities -----------------------------------------------------------------------------

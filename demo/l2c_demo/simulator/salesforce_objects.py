@@ -227,6 +227,21 @@ OBJECTS: dict[str, tuple[str, bool, tuple[str, ...]]] = {
             "IsDeleted",
         ),
     ),
+    "LeadHistory": (
+        "017",
+        False,
+        (
+            "Id",
+            "LeadId",
+            "Field",
+            "DataType",
+            "OldValue",
+            "NewValue",
+            "CreatedDate",
+            "CreatedById",
+            "IsDeleted",
+        ),
+    ),
     "OpportunityLineItem": (
         "00k",
         False,

@@ -14,6 +14,7 @@ from l2c_demo.simulator.clock import DAY
 from l2c_demo.simulator.config import SimConfig
 from l2c_demo.simulator.crms import CRMS, case_id
 from l2c_demo.simulator.dunning import EVENTS_KEPT_DAYS, reminder_times
+from l2c_demo.simulator.leadphase import lead_phase_truth
 from l2c_demo.simulator.model import Deal, Invoice, World
 from l2c_demo.simulator.orders import SalesOrder
 from l2c_demo.simulator.segments import campaign_truth, segment_truth
@@ -309,6 +310,8 @@ def build_truth(
             for o in orders
             if o.visible(as_of)
         ],
+        # first contacts, qualifications and owner changes (l2c_demo.simulator.leadphase)
+        "lead_phase": lead_phase_truth(cfg, world.leads, world.deals, as_of),
         # approval requests and contracts (every CRM: which one shows them is the loader's
         # business); times are unix seconds, users rep ids; None = not yet at as_of
         "approvals": [

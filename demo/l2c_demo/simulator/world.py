@@ -23,6 +23,11 @@ from l2c_demo.simulator.catalog import (
 from l2c_demo.simulator.clock import DAY, to_unix
 from l2c_demo.simulator.config import SimConfig
 from l2c_demo.simulator.ids import IdMaker
+from l2c_demo.simulator.leadphase import (
+    number_contact_activities,
+    plant_handovers,
+    plant_lead_phase,
+)
 from l2c_demo.simulator.lifecycle import LifeBuilder
 from l2c_demo.simulator.model import Deal, Lead, Org, Person, Rep, World
 from l2c_demo.simulator.state import deal_state
@@ -143,13 +148,16 @@ def build_world(cfg: SimConfig) -> World:
         deal.crm = org.crm
         builder.build(deal, rep)
         deals.append(deal)
+    plant_handovers(cfg, deals)
     leads.extend(_unconverted_leads(rng, cfg, ids, reps_by_crm, orgs, as_of, len(leads), first_use))
     _plant_lead_sources(cfg, leads, deals)
     _plant_conversions_without_deal(cfg, leads)
     _plant_campaigns(cfg, leads, deals)
+    plant_lead_phase(cfg, reps, leads)
     persons = _finish_orgs(rng, orgs, first_use, as_of)
     _link_people(rng, orgs, deals, leads)
     _assign_ids(deals)
+    number_contact_activities(leads, sum(len(d.activities) for d in deals) + 1)
     # the deals of a Certinia unit are billed in Certinia (l2c_demo.simulator.certinia)
     stripe_deals = [d for d in deals if d.crm not in cfg.certinia_crms]
     customers, invoices = build_billing(rng, cfg, ids, stripe_deals, orgs)

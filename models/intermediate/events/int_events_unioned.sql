@@ -6,7 +6,7 @@ with events as (
         [
             'lead', 'deal', 'stage', 'approval', 'quote', 'followup', 'contract', 'order',
             'invoice', 'payment', 'subscription', 'collection', 'subscription_change',
-            'dunning', 'revenue'
+            'dunning', 'revenue', 'contact', 'owner'
         ]
     ) }}
 ),

@@ -1,8 +1,9 @@
+-- Activities; lead_key for an activity on a lead (lead_id).
 with source as (
     {{ select_source_columns('pipedrive', 'activities', [
         'id:bigint', 'subject:string', 'type:string', 'owner_id:bigint', 'deal_id:bigint',
         'done:boolean', 'due_date:string', 'marked_as_done_time:timestamptz',
-        'add_time:timestamptz',
+        'add_time:timestamptz', 'lead_id:string',
     ]) }}
 ),
 
@@ -18,7 +19,9 @@ renamed as (
         coalesce(done, false) as is_done,
         {{ to_utc_timestamp('marked_as_done_time') }} as done_at,
         {{ text_to_date("nullif(trim(due_date), '')") }} as due_date,
-        {{ to_utc_timestamp('add_time') }} as created_at
+        {{ to_utc_timestamp('add_time') }} as created_at,
+        -- an activity on a lead (a lead is no deal: no deal_id)
+        {{ make_key('pipedrive', "nullif(trim(lead_id), '')") }} as lead_key
     from source
 ),
 

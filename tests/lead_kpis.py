@@ -1,0 +1,147 @@
+"""The lead-phase marts recomputed in plain Python from the payloads the fake APIs serve
+(Pipedrive leads, activities, deals and deal flows; Salesforce Lead, LeadHistory, Task),
+independent of the dbt SQL.
+
+Definitions (the marts' yml):
+- first contact of a lead = its first done customer-facing activity (call, email, meeting) on
+  the lead (Pipedrive: activity lead_id; Salesforce: Task WhoId = the lead), by done time;
+  response = lead created -> first contact;
+- qualification (Salesforce) = the first LeadHistory Status row whose NewValue is Qualified;
+- the rep of a lead = its owner when it came in: the former owner (OldValue of the id row) of
+  its first Owner LeadHistory change, else its owner (Pipedrive leads: the owner);
+- a deal is reassigned when its flow has a `user_id` change (Pipedrive); its cycle = creation
+  to won_time / lost_time, closed deals only.
+Medians interpolate linearly like DuckDB's quantile_cont, on whole seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+Record = dict[str, Any]
+CUSTOMER_FACING = ("call", "email", "meeting")
+
+
+def unix(text: str) -> int:
+    """Seconds of a Pipedrive (RFC3339, v1) or Salesforce timestamp."""
+    text = text.replace("Z", "+00:00").replace("+0000", "+00:00")
+    if "T" not in text and "+" not in text:
+        text += "+00:00"
+    return int(datetime.fromisoformat(text).timestamp())
+
+
+def median(values: Iterable[int]) -> float | None:
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    pos = 0.5 * (len(ordered) - 1)
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def _groups(
+    leads: list[tuple[str, str, int, int | None, int | None]],
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """(dimension, group) -> KPIs, from (source, rep, created, contacted, qualified) rows."""
+    members: dict[tuple[str, str], list[tuple[int, int | None, int | None]]] = defaultdict(list)
+    for source, rep, created, contacted, qualified in leads:
+        for key in (("all", "all"), ("lead_source", source), ("rep", rep)):
+            members[key].append((created, contacted, qualified))
+    out = {}
+    for key, rows in members.items():
+        response = [c - created for created, c, _ in rows if c is not None]
+        qualification = [q - created for created, _, q in rows if q is not None]
+        med_r, med_q = median(response), median(qualification)
+        out[key] = {
+            "leads_count": len(rows),
+            "contacted_count": len(response),
+            "median_response_hours": None if med_r is None else med_r / 3600.0,
+            "qualified_count": len(qualification),
+            "median_qualification_days": None if med_q is None else med_q / 86400.0,
+        }
+    return out
+
+
+def pipedrive_lead_response(leads: list[Record], activities: list[Record]) -> dict:
+    first: dict[str, tuple[int, int]] = {}
+    for act in activities:
+        if not act.get("lead_id") or not act["done"] or act["type"] not in CUSTOMER_FACING:
+            continue
+        done = unix(act["marked_as_done_time"])
+        key = (done, act["id"])
+        if act["lead_id"] not in first or key < first[act["lead_id"]]:
+            first[act["lead_id"]] = key
+    rows = [
+        (
+            lead["source_name"] or "(none)",
+            f"pipedrive:{lead['owner_id']}",
+            unix(lead["add_time"]),
+            first[lead["id"]][0] if lead["id"] in first else None,
+            None,
+        )
+        for lead in leads
+    ]
+    return _groups(rows)
+
+
+def salesforce_lead_response(objects: dict[str, list[Record]]) -> dict:
+    first: dict[str, tuple[int, str]] = {}
+    for task in objects["Task"]:
+        who = task.get("WhoId") or ""
+        kind = (task.get("Type") or task.get("TaskSubtype") or "").lower()
+        if not who.startswith("00Q") or not task["IsClosed"] or kind not in CUSTOMER_FACING:
+            continue
+        if task.get("CompletedDateTime") is None:
+            continue
+        key = (unix(task["CompletedDateTime"]), task["Id"])
+        if who not in first or key < first[who]:
+            first[who] = key
+    qualified: dict[str, tuple[int, str]] = {}
+    former_owner: dict[str, tuple[int, str, str]] = {}
+    for row in objects["LeadHistory"]:
+        at = (unix(row["CreatedDate"]), row["Id"])
+        lead = row["LeadId"]
+        is_status = row["Field"] == "Status" and row["NewValue"] == "Qualified"
+        if is_status and (lead not in qualified or at < qualified[lead]):
+            qualified[lead] = at
+        new = row["NewValue"] or ""
+        is_owner = row["Field"] == "Owner" and new.startswith("005") and len(new) in (15, 18)
+        if is_owner and (lead not in former_owner or at < former_owner[lead][:2]):
+            former_owner[lead] = (*at, row["OldValue"])
+    rows = [
+        (
+            lead["LeadSource"] or "(none)",
+            "salesforce:"
+            + (former_owner[lead["Id"]][2] if lead["Id"] in former_owner else lead["OwnerId"]),
+            unix(lead["CreatedDate"]),
+            first[lead["Id"]][0] if lead["Id"] in first else None,
+            qualified[lead["Id"]][0] if lead["Id"] in qualified else None,
+        )
+        for lead in objects["Lead"]
+        if not lead.get("IsDeleted")
+    ]
+    return _groups(rows)
+
+
+def pipedrive_owner_change_effect(deals: list[Record], flows: Any) -> dict[bool, dict]:
+    """is_reassigned -> deals, won, lost, median cycle days (closed deals)."""
+    groups: dict[bool, dict[str, Any]] = {}
+    cycles: dict[bool, list[int]] = defaultdict(list)
+    for deal in deals:
+        if deal.get("is_deleted") or deal["status"] == "deleted":
+            continue
+        moved = any(item["data"]["field_key"] == "user_id" for item in flows[deal["id"]])
+        group = groups.setdefault(moved, {"deals_count": 0, "won_count": 0, "lost_count": 0})
+        group["deals_count"] += 1
+        if deal["status"] in ("won", "lost"):
+            group[f"{deal['status']}_count"] += 1
+            closed = deal["won_time"] if deal["status"] == "won" else deal["lost_time"]
+            cycles[moved].append(unix(closed) - unix(deal["add_time"]))
+    for moved, group in groups.items():
+        med = median(cycles[moved])
+        group["median_cycle_days"] = None if med is None else med / 86400.0
+    return groups
