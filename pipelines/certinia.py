@@ -74,6 +74,7 @@ OBJECTS: dict[str, tuple[str, tuple[str, ...], RowSpec]] = {
             "Id",
             "c2g__Invoice__c",
             "c2g__LineNumber__c",
+            "c2g__Product__c",
             "c2g__LineDescription__c",
             "c2g__Quantity__c",
             "c2g__UnitPrice__c",
@@ -83,7 +84,15 @@ OBJECTS: dict[str, tuple[str, tuple[str, ...], RowSpec]] = {
         ),
         RowSpec(
             "sales_invoice_lines",
-            {**STAMPED, "c2g__Invoice__c": REQ_ID, "c2g__NetValue__c": OPT_MONEY},
+            {
+                **STAMPED,
+                "c2g__Invoice__c": REQ_ID,
+                "c2g__Product__c": OPT_ID,
+                "c2g__Quantity__c": OPT_MONEY,
+                "c2g__UnitPrice__c": OPT_MONEY,
+                # the revenue recognised: a line without its value is rejected, not read as 0
+                "c2g__NetValue__c": REQ_MONEY,
+            },
             "Id",
         ),
     ),

@@ -252,15 +252,17 @@ API_SYSTEMS += (
         "finance",
         "Certinia",
         "pipelines.certinia:certinia_source",
-        ("customers", "invoices", "payments", "credit_notes"),
+        ("customers", "invoices", "payments", "credit_notes", "invoice_lines"),
         "docs/certinia.md",
-        # posted invoices only (no draft -> sent step), no voids, no failed payments or refunds
+        # posted invoices only (no draft -> sent step), no voids, no failed payments or refunds;
+        # invoice lines without a service period: revenue recognised at the invoice's date
         observes=(
             "Invoice Created",
             "Invoice Sent",
             "Payment Received",
             "Invoice Paid",
             "Credit Note Issued",
+            *REVENUE_RECOGNITION,
         ),
         # its invoices live in the Salesforce org, linked to opportunities by native lookups
         links_to=("salesforce",),

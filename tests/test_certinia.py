@@ -3,7 +3,10 @@ installed in the demo org), the dlt source over real HTTP (paging on every resou
 incremental loads, 429/500, rejects, schema drift, an org without the package), and a
 warehouse of two business units side by side: Pipedrive + Stripe (disparate systems) and
 Salesforce + Certinia (one platform), checked against the planted truths and against a
-plain-Python recomputation of finance_system_comparison from the API payloads."""
+plain-Python recomputation of finance_system_comparison from the API payloads; the Certinia
+invoice lines recognise their revenue (point in time: a Certinia line has no service period)
+in revenue_recognition_schedule, the Revenue Recognized events and booked_billed_recognized,
+checked against the planted lines and a recomputation from the served payloads."""
 
 from __future__ import annotations
 
@@ -17,7 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ALLOWED_DBT_WARNINGS, dbt_warnings, query, serving, table_counts, vars_of
+import revenue_kpis
+from conftest import (
+    ALLOWED_DBT_WARNINGS,
+    dbt_warnings,
+    query,
+    serving,
+    settled,
+    table_counts,
+    vars_of,
+)
+from test_kpis_independent import Fx, _round
 
 from l2c.dbt_runner import run_dbt
 from l2c_demo.fake_api import FakeApiServer, Fault
@@ -156,10 +169,18 @@ def test_malformed_records_go_to_rejects_and_new_fields_become_columns(
     match = objects["c2g__codaCashMatchingHistory__c"][1]["Id"]
     note = objects["c2g__codaCreditNote__c"][0]["Id"]
     drifted = objects["c2g__codaInvoice__c"][5]["Id"]
+    line = objects["c2g__codaInvoiceLineItem__c"][2]["Id"]
+    drifted_line = objects["c2g__codaInvoiceLineItem__c"][4]["Id"]
     with serving(company) as server:
         server.malform("salesforce.c2g__codaInvoice__c", invoice, "c2g__InvoiceTotal__c", "12k")
         server.malform("salesforce.c2g__codaCashMatchingHistory__c", match, "CreatedDate", "soon")
         server.malform("salesforce.c2g__codaCreditNote__c", note, "c2g__Account__c", None)
+        # a line without its net value would recognise no revenue: rejected, not read as 0
+        server.malform("salesforce.c2g__codaInvoiceLineItem__c", line, "c2g__NetValue__c", None)
+        # schema drift on the lines too: a revenue-period custom field appears
+        server.malform(
+            "salesforce.c2g__codaInvoiceLineItem__c", drifted_line, "Service_Start__c", "2024-01-01"
+        )
         # schema drift: the org starts sending a new custom field on one invoice
         server.malform("salesforce.c2g__codaInvoice__c", drifted, "Days_Overdue__c", 12)
         load_system("certinia", duckdb_path)
@@ -170,22 +191,30 @@ def test_malformed_records_go_to_rejects_and_new_fields_become_columns(
         assert [(r[0], r[1]) for r in rejects] == [
             ("cash_matching_history", match),
             ("credit_notes", note),
+            ("sales_invoice_lines", line),
             ("sales_invoices", invoice),
         ]
         assert "CreatedDate" in rejects[0][2] and "soon" in rejects[0][2]
         assert "c2g__Account__c" in rejects[1][2]
-        assert "c2g__InvoiceTotal__c" in rejects[2][2] and "12k" in rejects[2][2]
+        assert "c2g__NetValue__c" in rejects[2][2]
+        assert "c2g__InvoiceTotal__c" in rejects[3][2] and "12k" in rejects[3][2]
         expected = view_counts(company)
         for table in ("cash_matching_history", "credit_notes", "sales_invoices"):
             expected[table] -= 1
+        expected["sales_invoice_lines"] -= 1
         assert raw_counts(duckdb_path) == expected
         assert query(
             duckdb_path,
             "select id, days_overdue__c from raw_certinia.sales_invoices "
             "where days_overdue__c is not null",
         ) == [(drifted, 12)]
+        assert query(
+            duckdb_path,
+            "select id, service_start__c from raw_certinia.sales_invoice_lines "
+            "where service_start__c is not null",
+        ) == [(drifted_line, "2024-01-01")]
         load_system("certinia", duckdb_path)  # read again: still rejected once each
-    assert table_counts(duckdb_path, "raw_certinia")["rejects"] == 3
+    assert table_counts(duckdb_path, "raw_certinia")["rejects"] == 4
 
 
 def test_an_org_without_the_package_loads_nothing(duckdb_path: Path) -> None:
@@ -212,7 +241,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     db = work / "l2c.duckdb"
     with serving(company):
         load_all(db, systems=["pipedrive", "salesforce", "stripe", "certinia"])
-    select = "+finance_system_comparison +event_log +invoice_link_summary +refund_reasons"
+    select = (
+        "+finance_system_comparison +event_log +invoice_link_summary +refund_reasons "
+        "+revenue_recognition_schedule +booked_billed_recognized"
+    )
     dbt_vars = json.loads(vars_of(company)[1])
     args = ["build", "--vars", json.dumps(dbt_vars), "--select", select]
     run_dbt(
@@ -436,3 +468,145 @@ def test_comparison_equals_a_recomputation_from_the_payloads(built: Built) -> No
         row = mart[system]
         for column, value in expected.items():
             assert row[column] == pytest.approx(value, rel=1e-12), (system, column)
+
+
+# ---- revenue recognition: Certinia invoice lines, point in time ----------------------------------
+def _ts(value: datetime) -> int:
+    return int(value.replace(tzinfo=timezone.utc).timestamp())
+
+
+def _certinia_slices(company: DemoCompany, fx: Fx) -> list[revenue_kpis.Slice]:
+    """The served Certinia invoices' lines as schedule slices: a posted (Complete) invoice's
+    total allocated over its lines by id, each line recognised in full at the invoice's
+    creation (a Certinia line has no service period), at the rate of its creation day."""
+    objects = company.salesforce_view().objects
+    lines: dict[str, list[Record]] = {}
+    for line in objects["c2g__codaInvoiceLineItem__c"]:
+        lines.setdefault(line["c2g__Invoice__c"], []).append(line)
+    out = []
+    for inv in objects["c2g__codaInvoice__c"]:
+        if inv["c2g__InvoiceStatus__c"] != "Complete":
+            continue
+        created = _sf_time(inv["CreatedDate"])
+        rate = fx.rate(inv["CurrencyIsoCode"], _day(created))
+        mine = sorted(lines.get(inv["Id"], []), key=lambda line: line["Id"])
+        amounts = [round(line["c2g__NetValue__c"] * 100) for line in mine]
+        total = round(inv["c2g__InvoiceTotal__c"] * 100)
+        for line, minor in zip(mine, revenue_kpis.allocate(total, amounts), strict=True):
+            out.append(
+                revenue_kpis.Slice(
+                    inv["Id"],
+                    line["Id"],
+                    revenue_kpis.month_of(created),
+                    "point_in_time",
+                    created,
+                    minor,
+                    _round(minor * rate),
+                    None,
+                )
+            )
+    return out
+
+
+def _certinia_schedule(built: Built) -> list[tuple[Any, ...]]:
+    return query(
+        built.db,
+        "select invoice_line_id, invoice_id, month_start, recognition_method, slice_end_at, "
+        "cast(round(recognized_amount * 100) as bigint), "
+        "cast(round(recognized_reporting * 100) as bigint), is_recognized, is_period_missing "
+        "from marts.revenue_recognition_schedule where source_system = 'certinia'",
+    )
+
+
+def test_the_planted_lines_recognise_their_revenue_in_the_schedule(built: Built) -> None:
+    planted = built.truth["certinia"]["recognized_revenue"]
+    invoices = built.truth["certinia"]["invoices"]
+    assert len(planted) == sum(len(i["lines"]) for i in invoices) > 100
+    assert any(p["amount"] < 0 for p in planted), "a discount line should be planted"
+    expected = {
+        (p["line_id"], p["invoice_id"], p["month"], p["method"], round(p["amount"] * 100))
+        for p in planted
+    }
+    rows = _certinia_schedule(built)
+    assert len(rows) == len(planted)
+    got = {(r[0], r[1], r[2].isoformat(), r[3], r[5]) for r in rows}
+    assert got == expected
+    # nothing deferred and no period flagged missing: Certinia lines have no period at all
+    assert all(r[7] and not r[8] for r in rows)
+    # every planted invoice recognises its total, and the product lines name their Product2
+    by_invoice = Counter[str]()
+    for p in planted:
+        by_invoice[p["invoice_id"]] += round(p["amount"] * 100)
+    assert by_invoice == {i["invoice_id"]: round(i["total"] * 100) for i in invoices}
+    products = dict(
+        query(built.db, "select id, c2g__product__c from raw_certinia.sales_invoice_lines")
+    )
+    for inv in invoices:
+        for line in inv["lines"]:
+            assert products[line["line_id"]] == line["product_id"]
+
+
+def test_certinia_schedule_equals_a_recomputation_from_the_payloads(built: Built) -> None:
+    slices = _certinia_slices(built.company, Fx())
+    expected = {
+        (s.line_id, s.invoice_id, s.month, s.method, s.end, s.minor, s.reporting_minor)
+        for s in slices
+    }
+    got = {(r[0], r[1], r[2], r[3], _ts(r[4]), r[5], r[6]) for r in _certinia_schedule(built)}
+    assert len(got) > 100
+    assert got == expected
+
+
+def test_certinia_revenue_recognized_events_are_its_invoices(built: Built) -> None:
+    invoices = built.truth["certinia"]["invoices"]
+    rows = query(
+        built.db,
+        "select case_id, cast(round(amount * 100) as bigint) from marts.event_log "
+        "where source_system = 'certinia' and activity = 'Revenue Recognized'",
+    )
+    # one event per invoice (point in time: one month), on its natively linked case
+    assert Counter(rows) == Counter((i["case_id"], round(i["total"] * 100)) for i in invoices)
+
+
+def test_booked_billed_recognized_counts_certinia_as_recomputed(built: Built) -> None:
+    """Billed and recognised per month over both finance systems of the build, recomputed from
+    the served Stripe and Certinia payloads (Stripe by tests/revenue_kpis.py's rules)."""
+    fx = Fx()
+    stripe = built.company.stripe_view().invoices
+    slices = revenue_kpis.schedule(stripe, fx) + _certinia_slices(built.company, fx)
+    assert {s.invoice_id[:3] for s in slices} >= {"in_", "a2I"}
+    as_of = _ts(
+        query(built.db, "select max(warehouse_as_of) from intermediate.int_as_of_resolved")[0][0]
+    )
+    months: dict[date, list[int]] = {}  # month -> [invoices, billed, recognised]
+    for s in slices:
+        months.setdefault(s.month, [0, 0, 0])[2] += s.reporting_minor
+    billed = [
+        (inv["status_transitions"]["finalized_at"], inv["total"], inv["currency"], inv["created"])
+        for inv in stripe
+        if revenue_kpis.recognised(inv)
+    ]
+    for inv in built.company.salesforce_view().objects["c2g__codaInvoice__c"]:
+        if inv["c2g__InvoiceStatus__c"] == "Complete":
+            created = _sf_time(inv["CreatedDate"])
+            total = round(inv["c2g__InvoiceTotal__c"] * 100)
+            billed.append((created, total, inv["CurrencyIsoCode"], created))
+    for finalized, total, currency, created in billed:
+        if finalized <= as_of:
+            row = months.setdefault(revenue_kpis.month_of(finalized), [0, 0, 0])
+            row[0] += 1
+            row[1] += _round(total * fx.rate(currency, _day(created)))
+    mart = query(
+        built.db,
+        "select month_start, invoices_count, billed_reporting, recognized_reporting "
+        "from marts.booked_billed_recognized",
+    )
+    assert len(mart) > 6
+    expected = [
+        (m, *[(v if k == 0 else v / 100) for k, v in enumerate(months.get(m, [0, 0, 0]))])
+        for m, *_rest in mart
+    ]
+    assert settled(mart) == settled(expected)
+    # every month the recomputation has before the mart's last month is in the mart
+    last = max(r[0] for r in mart)
+    assert {m for m in months if m <= last} <= {r[0] for r in mart}

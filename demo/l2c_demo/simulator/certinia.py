@@ -35,6 +35,7 @@ from l2c_demo.simulator.clock import DAY
 from l2c_demo.simulator.config import SimConfig
 from l2c_demo.simulator.crms import CRMS, salesforce_id
 from l2c_demo.simulator.model import World
+from l2c_demo.simulator.render_salesforce import product_id
 
 Record = dict[str, Any]
 
@@ -153,7 +154,8 @@ class CertiniaInvoice:
     currency: str
     created: int
     due: int
-    lines: tuple[tuple[str, int, int], ...]  # (description, quantity, net cents)
+    # (description, quantity, net cents, product index: None for the discount line)
+    lines: tuple[tuple[str, int, int, int | None], ...]
     total_cents: int
     credit_cents: int  # 0: no credit note
     credit_at: int | None
@@ -179,13 +181,18 @@ def build_certinia(world: World, cfg: SimConfig) -> list[CertiniaInvoice]:
         created = deal.final_won_time + int(rng.uniform(lo, hi) * DAY)
         due = created + cfg.due_days * DAY
         total = deal.won_value_cents
-        lines = [
-            (PRODUCTS[ln.product_index][0], ln.quantity, ln.net_cents(deal.final_won_time))
+        lines: list[tuple[str, int, int, int | None]] = [
+            (
+                PRODUCTS[ln.product_index][0],
+                ln.quantity,
+                ln.net_cents(deal.final_won_time),
+                ln.product_index,
+            )
             for ln in deal.lines
         ]
-        discount = sum(cents for _, _, cents in lines) - total
+        discount = sum(line[2] for line in lines) - total
         if discount:
-            lines.append(("Additional Discount", 1, -discount))
+            lines.append(("Additional Discount", 1, -discount, None))
         credit, credit_at, reason = 0, None, None
         if rng.random() < cfg.certinia_credit_note_share:
             credit = int(total * rng.uniform(0.1, 0.3))
@@ -278,14 +285,14 @@ def render_certinia(invoices: list[CertiniaInvoice], as_of: int) -> dict[str, li
             }
         )
         first_line = line_n - len(inv.lines)
-        for k, (text, quantity, cents) in enumerate(inv.lines, start=1):
+        for k, (text, quantity, cents, product) in enumerate(inv.lines, start=1):
             out["c2g__codaInvoiceLineItem__c"].append(
                 {
                     "Id": _id("c2g__codaInvoiceLineItem__c", first_line + k),
                     "Name": f"{name}-{k}",
                     "c2g__Invoice__c": inv_id,
                     "c2g__LineNumber__c": k,
-                    "c2g__Product__c": None,
+                    "c2g__Product__c": None if product is None else product_id(product),
                     "c2g__LineDescription__c": text,
                     "c2g__Quantity__c": float(quantity),
                     "c2g__UnitPrice__c": round(cents / quantity) / 100.0,
@@ -347,14 +354,54 @@ def render_certinia(invoices: list[CertiniaInvoice], as_of: int) -> dict[str, li
     return out
 
 
+def line_ids(invoices: list[CertiniaInvoice]) -> dict[int, list[str]]:
+    """Invoice number -> the ids of its lines (numbered over every invoice, as rendered)."""
+    out: dict[int, list[str]] = {}
+    n = 0
+    for inv in invoices:
+        out[inv.number] = [
+            _id("c2g__codaInvoiceLineItem__c", n + k) for k in range(1, len(inv.lines) + 1)
+        ]
+        n += len(inv.lines)
+    return out
+
+
 def certinia_truth(world: World, invoices: list[CertiniaInvoice], as_of: int) -> Record:
     """Ground truth of the Certinia unit at as_of: its invoices with their natively linked
-    case, credit notes, and the planted timings (days, from the simulator's own times)."""
+    case, credit notes, and the planted timings (days, from the simulator's own times); their
+    lines, and the revenue they recognise. A Certinia line carries no service period: each is
+    recognised in full when its posted invoice is created (the month of its invoice date)."""
     deals = {d.id: d for d in world.deals}
     crm = CRMS["salesforce"]
     visible = [inv for inv in invoices if inv.created <= as_of]
+    ids = line_ids(invoices)
     rows = []
+    recognized = []
     for inv in visible:
+        lines = [
+            {
+                "line_id": line_id,
+                "description": text,
+                "product_id": None if product is None else product_id(product),
+                "quantity": quantity,
+                "net": cents / 100.0,
+            }
+            for line_id, (text, quantity, cents, product) in zip(
+                ids[inv.number], inv.lines, strict=True
+            )
+        ]
+        month = clock.date(inv.created)[:8] + "01"  # type: ignore[index]
+        recognized += [
+            {
+                "line_id": line["line_id"],
+                "invoice_id": invoice_id(inv.number),
+                "month": month,
+                "method": "point_in_time",
+                "amount": line["net"],
+                "currency": inv.currency,
+            }
+            for line in lines
+        ]
         deal = deals[inv.deal_id]
         assert deal.final_won_time is not None
         matched = inv.matched_at <= as_of
@@ -374,10 +421,12 @@ def certinia_truth(world: World, invoices: list[CertiniaInvoice], as_of: int) ->
                 "paid_at": clock.v2(inv.matched_at) if matched else None,
                 "invoice_to_paid_days": (inv.matched_at - inv.created) / DAY if matched else None,
                 "match_lag_days": (inv.matched_at - inv.cash_at) / DAY if matched else None,
+                "lines": lines,
             }
         )
     return {
         "invoices": rows,
         "won_deals_invoiced": len({inv.deal_id for inv in visible}),
         "credit_notes": sum(1 for r in rows if r["credit_note"] is not None),
+        "recognized_revenue": recognized,
     }
