@@ -959,4 +959,7 @@ def test_lead_qualification_finds_the_slow_source_and_equals_a_recomputation(
     assert max(sources, key=lambda s: sources[s]["median_qualification_days"]) == "Other"
     expected = lead_kpis.salesforce_lead_response(built.company.salesforce_view().objects)
     assert settled_dict(mart) == settled_dict(expected)
+    # the campaign dimension: the planted campaigns, and leads without one under '(none)'
+    campaigns = {k[1] for k in mart if k[0] == "campaign"}
+    assert "(none)" in campaigns and len(campaigns) >= 3
     assert mart[("all", "all")]["qualified_count"] > 50
