@@ -211,6 +211,7 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
             "Lead Qualified",
             "First Contact",
             "Owner Changed",
+            "Quote Created",
             "Quote Sent",
             "Quote Accepted",
             "Quote Rejected",

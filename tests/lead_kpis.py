@@ -9,6 +9,9 @@ Definitions (the marts' yml):
 - qualification (Salesforce) = the first LeadHistory Status row whose NewValue is Qualified;
 - the rep of a lead = its owner when it came in: the former owner (OldValue of the id row) of
   its first Owner LeadHistory change, else its owner (Pipedrive leads: the owner);
+- the campaign of a lead (Salesforce) = the CampaignId of its earliest CampaignMember with
+  that LeadId (by CreatedDate, then Id), '(none)' without one; Pipedrive loads no campaigns,
+  so its leads have no campaign dimension;
 - a deal is reassigned when its flow has a `user_id` change (Pipedrive); its cycle = creation
   to won_time / lost_time, closed deals only.
 Medians interpolate linearly like DuckDB's quantile_cont, on whole seconds.
@@ -44,12 +47,16 @@ def median(values: Iterable[int]) -> float | None:
 
 
 def _groups(
-    leads: list[tuple[str, str, int, int | None, int | None]],
+    leads: list[tuple[str, str, str | None, int, int | None, int | None]],
 ) -> dict[tuple[str, str], dict[str, Any]]:
-    """(dimension, group) -> KPIs, from (source, rep, created, contacted, qualified) rows."""
+    """(dimension, group) -> KPIs, from (source, rep, campaign, created, contacted, qualified)
+    rows; campaign None: the system has no campaigns (no campaign group)."""
     members: dict[tuple[str, str], list[tuple[int, int | None, int | None]]] = defaultdict(list)
-    for source, rep, created, contacted, qualified in leads:
-        for key in (("all", "all"), ("lead_source", source), ("rep", rep)):
+    for source, rep, campaign, created, contacted, qualified in leads:
+        keys = [("all", "all"), ("lead_source", source), ("rep", rep)]
+        if campaign is not None:
+            keys.append(("campaign", campaign))
+        for key in keys:
             members[key].append((created, contacted, qualified))
     out = {}
     for key, rows in members.items():
@@ -79,6 +86,7 @@ def pipedrive_lead_response(leads: list[Record], activities: list[Record]) -> di
         (
             lead["source_name"] or "(none)",
             f"pipedrive:{lead['owner_id']}",
+            None,
             unix(lead["add_time"]),
             first[lead["id"]][0] if lead["id"] in first else None,
             None,
@@ -112,11 +120,25 @@ def salesforce_lead_response(objects: dict[str, list[Record]]) -> dict:
         is_owner = row["Field"] == "Owner" and new.startswith("005") and len(new) in (15, 18)
         if is_owner and (lead not in former_owner or at < former_owner[lead][:2]):
             former_owner[lead] = (*at, row["OldValue"])
+    campaign: dict[str, tuple[int, str, str]] = {}
+    for member in objects.get("CampaignMember", []):
+        lead = member.get("LeadId")
+        if not lead or member.get("IsDeleted"):
+            continue
+        at = (unix(member["CreatedDate"]), member["Id"], member["CampaignId"])
+        if lead not in campaign or at < campaign[lead]:
+            campaign[lead] = at
+    has_campaigns = bool(objects.get("Campaign"))
     rows = [
         (
             lead["LeadSource"] or "(none)",
             "salesforce:"
             + (former_owner[lead["Id"]][2] if lead["Id"] in former_owner else lead["OwnerId"]),
+            (
+                (f"salesforce:{campaign[lead['Id']][2]}" if lead["Id"] in campaign else "(none)")
+                if has_campaigns
+                else None
+            ),
             unix(lead["CreatedDate"]),
             first[lead["Id"]][0] if lead["Id"] in first else None,
             qualified[lead["Id"]][0] if lead["Id"] in qualified else None,

@@ -637,6 +637,26 @@ def test_orders_and_quotes_of_salesforce_deals_are_in_the_log(built: Built) -> N
     deals = [d for d in built.truth["deals"] if d["crm"] == "salesforce"]
     assert quotes["Quote Sent"] == sum(d["quotes_sent"] for d in deals)
     assert quotes["Quote Accepted"] == sum(1 for d in deals if d["outcome"] == "won")
+    # Quote Created: every quote of a live opportunity (drafts too), at its CreatedDate
+    objects = built.company.salesforce_view().objects
+    live = {o["Id"] for o in objects["Opportunity"] if not o.get("IsDeleted")}
+    opportunity_of = {"Quote": "OpportunityId", "SBQQ__Quote__c": "SBQQ__Opportunity2__c"}
+    created = {
+        (f"salesforce:{q['Id']}", lead_kpis.unix(q["CreatedDate"]))
+        for name, field in opportunity_of.items()
+        for q in objects.get(name, [])
+        if q[field] in live and not q.get("IsDeleted")
+    }
+    logged_created = {
+        (o, int(t))
+        for o, t in query(
+            built.db,
+            "select object_id, epoch(event_at) from marts.event_log "
+            "where source_system = 'salesforce' and activity = 'Quote Created'",
+        )
+    }
+    assert len(created) >= quotes["Quote Sent"] > 50
+    assert logged_created == created
 
 
 def test_a_new_field_in_the_api_does_not_break_staging(built: Built) -> None:
@@ -959,4 +979,7 @@ def test_lead_qualification_finds_the_slow_source_and_equals_a_recomputation(
     assert max(sources, key=lambda s: sources[s]["median_qualification_days"]) == "Other"
     expected = lead_kpis.salesforce_lead_response(built.company.salesforce_view().objects)
     assert settled_dict(mart) == settled_dict(expected)
+    # the campaign dimension: the planted campaigns, and leads without one under '(none)'
+    campaigns = {k[1] for k in mart if k[0] == "campaign"}
+    assert "(none)" in campaigns and len(campaigns) >= 3
     assert mart[("all", "all")]["qualified_count"] > 50

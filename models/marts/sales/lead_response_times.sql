@@ -1,8 +1,10 @@
 -- Lead response (creation -> first contact) and qualification (creation -> first
--- qualification) per source system: over all leads, per lead source and per rep (the lead's
--- owner when it came in). Leads created at or before their system's as_of; a contact or a
--- qualification counts when it happened by then. A KPI of a step the system cannot observe
--- (int_observable_activities_resolved) is null, never 0.
+-- qualification) per source system: over all leads, per lead source, per rep (the lead's
+-- owner when it came in) and per campaign (the lead's earliest campaign membership; only for
+-- systems that load campaigns, '(none)' for their leads without one). Leads created at or
+-- before their system's as_of; a contact or a qualification counts when it happened by then.
+-- A KPI of a step the system cannot observe (int_observable_activities_resolved) is null,
+-- never 0.
 with leads as (
     select * from {{ ref('int_leads_progressed') }}
 ),
@@ -13,6 +15,14 @@ as_of as (
 
 users as (
     select * from {{ ref('int_users_enriched') }}
+),
+
+lead_campaigns as (
+    select * from {{ ref('int_lead_campaigns_resolved') }}
+),
+
+campaign_systems as (
+    select distinct source_system from {{ ref('int_campaigns_unioned') }}
 ),
 
 observable as (
@@ -30,6 +40,9 @@ leads_at_as_of as (
         leads.lead_key,
         coalesce(leads.lead_source, '(none)') as lead_source,
         coalesce(leads.initial_owner_user_key, 'unknown') as owner_key,
+        coalesce(lead_campaigns.campaign_key, '(none)') as campaign_key,
+        coalesce(lead_campaigns.campaign_name, lead_campaigns.campaign_key, '(none)')
+            as campaign_name,
         case
             when leads.first_contact_at <= as_of.as_of then leads.response_seconds
         end as response_seconds,
@@ -40,6 +53,10 @@ leads_at_as_of as (
     from leads
     inner join as_of
         on leads.source_system = as_of.source_system
+    left join lead_campaigns
+        on
+            leads.lead_key = lead_campaigns.lead_key
+            and leads.source_system = lead_campaigns.source_system
     where leads.created_at <= as_of.as_of
 ),
 
@@ -75,6 +92,18 @@ tagged as (
     from leads_at_as_of
     left join users
         on leads_at_as_of.owner_key = users.user_key
+    union all
+    select
+        leads_at_as_of.source_system,
+        'campaign' as dimension,
+        leads_at_as_of.campaign_key as group_key,
+        leads_at_as_of.campaign_name as group_name,
+        leads_at_as_of.response_seconds,
+        leads_at_as_of.qualification_seconds,
+        leads_at_as_of.is_qualified
+    from leads_at_as_of
+    inner join campaign_systems
+        on leads_at_as_of.source_system = campaign_systems.source_system
 ),
 
 aggregated as (
