@@ -1,11 +1,13 @@
 """The lead-phase marts recomputed in plain Python from the payloads the fake APIs serve
-(Pipedrive leads, activities, deals and deal flows; Salesforce Lead, LeadHistory, Task),
+(Pipedrive leads, activities, deals and deal flows; Salesforce Lead, LeadHistory, Task;
+Oracle CX leads and activities),
 independent of the dbt SQL.
 
 Definitions (the marts' yml):
 - first contact of a lead = its first done customer-facing activity (call, email, meeting) on
   the lead (Pipedrive: activity lead_id; Salesforce: Task WhoId = the lead), by done time;
-  response = lead created -> first contact;
+  response = lead created -> first contact; Oracle CX: a COMPLETE activity with LeadId, by
+  ActivityEndDate, type ActivityTypeCode;
 - qualification (Salesforce) = the first LeadHistory Status row whose NewValue is Qualified;
 - the rep of a lead = its owner when it came in: the former owner (OldValue of the id row) of
   its first Owner LeadHistory change, else its owner (Pipedrive leads: the owner);
@@ -123,6 +125,31 @@ def salesforce_lead_response(objects: dict[str, list[Record]]) -> dict:
         )
         for lead in objects["Lead"]
         if not lead.get("IsDeleted")
+    ]
+    return _groups(rows)
+
+
+def oracle_cx_lead_response(leads: list[Record], activities: list[Record]) -> dict:
+    """Oracle CX has no lead history: the rep is the lead's OwnerId, qualification unknown."""
+    first: dict[int, tuple[int, int]] = {}
+    for act in activities:
+        kind = (act.get("ActivityTypeCode") or "").lower()
+        if act.get("LeadId") is None or act.get("StatusCode") != "COMPLETE":
+            continue
+        if kind not in CUSTOMER_FACING or act.get("ActivityEndDate") is None:
+            continue
+        key = (unix(act["ActivityEndDate"]), act["ActivityId"])
+        if act["LeadId"] not in first or key < first[act["LeadId"]]:
+            first[act["LeadId"]] = key
+    rows = [
+        (
+            lead["ChannelType"] or "(none)",
+            f"oracle_cx:{lead['OwnerId']}",
+            unix(lead["CreationDate"]),
+            first[lead["LeadId"]][0] if lead["LeadId"] in first else None,
+            None,
+        )
+        for lead in leads
     ]
     return _groups(rows)
 
