@@ -5,8 +5,9 @@ Served under `/oracle_cx` by the fake server. What it implements of the real fra
 - Basic auth (user/password) on every request; 401 with `WWW-Authenticate` otherwise.
 - Collections `opportunities`, `leads`, `resources`, `salesMethods`, `activities`; items by
   their REST key (`opportunities/{OptyNumber}`, `leads/{LeadId}`, `resources/{PartyId}`,
-  `activities/{ActivityId}`, `salesMethods/{SalesMethodId}`); children `opportunities/{OptyNumber}/child/{ChildRevenue |
-  opportunityStageSnapshots | OpportunityLead}` and `salesMethods/{id}/child/SalesStage`.
+  `activities/{ActivityId}`, `salesMethods/{SalesMethodId}`); children
+  `opportunities/{OptyNumber}/child/{ChildRevenue | opportunityStageSnapshots |
+  OpportunityLead}` and `salesMethods/{id}/child/SalesStage`.
 - Collection envelope `{items, count, hasMore, limit, offset, links}` (+ `totalResults` with
   `totalResults=true`); paging with `limit` (default 25, at most 500) and `offset`.
 - `q` filters: with `REST-Framework-Version` 2 or later, `Attr <op> value` clauses joined by
