@@ -227,21 +227,42 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
         "crm",
         "Zendesk Sell",
         "pipelines.zendesk_sell:zendesk_sell_source",
-        (*CRM_ENTITIES, "stage_changes", "orders", "deal_lines", "deal_discounts"),
+        (
+            *CRM_ENTITIES,
+            "stage_changes",
+            "orders",
+            "deal_lines",
+            "deal_discounts",
+            "activities",
+        ),
         "docs/zendesk-sell-history.md",
-        # no quotes or activities; orders without a fulfilment date; stage entries only as
-        # scheduled loads saw them (moves between two loads are invisible), so a missing stage
-        # entry is no evidence of a skipped stage
-        observes=(*LEAD_DEAL, "Sales Order Created"),
+        # no quotes; orders without a fulfilment date; stage entries only as scheduled loads
+        # saw them (moves between two loads are invisible), so a missing stage entry is no
+        # evidence of a skipped stage. Calls on leads give First Contact (the Core API lists
+        # no emails); leads show their current status and owner only (no history): no
+        # qualification time, no owner change
+        observes=(*LEAD_DEAL, "Sales Order Created", "First Contact"),
     ),
     SourceSystem(
         "oracle_cx",
         "crm",
         "Oracle CX Sales",
         "pipelines.oracle_cx:oracle_cx_source",
-        ("users", "leads", "deals", "pipelines", "stages", "stage_changes", "deal_lines"),
+        (
+            "users",
+            "leads",
+            "deals",
+            "pipelines",
+            "stages",
+            "stage_changes",
+            "deal_lines",
+            "activities",
+        ),
         "docs/oracle-cx.md",
-        observes=(*LEAD_DEAL_STAGES,),  # no quotes, activities or orders
+        # no quotes or orders; activities on leads give First Contact. Leads carry their
+        # current StatusCode and OwnerId only (no history): no qualification time, no owner
+        # change
+        observes=(*LEAD_DEAL_STAGES, "First Contact"),
     ),
 )
 

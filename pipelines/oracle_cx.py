@@ -15,6 +15,7 @@ Resources (table <- endpoint; primary key; write disposition; change filter):
     opportunity_leads <- expanded OpportunityLead        OptyLeadId        merge  (per opty)
     leads             <- /leads                          LeadId            merge  LastUpdateDate
     resources         <- /resources                      PartyId           merge  LastUpdateDate
+    activities        <- /activities                     ActivityId        merge  LastUpdateDate
     sales_methods     <- /salesMethods                   SalesMethodId     merge  (full read)
     sales_stages      <- /salesMethods/{id}/child/SalesStage  StgId        merge  (full read)
 
@@ -126,6 +127,20 @@ SPECS: dict[str, RowSpec] = {
             "ConvertedTimestamp": OPT_RFC3339,
         },
         id_field="LeadId",
+    ),
+    # tasks and appointments; those on a lead (LeadId) give the lead's first contact
+    "activities": RowSpec(
+        "activities",
+        {
+            "ActivityId": REQ_INT,
+            "OwnerId": OPT_INT,
+            "LeadId": OPT_INT,
+            "OptyId": OPT_INT,
+            "ActivityEndDate": OPT_RFC3339,
+            "CreationDate": REQ_RFC3339,
+            "LastUpdateDate": REQ_RFC3339_CURSOR,
+        },
+        id_field="ActivityId",
     ),
     "resources": RowSpec(
         "resources",
@@ -351,6 +366,7 @@ def oracle_cx_source(
         opportunity_child("OpportunityLead", "OptyLeadId"),
         incremental_list("leads", "/leads", "LeadId"),
         incremental_list("resources", "/resources", "PartyId"),
+        incremental_list("activities", "/activities", "ActivityId"),
         sales_methods,
         sales_stages,
     ]

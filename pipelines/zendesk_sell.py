@@ -10,7 +10,7 @@ Configuration (dlt config/secrets or environment):
         token), CONCURRENT_REQUESTS requests in flight (default 8: orders' line items)
 
 Incremental loading: Zendesk Sell lists have no "updated since" filter, only `sort_by`. Deals,
-leads and orders are read newest first (`sort_by=updated_at:desc`) and paging stops at the
+leads, orders and calls are read newest first (`sort_by=updated_at:desc`) and paging stops at the
 first record older than the cursor kept in the resource state (the newest `updated_at` of the
 previous run, minus the lookback); lead conversions are immutable and come newest first, so
 they stop at the previous run's newest `created_at`. Users, pipelines, stages, loss reasons,
@@ -116,6 +116,18 @@ SPECS: dict[str, RowSpec] = {
             "updated_at": OPT_RFC3339,
         },
     ),
+    # calls logged on a lead, contact or deal (resource_type / resource_id): a call on a lead
+    # is the lead's contact
+    "calls": RowSpec(
+        "calls",
+        {
+            "id": REQ_INT,
+            "user_id": OPT_INT,
+            "resource_id": OPT_INT,
+            "made_at": REQ_RFC3339,
+            "updated_at": REQ_RFC3339_CURSOR,
+        },
+    ),
     "users": RowSpec("users", {"id": REQ_INT, "created_at": OPT_RFC3339}),
     "pipelines": RowSpec("pipelines", {"id": REQ_INT}),
     "stages": RowSpec("stages", {"id": REQ_INT, "pipeline_id": REQ_INT, "position": OPT_INT}),
@@ -144,6 +156,11 @@ OPTIONAL_COLUMNS: dict[str, dict[str, Any]] = {
         "converted_at": {"data_type": "timestamp"},
     },
     "order_line_items": {"description": {"data_type": "text"}},
+    "calls": {
+        "summary": {"data_type": "text"},
+        "outcome_id": {"data_type": "bigint"},
+        "recording_url": {"data_type": "text"},
+    },
     "users": {"deleted_at": {"data_type": "timestamp"}, "phone_number": {"data_type": "text"}},
 }
 
@@ -469,11 +486,26 @@ def zendesk_sell_source(
             yield from _rejects(SplitPage([], item_rejects))
         cursor.commit()
 
+    @dlt.resource(
+        name="calls", primary_key="id", write_disposition="merge", columns=OPTIONAL_COLUMNS["calls"]
+    )
+    def calls() -> Iterator[Any]:
+        """Calls changed since the last run (newest first): the ones on a lead
+        (resource_type lead) time its first contact."""
+        cursor = DescCursor("updated_at", lookback_seconds)
+        for page in newest_first("/v2/calls", cursor, "updated_at"):
+            split = _split("calls", page)
+            if split.good:
+                yield split.good
+            yield from _rejects(split)
+        cursor.commit()
+
     return [
         deals,
         deal_stage_snapshots,
         leads,
         orders,
+        calls,
         full("users"),
         full("pipelines"),
         full("stages"),

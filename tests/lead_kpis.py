@@ -1,11 +1,14 @@
 """The lead-phase marts recomputed in plain Python from the payloads the fake APIs serve
-(Pipedrive leads, activities, deals and deal flows; Salesforce Lead, LeadHistory, Task),
+(Pipedrive leads, activities, deals and deal flows; Salesforce Lead, LeadHistory, Task;
+Oracle CX leads and activities; Zendesk Sell leads, lead sources and calls),
 independent of the dbt SQL.
 
 Definitions (the marts' yml):
 - first contact of a lead = its first done customer-facing activity (call, email, meeting) on
   the lead (Pipedrive: activity lead_id; Salesforce: Task WhoId = the lead), by done time;
-  response = lead created -> first contact;
+  response = lead created -> first contact; Oracle CX: a COMPLETE activity with LeadId, by
+  ActivityEndDate, type ActivityTypeCode; Zendesk Sell: a call on the lead (resource_type
+  lead) not missed, by made_at;
 - qualification (Salesforce) = the first LeadHistory Status row whose NewValue is Qualified;
 - the rep of a lead = its owner when it came in: the former owner (OldValue of the id row) of
   its first Owner LeadHistory change, else its owner (Pipedrive leads: the owner);
@@ -145,6 +148,57 @@ def salesforce_lead_response(objects: dict[str, list[Record]]) -> dict:
         )
         for lead in objects["Lead"]
         if not lead.get("IsDeleted")
+    ]
+    return _groups(rows)
+
+
+def oracle_cx_lead_response(leads: list[Record], activities: list[Record]) -> dict:
+    """Oracle CX has no lead history: the rep is the lead's OwnerId, qualification unknown."""
+    first: dict[int, tuple[int, int]] = {}
+    for act in activities:
+        kind = (act.get("ActivityTypeCode") or "").lower()
+        if act.get("LeadId") is None or act.get("StatusCode") != "COMPLETE":
+            continue
+        if kind not in CUSTOMER_FACING or act.get("ActivityEndDate") is None:
+            continue
+        key = (unix(act["ActivityEndDate"]), act["ActivityId"])
+        if act["LeadId"] not in first or key < first[act["LeadId"]]:
+            first[act["LeadId"]] = key
+    rows = [
+        (
+            lead["ChannelType"] or "(none)",
+            f"oracle_cx:{lead['OwnerId']}",
+            unix(lead["CreationDate"]),
+            first[lead["LeadId"]][0] if lead["LeadId"] in first else None,
+            None,
+        )
+        for lead in leads
+    ]
+    return _groups(rows)
+
+
+def zendesk_sell_lead_response(
+    leads: list[Record], calls: list[Record], sources: list[Record]
+) -> dict:
+    """Zendesk Sell lists calls only (no emails) and keeps no lead history: the rep is the
+    lead's owner_id, the source its source's name, qualification unknown."""
+    first: dict[int, tuple[int, int]] = {}
+    for call in calls:
+        if call.get("resource_type") != "lead" or call.get("missed"):
+            continue
+        key = (unix(call["made_at"]), call["id"])
+        if call["resource_id"] not in first or key < first[call["resource_id"]]:
+            first[call["resource_id"]] = key
+    names = {source["id"]: source["name"] for source in sources}
+    rows = [
+        (
+            names.get(lead["source_id"]) or "(none)",
+            f"zendesk_sell:{lead['owner_id']}",
+            unix(lead["created_at"]),
+            first[lead["id"]][0] if lead["id"] in first else None,
+            None,
+        )
+        for lead in leads
     ]
     return _groups(rows)
 

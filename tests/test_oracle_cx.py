@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import lead_kpis
 import pytest
 import requests
 from conftest import query, serving, table_counts
@@ -21,7 +22,7 @@ from l2c_demo.fake_api import FakeApiServer, Fault
 from l2c_demo.fake_api.oracle_cx_api import BASE, OracleCxApi
 from l2c_demo.simulator import DemoCompany, SimConfig
 from l2c_demo.simulator.crms import CRMS
-from l2c_demo.simulator.render_oracle_cx import ORACLE_STAGES, OracleCxView, ts
+from l2c_demo.simulator.render_oracle_cx import ORACLE_STAGES, OracleCxView, resource_id, ts
 from pipelines.load import LoadError, load_all, load_system
 
 SYSTEM = "oracle_cx"
@@ -47,6 +48,7 @@ def expected_counts(view: OracleCxView) -> dict[str, int]:
         "stage_snapshots": sum(len(v) for v in view.stage_snapshots.values()),
         "opportunity_leads": sum(len(v) for v in view.opportunity_leads.values()),
         "leads": len(view.leads),
+        "activities": len(view.activities),
         "resources": len(view.resources),
         "sales_methods": len(view.sales_methods),
         "sales_stages": len(view.sales_stages),
@@ -128,6 +130,7 @@ def walk(session: requests.Session, address: str, **params: Any) -> list[dict[st
         ("opportunities", "opportunities", "OptyId"),
         ("leads", "leads", "LeadId"),
         ("resources", "resources", "PartyId"),
+        ("activities", "activities", "ActivityId"),
         ("salesMethods", "sales_methods", "SalesMethodId"),
     ],
 )
@@ -303,7 +306,7 @@ def test_every_resource_pages_and_loads_exactly_once(
     view = company.oracle_cx_view()
     assert raw_counts(duckdb_path) == expected_counts(view)
     paged = paged_paths(server)
-    for collection in ("opportunities", "leads", "resources", "salesMethods"):
+    for collection in ("opportunities", "leads", "resources", "salesMethods", "activities"):
         assert paged[f"{API}/{collection}"] > 0, f"{collection} was never asked for a page 2"
     for child in ("ChildRevenue", "opportunityStageSnapshots", "SalesStage"):
         assert any(p.endswith(f"/child/{child}") for p in paged), f"{child} never paged"
@@ -320,6 +323,7 @@ def test_every_resource_pages_and_loads_exactly_once(
         ("revenue_items", "revn_id"),
         ("stage_snapshots", "opty_stg_snapshot_id"),
         ("leads", "lead_id"),
+        ("activities", "activity_id"),
     ):
         dupes = query(
             duckdb_path, f"select count(*) - count(distinct {key}) from raw_{SYSTEM}.{table}"
@@ -460,7 +464,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     with serving(company) as server:
         db = work / "l2c.duckdb"
         load_all(db, systems=["pipedrive", SYSTEM, "stripe"])
-        run_dbt(["build", *EVENT_LOG_BUILD], db, target_path=work / "target", quiet=True)
+        # the lead phase mart rides on the same build (no extra dbt run)
+        selection = [*EVENT_LOG_BUILD[:-2], "+lead_response_times", *EVENT_LOG_BUILD[-2:]]
+        run_dbt(["build", *selection], db, target_path=work / "target", quiet=True)
         yield Built(company, server, db, work / "target")
 
 
@@ -550,6 +556,61 @@ def test_invoices_of_oracle_deals_link_to_the_right_case(built: Built) -> None:
         "and activity = 'Invoice Created' and case_id like 'oracle_cx:%'",
     )[0][0]
     assert invoiced == sum(1 for d, _m in linked.values() if d is not None)
+
+
+def rep_key(rep: int) -> str:
+    return f"{SYSTEM}:{resource_id(rep)}"
+
+
+def _events(db: Path, activity: str) -> set[tuple[str, int, str]]:
+    return {
+        (case_id, round(at), resource)
+        for case_id, at, resource in query(
+            db,
+            "select case_id, epoch(event_at), resource_key from marts.event_log "
+            "where activity = ? and source_system = ?",
+            [activity, SYSTEM],
+        )
+    }
+
+
+def test_planted_first_contacts_are_in_the_log_at_their_time_with_their_rep(
+    built: Built,
+) -> None:
+    phase = built.company.ground_truth()["lead_phase"]
+    leads = [lead for lead in phase["leads"] if lead["crm"] == SYSTEM]
+    contacts = {
+        (lead["case_id"], lead["first_contact"], rep_key(lead["first_contact_by"]))
+        for lead in leads
+        if lead["first_contact"] is not None
+    }
+    assert len(contacts) > 50 and all(case for case, _at, _by in contacts)
+    assert _events(built.db, "First Contact") == contacts
+    # leads carry their current status and owner only: no qualification time, no reassignment
+    assert any(lead["qualified"] for lead in leads) and any(lead["reassigned"] for lead in leads)
+    assert _events(built.db, "Lead Qualified") == set()
+    assert _events(built.db, "Owner Changed") == set()
+
+
+def test_lead_response_equals_a_recomputation_from_the_payloads(built: Built) -> None:
+    view = built.company.oracle_cx_view()
+    expected = lead_kpis.oracle_cx_lead_response(view.leads, view.activities)
+    rows = query(
+        built.db,
+        "select dimension, group_key, leads_count, contacted_count, median_response_hours, "
+        "qualified_count, median_qualification_days from marts.lead_response_times "
+        "where source_system = ?",
+        [SYSTEM],
+    )
+    mart = {(r[0], r[1]): r[2:] for r in rows}
+    assert set(mart) == set(expected)
+    for key, row in expected.items():
+        leads, contacted, hours, qualified, days = mart[key]
+        assert (leads, contacted) == (row["leads_count"], row["contacted_count"]), key
+        assert hours == pytest.approx(row["median_response_hours"]), key
+        # not observable in Oracle CX: null, never 0
+        assert qualified is None and days is None, key
+    assert expected[("all", "all")]["contacted_count"] > 50
 
 
 def test_a_new_field_does_not_break_staging(built: Built) -> None:

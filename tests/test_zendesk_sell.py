@@ -11,6 +11,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import lead_kpis
 import pytest
 import requests
 from conftest import query, serving, table_counts, vars_of
@@ -40,6 +41,7 @@ LISTS = [
     "lead_sources",
     "orders",
     "users",
+    "calls",
 ]
 
 logging.getLogger("dlt").setLevel(logging.ERROR)
@@ -275,7 +277,7 @@ def test_second_load_changes_nothing_and_reads_only_the_newest_page(
     server.clear_log()
     load_system(SYSTEM, duckdb_path)
     assert table_counts(duckdb_path, "raw_zendesk_sell") == before
-    for name in ("deals", "leads", "orders", "lead_conversions"):
+    for name in ("deals", "leads", "orders", "lead_conversions", "calls"):
         pages = [
             q
             for _m, p, q in server.request_log
@@ -294,7 +296,7 @@ def test_incremental_load_fetches_only_changed_records_and_updates_them_in_place
     first = company.zendesk_sell_view()
     cursors = {
         name: max(r["updated_at"] for r in getattr(first, name))
-        for name in ("deals", "leads", "orders")
+        for name in ("deals", "leads", "orders", "calls")
     }
     snapshots_before = {(d["id"], d["stage_id"], d["last_stage_change_at"]) for d in first.deals}
     company.advance(days=30)
@@ -360,6 +362,8 @@ def test_malformed_records_go_to_rejects_with_their_reason(
     view = company.zendesk_sell_view()
     deal_id = view.deals[3]["id"]
     item_id = next(iter(view.line_items.values()))[0]["id"]
+    call_id = view.calls[2]["id"]
+    server.malform(f"{SYSTEM}.calls", call_id, "made_at", "soon")
     server.malform(f"{SYSTEM}.deals", deal_id, "created_at", "yesterday")
     server.malform(f"{SYSTEM}.line_items", item_id, "value", "12,50")
     load_system(SYSTEM, duckdb_path)
@@ -367,17 +371,21 @@ def test_malformed_records_go_to_rejects_with_their_reason(
         duckdb_path, "select resource, record_id, reason, payload from raw.rejects order by 1"
     )
     assert [(r[0], r[1]) for r in rejects] == [
+        ("calls", str(call_id)),
         ("deals", str(deal_id)),
         ("order_line_items", str(item_id)),
     ]
+    assert "made_at" in rejects[0][2] and "soon" in rejects[0][2]
+    rejects = rejects[1:]
     assert "created_at" in rejects[0][2] and "yesterday" in rejects[0][2]
     assert '"yesterday"' in rejects[0][3]
     assert "value" in rejects[1][2]
     counts = table_counts(duckdb_path, "raw_zendesk_sell")
     assert counts["deals"] == counts["deal_stage_snapshots"] == len(view.deals) - 1
     assert counts["leads"] == len(view.leads)
+    assert counts["calls"] == len(view.calls) - 1
     load_system(SYSTEM, duckdb_path)
-    assert table_counts(duckdb_path, "raw_zendesk_sell")["rejects"] == 2
+    assert table_counts(duckdb_path, "raw_zendesk_sell")["rejects"] == 3
 
 
 def test_missing_and_wrong_credentials_fail_clearly(
@@ -485,8 +493,10 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
             company.as_of_unix == start + LOADS * EVERY_DAYS * DAY == DemoCompany(config).as_of_unix
         )
         load_all(db, ["pipedrive", SYSTEM, "stripe"])
+        # the lead phase mart rides on the same build (no extra dbt run)
+        selection = [*EVENT_LOG_BUILD[:-2], "+lead_response_times", *EVENT_LOG_BUILD[-2:]]
         run_dbt(
-            ["build", *EVENT_LOG_BUILD, *vars_of(company)],
+            ["build", *selection, *vars_of(company)],
             db,
             target_path=work / "target",
             quiet=True,
@@ -640,6 +650,65 @@ def test_invoices_and_orders_of_zendesk_deals_belong_to_their_case(history: Hist
         if o["deal_case_id"].startswith(f"{SYSTEM}:")
     }
     assert set(orders) == expected and len(orders) == len(expected) > 0
+
+
+def _events(db: Path, activity: str) -> set[tuple[str, int, str]]:
+    return {
+        (case_id, round(at), resource)
+        for case_id, at, resource in query(
+            db,
+            "select case_id, epoch(event_at), resource_key from marts.event_log "
+            "where activity = ? and source_system = ?",
+            [activity, SYSTEM],
+        )
+    }
+
+
+def test_planted_first_calls_are_in_the_log_at_their_time_with_their_rep(
+    history: History,
+) -> None:
+    phase = history.truth["lead_phase"]
+    leads = [lead for lead in phase["leads"] if lead["crm"] == SYSTEM]
+    world = history.company.world
+    kinds = {lead.contact_activity_id: lead.first_contact_kind for lead in world.leads}
+    calls = {
+        (lead["case_id"], lead["first_contact"], f"{SYSTEM}:{lead['first_contact_by']}")
+        for lead in leads
+        if lead["first_contact"] is not None and kinds[lead["contact_activity_id"]] == "call"
+    }
+    emailed = [
+        lead
+        for lead in leads
+        if lead["first_contact"] is not None and kinds[lead["contact_activity_id"]] == "email"
+    ]
+    assert len(calls) > 30 and emailed and all(case for case, _at, _by in calls)
+    # the Core API lists calls, not emails: a lead first contacted by email shows no contact
+    assert _events(history.db, "First Contact") == calls
+    # leads show their current status and owner only: no qualification time, no reassignment
+    assert any(lead["qualified"] for lead in leads) and any(lead["reassigned"] for lead in leads)
+    assert _events(history.db, "Lead Qualified") == set()
+    assert _events(history.db, "Owner Changed") == set()
+
+
+def test_lead_response_equals_a_recomputation_from_the_payloads(history: History) -> None:
+    view = history.company.zendesk_sell_view()
+    expected = lead_kpis.zendesk_sell_lead_response(view.leads, view.calls, view.lead_sources)
+    rows = query(
+        history.db,
+        "select dimension, group_key, leads_count, contacted_count, median_response_hours, "
+        "qualified_count, median_qualification_days from marts.lead_response_times "
+        "where source_system = ?",
+        [SYSTEM],
+    )
+    mart = {(r[0], r[1]): r[2:] for r in rows}
+    assert set(mart) == set(expected)
+    for key, row in expected.items():
+        leads, contacted, hours, qualified, days = mart[key]
+        assert (leads, contacted) == (row["leads_count"], row["contacted_count"]), key
+        assert hours == pytest.approx(row["median_response_hours"]), key
+        # not observable in Zendesk Sell: null, never 0
+        assert qualified is None and days is None, key
+    assert expected[("all", "all")]["contacted_count"] > 30
 
 
 @pytest.mark.slow

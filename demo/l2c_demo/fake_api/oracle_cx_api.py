@@ -3,10 +3,11 @@
 Served under `/oracle_cx` by the fake server. What it implements of the real framework:
 
 - Basic auth (user/password) on every request; 401 with `WWW-Authenticate` otherwise.
-- Collections `opportunities`, `leads`, `resources`, `salesMethods`; items by their REST key
-  (`opportunities/{OptyNumber}`, `leads/{LeadId}`, `resources/{PartyId}`,
-  `salesMethods/{SalesMethodId}`); children `opportunities/{OptyNumber}/child/{ChildRevenue |
-  opportunityStageSnapshots | OpportunityLead}` and `salesMethods/{id}/child/SalesStage`.
+- Collections `opportunities`, `leads`, `resources`, `salesMethods`, `activities`; items by
+  their REST key (`opportunities/{OptyNumber}`, `leads/{LeadId}`, `resources/{PartyId}`,
+  `activities/{ActivityId}`, `salesMethods/{SalesMethodId}`); children
+  `opportunities/{OptyNumber}/child/{ChildRevenue | opportunityStageSnapshots |
+  OpportunityLead}` and `salesMethods/{id}/child/SalesStage`.
 - Collection envelope `{items, count, hasMore, limit, offset, links}` (+ `totalResults` with
   `totalResults=true`); paging with `limit` (default 25, at most 500) and `offset`.
 - `q` filters: with `REST-Framework-Version` 2 or later, `Attr <op> value` clauses joined by
@@ -47,6 +48,7 @@ COLLECTIONS: dict[str, tuple[str, str]] = {
     "leads": ("leads", "LeadId"),
     "resources": ("resources", "PartyId"),
     "salesMethods": ("sales_methods", "SalesMethodId"),
+    "activities": ("activities", "ActivityId"),
 }
 # parent collection -> child name -> (patch resource name, key attribute)
 CHILDREN: dict[str, dict[str, tuple[str, str]]] = {

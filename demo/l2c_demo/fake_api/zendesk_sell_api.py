@@ -75,6 +75,12 @@ LISTS: dict[str, ListSpec] = {
     ),
     "lead_sources": ListSpec("lead_sources", "source", ("id", "name"), ("name",)),
     "orders": ListSpec("orders", "order", ("id", "created_at", "updated_at"), ("deal_id",)),
+    "calls": ListSpec(
+        "calls",
+        "call",
+        ("id", "made_at", "created_at", "updated_at"),
+        ("resource_type", "resource_id", "user_id", "outcome_id"),
+    ),
     "users": ListSpec(
         "users", "user", ("id", "name", "created_at", "updated_at"), ("status", "role", "email")
     ),

@@ -126,13 +126,22 @@ def number_contact_activities(leads: list[Lead], first_id: int) -> None:
 
 
 def lead_ref(system: str, index: int, lead: Lead) -> str | None:
-    """The lead's id as its CRM shows it (Pipedrive and Salesforce; None elsewhere)."""
+    """The lead's id as its CRM shows it (None for a system without one)."""
     if system == "pipedrive":
         return lead.id
     if system == "salesforce":
         from l2c_demo.simulator.crms import salesforce_id
 
         return salesforce_id("00Q", index + 1)
+    if system == "oracle_cx":
+        from l2c_demo.simulator.crms import oracle_id
+        from l2c_demo.simulator.render_oracle_cx import KIND_LEAD
+
+        return str(oracle_id(KIND_LEAD, index + 1))
+    if system == "zendesk_sell":
+        from l2c_demo.simulator.render_zendesk_sell import LEAD_ID_OFFSET
+
+        return str(LEAD_ID_OFFSET + index + 1)
     return None
 
 

@@ -47,6 +47,7 @@ KIND_SALES_METHOD = 9
 KIND_OPTY_LEAD = 10
 KIND_ITEM = 11
 KIND_PRODUCT_GROUP = 12
+KIND_ACTIVITY = 13
 
 DISCOUNT_LINE_BASE = 50_000_000  # RevnId numbers of discount lines: base + deal id * 10 + k
 INTEGRATION_USER = "OIC_INTEGRATION"  # the integration user that makes API-sourced changes
@@ -109,6 +110,7 @@ class OracleCxView:
     stage_snapshots: dict[int, list[Record]] = field(default_factory=dict)  # OptyId -> rows
     opportunity_leads: dict[int, list[Record]] = field(default_factory=dict)  # OptyId -> rows
     opty_ids: dict[str, int] = field(default_factory=dict)  # OptyNumber -> OptyId
+    activities: list[Record] = field(default_factory=list)  # /activities (lead contacts)
 
 
 def ts(value: int | None) -> str | None:
@@ -243,6 +245,40 @@ def _leads(world: World, view: OracleCxView, as_of: int) -> None:
     view.leads.sort(key=lambda r: (r["CreationDate"], r["LeadId"]))
 
 
+def _contact_activity(number: int, lead: Lead) -> Record:
+    """The lead's first contact as an /activities row: a completed call or email task on the
+    lead (LeadId), owned by the rep who made it; ActivityEndDate is when it was done."""
+    assert lead.first_contact_at is not None
+    n = lead.contact_activity_id
+    at = ts(lead.first_contact_at)
+    kind = (lead.first_contact_kind or "call").upper()
+    return {
+        "ActivityId": oracle_id(KIND_ACTIVITY, n),
+        "ActivityNumber": f"CDRM_{900_000 + n}",
+        "Subject": "Intro call" if kind == "CALL" else "Intro email",
+        "ActivityFunctionCode": "TASK",
+        "ActivityTypeCode": kind,
+        "StatusCode": "COMPLETE",
+        "OwnerId": resource_id(lead.first_contact_by or lead.owner_id),
+        "LeadId": oracle_id(KIND_LEAD, number),
+        "OptyId": None,
+        "ActivityStartDate": at,
+        "ActivityEndDate": at,
+        "CreationDate": at,
+        "LastUpdateDate": at,
+    }
+
+
+def _activities(world: World, view: OracleCxView, as_of: int) -> None:
+    """Activities on leads (the planted first contacts) done by as_of. Deal activities are
+    not rendered: the simulator's deal activities stay Pipedrive-shaped."""
+    for number, lead in enumerate(world.leads, start=1):
+        done = lead.first_contact_at
+        if lead.crm == SYSTEM and lead.add_time <= as_of and done is not None and done <= as_of:
+            view.activities.append(_contact_activity(number, lead))
+    view.activities.sort(key=lambda r: (r["LastUpdateDate"], r["ActivityId"]))
+
+
 def _user(world: World, user_id: int, source: str) -> str:
     return INTEGRATION_USER if source == "api" else username(world.reps[user_id - 1])
 
@@ -375,6 +411,7 @@ def render_oracle_cx(world: World, as_of: int) -> OracleCxView:
     view = OracleCxView(as_of=as_of)
     _static(world, view)
     _leads(world, view, as_of)
+    _activities(world, view, as_of)
     lead_ids = {r["ConvertedOpportunityId"]: r for r in view.leads if r["ConvertedOpportunityId"]}
     org_names = {org.id: org.name for org in world.orgs}
     for deal in world.deals:

@@ -68,6 +68,7 @@ LEAD_ID_OFFSET = 31_000_000
 CONVERSION_ID_OFFSET = 880_000
 ORDER_ID_OFFSET = 64_000
 LINE_ITEM_ID_OFFSET = 4_200_000
+CALL_ID_OFFSET = 710_000_000
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ class ZendeskSellView:
     lead_conversions: list[Record] = field(default_factory=list)
     orders: list[Record] = field(default_factory=list)
     line_items: dict[int, list[Record]] = field(default_factory=dict)  # order id -> rows
+    calls: list[Record] = field(default_factory=list)  # /v2/calls (first contacts by phone)
 
 
 @dataclass(frozen=True)
@@ -346,6 +348,40 @@ def _leads(world: World, view: ZendeskSellView, as_of: int) -> None:
     view.leads.sort(key=lambda r: r["id"])
 
 
+def _calls(world: World, view: ZendeskSellView, as_of: int) -> None:
+    """The planted first contacts made by phone, as /v2/calls on the lead (resource_type
+    lead). First contacts by email are not rendered: the Core API lists no emails."""
+    numbers = lead_number(world)
+    for lead in world.leads:
+        made = lead.first_contact_at
+        if lead.crm != SYSTEM or lead.first_contact_kind != "call":
+            continue
+        if made is None or made > as_of or lead.add_time > as_of:
+            continue
+        person = world.persons[lead.person_id - 1]
+        stamp = clock.v2(made)
+        view.calls.append(
+            {
+                "id": CALL_ID_OFFSET + lead.contact_activity_id,
+                "user_id": lead.first_contact_by or lead.owner_id,
+                "summary": "Intro call",
+                "recording_url": None,
+                "outcome_id": None,
+                "duration": 300 + lead.contact_activity_id % 600,
+                "phone_number": person.phone,
+                "incoming": False,
+                "missed": False,
+                "resource_type": "lead",
+                "resource_id": numbers[lead.id],
+                "associated_deal_ids": [],
+                "made_at": stamp,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
+    view.calls.sort(key=lambda r: r["id"])
+
+
 def _orders(world: World, view: ZendeskSellView, orders: list[SalesOrder], as_of: int) -> None:
     deals = {d.id: d for d in world.deals}
     for order in orders:
@@ -403,5 +439,6 @@ def render_zendesk_sell(
         view.deals.append(_deal_record(orgs[deal.org_id], deal, st))
     view.deals.sort(key=lambda r: r["id"])
     _leads(world, view, as_of)
+    _calls(world, view, as_of)
     _orders(world, view, orders, as_of)
     return view
