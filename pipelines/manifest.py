@@ -226,7 +226,8 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
         "crm",
         "Zendesk Sell",
         "pipelines.zendesk_sell:zendesk_sell_source",
-        (*CRM_ENTITIES, "stage_changes", "orders", "deal_lines", "deal_discounts"),
+        # subscriptions: recurring deals (contract custom fields) and their Renewals pipeline
+        (*CRM_ENTITIES, "stage_changes", "orders", "deal_lines", "deal_discounts", "subscriptions"),
         "docs/zendesk-sell-history.md",
         # no quotes or activities; orders without a fulfilment date; stage entries only as
         # scheduled loads saw them (moves between two loads are invisible), so a missing stage
