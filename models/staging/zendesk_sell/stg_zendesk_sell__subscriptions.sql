@@ -7,6 +7,7 @@
 -- not_renewed, cancelled when the renewal deal was lost). Deals are their latest raw
 -- deal_stage_snapshot, as in stg_zendesk_sell__deals; renewal deals come from the same raw
 -- table, counted per deal they renew (no other source is joined).
+{{ config(meta={'keeps_raw_rows': false}) }}  -- one row per recurring deal, by design
 {% set fields = var('zendesk_sell_contract_fields') %}
 {% set frequency_months = var('zendesk_sell_billing_frequency_months') %}
 with source as (
@@ -28,8 +29,10 @@ ranked as (
         coalesce(last_stage_change_at, created_at) as stage_entered_at,
         row_number() over (
             partition by id
-            order by coalesce(last_stage_change_at, created_at) desc, updated_at desc,
-            snapshot_id desc
+            order by
+                coalesce(last_stage_change_at, created_at) desc,
+                updated_at desc,
+                snapshot_id desc
         ) as snapshot_rank
     from source
 ),
@@ -62,13 +65,15 @@ renewal_deals as (
 contracts as (
     select
         current_deals.*,
-        cast({{ text_to_date("substring(trim(current_deals.contract_start_text), 1, 10)") }}
-            as {{ dbt.type_timestamp() }}) as contract_start_at,
+        {% set start_date = text_to_date(
+            "substring(trim(current_deals.contract_start_text), 1, 10)"
+        ) %}
+        cast({{ start_date }} as {{ dbt.type_timestamp() }}) as contract_start_at,
         cast(current_deals.term_months_value as {{ dbt.type_int() }}) as term_months,
         case current_deals.billing_frequency
-            {%- for label, months in frequency_months.items() %}
-            when '{{ label }}' then {{ months }}
-            {%- endfor %}
+            {% for label, months in frequency_months.items() -%}
+                when '{{ label }}' then {{ months }}
+            {% endfor -%}
         end as interval_months,
         coalesce(renewal_deals.renewals_won, 0) as renewals_won,
         renewal_deals.lost_at
