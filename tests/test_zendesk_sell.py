@@ -622,7 +622,8 @@ def test_outcomes_per_system_match_the_truth(history: History) -> None:
     true_reasons = {
         str(d["id"]): d["lost_reason"] for d in history.truth["deals"] if d["crm"] == SYSTEM
     }
-    assert lost and all(true_reasons[k] == v for k, v in lost.items())
+    # a lost renewal deal (Renewals pipeline) has no loss reason
+    assert lost and all(true_reasons.get(k) == v for k, v in lost.items())
 
 
 @pytest.mark.slow
