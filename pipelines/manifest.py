@@ -234,6 +234,8 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
             "deal_lines",
             "deal_discounts",
             "activities",
+            # recurring deals (contract custom fields) and their Renewals pipeline
+            "subscriptions",
         ),
         "docs/zendesk-sell-history.md",
         # no quotes; orders without a fulfilment date; stage entries only as scheduled loads

@@ -278,6 +278,7 @@ def test_subscription_renewals_recomputed_from_the_payloads(built: Built) -> Non
             ("product", sub["items"]["data"][0]["price"]["nickname"]),
             ("region", raw.region[deal_id]),
             ("rep", f"pipedrive:{raw.deals[deal_id]['owner_id']}"),
+            ("source_system", "stripe"),
         ]
         for key in keys:
             counts = groups.setdefault(key, [0, 0, 0, 0, 0])

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import logging
+from calendar import monthrange
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -483,7 +485,15 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
     """A two-CRM company with a short past, Zendesk Sell loaded every 6 days for 60 days, then
     the final load of every system and dbt build."""
     work = tmp_path_factory.mktemp("zendesk_history")
-    config = two_unit_config(seed=21, n_deals=360, history_days=160, future_days=30)
+    config = two_unit_config(
+        seed=21,
+        n_deals=360,
+        history_days=160,
+        future_days=30,
+        # every won Sell deal is a monthly contract renewed through the Renewals pipeline
+        sell_recurring_share=1.0,
+        sell_term_months=((1, 1.0),),
+    )
     company = DemoCompany(history_config(config, LOADS, EVERY_DAYS))
     start = company.as_of_unix
     with serving(company) as server:
@@ -493,8 +503,13 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
             company.as_of_unix == start + LOADS * EVERY_DAYS * DAY == DemoCompany(config).as_of_unix
         )
         load_all(db, ["pipedrive", SYSTEM, "stripe"])
-        # the lead phase mart rides on the same build (no extra dbt run)
-        selection = [*EVENT_LOG_BUILD[:-2], "+lead_response_times", *EVENT_LOG_BUILD[-2:]]
+        # the lead phase and renewal marts ride on the same build (no extra dbt run)
+        selection = [
+            *EVENT_LOG_BUILD[:-2],
+            "+lead_response_times",
+            "+subscription_renewals",
+            *EVENT_LOG_BUILD[-2:],
+        ]
         run_dbt(
             ["build", *selection, *vars_of(company)],
             db,
@@ -596,9 +611,13 @@ def test_outcomes_per_system_match_the_truth(history: History) -> None:
     by_system: dict[str, dict[str, int]] = {}
     for system, outcome, n in rows:
         by_system.setdefault(system, {})[outcome] = n
+    renewal_deals = history.truth["zendesk_sell_renewals"]["renewal_deals"]
     for system in ("pipedrive", SYSTEM):
         truth = history.truth["counts_by_crm"][system]
-        assert by_system[system] == {k: truth[k] for k in ("won", "lost", "open") if truth[k]}
+        # the Renewals pipeline's deals are Sell deals too (not in the world's deal counts)
+        extra = renewal_deals if system == SYSTEM else {}
+        expected = {k: truth[k] + extra.get(k, 0) for k in ("won", "lost", "open")}
+        assert by_system[system] == {k: v for k, v in expected.items() if v}
     leads = query(
         history.db,
         "select count(*), count(converted_deal_key) from intermediate.int_leads_classified "
@@ -616,7 +635,8 @@ def test_outcomes_per_system_match_the_truth(history: History) -> None:
     true_reasons = {
         str(d["id"]): d["lost_reason"] for d in history.truth["deals"] if d["crm"] == SYSTEM
     }
-    assert lost and all(true_reasons[k] == v for k, v in lost.items())
+    # a lost renewal deal (Renewals pipeline) has no loss reason
+    assert lost and all(true_reasons.get(k) == v for k, v in lost.items())
 
 
 @pytest.mark.slow
@@ -711,6 +731,101 @@ def test_lead_response_equals_a_recomputation_from_the_payloads(history: History
     assert expected[("all", "all")]["contacted_count"] > 30
 
 
+def _add_months(day: date, months: int) -> date:
+    month0 = day.month - 1 + months
+    year, month = day.year + month0 // 12, month0 % 12 + 1
+    return day.replace(year=year, month=month, day=min(day.day, monthrange(year, month)[1]))
+
+
+def _unix(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp())
+
+
+def renewals_from_payloads(company: DemoCompany) -> dict[tuple[str, str], list[int]]:
+    """Plain-Python subscription_renewals (source_system and region rows) from the served Sell
+    deals: a won deal with `Contract start` and `Term (months)` is a contract; deals whose
+    `Renews deal ID` names it are its renewal deals (won = renewed a term, lost = ended at
+    the end of the next term). Counts [subscriptions, terms_due, renewals, churned] of the
+    decisions whose term end is by as_of."""
+    view, as_of = company.zendesk_sell_view(), company.as_of_unix
+    category = {s["id"]: s["category"] for s in view.stages}
+    renewals_of: dict[str, list[str]] = {}
+    for deal in view.deals:
+        if link := deal["custom_fields"].get("Renews deal ID"):
+            renewals_of.setdefault(link, []).append(category[deal["stage_id"]])
+    groups: dict[tuple[str, str], list[int]] = {}
+    for deal in view.deals:
+        fields = deal["custom_fields"]
+        if "Renews deal ID" in fields or category[deal["stage_id"]] != "won":
+            continue
+        if not fields.get("Contract start") or not fields.get("Term (months)"):
+            continue
+        start, term = date.fromisoformat(fields["Contract start"]), int(fields["Term (months)"])
+        if _unix(start) > as_of:
+            continue
+        outcomes = renewals_of.get(str(deal["id"]), [])
+        won = outcomes.count("won")
+        renewed = sum(_unix(_add_months(start, k * term)) <= as_of for k in range(1, won + 1))
+        churned = "lost" in outcomes and _unix(_add_months(start, (won + 1) * term)) <= as_of
+        for key in (("source_system", SYSTEM), ("region", fields["Region"])):
+            counts = groups.setdefault(key, [0, 0, 0, 0])
+            for i, value in enumerate((1, renewed + churned, renewed, churned)):
+                counts[i] += int(value)
+    return groups
+
+
+def mart_renewals(db: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
+    rows = query(
+        db,
+        "select dimension, group_value, subscriptions_count, terms_due, renewals, "
+        "voluntary_churned, renewal_rate, non_renewal_rate from marts.subscription_renewals "
+        "where dimension in ('source_system', 'region')",
+    )
+    return {(r[0], r[1]): tuple(r[2:]) for r in rows}
+
+
+@pytest.mark.slow
+def test_sell_renewals_are_the_planted_renewals_and_churn(history: History) -> None:
+    truth = history.truth["zendesk_sell_renewals"]
+    mart = mart_renewals(history.db)
+    assert truth["terms_due"] >= 30 and truth["churned"] >= 5
+    n, due, renewals, churned, rate, _ = mart[("source_system", SYSTEM)]
+    assert (n, due, renewals, churned) == (
+        truth["subscriptions"],
+        truth["terms_due"],
+        truth["renewals"],
+        truth["churned"],
+    )
+    assert rate == pytest.approx(truth["renewal_rate"])
+    for region, counts in truth["by_region"].items():
+        row = mart[("region", region)]
+        keys = ("subscriptions", "terms_due", "renewals", "churned")
+        assert row[:4] == tuple(counts[k] for k in keys), region
+    # the planted effect: the heavy-churn region has the highest non-renewal rate
+    heavy = history.company.config.sell_churn_heavy_region
+    rates = {k[1]: v[5] for k, v in mart.items() if k[0] == "region" and v[1] >= 10}
+    assert heavy in rates and max(rates, key=lambda r: rates[r]) == heavy
+    # one Subscription Renewed event per renewal, in the renewed contract's case
+    renewed = query(
+        history.db,
+        "select count(*) from marts.event_log where activity = 'Subscription Renewed' "
+        "and source_system = 'zendesk_sell'",
+    )[0][0]
+    assert renewed == truth["renewals"]
+
+
+@pytest.mark.slow
+def test_sell_renewals_recomputed_from_the_served_payloads(history: History) -> None:
+    expected = renewals_from_payloads(history.company)
+    mart = mart_renewals(history.db)
+    assert set(mart) == set(expected)
+    for key, (n, due, renewals, churned) in expected.items():
+        rate = renewals / due if due else None
+        row = mart[key]
+        assert row[:4] == (n, due, renewals, churned), key
+        assert row[4] == pytest.approx(rate), key
+
+
 @pytest.mark.slow
 def test_a_new_deal_field_does_not_break_staging(history: History) -> None:
     """Runs last in this module: it changes the company the server shows."""
@@ -737,4 +852,5 @@ def test_a_new_deal_field_does_not_break_staging(history: History) -> None:
         quiet=True,
     )
     deals = query(history.db, "select count(*) from staging.stg_zendesk_sell__deals")[0][0]
-    assert deals == history.truth["counts_by_crm"][SYSTEM]["deals"]
+    renewal_deals = sum(history.truth["zendesk_sell_renewals"]["renewal_deals"].values())
+    assert deals == history.truth["counts_by_crm"][SYSTEM]["deals"] + renewal_deals

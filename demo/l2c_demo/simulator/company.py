@@ -29,6 +29,7 @@ from l2c_demo.simulator.render_pipedrive import render_pipedrive
 from l2c_demo.simulator.render_salesforce import SalesforceView, render_salesforce
 from l2c_demo.simulator.render_stripe import render_stripe
 from l2c_demo.simulator.render_zendesk_sell import ZendeskSellView, render_zendesk_sell
+from l2c_demo.simulator.sell_renewals import renewal_truth
 from l2c_demo.simulator.state import DealState, deal_state
 from l2c_demo.simulator.truth import build_truth
 from l2c_demo.simulator.views import PipedriveView, StripeView
@@ -147,6 +148,8 @@ class DemoCompany:
             )
             if self.certinia:
                 truth["certinia"] = certinia_truth(self.world, self.certinia, as_of)
+            if self.world.sell_contracts:
+                truth["zendesk_sell_renewals"] = renewal_truth(self.world.sell_contracts, as_of)
             return truth
 
     def deal_states(self) -> dict[int, DealState]:

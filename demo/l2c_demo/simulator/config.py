@@ -100,6 +100,14 @@ class SimConfig:
     # subscription with this probability; it bills a recurring product automatically, renews
     # or churns at each term end, and its failed payments are retried (see subscriptions.py)
     subscription_share: float = 0.0
+    # Zendesk Sell recurring deals (0 = none): a won Sell deal is a recurring contract (deal
+    # custom fields) renewed through a Renewals pipeline with this probability; contracts in
+    # sell_churn_heavy_region churn most at term ends (see sell_renewals.py)
+    sell_recurring_share: float = 0.0
+    sell_churn_probability: float = 0.15
+    sell_churn_heavy_region: str = "North America"
+    sell_churn_heavy_probability: float = 0.55
+    sell_term_months: tuple[tuple[int, float], ...] = ((3, 0.7), (12, 0.3))  # term, weight
     monthly_share: float = 0.55  # the rest bill yearly; yearly ones may commit to 2-3 years
     churn_heavy_product: str = "Analytics Module"
     churn_heavy_probability: float = 0.55  # per term end, vs churn_probability otherwise

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from l2c_demo.simulator.sell_renewals import SellContract
 
 
 @dataclass
@@ -336,3 +339,5 @@ class World:
     subscriptions: list[Subscription] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
     credit_notes: list[CreditNote] = field(default_factory=list)
+    # Zendesk Sell deals sold as recurring contracts (l2c_demo.simulator.sell_renewals)
+    sell_contracts: list[SellContract] = field(default_factory=list)

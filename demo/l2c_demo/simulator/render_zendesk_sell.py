@@ -38,6 +38,16 @@ from l2c_demo.simulator.catalog import (
 from l2c_demo.simulator.crms import CRMS
 from l2c_demo.simulator.model import Deal, Lead, Org, World
 from l2c_demo.simulator.orders import SalesOrder
+from l2c_demo.simulator.sell_renewals import (
+    BILLING_FREQUENCY,
+    CONTRACT_START,
+    MRR,
+    RENEWAL_STAGE_IDS,
+    RENEWALS_PIPELINE,
+    RENEWALS_PIPELINE_ID,
+    RENEWS_DEAL,
+    TERM_MONTHS,
+)
 from l2c_demo.simulator.state import DealState, deal_state
 from l2c_demo.simulator.views import Record
 
@@ -424,6 +434,79 @@ def _orders(world: World, view: ZendeskSellView, orders: list[SalesOrder], as_of
         view.line_items[order_id] = items
 
 
+def _recurring(world: World, view: ZendeskSellView, as_of: int) -> None:
+    """The recurring contracts (sell_renewals): the Renewals pipeline and its stages, the
+    contract custom fields on the won original deals and one renewal deal per term end."""
+    stamp = clock.v2(world.base_time)
+    view.pipelines.append(
+        {
+            "id": RENEWALS_PIPELINE_ID,
+            "name": RENEWALS_PIPELINE,
+            "disabled": False,
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
+    )
+    categories = {"Renewal Due": "incoming", WON: "won", LOST: "lost"}
+    for position, (name, stage_id) in enumerate(RENEWAL_STAGE_IDS.items(), start=1):
+        view.stages.append(
+            {
+                "id": stage_id,
+                "name": name,
+                "category": categories[name],
+                "active": name == "Renewal Due",
+                "position": position,
+                "likelihood": {"Renewal Due": 80, WON: 100, LOST: 0}[name],
+                "pipeline_id": RENEWALS_PIPELINE_ID,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
+    by_id = {r["id"]: r for r in view.deals}
+    orgs = {org.id: org for org in world.orgs}
+    for c in world.sell_contracts:
+        original = by_id.get(int(UNIT.deal_ref(c.deal_id)))
+        if original is None or c.won_at > as_of:
+            continue
+        original["custom_fields"] = {
+            **original["custom_fields"],
+            CONTRACT_START: clock.date(c.start),
+            TERM_MONTHS: c.term_months,
+            BILLING_FREQUENCY: "Monthly",
+            MRR: c.mrr,
+        }
+        for r in c.renewals:
+            if r.created > as_of:
+                continue
+            decided = r.decided_at <= as_of
+            stage = "Renewal Due" if not decided else (WON if r.renewed else LOST)
+            changed = r.decided_at if decided else r.created
+            view.deals.append(
+                {
+                    **{k: None for k in original},
+                    "id": r.id,
+                    "name": f"{original['name']} - renewal {r.term}",
+                    "value": round(c.mrr * c.term_months, 2),
+                    "currency": c.currency,
+                    "hot": False,
+                    "stage_id": RENEWAL_STAGE_IDS[stage],
+                    "last_stage_change_at": clock.v2(changed),
+                    "last_stage_change_by_id": c.owner_id,
+                    "owner_id": c.owner_id,
+                    "creator_id": c.owner_id,
+                    "contact_id": int(UNIT.account_ref(orgs[c.org_id].id)),
+                    "organization_id": int(UNIT.account_ref(orgs[c.org_id].id)),
+                    "estimated_close_date": clock.date(r.term_end),
+                    "dropbox_email": f"deal{r.id}@sell-dropbox.example",
+                    "tags": ["renewal"],
+                    "custom_fields": {"Region": c.region, RENEWS_DEAL: str(c.sell_id)},
+                    "added_at": clock.v2(r.created),
+                    "created_at": clock.v2(r.created),
+                    "updated_at": clock.v2(changed),
+                }
+            )
+
+
 def render_zendesk_sell(
     world: World, as_of: int, orders: list[SalesOrder], states: dict[int, DealState] | None = None
 ) -> ZendeskSellView:
@@ -437,6 +520,8 @@ def render_zendesk_sell(
             continue
         st = states[deal.id] if states is not None else deal_state(deal, as_of)
         view.deals.append(_deal_record(orgs[deal.org_id], deal, st))
+    if world.sell_contracts:
+        _recurring(world, view, as_of)
     view.deals.sort(key=lambda r: r["id"])
     _leads(world, view, as_of)
     _calls(world, view, as_of)

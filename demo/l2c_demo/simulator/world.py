@@ -30,6 +30,7 @@ from l2c_demo.simulator.leadphase import (
 )
 from l2c_demo.simulator.lifecycle import LifeBuilder
 from l2c_demo.simulator.model import Deal, Lead, Org, Person, Rep, World
+from l2c_demo.simulator.sell_renewals import sell_contracts
 from l2c_demo.simulator.state import deal_state
 from l2c_demo.simulator.subscriptions import HORIZON_DAYS, build_subscriptions
 
@@ -185,6 +186,7 @@ def build_world(cfg: SimConfig) -> World:
         subscriptions,
         refunds,
         credit_notes,
+        sell_contracts(cfg, deals, {s.deal_id for s in subscriptions}, horizon),
     )
 
 

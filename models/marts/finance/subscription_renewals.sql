@@ -1,5 +1,6 @@
 -- Renewal rate and churn of the subscriptions sold by deals, per cohort (quarter the
--- subscription started), product, region and rep (the deal's current owner), at the as-of
+-- subscription started), product, region, rep (the deal's current owner) and source system
+-- (the billing or CRM system the subscription is recorded in), at the as-of
 -- instant. renewal_rate = renewals / terms_due (term ends the subscription renewed at /
 -- renewal decisions: renewals + voluntary churn); non_renewal_rate = 1 - renewal_rate;
 -- churn_rate = churned subscriptions (ended by as_of, either way) / subscriptions. A rank is
@@ -32,6 +33,12 @@ by_dimension as (
         subscriptions.*,
         'rep' as dimension,
         coalesce(subscriptions.owner_user_key, '(none)') as group_value
+    from subscriptions
+    union all
+    select
+        subscriptions.*,
+        'source_system' as dimension,
+        subscriptions.source_system as group_value
     from subscriptions
 ),
 
