@@ -110,3 +110,20 @@ def test_relations_compare_inside_duckdb_across_the_engines_types(tmp_path) -> N
     assert not different.equal and different.spark_rows == 2
     assert sorted(r[0] for r in different.only_duckdb) == [1, 2]  # a's amount, b's second copy
     assert [r[0] for r in different.only_spark] == [1]
+
+
+def test_the_built_warehouse_opens_with_its_views_bound(tmp_path) -> None:
+    """dbt's views name the file's catalog (e.g. lead2cash.staging...): the comparison attaches
+    the warehouse under that name, so a view reads as it does in the build."""
+    import duckdb
+
+    from l2c_demo.spark_check import compare_in_duckdb, open_built
+
+    path = tmp_path / "lead2cash.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema staging")
+        con.execute("create table staging.t as select 1 as id")
+        con.execute("create view staging.v as select * from lead2cash.staging.t")
+    with open_built(path) as con:
+        same = compare_in_duckdb(con, "staging.v", '"lead2cash".staging.v', '"lead2cash".staging.t')
+        assert same.equal and same.duckdb_rows == 1

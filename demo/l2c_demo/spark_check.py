@@ -289,6 +289,16 @@ def dbt_build_on_spark(work: Path, dbt_vars: dict[str, Any]) -> None:
         raise SparkCheckError(f"dbt build on Spark failed: {', '.join(failed) or 'see the log'}")
 
 
+def open_built(duckdb_path: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB session in UTC with the built warehouse attached read-only under its
+    own catalog name (the file's stem): its views name that catalog, so another alias would
+    leave them unbound."""
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    con.execute(f"attach '{duckdb_path}' as \"{duckdb_path.stem}\" (read_only)")
+    return con
+
+
 def compare_builds(duckdb_path: Path, spark: Any, work: Path) -> list[Comparison]:
     """Every SQL model of both builds, relation by relation: Spark's rows are written to
     parquet under `work` and compared with the DuckDB file's in DuckDB (compare_in_duckdb)."""
@@ -296,17 +306,16 @@ def compare_builds(duckdb_path: Path, spark: Any, work: Path) -> list[Comparison
     # the process marts (dbt Python models and the SQL models built on them) are DuckDB-only
     process = ROOT / PYTHON_MODELS.removeprefix("path:")
     python_models = {p.stem for p in process.glob("*") if p.suffix in (".py", ".sql")}
-    with duckdb.connect() as con:
-        con.execute("set TimeZone = 'UTC'")
-        con.execute(f"attach '{duckdb_path}' as built (read_only)")
+    with open_built(duckdb_path) as con:
+        catalog = duckdb_path.stem
         for schema in SCHEMAS:
             on_spark = {r.tableName for r in spark.sql(f"show tables in {schema}").collect()}
             names = [
                 name
                 for (name,) in con.execute(
                     "select table_name from information_schema.tables "
-                    "where table_catalog = 'built' and table_schema = ? order by table_name",
-                    [schema],
+                    "where table_catalog = ? and table_schema = ? order by table_name",
+                    [catalog, schema],
                 ).fetchall()
                 if name not in python_models  # built on DuckDB only
             ]
@@ -315,7 +324,7 @@ def compare_builds(duckdb_path: Path, spark: Any, work: Path) -> list[Comparison
                 if name not in on_spark:
                     comparisons.append(Comparison(relation, 0, 0, [], [], missing_on_spark=True))
                     continue
-                ours = f"built.{relation}"
+                ours = f'"{catalog}".{relation}'
                 frame = spark.table(relation)
                 described = con.execute(f"describe select * from {ours}").fetchall()
                 if [c.lower() for c in frame.columns] != [d[0] for d in described]:
