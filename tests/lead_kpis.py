@@ -168,6 +168,7 @@ def oracle_cx_lead_response(leads: list[Record], activities: list[Record]) -> di
         (
             lead["ChannelType"] or "(none)",
             f"oracle_cx:{lead['OwnerId']}",
+            None,  # no campaigns loaded
             unix(lead["CreationDate"]),
             first[lead["LeadId"]][0] if lead["LeadId"] in first else None,
             None,
@@ -194,6 +195,7 @@ def zendesk_sell_lead_response(
         (
             names.get(lead["source_id"]) or "(none)",
             f"zendesk_sell:{lead['owner_id']}",
+            None,  # no campaigns loaded
             unix(lead["created_at"]),
             first[lead["id"]][0] if lead["id"] in first else None,
             None,

@@ -230,3 +230,17 @@ def test_window_bounds_are_read_as_utc() -> None:
     assert _instant("2025-01-01T02:30+02:00") == datetime(2025, 1, 1, 0, 30)
     with pytest.raises(argparse.ArgumentTypeError, match="'2025-02-30' is not a date"):
         _instant("2025-02-30")
+
+
+def test_the_exports_know_every_object_type_of_the_event_log() -> None:
+    """A new object type in the log (its accepted values) must reach the exports' list, or
+    every export stops with 'object types the exports do not know'."""
+    import yaml
+
+    from l2c.dbt_runner import ROOT
+    from l2c.export.scope import OBJECT_TYPES
+
+    spec = yaml.safe_load((ROOT / "models" / "marts" / "event_log.yml").read_text())
+    column = next(c for m in spec["models"] for c in m["columns"] if c["name"] == "object_type")
+    accepted = next(t for t in column["data_tests"] if "accepted_values" in t)
+    assert set(accepted["accepted_values"]["arguments"]["values"]) <= set(OBJECT_TYPES)

@@ -39,6 +39,7 @@ OBJECT_TYPES: tuple[str, ...] = (
     "subscription",
     "refund",
     "credit_note",
+    "dispute",
 )
 
 
