@@ -102,8 +102,12 @@ def event_log_suites(min_link_share: float = 0.85) -> list[Suite]:
     return [
         Suite(
             "marts.event_log",
-            "select event_id, case_id, event_order, activity, event_at, amount, "
-            "amount_reporting from marts.event_log",
+            # amounts are never negative, except Subscription Changed's: the signed MRR change
+            # (a contraction is negative), left out of the two amount checks
+            "select event_id, case_id, event_order, activity, event_at, "
+            "case when activity <> 'Subscription Changed' then amount end as amount, "
+            "case when activity <> 'Subscription Changed' then amount_reporting end "
+            "as amount_reporting from marts.event_log",
             [
                 *_key("event_id"),
                 gxe.ExpectColumnValuesToNotBeNull(column="case_id"),
