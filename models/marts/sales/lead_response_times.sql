@@ -91,7 +91,9 @@ tagged as (
         leads_at_as_of.is_qualified
     from leads_at_as_of
     left join users
-        on leads_at_as_of.owner_key = users.user_key
+        on
+            leads_at_as_of.source_system = users.source_system
+            and leads_at_as_of.owner_key = users.user_key
     union all
     select
         leads_at_as_of.source_system,
