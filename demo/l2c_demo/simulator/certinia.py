@@ -15,10 +15,17 @@ point to Account and Opportunity with real lookups. A won opportunity of a Certi
 - the customer pays the outstanding value around the due date (the Stripe unit's lateness
   rules); the cash entry (c2g__codaCashEntry__c, type Receipt) is dated that day, and the
   finance team matches it to the invoice certinia_match_lag_days later
-  (c2g__codaCashMatchingHistory__c): only then does the invoice show PaymentStatus "Paid".
+  (c2g__codaCashMatchingHistory__c): only then does the invoice show PaymentStatus "Paid";
+- a share of invoices (certinia_write_off_share) is never paid: the outstanding value is
+  written off in cash matching (a matching row with a write-off value and no cash entry)
+  certinia_write_off_days after the due date; the invoice then shows "Paid" too;
+- licence, module and support lines are recognised over a Revenue Management schedule
+  (ffrr__RevenueSchedule__c, basis Days) from the invoice date for the deal's term (12, 24 or
+  36 months); the deal's discount is split pro rata between scheduled and other lines.
 
-Picklist values and the matching row's direct invoice / cash-entry lookups are modelled, not
-confirmed against a live org (docs/certinia.md says what is and what is not).
+Picklist values, the matching row's direct invoice / cash-entry lookups and write-off value,
+and the revenue schedule's fields are modelled, not confirmed against a live org
+(docs/certinia.md says what is and what is not).
 Everything here uses its own random stream, so adding Certinia changes nothing else.
 """
 
@@ -239,9 +246,18 @@ def build_certinia(world: World, cfg: SimConfig) -> list[CertiniaInvoice]:
             )
             for ln in deal.lines
         ]
+        scheduled = [line[3] in SCHEDULED_PRODUCTS for line in lines]
         discount = sum(line[2] for line in lines) - total
         if discount:
-            lines.append(("Additional Discount", 1, -discount, None))
+            # the deal's discount, split pro rata between the lines recognised over the term
+            # and the others, each part recognised as they are (so no month is negative)
+            term_value = sum(line[2] for line, sch in zip(lines, scheduled, strict=True) if sch)
+            value = sum(line[2] for line in lines)
+            on_term = round(discount * term_value / value) if value else 0
+            for part, sch in ((discount - on_term, False), (on_term, True)):
+                if part:
+                    lines.append(("Additional Discount", 1, -part, None))
+                    scheduled.append(sch)
         credit, credit_at, reason = 0, None, None
         if rng.random() < cfg.certinia_credit_note_share:
             credit = int(total * rng.uniform(0.1, 0.3))
@@ -253,15 +269,13 @@ def build_certinia(world: World, cfg: SimConfig) -> list[CertiniaInvoice]:
         lag_lo, lag_hi = cfg.certinia_match_lag_days
         matched_at = cash_at + int(rng.uniform(lag_lo, lag_hi) * DAY)
         term = terms_rng.choices(months, weights)[0]
+        terms = tuple(term if sch else None for sch in scheduled)
         written_off_at = None
         if write_off_rng.random() < cfg.certinia_write_off_share:
             wo_lo, wo_hi = cfg.certinia_write_off_days
             written_off_at = due + int(write_off_rng.uniform(wo_lo, wo_hi) * DAY)
             if credit_at is not None:
                 written_off_at = max(written_off_at, credit_at + 3600)
-        terms = tuple(
-            term if product in SCHEDULED_PRODUCTS else None for _t, _q, _c, product in lines
-        )
         facts = {
             "deal_id": deal.id,
             "org_id": deal.org_id,
