@@ -234,6 +234,19 @@ def test_an_org_without_the_package_loads_nothing(duckdb_path: Path) -> None:
     assert sum(raw_counts(duckdb_path).values()) == 0
 
 
+def test_an_org_without_revenue_management_loads_the_rest(duckdb_path: Path) -> None:
+    company = make_company(60)
+    view = company.salesforce_view()  # the org's view is cached: this one is served
+    del view.packages["ffrr__RevenueSchedule__c"]
+    del view.objects["ffrr__RevenueSchedule__c"]
+    with serving(company) as server:
+        load_system("certinia", duckdb_path)
+    assert "ffrr__RevenueSchedule__c" not in {s for s, _o, _n in _pages(server)}
+    loaded = raw_counts(duckdb_path)
+    assert loaded.pop("revenue_schedules") == 0
+    assert loaded == {t: n for t, n in view_counts(company).items() if t != "revenue_schedules"}
+
+
 # ---- the warehouse: two business units, two models -----------------------------------------------
 @dataclass
 class Built:
@@ -248,11 +261,20 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     work = tmp_path_factory.mktemp("certinia_e2e")
     company = make_company(300, seed=5)
     db = work / "l2c.duckdb"
-    with serving(company):
+    schedule = company.salesforce_view().objects["ffrr__RevenueSchedule__c"][0]
+    with serving(company) as server:
+        # one schedule's total disagrees with its line: a warning and a data-quality row
+        server.malform(
+            "salesforce.ffrr__RevenueSchedule__c",
+            schedule["Id"],
+            "ffrr__TotalRevenue__c",
+            schedule["ffrr__TotalRevenue__c"] + 1.0,
+        )
         load_all(db, systems=["pipedrive", "salesforce", "stripe", "certinia"])
     select = (
         "+finance_system_comparison +event_log +invoice_link_summary +refund_reasons "
-        "+revenue_recognition_schedule +booked_billed_recognized +payment_recovery"
+        "+revenue_recognition_schedule +booked_billed_recognized +payment_recovery "
+        "+data_quality_issues"
     )
     dbt_vars = json.loads(vars_of(company)[1])
     args = ["build", "--vars", json.dumps(dbt_vars), "--select", select]
@@ -263,7 +285,21 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
 
 
 def test_the_build_warns_about_nothing_new(built: Built) -> None:
-    assert dbt_warnings(built.target) <= ALLOWED_DBT_WARNINGS
+    # but the one revenue schedule malformed above
+    mismatch = "test.l2c.warn_revenue_schedule_mismatch"
+    assert dbt_warnings(built.target) - ALLOWED_DBT_WARNINGS == {mismatch}
+
+
+def test_a_schedule_disagreeing_with_its_line_is_a_data_quality_issue(built: Built) -> None:
+    schedules = built.company.salesforce_view().objects["ffrr__RevenueSchedule__c"]
+    rows = query(
+        built.db,
+        "select issue, severity, source_system, object_type, affected_count, total_count "
+        "from marts.data_quality_issues where issue = 'revenue_schedule_mismatch'",
+    )
+    assert rows == [
+        ("revenue_schedule_mismatch", "warn", "certinia", "revenue_schedule", 1, len(schedules))
+    ]
 
 
 def test_every_certinia_invoice_links_natively_to_its_planted_deal(built: Built) -> None:

@@ -7,7 +7,7 @@ with unioned as (
 ),
 
 revenue_schedules as (
-    {{ union_canonical('revenue_schedules') }}
+    select * from {{ ref('int_revenue_schedules_unioned') }}
 ),
 
 scheduled as (
