@@ -288,8 +288,9 @@ API_SYSTEMS += (
         "docs/certinia.md",
         # posted invoices only (no draft -> sent step), no voids; no payment attempts at all
         # (cash is recorded when received: no Payment Failed / Retried, no Reminder Sent);
-        # write-offs and refunds not loaded yet. Revenue: over the Revenue Management schedule
-        # of a line (revenue_schedules) where there is one, else at the invoice's date
+        # write-offs from cash matching (invoice_write_offs); refunds not loaded (a refund cash
+        # entry does not name the payment it returns). Revenue: over the Revenue Management
+        # schedule of a line (revenue_schedules) where there is one, else at the invoice's date
         observes=(
             "Invoice Created",
             "Invoice Sent",
