@@ -140,6 +140,14 @@
                           'amount:float', 'currency:string',
                           'service_period_start_at:timestamp',
                           'service_period_end_at:timestamp'],
+        'revenue_schedules': ['revenue_schedule_key:string', 'revenue_schedule_id:string',
+                              'source_system:string', 'invoice_line_key:string',
+                              'recognition_basis:string', 'amount:float', 'currency:string',
+                              'service_period_start_at:timestamp',
+                              'service_period_end_at:timestamp', 'created_at:timestamp'],
+        'invoice_write_offs': ['invoice_write_off_key:string', 'invoice_write_off_id:string',
+                               'source_system:string', 'invoice_key:string', 'amount:float',
+                               'currency:string', 'written_off_at:timestamp'],
     } -%}
     {%- if entity not in contract -%}
         {{ exceptions.raise_compiler_error("Unknown canonical entity '" ~ entity ~ "'") }}

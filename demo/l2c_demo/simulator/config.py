@@ -153,6 +153,10 @@ class SimConfig:
     certinia_invoice_days: tuple[float, float] = (0.2, 2.0)  # win -> invoice
     certinia_credit_note_share: float = 0.12
     certinia_match_lag_days: tuple[float, float] = (2.0, 8.0)  # cash received -> matched
+    # a share of Certinia invoices is never paid: the finance team writes the outstanding value
+    # off in cash matching (a write-off without cash) certinia_write_off_days after the due date
+    certinia_write_off_share: float = 0.05
+    certinia_write_off_days: tuple[float, float] = (60.0, 120.0)
 
     extra: dict[str, Any] = field(default_factory=dict)
 
