@@ -125,6 +125,12 @@ class SimConfig:
     # subscription schedule's next phase)
     change_expansion_share: float = 0.5
     dispute_share: float = 0.02  # of the paid subscription invoices: the charge is disputed
+    # a cohort effect (subscriptions.py, own random stream): subscriptions starting in the
+    # quarter expansion_cohort_quarters_back quarters before as_of's quarter expand in their
+    # first period with probability cohort_expansion_share (those not planned to change
+    # anyway), so that start quarter's customers retain the most revenue (0 = no plant)
+    expansion_cohort_quarters_back: int = 5
+    cohort_expansion_share: float = 0.8
     dispute_win_share: float = 0.5
     # days after the due date a reminder email goes out while a send_invoice invoice is unpaid
     # (dunning.py; no random draws). () = no reminders (the default: the demo job plants none)

@@ -19,6 +19,7 @@ from l2c_demo.simulator.model import Deal, Invoice, World
 from l2c_demo.simulator.orders import SalesOrder
 from l2c_demo.simulator.segments import campaign_truth, segment_truth
 from l2c_demo.simulator.state import DealState
+from l2c_demo.simulator.subscriptions import expansion_cohort_quarter
 from l2c_demo.simulator.views import PipedriveView, Record, StripeView
 
 CUSTOMER_FACING = {"call", "email", "meeting"}
@@ -594,4 +595,22 @@ def revenue_truth(world: World, as_of: int) -> dict[str, list[Record]]:
         "recognized_revenue": recognized,
         "amount_mismatches": mismatches,
         "invoices_without_service_period": hidden,
+    }
+
+
+def expansion_cohort_truth(cfg: SimConfig, world: World) -> Record:
+    """The planted cohort effect: the start quarter whose customers expand most (its first
+    day, ISO), the customers' first subscriptions started in it, and those that expanded."""
+    start, end = expansion_cohort_quarter(cfg)
+    seen: set[str] = set()
+    firsts = []
+    for sub in world.subscriptions:  # in the order they were sold
+        if sub.customer_id not in seen and start <= sub.start < end:
+            firsts.append(sub)
+        seen.add(sub.customer_id)
+    return {
+        "quarter": datetime.fromtimestamp(start, tz=timezone.utc).date().isoformat(),
+        "expansion_share": cfg.cohort_expansion_share,
+        "subscriptions": sorted(s.id for s in firsts),
+        "expanded": sorted(s.id for s in firsts if any(c.kind == "expansion" for c in s.changes)),
     }
