@@ -105,7 +105,7 @@
                              'failure_message:string', 'failed_at:timestamp'],
         'refunds': ['refund_key:string', 'refund_id:string', 'source_system:string',
                     'payment_key:string', 'amount:float', 'currency:string', 'reason:string',
-                    'status:string', 'refunded_at:timestamp'],
+                    'status:string', 'refunded_at:timestamp', 'invoice_key:string'],
         'credit_notes': ['credit_note_key:string', 'credit_note_id:string',
                          'source_system:string', 'invoice_key:string', 'customer_key:string',
                          'credit_note_number:string', 'credit_note_type:string',

@@ -154,6 +154,7 @@ OBJECTS: dict[str, tuple[str, tuple[str, ...], RowSpec]] = {
             "c2g__Account__c",
             "c2g__CashEntry__c",
             "c2g__Invoice__c",
+            "c2g__CreditNote__c",
             "c2g__Action__c",
             "c2g__MatchingDate__c",
             "c2g__DocumentValue__c",
@@ -168,6 +169,8 @@ OBJECTS: dict[str, tuple[str, tuple[str, ...], RowSpec]] = {
                 # none on a write-off without cash
                 "c2g__CashEntry__c": OPT_ID,
                 "c2g__Invoice__c": OPT_ID,
+                # a refund cash entry matched to a credit note
+                "c2g__CreditNote__c": OPT_ID,
                 "c2g__MatchingDate__c": OPT_DATE,
                 "c2g__DocumentValue__c": REQ_MONEY,
                 "c2g__WriteOffValue__c": OPT_MONEY,

@@ -284,12 +284,14 @@ API_SYSTEMS += (
             "invoice_lines",
             "revenue_schedules",
             "invoice_write_offs",
+            "refunds",
         ),
         "docs/certinia.md",
         # posted invoices only (no draft -> sent step), no voids; no payment attempts at all
         # (cash is recorded when received: no Payment Failed / Retried, no Reminder Sent);
-        # write-offs from cash matching (invoice_write_offs); refunds not loaded (a refund cash
-        # entry does not name the payment it returns). Revenue: over the Revenue Management
+        # write-offs from cash matching (invoice_write_offs); refunds: a Refund cash entry
+        # matched to a credit note names the credited invoice, not the payment it returns
+        # (refunds.invoice_key). Revenue: over the Revenue Management
         # schedule of a line (revenue_schedules) where there is one, else at the invoice's date
         observes=(
             "Invoice Created",
@@ -299,6 +301,7 @@ API_SYSTEMS += (
             "Credit Note Issued",
             "Invoice Written Off",
             *REVENUE_RECOGNITION,
+            "Refund Issued",
         ),
         # its invoices live in the Salesforce org, linked to opportunities by native lookups
         links_to=("salesforce",),

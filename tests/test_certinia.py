@@ -8,7 +8,9 @@ invoice lines recognise their revenue in revenue_recognition_schedule, the Reven
 events and booked_billed_recognized - over the Revenue Management schedule
 (ffrr__RevenueSchedule__c) of a line where there is one, else at the invoice's date - checked
 against the planted lines and a recomputation from the served payloads; write-offs (cash
-matching without cash) reach the invoices, the event log and payment_recovery as planted."""
+matching without cash) reach the invoices, the event log and payment_recovery as planted;
+refunds (a Refund cash entry matched to a credit note) are Refund Issued events of the
+credited invoice's case and refund rows of refund_reasons, as planted and as recomputed."""
 
 from __future__ import annotations
 
@@ -57,6 +59,7 @@ def make_company(n_deals: int = 160, **overrides: Any) -> DemoCompany:
         "certinia_crms": ("salesforce",),
         "certinia_credit_note_share": 0.3,
         "certinia_write_off_share": 0.1,
+        "certinia_refund_share": 0.3,
     }
     return DemoCompany(SimConfig(**{**settings, **overrides}))
 
@@ -331,6 +334,8 @@ def test_credit_notes_and_matched_cash_are_in_the_log(built: Built) -> None:
     invoices = built.truth["certinia"]["invoices"]
     credited = Counter(i["case_id"] for i in invoices if i["credit_note"])
     assert sum(credited.values()) >= 5
+    # a refund starts with a credit note of its own
+    credited += Counter(i["case_id"] for i in invoices if i["refund"])
     rows = query(
         built.db,
         "select case_id, activity, event_at from marts.event_log "
@@ -343,6 +348,7 @@ def test_credit_notes_and_matched_cash_are_in_the_log(built: Built) -> None:
         seen = Counter((r[0], f"{r[2]:%Y-%m-%dT%H:%M:%SZ}") for r in rows if r[1] == activity)
         assert seen == paid, activity
     reasons = Counter(i["credit_note"]["reason"].lower() for i in invoices if i["credit_note"])
+    reasons += Counter(i["refund"]["reason"].lower() for i in invoices if i["refund"])
     mart = query(
         built.db,
         "select reason, documents_count from marts.refund_reasons "
@@ -749,3 +755,100 @@ def test_booked_billed_recognized_counts_certinia_as_recomputed(built: Built) ->
     # every month the recomputation has before the mart's last month is in the mart
     last = max(r[0] for r in mart)
     assert {m for m in months if m <= last} <= {r[0] for r in mart}
+
+
+def _certinia_refunds(company: DemoCompany) -> list[tuple[str, int, int, str, int]]:
+    """From the served payloads: every matching row of a Refund cash entry to a credit note as
+    (case, matched at, cents, currency, the credited invoice's creation); the invoice is the
+    credit note's (not the matching row's own lookup), its case the invoice's opportunity."""
+    objects = company.salesforce_view().objects
+    cash = {c["Id"]: c for c in objects["c2g__codaCashEntry__c"]}
+    notes = {n["Id"]: n for n in objects["c2g__codaCreditNote__c"]}
+    invoices = {i["Id"]: i for i in objects["c2g__codaInvoice__c"]}
+    out = []
+    for row in objects["c2g__codaCashMatchingHistory__c"]:
+        entry = cash.get(row["c2g__CashEntry__c"] or "")
+        if entry is None or entry["c2g__Type__c"] != "Refund" or row["c2g__Action__c"] != "Match":
+            continue
+        invoice = invoices[notes[row["c2g__CreditNote__c"]]["c2g__Invoice__c"]]
+        out.append(
+            (
+                f"salesforce:{invoice['c2g__Opportunity__c']}",
+                _sf_time(row["CreatedDate"]),
+                round(row["c2g__DocumentValue__c"] * 100),
+                invoice["CurrencyIsoCode"],
+                _sf_time(invoice["CreatedDate"]),
+            )
+        )
+    return out
+
+
+def test_planted_refunds_are_refund_issued_events_and_in_refund_reasons(built: Built) -> None:
+    planted = [
+        i for i in built.truth["certinia"]["invoices"] if i["refund"] and i["refund"]["refunded_at"]
+    ]
+    assert len(planted) >= 3
+    assert built.truth["certinia"]["refunds"] == len(planted)
+    expected = Counter(
+        (i["case_id"], i["refund"]["refunded_at"], round(i["refund"]["amount"] * 100))
+        for i in planted
+    )
+    recomputed = _certinia_refunds(built.company)
+    assert Counter((c, _iso(t), cents) for c, t, cents, _cur, _cr in recomputed) == expected
+    events = query(
+        built.db,
+        "select case_id, event_at, cast(round(amount * 100) as bigint) from marts.event_log "
+        "where source_system = 'certinia' and activity = 'Refund Issued'",
+    )
+    assert Counter((r[0], f"{r[1]:%Y-%m-%dT%H:%M:%SZ}", r[2]) for r in events) == expected
+    # a refund is no payment: Payment Received stays one per paid invoice (checked above)
+    # refund_reasons: one refund row (the reason is on the credit note), its amount over the
+    # payments, both at the rate of the invoice's creation date
+    fx = Fx()
+    as_of = _ts(
+        query(built.db, "select max(warehouse_as_of) from intermediate.int_as_of_resolved")[0][0]
+    )
+    refunded = sum(
+        _round(cents * fx.rate(cur, _day(created)))
+        for _c, at, cents, cur, created in recomputed
+        if at <= as_of
+    )
+    objects = built.company.salesforce_view().objects
+    invoices = {i["Id"]: i for i in objects["c2g__codaInvoice__c"]}
+    cash = {c["Id"]: c for c in objects["c2g__codaCashEntry__c"]}
+    paid = 0  # the matched receipts by as_of, as the successful payments
+    for row in objects["c2g__codaCashMatchingHistory__c"]:
+        entry = cash.get(row["c2g__CashEntry__c"] or "")
+        if entry is None or entry["c2g__Type__c"] != "Receipt":
+            continue
+        if row["c2g__Action__c"] != "Match" or _sf_time(row["CreatedDate"]) > as_of:
+            continue
+        invoice = invoices[row["c2g__Invoice__c"]]
+        rate = fx.rate(invoice["CurrencyIsoCode"], _day(_sf_time(invoice["CreatedDate"])))
+        paid += _round(round(row["c2g__DocumentValue__c"] * 100) * rate)
+    mart = query(
+        built.db,
+        "select reason, documents_count, amount_reporting, amount_rate from marts.refund_reasons "
+        "where source_system = 'certinia' and document_type = 'refund'",
+    )
+    assert len(mart) == 1
+    reason, count, amount, rate = mart[0]
+    assert (reason, count) == ("unspecified", len(recomputed))
+    assert amount == pytest.approx(refunded / 100)
+    assert rate == pytest.approx(refunded / paid)
+    # Stripe's refunds still reach refund_reasons through their charge
+    stripe = query(
+        built.db,
+        "select sum(documents_count) from marts.refund_reasons "
+        "where source_system = 'stripe' and document_type = 'refund'",
+    )
+    served = [
+        r
+        for r in built.company.stripe_view().refunds
+        if r["status"] not in ("failed", "canceled") and r["created"] <= as_of
+    ]
+    assert (stripe[0][0] or 0) == len(served)
+
+
+def _iso(unix: int) -> str:
+    return datetime.fromtimestamp(unix, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

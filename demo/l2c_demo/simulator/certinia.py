@@ -19,6 +19,10 @@ point to Account and Opportunity with real lookups. A won opportunity of a Certi
 - a share of invoices (certinia_write_off_share) is never paid: the outstanding value is
   written off in cash matching (a matching row with a write-off value and no cash entry)
   certinia_write_off_days after the due date; the invoice then shows "Paid" too;
+- a share of paid invoices (certinia_refund_share) is refunded in part: a credit note with a
+  reason certinia_refund_days after the match, then a cash entry of type Refund for the credit
+  note's value, matched to the credit note (a matching row with c2g__CreditNote__c) 1-5 days
+  later;
 - licence, module and support lines are recognised over a Revenue Management schedule
   (ffrr__RevenueSchedule__c, basis Days) from the invoice date for the deal's term (12, 24 or
   36 months); the deal's discount is split pro rata between scheduled and other lines.
@@ -149,6 +153,7 @@ OBJECTS: dict[str, tuple[str, bool, tuple[str, ...]]] = {
             "c2g__Account__c",
             "c2g__CashEntry__c",
             "c2g__Invoice__c",
+            "c2g__CreditNote__c",
             "c2g__Action__c",
             "c2g__MatchingDate__c",
             "c2g__DocumentValue__c",
@@ -177,6 +182,8 @@ OBJECTS: dict[str, tuple[str, bool, tuple[str, ...]]] = {
     ),
 }
 FINANCE_USER = salesforce_id("005", 9100)  # the finance team's user in the demo org
+# the refund's credit note, cash entry and matching row are numbered from here (+ invoice number)
+REFUND_BASE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -199,6 +206,8 @@ class CertiniaInvoice:
     terms: tuple[int | None, ...] = ()
     # never paid: the outstanding value is written off in cash matching (no cash entry)
     written_off_at: int | None = None
+    # refunded in part after payment: (credit note created, refund matched, cents, reason)
+    refund: tuple[int, int, int, str] | None = None
 
     def paid_by(self, as_of: int) -> bool:
         """The customer's cash is matched to the invoice by as_of."""
@@ -228,6 +237,7 @@ def build_certinia(world: World, cfg: SimConfig) -> list[CertiniaInvoice]:
     rng = random.Random(f"certinia-{cfg.seed}")
     terms_rng = random.Random(f"certinia-schedules-{cfg.seed}")  # leaves `rng` as it was
     write_off_rng = random.Random(f"certinia-write-offs-{cfg.seed}")
+    refund_rng = random.Random(f"certinia-refunds-{cfg.seed}")
     months, weights = zip(*SCHEDULE_TERMS, strict=True)
     drafts: list[tuple[int, int, dict[str, Any]]] = []
     won = [d for d in world.deals if d.crm in cfg.certinia_crms and d.final_won_time is not None]
@@ -276,6 +286,15 @@ def build_certinia(world: World, cfg: SimConfig) -> list[CertiniaInvoice]:
             written_off_at = due + int(write_off_rng.uniform(wo_lo, wo_hi) * DAY)
             if credit_at is not None:
                 written_off_at = max(written_off_at, credit_at + 3600)
+        refund = None
+        draws = [refund_rng.random() for _ in range(5)]  # the same draws for every invoice
+        if written_off_at is None and draws[0] < cfg.certinia_refund_share:
+            rf_lo, rf_hi = cfg.certinia_refund_days
+            refund_credit_at = matched_at + int((rf_lo + draws[1] * (rf_hi - rf_lo)) * DAY)
+            refunded_at = refund_credit_at + int((1.0 + draws[2] * 4.0) * DAY)
+            cents = max(1, int((total - credit) * (0.2 + draws[3] * 0.8)))
+            reason = CREDIT_NOTE_REASONS[int(draws[4] * len(CREDIT_NOTE_REASONS))]
+            refund = (refund_credit_at, refunded_at, cents, reason)
         facts = {
             "deal_id": deal.id,
             "org_id": deal.org_id,
@@ -291,6 +310,7 @@ def build_certinia(world: World, cfg: SimConfig) -> list[CertiniaInvoice]:
             "matched_at": matched_at,
             "terms": terms,
             "written_off_at": written_off_at,
+            "refund": refund,
         }
         drafts.append((created, deal.id, facts))
     drafts.sort(key=lambda d: (d[0], d[1]))
@@ -471,6 +491,7 @@ def render_certinia(invoices: list[CertiniaInvoice], as_of: int) -> dict[str, li
                     "c2g__Account__c": account,
                     "c2g__CashEntry__c": _id("c2g__codaCashEntry__c", inv.number),
                     "c2g__Invoice__c": inv_id,
+                    "c2g__CreditNote__c": None,
                     "c2g__Action__c": "Match",
                     "c2g__MatchingDate__c": clock.date(inv.matched_at),
                     "c2g__DocumentValue__c": inv.cash_cents / 100.0,
@@ -489,6 +510,7 @@ def render_certinia(invoices: list[CertiniaInvoice], as_of: int) -> dict[str, li
                     "c2g__Account__c": account,
                     "c2g__CashEntry__c": None,
                     "c2g__Invoice__c": inv_id,
+                    "c2g__CreditNote__c": None,
                     "c2g__Action__c": "Match",
                     "c2g__MatchingDate__c": clock.date(inv.written_off_at),
                     "c2g__DocumentValue__c": 0.0,
@@ -497,7 +519,74 @@ def render_certinia(invoices: list[CertiniaInvoice], as_of: int) -> dict[str, li
                     **_stamps(inv.written_off_at, inv.written_off_at),
                 }
             )
+        if inv.refund is not None and inv.refund[0] <= as_of:
+            _render_refund(out, inv, as_of, account, opportunity)
     return out
+
+
+def _render_refund(
+    out: dict[str, list[Record]], inv: CertiniaInvoice, as_of: int, account: str, opportunity: str
+) -> None:
+    """The refund of a paid invoice at as_of: its credit note (with the reason), then the cash
+    entry of type Refund paying its value back and the matching row of that cash to the credit
+    note. Flat model: the matching row names the credit note and its invoice directly."""
+    assert inv.refund is not None
+    credit_at, refunded_at, cents, reason = inv.refund
+    n = REFUND_BASE + inv.number
+    note_id = _id("c2g__codaCreditNote__c", n)
+    refunded = refunded_at <= as_of
+    out["c2g__codaCreditNote__c"].append(
+        {
+            "Id": note_id,
+            "Name": f"SCR{n:07d}",
+            "c2g__Account__c": account,
+            "c2g__Invoice__c": invoice_id(inv.number),
+            "c2g__Opportunity__c": opportunity,
+            "c2g__CreditNoteDate__c": clock.date(credit_at),
+            "c2g__CreditNoteStatus__c": "Complete",
+            "c2g__CreditNoteReason__c": reason,
+            "c2g__CreditNoteTotal__c": cents / 100.0,
+            # the paid invoice leaves the credit on the account until the refund uses it
+            "c2g__OutstandingValue__c": 0.0 if refunded else cents / 100.0,
+            "CurrencyIsoCode": inv.currency,
+            **_stamps(credit_at, refunded_at if refunded else credit_at),
+        }
+    )
+    if not refunded:
+        return
+    cash_id = _id("c2g__codaCashEntry__c", n)
+    out["c2g__codaCashEntry__c"].append(
+        {
+            "Id": cash_id,
+            "Name": f"CSH{n:07d}",
+            "c2g__Account__c": account,
+            "c2g__Date__c": clock.date(refunded_at),
+            "c2g__Type__c": "Refund",
+            "c2g__Status__c": "Complete",
+            "c2g__PaymentMethod__c": "Electronic",
+            "c2g__Reference__c": f"SCR{n:07d}",
+            "c2g__Value__c": cents / 100.0,
+            "c2g__NetValue__c": cents / 100.0,
+            "CurrencyIsoCode": inv.currency,
+            **_stamps(refunded_at, refunded_at),
+        }
+    )
+    out["c2g__codaCashMatchingHistory__c"].append(
+        {
+            "Id": _id("c2g__codaCashMatchingHistory__c", n),
+            "Name": f"CMH{n:07d}",
+            "c2g__Account__c": account,
+            "c2g__CashEntry__c": cash_id,
+            "c2g__Invoice__c": invoice_id(inv.number),
+            "c2g__CreditNote__c": note_id,
+            "c2g__Action__c": "Match",
+            "c2g__MatchingDate__c": clock.date(refunded_at),
+            "c2g__DocumentValue__c": cents / 100.0,
+            "c2g__WriteOffValue__c": 0.0,
+            "CurrencyIsoCode": inv.currency,
+            **_stamps(refunded_at, refunded_at),
+        }
+    )
 
 
 def line_ids(invoices: list[CertiniaInvoice]) -> dict[int, list[str]]:
@@ -585,6 +674,17 @@ def certinia_truth(world: World, invoices: list[CertiniaInvoice], as_of: int) ->
                     else None
                 ),
                 "paid_at": clock.v2(inv.matched_at) if matched else None,
+                # refunded in part: the credit note (with its reason) and the refund's time
+                "refund": (
+                    {
+                        "amount": inv.refund[2] / 100.0,
+                        "reason": inv.refund[3],
+                        "credit_note_at": clock.v2(inv.refund[0]),
+                        "refunded_at": clock.v2(inv.refund[1]) if inv.refund[1] <= as_of else None,
+                    }
+                    if inv.refund is not None and inv.refund[0] <= as_of
+                    else None
+                ),
                 "invoice_to_paid_days": (inv.matched_at - inv.created) / DAY if matched else None,
                 "match_lag_days": (inv.matched_at - inv.cash_at) / DAY if matched else None,
                 "lines": lines,
@@ -595,5 +695,6 @@ def certinia_truth(world: World, invoices: list[CertiniaInvoice], as_of: int) ->
         "won_deals_invoiced": len({inv.deal_id for inv in visible}),
         "credit_notes": sum(1 for r in rows if r["credit_note"] is not None),
         "written_off": sum(1 for r in rows if r["written_off"] is not None),
+        "refunds": sum(1 for r in rows if r["refund"] and r["refund"]["refunded_at"]),
         "recognized_revenue": recognized,
     }

@@ -163,6 +163,11 @@ class SimConfig:
     # off in cash matching (a write-off without cash) certinia_write_off_days after the due date
     certinia_write_off_share: float = 0.05
     certinia_write_off_days: tuple[float, float] = (60.0, 120.0)
+    # a share of paid Certinia invoices is refunded in part: a credit note with a reason
+    # certinia_refund_days after the match, then a cash entry of type Refund for its value,
+    # matched to the credit note 1-5 days later
+    certinia_refund_share: float = 0.06
+    certinia_refund_days: tuple[float, float] = (5.0, 40.0)
 
     extra: dict[str, Any] = field(default_factory=dict)
 
