@@ -54,6 +54,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dlt
+from dlt.extract.items import DataItemWithMeta
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
@@ -160,6 +161,18 @@ def _plausible_created(row: Any) -> int | None:
         return REQ_UNIX_CURSOR(row.get("created")) if isinstance(row, dict) else None
     except ValueError:
         return None
+
+
+def _rejected_ids(items: Iterator[Any], into: set[str]) -> Iterator[Any]:
+    """Pass the items of a resource on, noting the record ids of the rows sent to rejects."""
+    for item in items:
+        if isinstance(item, DataItemWithMeta) and isinstance(item.data, list):
+            into.update(
+                str(row["record_id"])
+                for row in item.data
+                if isinstance(row, dict) and "reason" in row and row.get("record_id")
+            )
+        yield item
 
 
 def _pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
@@ -285,9 +298,12 @@ def stripe_source(
     def changed_or_listed(name: str, list_read: Callable[[], Iterator[Any]]) -> Iterator[Any]:
         """The objects of list `name` changed since its events cursor, from their events; the
         list read instead on a first load or a full re-sync (no cursor) or when the cursor is
-        older than the retention. The cursor is Stripe's clock when the run started reading."""
+        older than the retention. The cursor is Stripe's clock when the run started reading.
+        An object rejected at a run is read again by id at each run after it until it loads
+        (its events stop when it stops changing)."""
         state = dlt.current.resource_state()
         cursor = state.get("events_cursor")
+        rejected: set[str] = set()
         if cursor is None:
             reason, warn = "no events cursor yet (a first load or a full re-sync)", False
         else:
@@ -296,16 +312,22 @@ def stripe_source(
             if not too_old(int(cursor), first.now, events_lookback_seconds):
                 rest = list(reader)  # the end of the read: every changed object
                 final = rest[-1] if rest else first
-                yield from emit(SYSTEM, SPECS[name], final.objects)
+                yield from _rejected_ids(emit(SYSTEM, SPECS[name], final.objects), rejected)
+                seen = {str(obj.get("id")) for obj in final.objects}
+                again = [i for i in state.get("rejected_ids", []) if i not in seen]
+                yield from _rejected_ids(emit(SYSTEM, SPECS[name], retrieve(name, again)), rejected)
+                state["rejected_ids"] = sorted(rejected)
                 state["events_cursor"] = max(
                     int(cursor), first.now or final.newest_event or int(cursor)
                 )
                 log.info(
-                    "stripe %s: %d changed objects from %d events (%d requests)",
+                    "stripe %s: %d changed objects from %d events (%d requests), %d rejected "
+                    "before read again",
                     name,
                     len(final.objects),
                     final.events,
                     final.requests,
+                    len(again),
                 )
                 return
             reader.close()
@@ -313,9 +335,21 @@ def stripe_source(
             reason, warn = f"events cursor {since} older than the 30-day event retention", True
         (log.warning if warn else log.info)("stripe %s: %s: reading the list instead", name, reason)
         start = probe_now(client, name)
-        yield from list_read()
+        yield from _rejected_ids(list_read(), rejected)
+        state["rejected_ids"] = sorted(rejected)
         if start is not None:
             state["events_cursor"] = start
+
+    def retrieve(name: str, ids: list[str]) -> Iterator[Any]:
+        """Objects by id (`GET /v1/<list>/<id>`), one request each; one gone since is
+        skipped with a warning (its row and its reject stay)."""
+        for object_id in ids:
+            response = client.get(f"/v1/{name}/{object_id}")
+            if response.status_code == 404:
+                log.warning("stripe %s: rejected %s no longer exists", name, object_id)
+                continue
+            response.raise_for_status()
+            yield response.json()
 
     @dlt.resource(name="customers", primary_key="id", write_disposition="merge")
     def customers() -> Iterator[Any]:
