@@ -12,7 +12,13 @@ everything the list objects carry.
 The cursor is Stripe's clock at the start of the last run (the `Date` header of its first
 response), so a quiet account does not age it. A cursor older than the retention (less the
 look-back) cannot be trusted, since events may have expired unread: the run falls back to the
-list reads and says so in the log."""
+list reads and says so in the log.
+
+Caveats (Stripe's docs, "List all events"): an event's data is rendered in the API version
+of the account when the event was created, not the version the loader asks for, so after an
+API upgrade the objects from events may differ in shape from listed ones for up to 30 days
+(new columns, which the raw tables take as they come); and a deleted object's `*.deleted`
+event is not read (its row stays; the simulated company deletes nothing)."""
 
 from __future__ import annotations
 

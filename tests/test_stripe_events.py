@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 import pytest
+import requests
 from conftest import serving, table_counts
 
 from l2c_demo.fake_api import FakeApiServer
@@ -188,3 +189,26 @@ def test_a_cursor_older_than_the_retention_falls_back_to_the_lists(
             assert sorted(stored) == sorted(want), name
     finally:
         con.close()
+
+
+def test_the_fake_emits_an_event_for_every_change_and_filters_by_types(runs: Runs) -> None:
+    """The newest event of every object changed in the last 30 days holds the object as the
+    list shows it now (a change time the simulator missed would show here), and `types[]`
+    filters what /v1/events lists."""
+    view = runs.server.app.company.stripe_view()
+    newest: dict[tuple[str, str], dict[str, Any]] = {}
+    for event in sorted(view.change_events, key=lambda e: e["created"]):
+        obj = event["data"]["object"]
+        newest[(obj["object"], obj["id"])] = obj
+    listed = {(obj["object"], obj["id"]): obj for name in LISTS for obj in getattr(view, name)}
+    assert newest and all(listed[key] == obj for key, obj in newest.items())
+    env = runs.server.source_env()
+    url = env["SOURCES__STRIPE__BASE_URL"] + "/v1/events"
+    auth = {"Authorization": f"Bearer {env['SOURCES__STRIPE__API_KEY']}"}
+    types = ["invoice.paid", "charge.succeeded"]
+    body = requests.get(
+        url, params={"limit": 100, "types[0]": types[0], "types[1]": types[1]}, headers=auth
+    ).json()
+    assert body["data"] and {e["type"] for e in body["data"]} <= set(types)
+    too_many = {f"types[{i}]": f"x.{i}" for i in range(21)}
+    assert requests.get(url, params=too_many, headers=auth).status_code == 400
