@@ -61,7 +61,7 @@ from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 
 from pipelines import limits
 from pipelines.http import StripePaginator, make_client
-from pipelines.stripe_events import probe_now, read_changes, too_old
+from pipelines.stripe_events import probe_now, read_changes, server_now, too_old
 from pipelines.validation import (
     OPT_MINOR,
     OPT_UNIX,
@@ -294,6 +294,15 @@ def stripe_source(
         max_attempts=max_attempts,
     )
     limit = max(1, min(page_size, 100))
+    clock: list[int] = []  # Stripe's clock: the Date header of every response
+
+    def note_clock(response: Any, *args: Any, **kwargs: Any) -> Any:
+        now = server_now(response)
+        if now is not None:
+            clock.append(now)  # list.append is atomic: the ranges' threads share it
+        return response
+
+    client.session.hooks["response"].append(note_clock)
 
     def changed_or_listed(name: str, list_read: Callable[[], Iterator[Any]]) -> Iterator[Any]:
         """The objects of list `name` changed since its events cursor, from their events; the
@@ -334,9 +343,14 @@ def stripe_source(
             since = datetime.fromtimestamp(int(cursor), UTC).isoformat()
             reason, warn = f"events cursor {since} older than the 30-day event retention", True
         (log.warning if warn else log.info)("stripe %s: %s: reading the list instead", name, reason)
-        start = probe_now(client, name)
+        mark = len(clock)
         yield from _rejected_ids(list_read(), rejected)
         state["rejected_ids"] = sorted(rejected)
+        # the next events cursor: the earliest Date answered since this read began (no
+        # later than its first response; others interleaved are later than its start), or
+        # one request for it when no response carried a Date
+        seen = clock[mark:]
+        start = min(seen) if seen else probe_now(client, name)
         if start is not None:
             state["events_cursor"] = start
 
