@@ -534,6 +534,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
             *EVENT_LOG_BUILD[:-2],
             "+lead_response_times",
             "+campaign_performance",
+            "+lead_disqualification_reasons",
             *EVENT_LOG_BUILD[-2:],
         ]
         run_dbt(["build", *selection], db, target_path=work / "target", quiet=True)
@@ -712,6 +713,24 @@ def test_opportunity_campaigns_reach_cases_and_campaign_performance(built: Built
     assert mart == truth
     rates = {c: w / (w + lo) for c, (w, lo) in truth.items() if w + lo >= 5}
     assert max(rates.values()) - min(rates.values()) > 0.2
+
+
+def test_retired_leads_carry_their_retire_reason(built: Built) -> None:
+    """lead_disqualification_reasons against the payloads: RETIRED leads per ChannelType and
+    RetireReasonCode."""
+    expected: dict[tuple[str, str], int] = {}
+    for lead in built.company.oracle_cx_view().leads:
+        if lead["StatusCode"] == "RETIRED":
+            key = (lead["ChannelType"], lead["RetireReasonCode"] or "(unknown)")
+            expected[key] = expected.get(key, 0) + 1
+    rows = query(
+        built.db,
+        "select lead_source, disqualified_reason, disqualified_count "
+        "from marts.lead_disqualification_reasons where source_system = ?",
+        [SYSTEM],
+    )
+    assert {(r[0], r[1]): r[2] for r in rows} == expected
+    assert sum(expected.values()) > 10
 
 
 def test_a_new_field_does_not_break_staging(built: Built) -> None:
