@@ -259,6 +259,7 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
             "stage_changes",
             "deal_lines",
             "activities",
+            "campaigns",
         ),
         "docs/oracle-cx.md",
         # no quotes or orders; activities on leads give First Contact. Leads carry their

@@ -44,6 +44,7 @@ LISTS = [
     "loss_reasons",
     "deal_unqualified_reasons",
     "lead_sources",
+    "lead_unqualified_reasons",
     "orders",
     "users",
     "calls",
@@ -272,6 +273,29 @@ def test_every_resource_pages_and_loads_exactly_once(
     attached = dict(raw(duckdb_path, "select id, converted_deal_id from raw.leads"))
     truth = {r["lead_id"]: r["deal_id"] for r in view.lead_conversions}
     assert attached == {r["id"]: truth.get(r["id"]) for r in view.leads}
+    # and the name of its unqualified reason
+    names = {r["id"]: r["name"] for r in view.lead_unqualified_reasons}
+    reasons = dict(raw(duckdb_path, "select id, unqualified_reason_name from raw.leads"))
+    expected = {r["id"]: names.get(r["unqualified_reason_id"]) for r in view.leads}
+    assert reasons == expected
+    assert sum(1 for v in expected.values() if v) > 10
+
+
+def test_a_malformed_lead_unqualified_reason_goes_to_rejects(
+    server: FakeApiServer, company: DemoCompany, duckdb_path: Path
+) -> None:
+    view = company.zendesk_sell_view()
+    reason_id = view.lead_unqualified_reasons[1]["id"]
+    server.malform(f"{SYSTEM}.lead_unqualified_reasons", reason_id, "updated_at", "soon")
+    load_system(SYSTEM, duckdb_path)
+    rejects = raw(duckdb_path, "select resource, record_id, reason from raw.rejects")
+    assert [(r[0], r[1]) for r in rejects] == [("lead_unqualified_reasons", str(reason_id))]
+    assert "updated_at" in rejects[0][2]
+    stored = {r[0] for r in raw(duckdb_path, "select id from raw.lead_unqualified_reasons")}
+    assert stored == {r["id"] for r in view.lead_unqualified_reasons} - {reason_id}
+    load_system(SYSTEM, duckdb_path)  # re-read in full: no duplicate row, no duplicate reject
+    assert table_counts(duckdb_path, "raw_zendesk_sell")["rejects"] == 1
+    assert table_counts(duckdb_path, "raw_zendesk_sell")["lead_unqualified_reasons"] == len(stored)
 
 
 def test_second_load_changes_nothing_and_reads_only_the_newest_page(
@@ -513,6 +537,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
             "+subscription_renewals",
             "+revenue_retention",
             "+revenue_retention_cohorts",
+            "+lead_disqualification_reasons",
             *EVENT_LOG_BUILD[-2:],
         ]
         run_dbt(
@@ -642,6 +667,62 @@ def test_outcomes_per_system_match_the_truth(history: History) -> None:
     }
     # a lost renewal deal (Renewals pipeline) has no loss reason
     assert lost and all(true_reasons.get(k) == v for k, v in lost.items())
+    # deals closed in the Unqualified stage are lost with their unqualified reason
+    assert set(UNQUALIFIED_REASONS) <= set(lost.values())
+
+
+def disqualified_from_payloads(company: DemoCompany) -> dict[tuple[str, str], int]:
+    """Independent of the loader and dbt: (lead source, reason) -> Unqualified leads, from
+    the served leads, lead sources and lead unqualified reasons."""
+    view = company.zendesk_sell_view()
+    sources = {r["id"]: r["name"] for r in view.lead_sources}
+    reasons = {r["id"]: r["name"] for r in view.lead_unqualified_reasons}
+    out: dict[tuple[str, str], int] = {}
+    for lead in view.leads:
+        if lead["status"] == "Unqualified":
+            key = (
+                sources.get(lead["source_id"], "(none)"),
+                reasons.get(lead["unqualified_reason_id"], "(unknown)"),
+            )
+            out[key] = out.get(key, 0) + 1
+    return out
+
+
+@pytest.mark.slow
+def test_lead_disqualification_reasons_are_the_planted_ones(history: History) -> None:
+    from l2c_demo.simulator.render_zendesk_sell import (
+        DOMINANT_UNQUALIFIED_REASON,
+        DOMINANT_UNQUALIFIED_SOURCE,
+    )
+
+    rows = query(
+        history.db,
+        "select lead_source, disqualified_reason, disqualified_count, reason_share, "
+        "reason_rank, is_below_min_group_size from marts.lead_disqualification_reasons "
+        "where source_system = ?",
+        [SYSTEM],
+    )
+    mart = {(r[0], r[1]): r[2] for r in rows}
+    truth = {
+        (t["lead_source"], t["reason"]): t["leads"]
+        for t in history.truth["lead_unqualified_reasons"]
+    }
+    assert mart == truth
+    assert mart == disqualified_from_payloads(history.company)
+    dominant = [r for r in rows if r[0] == DOMINANT_UNQUALIFIED_SOURCE and r[4] == 1]
+    assert [r[1] for r in dominant] == [DOMINANT_UNQUALIFIED_REASON]
+    assert dominant[0][3] > 0.5
+    totals = {r[0]: sum(n for (s, _r), n in mart.items() if s == r[0]) for r in rows}
+    assert all(r[5] == (totals[r[0]] < 20) for r in rows)  # the min_group_size guard
+    # other sources: no reason dominates like that
+    assert all(r[3] < 0.6 for r in rows if r[0] != DOMINANT_UNQUALIFIED_SOURCE and not r[5])
+    # a system without reasons shows its disqualified leads as (unknown), never dropped
+    other = query(
+        history.db,
+        "select distinct disqualified_reason from marts.lead_disqualification_reasons "
+        "where source_system = 'pipedrive'",
+    )
+    assert other == [("(unknown)",)]
 
 
 @pytest.mark.slow

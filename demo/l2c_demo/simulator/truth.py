@@ -17,6 +17,7 @@ from l2c_demo.simulator.dunning import EVENTS_KEPT_DAYS, reminder_times
 from l2c_demo.simulator.leadphase import lead_phase_truth
 from l2c_demo.simulator.model import Deal, Invoice, World
 from l2c_demo.simulator.orders import SalesOrder
+from l2c_demo.simulator.render_zendesk_sell import lead_unqualified_truth
 from l2c_demo.simulator.segments import campaign_truth, segment_truth
 from l2c_demo.simulator.state import DealState
 from l2c_demo.simulator.subscriptions import expansion_cohort_quarter
@@ -299,6 +300,8 @@ def build_truth(
         "deals": deals,
         "lead_sources": lead_source_truth(world, states, as_of),
         "campaigns": campaign_truth(world, states, as_of),
+        # Zendesk Sell leads closed as Unqualified, per (lead source, reason)
+        "lead_unqualified_reasons": lead_unqualified_truth(world, as_of),
         "segments": segment_truth(world, states),
         "invoices": invoices,
         "orders": [
