@@ -95,10 +95,11 @@ def dbt_command() -> list[str]:
 # run_dbt therefore runs dbt in the warehouse's folder on its bare file name, so that every
 # warehouse of one name (e.g. each test's `l2c.duckdb`) has the same profile. With this
 # variable naming a folder, run_dbt keeps there the last parse per (project, file name, vars)
-# and starts a target folder without one from it (the test suite sets it; dbt still checks
-# every project file and reparses what changed).
+# and starts from it a target folder whose own parse is not of the same vars (the test suite
+# sets it; dbt still checks every project file and reparses what changed).
 PARSE_CACHE_ENV = "L2C_DBT_PARSE_CACHE"
 _PARSE_FILE = "partial_parse.msgpack"
+_PARSE_KEY_FILE = "partial_parse.l2c-key"  # the cache key of the folder's own parse
 
 
 def _cached_parse(args: Sequence[str], duckdb_path: Path, target_path: Path | None) -> Path | None:
@@ -112,23 +113,32 @@ def _cached_parse(args: Sequence[str], duckdb_path: Path, target_path: Path | No
     return Path(folder) / f"{key}.msgpack"
 
 
+def _target_folder(target_path: Path) -> Path:
+    # (a relative target folder is the project's, as dbt reads it)
+    return Path(target_path) if Path(target_path).is_absolute() else ROOT / target_path
+
+
 def _restore_parse(cached: Path | None, target_path: Path | None) -> None:
+    """Start the target folder from the cached parse unless it holds this command's own."""
     if cached is None or target_path is None or not cached.exists():
         return
-    target = Path(target_path) if Path(target_path).is_absolute() else ROOT / target_path
-    if not (target / _PARSE_FILE).exists():
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(cached, target / _PARSE_FILE)
+    target = _target_folder(target_path)
+    own = target / _PARSE_KEY_FILE
+    if own.exists() and own.read_text() == cached.stem:
+        return  # the folder's own parse was made with these vars
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(cached, target / _PARSE_FILE)
 
 
 def _keep_parse(cached: Path | None, target_path: Path | None, since: float) -> None:
     """Store the parse this dbt command wrote (not an older one) in the cache, atomically."""
     if cached is None or target_path is None:
         return
-    target = Path(target_path) if Path(target_path).is_absolute() else ROOT / target_path
+    target = _target_folder(target_path)
     written = target / _PARSE_FILE
     if not written.exists() or written.stat().st_mtime < since:
         return
+    (target / _PARSE_KEY_FILE).write_text(cached.stem)
     cached.parent.mkdir(parents=True, exist_ok=True)
     part = cached.with_name(f"{cached.name}.{os.getpid()}.part")
     shutil.copyfile(written, part)
@@ -165,8 +175,7 @@ def run_dbt(
     if warehouse.parent.is_dir():  # dbt works in the warehouse's folder, on its file name
         env["L2C_DUCKDB_PATH"], cwd = warehouse.name, warehouse.parent
     if target_path is not None:
-        # (a relative target folder is the project's, as dbt reads it)
-        env["DBT_LOG_PATH"] = str(ROOT / target_path / "logs")
+        env["DBT_LOG_PATH"] = str(_target_folder(target_path) / "logs")
     cached = _cached_parse(full_args, warehouse, target_path)
     _restore_parse(cached, target_path)
     started = time.time()
