@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -87,6 +90,61 @@ def dbt_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "dbt.cli.main"]
 
 
+# dbt reuses a parse of the project (its partial parsing, target/partial_parse.msgpack) only
+# when the vars and the profile it was made with are unchanged, the warehouse path included:
+# run_dbt therefore runs dbt in the warehouse's folder on its bare file name, so that every
+# warehouse of one name (e.g. each test's `l2c.duckdb`) has the same profile. With this
+# variable naming a folder, run_dbt keeps there the last parse per (project, file name, vars)
+# and starts from it a target folder whose own parse is not of the same vars (the test suite
+# sets it; dbt still checks every project file and reparses what changed).
+PARSE_CACHE_ENV = "L2C_DBT_PARSE_CACHE"
+_PARSE_FILE = "partial_parse.msgpack"
+_PARSE_KEY_FILE = "partial_parse.l2c-key"  # the cache key of the folder's own parse
+
+
+def _cached_parse(args: Sequence[str], duckdb_path: Path, target_path: Path | None) -> Path | None:
+    """The parse-cache file of this dbt command, when the cache is on and the command parses."""
+    folder = os.environ.get(PARSE_CACHE_ENV)
+    if not folder or target_path is None or not args or args[0] not in _VARS_COMMANDS:
+        return None
+    given = args[list(args).index("--vars") + 1] if "--vars" in args else ""
+    key = f"{ROOT}\0{Path(duckdb_path).name}\0{given}"  # (a parse is of one project folder)
+    key = hashlib.sha256(key.encode()).hexdigest()[:20]
+    return Path(folder) / f"{key}.msgpack"
+
+
+def _target_folder(target_path: Path) -> Path:
+    # (a relative target folder is the project's, as dbt reads it)
+    return Path(target_path) if Path(target_path).is_absolute() else ROOT / target_path
+
+
+def _restore_parse(cached: Path | None, target_path: Path | None) -> None:
+    """Start the target folder from the cached parse unless it holds this command's own."""
+    if cached is None or target_path is None or not cached.exists():
+        return
+    target = _target_folder(target_path)
+    own = target / _PARSE_KEY_FILE
+    if own.exists() and own.read_text() == cached.stem:
+        return  # the folder's own parse was made with these vars
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(cached, target / _PARSE_FILE)
+
+
+def _keep_parse(cached: Path | None, target_path: Path | None, since: float) -> None:
+    """Store the parse this dbt command wrote (not an older one) in the cache, atomically."""
+    if cached is None or target_path is None:
+        return
+    target = _target_folder(target_path)
+    written = target / _PARSE_FILE
+    if not written.exists() or written.stat().st_mtime < since:
+        return
+    (target / _PARSE_KEY_FILE).write_text(cached.stem)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    part = cached.with_name(f"{cached.name}.{os.getpid()}.part")
+    shutil.copyfile(written, part)
+    os.replace(part, cached)
+
+
 def run_dbt(
     args: Sequence[str],
     duckdb_path: Path,
@@ -97,9 +155,10 @@ def run_dbt(
 ) -> subprocess.CompletedProcess[str]:
     """`dbt <args>` with the project and profiles dirs of this repo; raises DbtError on failure
     with the tail of dbt's output. `on_line` gets each line of dbt's output as dbt prints it."""
+    full_args = with_registry(args)
     command = [
         *dbt_command(),
-        *with_registry(args),
+        *full_args,
         "--project-dir",
         str(ROOT),
         "--profiles-dir",
@@ -110,15 +169,23 @@ def run_dbt(
         target_path = Path(duckdb_path).resolve().parent / "dbt_target"
     if target_path is not None:
         command += ["--target-path", str(target_path)]
-    env = dbt_env(duckdb_path)
+    warehouse = Path(duckdb_path).resolve()
+    env = dbt_env(warehouse)
+    cwd = ROOT
+    if warehouse.parent.is_dir():  # dbt works in the warehouse's folder, on its file name
+        env["L2C_DUCKDB_PATH"], cwd = warehouse.name, warehouse.parent
     if target_path is not None:
-        env["DBT_LOG_PATH"] = str(target_path / "logs")
+        env["DBT_LOG_PATH"] = str(_target_folder(target_path) / "logs")
+    cached = _cached_parse(full_args, warehouse, target_path)
+    _restore_parse(cached, target_path)
+    started = time.time()
     if on_line is None:
         completed = subprocess.run(
-            command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
+            command, cwd=cwd, env=env, capture_output=True, text=True, check=False
         )
     else:
-        completed = _streamed(command, env, on_line)
+        completed = _streamed(command, env, on_line, cwd)
+    _keep_parse(cached, target_path, started)
     if not quiet:
         print(completed.stdout, end="")
     if completed.returncode != 0:
@@ -128,12 +195,12 @@ def run_dbt(
 
 
 def _streamed(
-    command: list[str], env: dict[str, str], on_line: Callable[[str], None]
+    command: list[str], env: dict[str, str], on_line: Callable[[str], None], cwd: Path
 ) -> subprocess.CompletedProcess[str]:
     lines: list[str] = []
     with subprocess.Popen(
         command,
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
