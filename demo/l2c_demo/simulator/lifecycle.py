@@ -16,6 +16,9 @@ from l2c_demo.simulator.catalog import (
     PIPELINES,
     PRODUCTS,
     PROPOSAL,
+    SLOW_CATEGORY_CRMS,
+    SLOW_CATEGORY_STAGE_FACTOR,
+    SLOW_PRODUCT_CATEGORY,
     STAGE_IDS,
     STAGE_MEDIAN_DAYS,
 )
@@ -23,6 +26,7 @@ from l2c_demo.simulator.clock import DAY
 from l2c_demo.simulator.config import SimConfig
 from l2c_demo.simulator.ids import IdMaker
 from l2c_demo.simulator.model import Activity, Deal, DealDiscount, FlowChange, Line, Rep
+from l2c_demo.simulator.segments import main_product_category
 
 EARLY_REASONS = (0.05, 0.10, 0.35, 0.25, 0.25)
 LATE_REASONS = (0.40, 0.30, 0.10, 0.12, 0.08)
@@ -55,6 +59,8 @@ class LifeBuilder:
 
     def _stage_days(self, deal: Deal, stage: str, stuck: str | None) -> int:
         median = STAGE_MEDIAN_DAYS[stage] * (0.7 if deal.pipeline == EXPANSION else 1.0)
+        if deal.crm in SLOW_CATEGORY_CRMS and main_product_category(deal) == SLOW_PRODUCT_CATEGORY:
+            median *= SLOW_CATEGORY_STAGE_FACTOR  # planted: the slow product category
         days = median * math.exp(self.rng.gauss(0.0, 0.6))
         if stage == stuck:
             days *= 6.0
