@@ -89,7 +89,11 @@ SPECS: dict[str, RowSpec] = {
     "pipelines": RowSpec("pipelines", {"id": REQ_INT}),
     "persons": RowSpec("persons", {"id": REQ_INT, "update_time": REQ_RFC3339_CURSOR}),
     "organizations": RowSpec("organizations", {"id": REQ_INT, "update_time": REQ_RFC3339_CURSOR}),
-    "products": RowSpec("products", {"id": REQ_INT, "update_time": REQ_RFC3339_CURSOR}),
+    "products": RowSpec(
+        "products",
+        # category: the option id of the product field `category` (the product category)
+        {"id": REQ_INT, "update_time": REQ_RFC3339_CURSOR, "category": OPT_INT},
+    ),
     "activities": RowSpec(
         "activities",
         {

@@ -309,9 +309,17 @@ def test_product_categories_load_keyed_with_rejects_and_products_incrementally(
     server.malform(
         "pipedrive.product_fields", category["id"], "options", [*good, {"id": "x9", "label": "?"}]
     )
+    odd = view.products[0]
+    server.malform("pipedrive.products", odd["id"], "category", "Software")
     load_all(duckdb_path, ["pipedrive"])
-    rejects = query(duckdb_path, "select resource, record_id, reason from raw_pipedrive.rejects")
-    assert [(r[0], r[1]) for r in rejects] == [("product_field_options", "x9")]
+    rejects = query(
+        duckdb_path, "select resource, record_id, reason from raw_pipedrive.rejects order by 1"
+    )
+    assert [(r[0], r[1]) for r in rejects] == [
+        ("product_field_options", "x9"),
+        ("products", str(odd["id"])),
+    ]
+    assert "category" in rejects[1][2]
     options = query(
         duckdb_path,
         "select field_id, field_key, id, label from raw_pipedrive.product_field_options "
@@ -319,13 +327,13 @@ def test_product_categories_load_keyed_with_rejects_and_products_incrementally(
     )
     assert options == [(category["id"], "category", o["id"], o["label"]) for o in good]
     products = dict(query(duckdb_path, "select id, category from raw_pipedrive.products"))
-    assert products == {p["id"]: p["category"] for p in view.products}
+    assert products == {p["id"]: p["category"] for p in view.products if p is not odd}
     assert set(products.values()) <= {o["id"] for o in category["options"]}
 
     server.clear_log()
     load_all(duckdb_path, ["pipedrive"])
     counts = table_counts(duckdb_path, "raw_pipedrive")
-    assert (counts["product_field_options"], counts["rejects"]) == (len(good), 1)
+    assert (counts["product_field_options"], counts["rejects"]) == (len(good), 2)
     assert counts["product_fields"] == len(view.product_fields)
     since = [
         q.get("updated_since")
