@@ -1,8 +1,8 @@
 """Pipedrive product categories on the session demo warehouse: a deal's main product category
 (the label of the option of the product field `category` its largest line's product holds)
 reaches `cases.product_category` and `segment_performance` through the same canonical path
-as Salesforce's Product2.Family; the planted slow category (Services-led Pipedrive deals spend
-1.6x the time in every stage) is what the mart reports; and the mart equals a plain-Python
+as Salesforce's Product2.Family; the planted slow category (Services-led Pipedrive deals take
+1.6x as long after their creation) is what the mart reports; and the mart equals a plain-Python
 recomputation from the Pipedrive payloads (products, /v1/productFields, deal products,
 deals)."""
 
@@ -96,7 +96,7 @@ def test_planted_slow_category_shows_in_segment_performance(
     slow = mart[plant["slow_category"]]
     software = mart["Software"]
     assert not slow[5] and not software[5]  # both cycle times above the group-size guard
-    # the planted 1.6x per stage shows as a clearly longer won cycle
+    # the planted 1.6x stretch shows as a clearly longer won cycle
     assert slow[4] > 1.3 * software[4]
 
 

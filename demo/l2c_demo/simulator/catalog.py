@@ -247,8 +247,9 @@ PIPEDRIVE_CATEGORY_OPTIONS: dict[str, int] = {
     "Hardware": 34,
 }
 # Planted on Pipedrive deals: a deal whose main product line (largest list amount) is a
-# Services product (onboarding, training, migration) spends this much longer in every stage
-# (implementation scoping), so it wins no more often but slower (segments.py).
+# Services product (onboarding, training, migration) takes this much longer in every stage
+# and step after its creation (implementation scoping), so it wins as often but slower
+# (lifecycle._stretch, segments.py).
 SLOW_PRODUCT_CATEGORY = "Services"
 SLOW_CATEGORY_STAGE_FACTOR = 1.6
 SLOW_CATEGORY_CRMS: tuple[str, ...] = ("pipedrive",)

@@ -59,8 +59,6 @@ class LifeBuilder:
 
     def _stage_days(self, deal: Deal, stage: str, stuck: str | None) -> int:
         median = STAGE_MEDIAN_DAYS[stage] * (0.7 if deal.pipeline == EXPANSION else 1.0)
-        if deal.crm in SLOW_CATEGORY_CRMS and main_product_category(deal) == SLOW_PRODUCT_CATEGORY:
-            median *= SLOW_CATEGORY_STAGE_FACTOR  # planted: the slow product category
         days = median * math.exp(self.rng.gauss(0.0, 0.6))
         if stage == stuck:
             days *= 6.0
@@ -145,6 +143,11 @@ class LifeBuilder:
 
     # ---- the walk ------------------------------------------------------
     def build(self, deal: Deal, rep: Rep) -> None:
+        self._walk(deal, rep)
+        if deal.crm in SLOW_CATEGORY_CRMS and main_product_category(deal) == SLOW_PRODUCT_CATEGORY:
+            _stretch(deal, SLOW_CATEGORY_STAGE_FACTOR)
+
+    def _walk(self, deal: Deal, rep: Rep) -> None:
         rng, cfg = self.rng, self.cfg
         headline = self.add_lines(deal, rep)
         deal.initial_value = self._value_cents(deal, deal.add_time) / 100.0
@@ -303,3 +306,25 @@ class LifeBuilder:
         else:
             self._change(deal, t, "status", "open", "lost")
             self._change(deal, t, "lost_reason", None, reason)
+
+
+def _stretch(deal: Deal, factor: float) -> None:
+    """Planted slow product category: the deal's life after its creation (every stage, quote,
+    follow-up and the close) takes `factor` times as long. Applied after the walk, so the
+    walk draws the same random numbers as any other deal's and the rest of the company (its
+    leads, campaigns, other deals) is the one it would be without the plant."""
+
+    def at(ts: int) -> int:
+        return deal.add_time + round((ts - deal.add_time) * factor)
+
+    for change in deal.flow:
+        change.ts = at(change.ts)
+    for activity in deal.activities:
+        activity.add_time, activity.due_time = at(activity.add_time), at(activity.due_time)
+    for discount in deal.discounts:
+        discount.created_at = at(discount.created_at)
+    for line in deal.lines:
+        if line.revised_at is not None:
+            line.revised_at = at(line.revised_at)
+    if deal.final_won_time is not None:
+        deal.final_won_time = at(deal.final_won_time)

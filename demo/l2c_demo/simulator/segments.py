@@ -8,8 +8,9 @@ Deal type: the pipeline. Expansion deals pass fewer pre-proposal stages (each on
 hazard) and spend 0.7x the time in each stage, so they win more often and faster than New
 Business (lifecycle.LifeBuilder). Product category: the family (catalog.PRODUCT_FAMILIES) of the
 deal's main product line, the one with the largest list amount (ties: the family that sorts
-first). Planted on Pipedrive deals only (catalog.SLOW_PRODUCT_CATEGORY): a Services-led deal
-spends 1.6x the time in each stage, so its won cycle is longer; its win odds are unchanged.
+first). Planted on Pipedrive deals only (catalog.SLOW_PRODUCT_CATEGORY): a Services-led deal's life
+after its creation takes 1.6x as long (lifecycle._stretch), so its won cycle is longer; its
+win odds are unchanged.
 Pipedrive products carry the family as the id of an option of the product field `category`
 (catalog.PIPEDRIVE_CATEGORY_OPTIONS), labelled only in /v1/productFields.
 """
