@@ -504,7 +504,7 @@ def test_schedules_and_disputes_page_and_reload_from_the_oldest_open_one(
     incrementally and kept after the Events API dropped them."""
     company = DemoCompany(
         SimConfig(
-            seed=7,
+            seed=11,  # a company with a schedule still active and open disputes at as_of
             n_deals=200,
             subscription_share=0.5,
             change_share=0.8,
