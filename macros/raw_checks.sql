@@ -7,7 +7,7 @@
     (`select_source_columns`), and its tests pass without querying it. A raw column that does
     not exist holds only nulls (dlt adds a column with its first non-null value): `not_null`
     fails on every row, the other tests have nothing to check. dbt's built-in `unique`,
-    `not_null` and `accepted_values` get these rules here by overriding their dispatched
+    `not_null`, `accepted_values` and `relationships` get these rules here by overriding their dispatched
     default (`adapter.dispatch('test_unique', 'dbt')` finds the project's
     `default__test_unique` first); on models they are dbt's own SQL. -#}
 
@@ -69,6 +69,17 @@
         {{ raw_nothing_to_check() }}
     {%- else -%}
         {{ dbt.default__test_accepted_values(model, column_name, values, quote) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- a raw reference whose column or whose target table was never loaded has nothing to
+    check -#}
+{% macro default__test_relationships(model, column_name, to, field) -%}
+    {%- if raw_column_state(model, column_name) != 'present'
+        or raw_column_state(to, field) == 'table missing' -%}
+        {{ raw_nothing_to_check() }}
+    {%- else -%}
+        {{ dbt.default__test_relationships(model, column_name, to, field) }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -14,7 +14,8 @@
                   'owner_user_key:string', 'person_key:string', 'account_key:string',
                   'lead_source:string', 'is_archived:boolean', 'value:float',
                   'currency:string', 'created_at:timestamp', 'updated_at:timestamp',
-                  'converted_deal_key:string', 'is_converted:boolean'],
+                  'converted_deal_key:string', 'is_converted:boolean',
+                  'disqualified_reason:string'],
         'deals': ['deal_key:string', 'deal_id:string', 'source_system:string', 'title:string',
                   'owner_user_key:string', 'account_key:string', 'person_key:string',
                   'pipeline_key:string', 'stage_key:string', 'status:string', 'value:float',
@@ -105,7 +106,7 @@
                              'failure_message:string', 'failed_at:timestamp'],
         'refunds': ['refund_key:string', 'refund_id:string', 'source_system:string',
                     'payment_key:string', 'amount:float', 'currency:string', 'reason:string',
-                    'status:string', 'refunded_at:timestamp'],
+                    'status:string', 'refunded_at:timestamp', 'invoice_key:string'],
         'credit_notes': ['credit_note_key:string', 'credit_note_id:string',
                          'source_system:string', 'invoice_key:string', 'customer_key:string',
                          'credit_note_number:string', 'credit_note_type:string',
@@ -142,6 +143,14 @@
                           'amount:float', 'currency:string',
                           'service_period_start_at:timestamp',
                           'service_period_end_at:timestamp'],
+        'revenue_schedules': ['revenue_schedule_key:string', 'revenue_schedule_id:string',
+                              'source_system:string', 'invoice_line_key:string',
+                              'recognition_basis:string', 'amount:float', 'currency:string',
+                              'service_period_start_at:timestamp',
+                              'service_period_end_at:timestamp', 'created_at:timestamp'],
+        'invoice_write_offs': ['invoice_write_off_key:string', 'invoice_write_off_id:string',
+                               'source_system:string', 'invoice_key:string', 'amount:float',
+                               'currency:string', 'written_off_at:timestamp'],
     } -%}
     {%- if entity not in contract -%}
         {{ exceptions.raise_compiler_error("Unknown canonical entity '" ~ entity ~ "'") }}

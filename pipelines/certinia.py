@@ -5,8 +5,9 @@ Salesforce org it is installed in through the same REST / SOQL API as the CRM ob
 Resources (table <- object; all merge on Id, incremental on SystemModstamp):
     sales_invoices <- c2g__codaInvoice__c, sales_invoice_lines <- c2g__codaInvoiceLineItem__c,
     credit_notes <- c2g__codaCreditNote__c, cash_entries <- c2g__codaCashEntry__c,
-    cash_matching_history <- c2g__codaCashMatchingHistory__c.
-An object the org does not have (the package is not installed, or an edition without it) is
+    cash_matching_history <- c2g__codaCashMatchingHistory__c,
+    revenue_schedules <- ffrr__RevenueSchedule__c (Revenue Management, when installed).
+An object the org does not have (a package is not installed, or an edition without it) is
 skipped: the source reads `/sobjects` first. The invoice's account and opportunity are native
 lookups (c2g__Account__c, c2g__Opportunity__c): the warehouse links invoices to deals through
 them, with no rule. docs/certinia.md lists the fields used and what Certinia cannot provide.
@@ -26,7 +27,7 @@ import dlt
 from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 
-from pipelines.salesforce import OPT_DATE, STAMPED, connect, incremental_resource
+from pipelines.salesforce import OPT_DATE, REQ_DATE, STAMPED, connect, incremental_resource
 from pipelines.validation import OPT_ID, OPT_MONEY, OPT_RFC3339, REQ_ID, REQ_MONEY, RowSpec
 
 SYSTEM = "certinia"
@@ -153,9 +154,11 @@ OBJECTS: dict[str, tuple[str, tuple[str, ...], RowSpec]] = {
             "c2g__Account__c",
             "c2g__CashEntry__c",
             "c2g__Invoice__c",
+            "c2g__CreditNote__c",
             "c2g__Action__c",
             "c2g__MatchingDate__c",
             "c2g__DocumentValue__c",
+            "c2g__WriteOffValue__c",
             "CurrencyIsoCode",
             *_STAMPS,
         ),
@@ -163,10 +166,43 @@ OBJECTS: dict[str, tuple[str, tuple[str, ...], RowSpec]] = {
             "cash_matching_history",
             {
                 **STAMPED_MODIFIED,
-                "c2g__CashEntry__c": REQ_ID,
+                # none on a write-off without cash
+                "c2g__CashEntry__c": OPT_ID,
                 "c2g__Invoice__c": OPT_ID,
+                # a refund cash entry matched to a credit note
+                "c2g__CreditNote__c": OPT_ID,
                 "c2g__MatchingDate__c": OPT_DATE,
                 "c2g__DocumentValue__c": REQ_MONEY,
+                "c2g__WriteOffValue__c": OPT_MONEY,
+            },
+            "Id",
+        ),
+    ),
+    # Revenue Management (ffrr__, modelled: fields not confirmed against a live org): the
+    # period over which an invoice line's revenue is recognised
+    "revenue_schedules": (
+        "ffrr__RevenueSchedule__c",
+        (
+            "Id",
+            "Name",
+            "ffrr__SalesInvoice__c",
+            "ffrr__SalesInvoiceLineItem__c",
+            "ffrr__StartDate__c",
+            "ffrr__EndDate__c",
+            "ffrr__RecognitionBasis__c",
+            "ffrr__TotalRevenue__c",
+            "CurrencyIsoCode",
+            *_STAMPS,
+        ),
+        RowSpec(
+            "revenue_schedules",
+            {
+                **STAMPED_MODIFIED,
+                "ffrr__SalesInvoiceLineItem__c": REQ_ID,
+                # a schedule without its period would recognise nothing: rejected
+                "ffrr__StartDate__c": REQ_DATE,
+                "ffrr__EndDate__c": REQ_DATE,
+                "ffrr__TotalRevenue__c": OPT_MONEY,
             },
             "Id",
         ),

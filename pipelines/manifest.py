@@ -261,6 +261,7 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
             "stage_changes",
             "deal_lines",
             "activities",
+            "campaigns",
         ),
         "docs/oracle-cx.md",
         # no quotes or orders; activities on leads give First Contact. Leads carry their
@@ -278,17 +279,32 @@ API_SYSTEMS += (
         "finance",
         "Certinia",
         "pipelines.certinia:certinia_source",
-        ("customers", "invoices", "payments", "credit_notes", "invoice_lines"),
+        (
+            "customers",
+            "invoices",
+            "payments",
+            "credit_notes",
+            "invoice_lines",
+            "revenue_schedules",
+            "invoice_write_offs",
+            "refunds",
+        ),
         "docs/certinia.md",
-        # posted invoices only (no draft -> sent step), no voids, no failed payments or refunds;
-        # invoice lines without a service period: revenue recognised at the invoice's date
+        # posted invoices only (no draft -> sent step), no voids; no payment attempts at all
+        # (cash is recorded when received: no Payment Failed / Retried, no Reminder Sent);
+        # write-offs from cash matching (invoice_write_offs); refunds: a Refund cash entry
+        # matched to a credit note names the credited invoice, not the payment it returns
+        # (refunds.invoice_key). Revenue: over the Revenue Management
+        # schedule of a line (revenue_schedules) where there is one, else at the invoice's date
         observes=(
             "Invoice Created",
             "Invoice Sent",
             "Payment Received",
             "Invoice Paid",
             "Credit Note Issued",
+            "Invoice Written Off",
             *REVENUE_RECOGNITION,
+            "Refund Issued",
         ),
         # its invoices live in the Salesforce org, linked to opportunities by native lookups
         links_to=("salesforce",),

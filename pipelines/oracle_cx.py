@@ -13,19 +13,27 @@ Resources (table <- endpoint; primary key; write disposition; change filter):
     revenue_items     <- expanded ChildRevenue           RevnId            merge  (per opty)
     stage_snapshots   <- expanded opportunityStageSnapshots  OptyStgSnapshotId  merge (per opty)
     opportunity_leads <- expanded OpportunityLead        OptyLeadId        merge  (per opty)
+    opportunity_campaigns <- expanded OpportunityCampaigns  OptyCampaignId  merge  (per opty)
     leads             <- /leads                          LeadId            merge  LastUpdateDate
     resources         <- /resources                      PartyId           merge  LastUpdateDate
     activities        <- /activities                     ActivityId        merge  LastUpdateDate
+    campaigns         <- /campaigns                      CampaignId        merge  LastUpdateDate
     sales_methods     <- /salesMethods                   SalesMethodId     merge  (full read)
     sales_stages      <- /salesMethods/{id}/child/SalesStage  StgId        merge  (full read)
 
 Opportunities are read with `q=LastUpdateDate >= '<cursor>'`, `orderBy=LastUpdateDate:asc,
-OptyId:asc` and `expand=ChildRevenue,opportunityStageSnapshots,OpportunityLead`, so the
+OptyId:asc` and `expand=` every child of OPTY_CHILDREN (ChildRevenue,
+opportunityStageSnapshots, OpportunityLead, OpportunityCampaigns), so the
 children of every changed opportunity arrive with it, without a request per opportunity; an
 expanded child collection that says `hasMore` is completed from its child endpoint. The child
 tables merge on their own key with merge_key OptyId: a re-read opportunity's children replace
 the ones stored for it. The opportunity key stored in the warehouse is OptyId (the number
 Stripe metadata `oracle_opty_id` carries); OptyNumber is kept as a column.
+
+An opportunity's campaigns (OpportunityCampaigns: CampaignId, RevenuePercentage) share its
+revenue; the loader resolves its primary campaign, the one with the largest RevenuePercentage
+(ties: the smallest OptyCampaignId), into the opportunity's `primary_campaign_id` (staging does
+not join).
 """
 
 from __future__ import annotations
@@ -65,6 +73,7 @@ OPTY_CHILDREN = {
     "ChildRevenue": "revenue_items",
     "opportunityStageSnapshots": "stage_snapshots",
     "OpportunityLead": "opportunity_leads",
+    "OpportunityCampaigns": "opportunity_campaigns",
 }
 
 # Fields the event log depends on are type-checked (timestamps parsed to UTC); a failing row
@@ -114,6 +123,27 @@ SPECS: dict[str, RowSpec] = {
         "opportunity_leads",
         {"OptyLeadId": REQ_INT, "OptyId": REQ_INT, "LeadId": OPT_INT},
         id_field="OptyLeadId",
+    ),
+    "opportunity_campaigns": RowSpec(
+        "opportunity_campaigns",
+        {
+            "OptyCampaignId": REQ_INT,
+            "OptyId": REQ_INT,
+            "CampaignId": REQ_INT,
+            "RevenuePercentage": OPT_MONEY,
+            "CreationDate": OPT_RFC3339,
+            "LastUpdateDate": OPT_RFC3339,
+        },
+        id_field="OptyCampaignId",
+    ),
+    "campaigns": RowSpec(
+        "campaigns",
+        {
+            "CampaignId": REQ_INT,
+            "CreationDate": OPT_RFC3339,
+            "LastUpdateDate": REQ_RFC3339_CURSOR,
+        },
+        id_field="CampaignId",
     ),
     "leads": RowSpec(
         "leads",
@@ -204,6 +234,23 @@ def _valid(rows: list[Any]) -> list[dict[str, Any]]:
     return [row for row in rows if isinstance(row, dict) and "reject_id" not in row]
 
 
+def primary_campaign_id(collection: Any) -> int | None:
+    """CampaignId of the largest RevenuePercentage among an opportunity's expanded campaigns
+    (ties: the smallest OptyCampaignId); None without a readable one. Rows that fail the
+    checks are skipped here (the opportunity_campaigns table rejects them with a reason)."""
+    items = collection.get("items") if isinstance(collection, dict) else collection
+    ranked: list[tuple[float, int, int]] = []
+    for row in items or []:
+        if not isinstance(row, dict):
+            continue
+        try:
+            share = float(row.get("RevenuePercentage") or 0.0)
+            ranked.append((-share, int(row["OptyCampaignId"]), int(row["CampaignId"])))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return min(ranked)[2] if ranked else None
+
+
 def _pages(client: RESTClient, path: str, params: dict[str, Any], limit: int) -> Iterator[list]:
     paginator = OffsetPaginator(
         limit=limit,
@@ -264,6 +311,13 @@ def oracle_cx_source(
 
         return resource
 
+    def child_endpoint(number: str, child: str) -> list[Any]:
+        rows: list[Any] = []
+        path = f"/opportunities/{number}/child/{child}"
+        for page in _pages(client, path, {"onlyData": "true"}, limit):
+            rows.extend(page)
+        return rows
+
     @dlt.resource(name="opportunities", primary_key="OptyId", write_disposition="merge")
     def opportunities(
         updated=dlt.sources.incremental(  # noqa: B008
@@ -286,6 +340,12 @@ def oracle_cx_source(
                     rows.append(item)
                     continue
                 row = dict(item)
+                campaigns = row.get("OpportunityCampaigns")
+                if not isinstance(campaigns, dict) or campaigns.get("hasMore"):
+                    # cut short or missing: read the whole child now (kept for the child table)
+                    found = child_endpoint(str(row.get("OptyNumber")), "OpportunityCampaigns")
+                    campaigns = row["OpportunityCampaigns"] = {"items": found, "hasMore": False}
+                row["primary_campaign_id"] = primary_campaign_id(campaigns)
                 for child in OPTY_CHILDREN:
                     collection = row.pop(child, None)
                     if isinstance(row.get("OptyId"), int):
@@ -301,11 +361,7 @@ def oracle_cx_source(
         )
         if isinstance(collection, dict) and not collection.get("hasMore"):
             return list(collection.get("items") or [])
-        rows: list[Any] = []
-        path = f"/opportunities/{number}/child/{child}"
-        for page in _pages(client, path, {"onlyData": "true"}, limit):
-            rows.extend(page)
-        return rows
+        return child_endpoint(number, child)
 
     def opportunity_child(child: str, key: str) -> DltResource:
         name = OPTY_CHILDREN[child]
@@ -364,9 +420,11 @@ def oracle_cx_source(
         opportunity_child("ChildRevenue", "RevnId"),
         opportunity_child("opportunityStageSnapshots", "OptyStgSnapshotId"),
         opportunity_child("OpportunityLead", "OptyLeadId"),
+        opportunity_child("OpportunityCampaigns", "OptyCampaignId"),
         incremental_list("leads", "/leads", "LeadId"),
         incremental_list("resources", "/resources", "PartyId"),
         incremental_list("activities", "/activities", "ActivityId"),
+        incremental_list("campaigns", "/campaigns", "CampaignId"),
         sales_methods,
         sales_stages,
     ]

@@ -74,6 +74,7 @@ from pipelines.validation import (
     RowSpec,
     emit,
     optional,
+    required,
 )
 
 SYSTEM = "salesforce"
@@ -96,6 +97,7 @@ def _date(value: Any) -> str:
 
 
 OPT_DATE = optional(_date)
+REQ_DATE = required(_date)
 STAMPED = {"Id": REQ_ID, "CreatedDate": REQ_RFC3339, "SystemModstamp": REQ_RFC3339_CURSOR}
 
 # Fields the event log depends on are type-checked (timestamps parsed to UTC); a row that fails

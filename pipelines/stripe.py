@@ -2,8 +2,14 @@
 subscriptions (with their items), subscription schedules, refunds, credit notes and disputes
 (`starting_after`/`has_more` paging).
 
-Stripe has no "updated since" filter, and its Events API keeps only 30 days, so the objects
-themselves are read:
+Incremental runs read what changed from the Events API (pipelines/stripe_events.py): per
+list, the events of its types since the list's cursor less `events_lookback_seconds` (events
+listed late), and the newest `data.object` of each changed object, merged on its id; new
+objects come with their `*.created` events. The list reads below are the fallback: the first
+load, a cursor older than the Events API's 30 days (logged as a warning), or a full re-sync
+(`python -m pipelines.load --full-resync`: the state and its watermarks are dropped, so every
+list is read from scratch). Stripe lists have no "updated since" filter, so a list read reads
+the objects themselves:
 - invoices are re-read from a watermark: the creation time of the oldest invoice that was
   still changeable (draft/open/uncollectible) at the last run, or the newest creation time
   seen when none was. Paid and void invoices are final, so nothing that can change is missed;
@@ -29,27 +35,33 @@ Configuration (dlt config/secrets or environment):
     SOURCES__STRIPE__REQUESTS_PER_SECOND  overrides the pace (0 = unpaced)
     SOURCES__STRIPE__PARALLEL_RANGES      8: a list longer than a page is read in that
                                           many `created` ranges at once (1 = serially)
+    SOURCES__STRIPE__EVENTS_LOOKBACK_SECONDS  3600: events re-read before each cursor
 Requests: one per 100 objects per list (Stripe's largest page). `starting_after` needs the
 previous page, so one list is a chain of requests, one round trip each; a first load splits
 each list after its first page into PARALLEL_RANGES `created` ranges paged side by side (see
 ranged_pages: a few requests find the span, each range may end on a part-filled page).
-Incremental runs cut the span from their watermark the same way (no probes needed); a
-change that fits one page costs one request, as before.
+A list read from a watermark cuts the span from it the same way (no probes needed).
+An incremental run costs one request per list while fewer than 100 of its objects changed
+(and one per 100 events beyond), plus the invoice.sent events.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 import dlt
+from dlt.extract.items import DataItemWithMeta
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 
 from pipelines import limits
 from pipelines.http import StripePaginator, make_client
+from pipelines.stripe_events import probe_now, read_changes, server_now, too_old
 from pipelines.validation import (
     OPT_MINOR,
     OPT_UNIX,
@@ -63,6 +75,7 @@ from pipelines.validation import (
 )
 
 SYSTEM = "stripe"
+log = logging.getLogger(__name__)
 CHANGEABLE_INVOICE_STATUSES = ("draft", "open", "uncollectible")
 ENDED_SUBSCRIPTION_STATUSES = ("canceled", "incomplete_expired")
 FINAL_SCHEDULE_STATUSES = ("completed", "released", "canceled")
@@ -148,6 +161,18 @@ def _plausible_created(row: Any) -> int | None:
         return REQ_UNIX_CURSOR(row.get("created")) if isinstance(row, dict) else None
     except ValueError:
         return None
+
+
+def _rejected_ids(items: Iterator[Any], into: set[str]) -> Iterator[Any]:
+    """Pass the items of a resource on, noting the record ids of the rows sent to rejects."""
+    for item in items:
+        if isinstance(item, DataItemWithMeta) and isinstance(item.data, list):
+            into.update(
+                str(row["record_id"])
+                for row in item.data
+                if isinstance(row, dict) and "reason" in row and row.get("record_id")
+            )
+        yield item
 
 
 def _pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
@@ -269,12 +294,85 @@ def stripe_source(
         max_attempts=max_attempts,
     )
     limit = max(1, min(page_size, 100))
+    clock: list[int] = []  # Stripe's clock: the Date header of every response
+
+    def note_clock(response: Any, *args: Any, **kwargs: Any) -> Any:
+        now = server_now(response)
+        if now is not None:
+            clock.append(now)  # list.append is atomic: the ranges' threads share it
+        return response
+
+    client.session.hooks["response"].append(note_clock)
+
+    def changed_or_listed(name: str, list_read: Callable[[], Iterator[Any]]) -> Iterator[Any]:
+        """The objects of list `name` changed since its events cursor, from their events; the
+        list read instead on a first load or a full re-sync (no cursor) or when the cursor is
+        older than the retention. The cursor is Stripe's clock when the run started reading.
+        An object rejected at a run is read again by id at each run after it until it loads
+        (its events stop when it stops changing)."""
+        state = dlt.current.resource_state()
+        cursor = state.get("events_cursor")
+        rejected: set[str] = set()
+        if cursor is None:
+            reason, warn = "no events cursor yet (a first load or a full re-sync)", False
+        else:
+            reader = read_changes(client, name, int(cursor) - events_lookback_seconds, limit)
+            first = next(reader)
+            if not too_old(int(cursor), first.now, events_lookback_seconds):
+                rest = list(reader)  # the end of the read: every changed object
+                final = rest[-1] if rest else first
+                yield from _rejected_ids(emit(SYSTEM, SPECS[name], final.objects), rejected)
+                seen = {str(obj.get("id")) for obj in final.objects}
+                again = [i for i in state.get("rejected_ids", []) if i not in seen]
+                yield from _rejected_ids(emit(SYSTEM, SPECS[name], retrieve(name, again)), rejected)
+                state["rejected_ids"] = sorted(rejected)
+                state["events_cursor"] = max(
+                    int(cursor), first.now or final.newest_event or int(cursor)
+                )
+                log.info(
+                    "stripe %s: %d changed objects from %d events (%d requests), %d rejected "
+                    "before read again",
+                    name,
+                    len(final.objects),
+                    final.events,
+                    final.requests,
+                    len(again),
+                )
+                return
+            reader.close()
+            since = datetime.fromtimestamp(int(cursor), UTC).isoformat()
+            reason, warn = f"events cursor {since} older than the 30-day event retention", True
+        (log.warning if warn else log.info)("stripe %s: %s: reading the list instead", name, reason)
+        mark = len(clock)
+        yield from _rejected_ids(list_read(), rejected)
+        state["rejected_ids"] = sorted(rejected)
+        # the next events cursor: the earliest Date answered since this read began (no
+        # later than its first response; others interleaved are later than its start), or
+        # one request for it when no response carried a Date
+        seen = clock[mark:]
+        start = min(seen) if seen else probe_now(client, name)
+        if start is not None:
+            state["events_cursor"] = start
+
+    def retrieve(name: str, ids: list[str]) -> Iterator[Any]:
+        """Objects by id (`GET /v1/<list>/<id>`), one request each; one gone since is
+        skipped with a warning (its row and its reject stay)."""
+        for object_id in ids:
+            response = client.get(f"/v1/{name}/{object_id}")
+            if response.status_code == 404:
+                log.warning("stripe %s: rejected %s no longer exists", name, object_id)
+                continue
+            response.raise_for_status()
+            yield response.json()
 
     @dlt.resource(name="customers", primary_key="id", write_disposition="merge")
     def customers() -> Iterator[Any]:
-        # re-read in full on every run: in ranges every time
-        for page in ranged_pages(client, "/v1/customers", {"limit": limit}, parallel_ranges):
-            yield from emit(SYSTEM, SPECS["customers"], page)
+        def list_read() -> Iterator[Any]:
+            # a list read reads every customer: in ranges every time
+            for page in ranged_pages(client, "/v1/customers", {"limit": limit}, parallel_ranges):
+                yield from emit(SYSTEM, SPECS["customers"], page)
+
+        yield from changed_or_listed("customers", list_read)
 
     def reread(
         name: str, params: dict[str, Any], changeable: Callable[[Any], bool]
@@ -310,8 +408,11 @@ def stripe_source(
     # parent.subscription_item_details.proration stay columns
     @dlt.resource(name="invoices", primary_key="id", write_disposition="merge", max_table_nesting=3)
     def invoices() -> Iterator[Any]:
-        yield from reread(
-            "invoices", {}, lambda row: row.get("status") in CHANGEABLE_INVOICE_STATUSES
+        yield from changed_or_listed(
+            "invoices",
+            lambda: reread(
+                "invoices", {}, lambda row: row.get("status") in CHANGEABLE_INVOICE_STATUSES
+            ),
         )
 
     # one level deeper than the source: an item's price.recurring.interval stays a column
@@ -320,29 +421,41 @@ def stripe_source(
     )
     def subscriptions() -> Iterator[Any]:
         # the list leaves out canceled subscriptions unless asked for every status
-        yield from reread(
+        yield from changed_or_listed(
             "subscriptions",
-            {"status": "all"},
-            lambda row: row.get("status") not in ENDED_SUBSCRIPTION_STATUSES,
+            lambda: reread(
+                "subscriptions",
+                {"status": "all"},
+                lambda row: row.get("status") not in ENDED_SUBSCRIPTION_STATUSES,
+            ),
         )
 
     def created_since(name: str) -> DltResource:
-        """A list read incrementally on `created`, looking back `charges_lookback_days`."""
+        """A list whose list read reads from the newest `created` seen, looking back
+        `charges_lookback_days`. The watermark is kept by hand, not by
+        dlt.sources.incremental: rows from events are objects created at any time, which an
+        incremental on `created` would filter out."""
+
+        def list_read() -> Iterator[Any]:
+            state = dlt.current.resource_state()
+            # the watermark dlt.sources.incremental kept before the events read
+            legacy = state.get("incremental", {}).get("created", {}).get("last_value")
+            newest = state.get("created_max", legacy)
+            params: dict[str, Any] = {"limit": limit}
+            if newest:
+                params["created[gte]"] = max(0, int(newest) - charges_lookback_days * 86400)
+            for page in ranged_pages(client, f"/v1/{name}", params, parallel_ranges):
+                for row in page:
+                    created = _plausible_created(row)
+                    if created is not None:
+                        newest = created if newest is None else max(int(newest), created)
+                yield from emit(SYSTEM, SPECS[name], page)
+            if newest is not None:
+                state["created_max"] = int(newest)
 
         @dlt.resource(name=name, primary_key="id", write_disposition="merge")
-        def rows(
-            created=dlt.sources.incremental(  # noqa: B008
-                "created",
-                initial_value=0,
-                lag=charges_lookback_days * 86400,
-                on_cursor_value_missing="include",
-            ),
-        ) -> Iterator[Any]:
-            params: dict[str, Any] = {"limit": limit}
-            if created.start_value:
-                params["created[gte]"] = created.start_value
-            for page in ranged_pages(client, f"/v1/{name}", params, parallel_ranges):
-                yield from emit(SYSTEM, SPECS[name], page)
+        def rows() -> Iterator[Any]:
+            yield from changed_or_listed(name, list_read)
 
         return rows
 
@@ -354,16 +467,22 @@ def stripe_source(
         max_table_nesting=3,
     )
     def subscription_schedules() -> Iterator[Any]:
-        yield from reread(
+        yield from changed_or_listed(
             "subscription_schedules",
-            {},
-            lambda row: row.get("status") not in FINAL_SCHEDULE_STATUSES,
+            lambda: reread(
+                "subscription_schedules",
+                {},
+                lambda row: row.get("status") not in FINAL_SCHEDULE_STATUSES,
+            ),
         )
 
     @dlt.resource(name="disputes", primary_key="id", write_disposition="merge")
     def disputes() -> Iterator[Any]:
-        yield from reread(
-            "disputes", {}, lambda row: row.get("status") not in FINAL_DISPUTE_STATUSES
+        yield from changed_or_listed(
+            "disputes",
+            lambda: reread(
+                "disputes", {}, lambda row: row.get("status") not in FINAL_DISPUTE_STATUSES
+            ),
         )
 
     @dlt.resource(name="events", primary_key="id", write_disposition="merge")

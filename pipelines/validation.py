@@ -38,6 +38,11 @@ def _required(check: Checker) -> Checker:
     return run
 
 
+def required(check: Checker) -> Checker:
+    """`check` for a value that must be present (None is rejected as missing)."""
+    return _required(check)
+
+
 def optional(check: Checker) -> Checker:
     """`check` for a value that may be absent (None passes unchanged)."""
 

@@ -14,7 +14,8 @@ leads, orders and calls are read newest first (`sort_by=updated_at:desc`) and pa
 first record older than the cursor kept in the resource state (the newest `updated_at` of the
 previous run, minus the lookback); lead conversions are immutable and come newest first, so
 they stop at the previous run's newest `created_at`. Users, pipelines, stages, loss reasons,
-deal unqualified reasons and lead sources are small and re-read in full.
+deal unqualified reasons, lead unqualified reasons and lead sources are small and re-read in
+full (their lists have no updated filter; one request per 100 records).
 
 Stage history: a deal shows only its current stage and `last_stage_change_at`. Every deal
 read is also written to `deal_stage_snapshots`, keyed by (deal id, stage id,
@@ -23,7 +24,8 @@ schedule accumulates the stage history (see docs/zendesk-sell-history.md for wha
 cannot see).
 
 Lookups resolved at load time (staging does no joins): a deal gets its stage's `category` and
-`pipeline_id` and its loss (or unqualified) reason's name, a lead its source's name and its
+`pipeline_id` and its loss (or unqualified) reason's name, a lead its source's name, its
+unqualified reason's name (`unqualified_reason_name`, /v2/lead_unqualified_reasons) and its
 conversion (`converted_deal_id`, `converted_at`), an order the `amount`/`currency` of its line
 items.
 """
@@ -134,6 +136,10 @@ SPECS: dict[str, RowSpec] = {
     "loss_reasons": RowSpec("loss_reasons", {"id": REQ_INT}),
     "deal_unqualified_reasons": RowSpec("deal_unqualified_reasons", {"id": REQ_INT}),
     "lead_sources": RowSpec("lead_sources", {"id": REQ_INT}),
+    "lead_unqualified_reasons": RowSpec(
+        "lead_unqualified_reasons",
+        {"id": REQ_INT, "created_at": OPT_RFC3339, "updated_at": OPT_RFC3339},
+    ),
 }
 
 
@@ -151,6 +157,7 @@ OPTIONAL_COLUMNS: dict[str, dict[str, Any]] = {
     "leads": {
         "title": {"data_type": "text"},
         "unqualified_reason_id": {"data_type": "bigint"},
+        "unqualified_reason_name": {"data_type": "text"},
         "lead_conversion_id": {"data_type": "bigint"},
         "converted_deal_id": {"data_type": "bigint"},
         "converted_at": {"data_type": "timestamp"},
@@ -236,8 +243,8 @@ class DescCursor:
 
 
 class Lookups:
-    """Small id -> attributes lists read once per run: stages, loss reasons, deal unqualified
-    reasons, lead sources."""
+    """Small id -> attributes lists read once per run: stages, loss reasons, deal and lead
+    unqualified reasons, lead sources."""
 
     def __init__(self, client: RESTClient, page_size: int) -> None:
         self._client = client
@@ -424,6 +431,7 @@ def zendesk_sell_source(
         lead_split = _split("leads", changed)
         looked_up: list[Any] = []
         sources = lookups.get("lead_sources")
+        reasons = lookups.get("lead_unqualified_reasons")
         for lead in lead_split.good:
             conversion = by_lead.get(lead["id"])
             if conversion is None and lead["created_at"] < conv_cursor.previous:
@@ -432,6 +440,8 @@ def zendesk_sell_source(
                 conversion = found.good[0] if found.good else None
             source = sources.get(_as_int(lead.get("source_id")) or -1) or {}
             lead["source_name"] = source.get("name")
+            reason = reasons.get(_as_int(lead.get("unqualified_reason_id")) or -1) or {}
+            lead["unqualified_reason_name"] = reason.get("name")
             lead["lead_conversion_id"] = conversion["id"] if conversion else None
             lead["converted_deal_id"] = conversion["deal_id"] if conversion else None
             lead["converted_at"] = conversion["created_at"] if conversion else None
@@ -512,4 +522,5 @@ def zendesk_sell_source(
         full("loss_reasons"),
         full("deal_unqualified_reasons"),
         full("lead_sources"),
+        full("lead_unqualified_reasons"),
     ]

@@ -4,9 +4,13 @@ incremental loads, 429/500, rejects, schema drift, an org without the package), 
 warehouse of two business units side by side: Pipedrive + Stripe (disparate systems) and
 Salesforce + Certinia (one platform), checked against the planted truths and against a
 plain-Python recomputation of finance_system_comparison from the API payloads; the Certinia
-invoice lines recognise their revenue (point in time: a Certinia line has no service period)
-in revenue_recognition_schedule, the Revenue Recognized events and booked_billed_recognized,
-checked against the planted lines and a recomputation from the served payloads."""
+invoice lines recognise their revenue in revenue_recognition_schedule, the Revenue Recognized
+events and booked_billed_recognized - over the Revenue Management schedule
+(ffrr__RevenueSchedule__c) of a line where there is one, else at the invoice's date - checked
+against the planted lines and a recomputation from the served payloads; write-offs (cash
+matching without cash) reach the invoices, the event log and payment_recovery as planted;
+refunds (a Refund cash entry matched to a credit note) are Refund Issued events of the
+credited invoice's case and refund rows of refund_reasons, as planted and as recomputed."""
 
 from __future__ import annotations
 
@@ -54,6 +58,8 @@ def make_company(n_deals: int = 160, **overrides: Any) -> DemoCompany:
         "crm_weights": (0.5, 0.5),
         "certinia_crms": ("salesforce",),
         "certinia_credit_note_share": 0.3,
+        "certinia_write_off_share": 0.1,
+        "certinia_refund_share": 0.3,
     }
     return DemoCompany(SimConfig(**{**settings, **overrides}))
 
@@ -171,6 +177,7 @@ def test_malformed_records_go_to_rejects_and_new_fields_become_columns(
     drifted = objects["c2g__codaInvoice__c"][5]["Id"]
     line = objects["c2g__codaInvoiceLineItem__c"][2]["Id"]
     drifted_line = objects["c2g__codaInvoiceLineItem__c"][4]["Id"]
+    schedule = objects["ffrr__RevenueSchedule__c"][1]["Id"]
     with serving(company) as server:
         server.malform("salesforce.c2g__codaInvoice__c", invoice, "c2g__InvoiceTotal__c", "12k")
         server.malform("salesforce.c2g__codaCashMatchingHistory__c", match, "CreatedDate", "soon")
@@ -183,6 +190,8 @@ def test_malformed_records_go_to_rejects_and_new_fields_become_columns(
         )
         # schema drift: the org starts sending a new custom field on one invoice
         server.malform("salesforce.c2g__codaInvoice__c", drifted, "Days_Overdue__c", 12)
+        # a revenue schedule without its end would recognise nothing: rejected
+        server.malform("salesforce.ffrr__RevenueSchedule__c", schedule, "ffrr__EndDate__c", None)
         load_system("certinia", duckdb_path)
         rejects = query(
             duckdb_path,
@@ -191,16 +200,19 @@ def test_malformed_records_go_to_rejects_and_new_fields_become_columns(
         assert [(r[0], r[1]) for r in rejects] == [
             ("cash_matching_history", match),
             ("credit_notes", note),
+            ("revenue_schedules", schedule),
             ("sales_invoice_lines", line),
             ("sales_invoices", invoice),
         ]
         assert "CreatedDate" in rejects[0][2] and "soon" in rejects[0][2]
         assert "c2g__Account__c" in rejects[1][2]
-        assert "c2g__NetValue__c" in rejects[2][2]
-        assert "c2g__InvoiceTotal__c" in rejects[3][2] and "12k" in rejects[3][2]
+        assert "ffrr__EndDate__c" in rejects[2][2]
+        assert "c2g__NetValue__c" in rejects[3][2]
+        assert "c2g__InvoiceTotal__c" in rejects[4][2] and "12k" in rejects[4][2]
         expected = view_counts(company)
         for table in ("cash_matching_history", "credit_notes", "sales_invoices"):
             expected[table] -= 1
+        expected["revenue_schedules"] -= 1
         expected["sales_invoice_lines"] -= 1
         assert raw_counts(duckdb_path) == expected
         assert query(
@@ -214,7 +226,7 @@ def test_malformed_records_go_to_rejects_and_new_fields_become_columns(
             "where service_start__c is not null",
         ) == [(drifted_line, "2024-01-01")]
         load_system("certinia", duckdb_path)  # read again: still rejected once each
-    assert table_counts(duckdb_path, "raw_certinia")["rejects"] == 4
+    assert table_counts(duckdb_path, "raw_certinia")["rejects"] == 5
 
 
 def test_an_org_without_the_package_loads_nothing(duckdb_path: Path) -> None:
@@ -223,6 +235,19 @@ def test_an_org_without_the_package_loads_nothing(duckdb_path: Path) -> None:
         load_system("certinia", duckdb_path)
     assert not any(s.startswith("c2g__") for s, _o, _n in _pages(server))
     assert sum(raw_counts(duckdb_path).values()) == 0
+
+
+def test_an_org_without_revenue_management_loads_the_rest(duckdb_path: Path) -> None:
+    company = make_company(60)
+    view = company.salesforce_view()  # the org's view is cached: this one is served
+    del view.packages["ffrr__RevenueSchedule__c"]
+    del view.objects["ffrr__RevenueSchedule__c"]
+    with serving(company) as server:
+        load_system("certinia", duckdb_path)
+    assert "ffrr__RevenueSchedule__c" not in {s for s, _o, _n in _pages(server)}
+    loaded = raw_counts(duckdb_path)
+    assert loaded.pop("revenue_schedules") == 0
+    assert loaded == {t: n for t, n in view_counts(company).items() if t != "revenue_schedules"}
 
 
 # ---- the warehouse: two business units, two models -----------------------------------------------
@@ -239,11 +264,20 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     work = tmp_path_factory.mktemp("certinia_e2e")
     company = make_company(300, seed=5)
     db = work / "l2c.duckdb"
-    with serving(company):
+    schedule = company.salesforce_view().objects["ffrr__RevenueSchedule__c"][0]
+    with serving(company) as server:
+        # one schedule's total disagrees with its line: a warning and a data-quality row
+        server.malform(
+            "salesforce.ffrr__RevenueSchedule__c",
+            schedule["Id"],
+            "ffrr__TotalRevenue__c",
+            schedule["ffrr__TotalRevenue__c"] + 1.0,
+        )
         load_all(db, systems=["pipedrive", "salesforce", "stripe", "certinia"])
     select = (
         "+finance_system_comparison +event_log +invoice_link_summary +refund_reasons "
-        "+revenue_recognition_schedule +booked_billed_recognized"
+        "+revenue_recognition_schedule +booked_billed_recognized +payment_recovery "
+        "+data_quality_issues"
     )
     dbt_vars = json.loads(vars_of(company)[1])
     args = ["build", "--vars", json.dumps(dbt_vars), "--select", select]
@@ -254,7 +288,21 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
 
 
 def test_the_build_warns_about_nothing_new(built: Built) -> None:
-    assert dbt_warnings(built.target) <= ALLOWED_DBT_WARNINGS
+    # but the one revenue schedule malformed above
+    mismatch = "test.l2c.warn_revenue_schedule_mismatch"
+    assert dbt_warnings(built.target) - ALLOWED_DBT_WARNINGS == {mismatch}
+
+
+def test_a_schedule_disagreeing_with_its_line_is_a_data_quality_issue(built: Built) -> None:
+    schedules = built.company.salesforce_view().objects["ffrr__RevenueSchedule__c"]
+    rows = query(
+        built.db,
+        "select issue, severity, source_system, object_type, affected_count, total_count "
+        "from marts.data_quality_issues where issue = 'revenue_schedule_mismatch'",
+    )
+    assert rows == [
+        ("revenue_schedule_mismatch", "warn", "certinia", "revenue_schedule", 1, len(schedules))
+    ]
 
 
 def test_every_certinia_invoice_links_natively_to_its_planted_deal(built: Built) -> None:
@@ -286,6 +334,8 @@ def test_credit_notes_and_matched_cash_are_in_the_log(built: Built) -> None:
     invoices = built.truth["certinia"]["invoices"]
     credited = Counter(i["case_id"] for i in invoices if i["credit_note"])
     assert sum(credited.values()) >= 5
+    # a refund starts with a credit note of its own
+    credited += Counter(i["case_id"] for i in invoices if i["refund"])
     rows = query(
         built.db,
         "select case_id, activity, event_at from marts.event_log "
@@ -298,6 +348,7 @@ def test_credit_notes_and_matched_cash_are_in_the_log(built: Built) -> None:
         seen = Counter((r[0], f"{r[2]:%Y-%m-%dT%H:%M:%SZ}") for r in rows if r[1] == activity)
         assert seen == paid, activity
     reasons = Counter(i["credit_note"]["reason"].lower() for i in invoices if i["credit_note"])
+    reasons += Counter(i["refund"]["reason"].lower() for i in invoices if i["refund"])
     mart = query(
         built.db,
         "select reason, documents_count from marts.refund_reasons "
@@ -386,6 +437,21 @@ def _kpis(
     }
 
 
+def _write_offs(objects: dict[str, list[Record]]) -> dict[str, tuple[int, int]]:
+    """Invoice id -> (its last write-off's creation, cents written off) from the matching rows
+    with a write-off value."""
+    out: dict[str, tuple[int, int]] = {}
+    for row in objects["c2g__codaCashMatchingHistory__c"]:
+        value = row.get("c2g__WriteOffValue__c") or 0
+        if value > 0 and row["c2g__Action__c"] == "Match":
+            at, cents = out.get(row["c2g__Invoice__c"], (0, 0))
+            out[row["c2g__Invoice__c"]] = (
+                max(at, _sf_time(row["CreatedDate"])),
+                cents + round(value * 100),
+            )
+    return out
+
+
 def _certinia_kpis(company: DemoCompany) -> Record:
     objects = company.salesforce_view().objects
     deals = {o["Id"] for o in objects["Opportunity"] if not o.get("IsDeleted")}
@@ -394,10 +460,15 @@ def _certinia_kpis(company: DemoCompany) -> Record:
         for o in objects["Opportunity"]
         if o["IsWon"] and not o.get("IsDeleted")
     }
+    written_off = _write_offs(objects)
     invoices: list[tuple[str, int, int | None, bool]] = []
     links: dict[str, Link | None] = {}
     for inv in objects["c2g__codaInvoice__c"]:
-        paid = inv["c2g__PaymentStatus__c"] == "Paid"
+        # Paid by a write-off (settled no later than it) is not paid
+        paid = inv["c2g__PaymentStatus__c"] == "Paid" and not (
+            inv["Id"] in written_off
+            and _sf_time(inv["LastModifiedDate"]) <= written_off[inv["Id"]][0]
+        )
         invoices.append(
             (
                 inv["Id"],
@@ -476,36 +547,46 @@ def _ts(value: datetime) -> int:
 
 
 def _certinia_slices(company: DemoCompany, fx: Fx) -> list[revenue_kpis.Slice]:
-    """The served Certinia invoices' lines as schedule slices: a posted (Complete) invoice's
-    total allocated over its lines by id, each line recognised in full at the invoice's
-    creation (a Certinia line has no service period), at the rate of its creation day."""
+    """The served Certinia invoices' lines as schedule slices, by tests/revenue_kpis.py's rules
+    over the payloads in Stripe's shape: a posted (Complete) invoice is finalized at its
+    creation, its total allocated over its lines by id; a line with a Revenue Management
+    schedule is recognised straight line from the schedule's start date to the midnight after
+    its (inclusive) end date, any other in full at the invoice's creation."""
     objects = company.salesforce_view().objects
+    periods = {
+        rs["ffrr__SalesInvoiceLineItem__c"]: {
+            "start": revenue_kpis.unix(date.fromisoformat(rs["ffrr__StartDate__c"])),
+            "end": revenue_kpis.unix(date.fromisoformat(rs["ffrr__EndDate__c"]))
+            + int(timedelta(days=1).total_seconds()),
+        }
+        for rs in objects["ffrr__RevenueSchedule__c"]
+    }
     lines: dict[str, list[Record]] = {}
     for line in objects["c2g__codaInvoiceLineItem__c"]:
-        lines.setdefault(line["c2g__Invoice__c"], []).append(line)
-    out = []
+        lines.setdefault(line["c2g__Invoice__c"], []).append(
+            {
+                "id": line["Id"],
+                "amount": round(line["c2g__NetValue__c"] * 100),
+                "period": periods.get(line["Id"]),
+                "subscription": None,
+            }
+        )
+    shaped = []
     for inv in objects["c2g__codaInvoice__c"]:
-        if inv["c2g__InvoiceStatus__c"] != "Complete":
-            continue
         created = _sf_time(inv["CreatedDate"])
-        rate = fx.rate(inv["CurrencyIsoCode"], _day(created))
-        mine = sorted(lines.get(inv["Id"], []), key=lambda line: line["Id"])
-        amounts = [round(line["c2g__NetValue__c"] * 100) for line in mine]
-        total = round(inv["c2g__InvoiceTotal__c"] * 100)
-        for line, minor in zip(mine, revenue_kpis.allocate(total, amounts), strict=True):
-            out.append(
-                revenue_kpis.Slice(
-                    inv["Id"],
-                    line["Id"],
-                    revenue_kpis.month_of(created),
-                    "point_in_time",
-                    created,
-                    minor,
-                    _round(minor * rate),
-                    None,
-                )
-            )
-    return out
+        complete = inv["c2g__InvoiceStatus__c"] == "Complete"
+        shaped.append(
+            {
+                "id": inv["Id"],
+                "status": "open" if complete else "void",
+                "status_transitions": {"finalized_at": created if complete else None},
+                "currency": inv["CurrencyIsoCode"],
+                "created": created,
+                "total": round(inv["c2g__InvoiceTotal__c"] * 100),
+                "lines": {"data": lines.get(inv["Id"], [])},
+            }
+        )
+    return revenue_kpis.schedule(shaped, fx)
 
 
 def _certinia_schedule(built: Built) -> list[tuple[Any, ...]]:
@@ -521,8 +602,11 @@ def _certinia_schedule(built: Built) -> list[tuple[Any, ...]]:
 def test_the_planted_lines_recognise_their_revenue_in_the_schedule(built: Built) -> None:
     planted = built.truth["certinia"]["recognized_revenue"]
     invoices = built.truth["certinia"]["invoices"]
-    assert len(planted) == sum(len(i["lines"]) for i in invoices) > 100
+    lines = {p["line_id"] for p in planted}
+    assert len(lines) == sum(len(i["lines"]) for i in invoices) > 100
     assert any(p["amount"] < 0 for p in planted), "a discount line should be planted"
+    methods = Counter(p["method"] for p in planted)
+    assert methods["ratable"] > methods["point_in_time"] > 20, methods
     expected = {
         (p["line_id"], p["invoice_id"], p["month"], p["method"], round(p["amount"] * 100))
         for p in planted
@@ -531,8 +615,13 @@ def test_the_planted_lines_recognise_their_revenue_in_the_schedule(built: Built)
     assert len(rows) == len(planted)
     got = {(r[0], r[1], r[2].isoformat(), r[3], r[5]) for r in rows}
     assert got == expected
-    # nothing deferred and no period flagged missing: Certinia lines have no period at all
-    assert all(r[7] and not r[8] for r in rows)
+    # no period is flagged missing (a Certinia line bills no subscription); a scheduled line
+    # recognises over 12 to 36 months, so some of its months are still deferred
+    assert not any(r[8] for r in rows)
+    assert any(not r[7] for r in rows if r[3] == "ratable")
+    assert all(r[7] for r in rows if r[3] == "point_in_time")
+    per_line = Counter(p["line_id"] for p in planted if p["method"] == "ratable")
+    assert {n for n in per_line.values()} <= set(range(12, 38))
     # every planted invoice recognises its total, and the product lines name their Product2
     by_invoice = Counter[str]()
     for p in planted:
@@ -557,15 +646,71 @@ def test_certinia_schedule_equals_a_recomputation_from_the_payloads(built: Built
     assert got == expected
 
 
-def test_certinia_revenue_recognized_events_are_its_invoices(built: Built) -> None:
+def test_certinia_revenue_recognized_events_follow_the_schedules(built: Built) -> None:
+    """One Revenue Recognized event per (invoice, month) recognised in full by the data
+    horizon, on its natively linked case, of the month's planted revenue: an invoice with
+    scheduled lines has several, one without has one (its total)."""
     invoices = built.truth["certinia"]["invoices"]
+    case = {i["invoice_id"]: i["case_id"] for i in invoices}
+    months: Counter[tuple[str, str]] = Counter()  # (invoice, month) -> cents
+    for p in built.truth["certinia"]["recognized_revenue"]:
+        months[(p["invoice_id"], p["month"])] += round(p["amount"] * 100)
+    planted = Counter((case[inv], cents) for (inv, _m), cents in months.items())
+    rows = Counter(
+        query(
+            built.db,
+            "select case_id, cast(round(amount * 100) as bigint) from marts.event_log "
+            "where source_system = 'certinia' and activity = 'Revenue Recognized'",
+        )
+    )
+    assert rows, "no Revenue Recognized event"
+    assert rows <= planted  # every event is a planted month of its invoice
+    per_case = Counter(c for c, _cents in rows.elements())
+    assert max(per_case.values()) > 3  # scheduled lines: several months of one case
+    one_month = {i for (i, _m) in months if sum(1 for (j, _n) in months if j == i) == 1}
+    for inv in one_month:  # not scheduled: one event, the total
+        total = next(round(i["total"] * 100) for i in invoices if i["invoice_id"] == inv)
+        assert rows[(case[inv], total)] >= 1
+
+
+def test_planted_write_offs_reach_the_invoices_the_log_and_payment_recovery(
+    built: Built,
+) -> None:
+    invoices = built.truth["certinia"]["invoices"]
+    planted = {i["invoice_id"]: i for i in invoices if i["written_off"]}
+    assert len(planted) >= 3
     rows = query(
         built.db,
-        "select case_id, cast(round(amount * 100) as bigint) from marts.event_log "
-        "where source_system = 'certinia' and activity = 'Revenue Recognized'",
+        "select invoice_id, paid_at, cast(round(amount_remaining * 100) as bigint) "
+        "from marts.invoices where source_system = 'certinia' and status = 'uncollectible'",
     )
-    # one event per invoice (point in time: one month), on its natively linked case
-    assert Counter(rows) == Counter((i["case_id"], round(i["total"] * 100)) for i in invoices)
+    assert {r[0]: r[1:] for r in rows} == {
+        i: (None, round(p["written_off"]["amount"] * 100)) for i, p in planted.items()
+    }
+    events = query(
+        built.db,
+        "select case_id, event_at, cast(round(amount * 100) as bigint) from marts.event_log "
+        "where source_system = 'certinia' and activity = 'Invoice Written Off'",
+    )
+    assert Counter((r[0], f"{r[1]:%Y-%m-%dT%H:%M:%SZ}", r[2]) for r in events) == Counter(
+        (p["case_id"], p["written_off"]["at"], round(p["written_off"]["amount"] * 100))
+        for p in planted.values()
+    )
+    # a written-off invoice is neither paid nor a payment in the log
+    paid = query(
+        built.db,
+        "select distinct case_id from marts.event_log where source_system = 'certinia' "
+        "and activity in ('Invoice Paid', 'Payment Received')",
+    )
+    assert not {p["case_id"] for p in planted.values()} & {r[0] for r in paid}
+    # payment_recovery counts every written-off invoice (both finance systems), as recomputed
+    stripe = sum(
+        1
+        for inv in built.company.stripe_view().invoices
+        if inv["status"] == "uncollectible" and inv["status_transitions"]["paid_at"] is None
+    )
+    total = query(built.db, "select sum(written_off_invoices) from marts.payment_recovery")
+    assert total[0][0] == stripe + len(planted)
 
 
 def test_booked_billed_recognized_counts_certinia_as_recomputed(built: Built) -> None:
@@ -610,3 +755,100 @@ def test_booked_billed_recognized_counts_certinia_as_recomputed(built: Built) ->
     # every month the recomputation has before the mart's last month is in the mart
     last = max(r[0] for r in mart)
     assert {m for m in months if m <= last} <= {r[0] for r in mart}
+
+
+def _certinia_refunds(company: DemoCompany) -> list[tuple[str, int, int, str, int]]:
+    """From the served payloads: every matching row of a Refund cash entry to a credit note as
+    (case, matched at, cents, currency, the credited invoice's creation); the invoice is the
+    credit note's (not the matching row's own lookup), its case the invoice's opportunity."""
+    objects = company.salesforce_view().objects
+    cash = {c["Id"]: c for c in objects["c2g__codaCashEntry__c"]}
+    notes = {n["Id"]: n for n in objects["c2g__codaCreditNote__c"]}
+    invoices = {i["Id"]: i for i in objects["c2g__codaInvoice__c"]}
+    out = []
+    for row in objects["c2g__codaCashMatchingHistory__c"]:
+        entry = cash.get(row["c2g__CashEntry__c"] or "")
+        if entry is None or entry["c2g__Type__c"] != "Refund" or row["c2g__Action__c"] != "Match":
+            continue
+        invoice = invoices[notes[row["c2g__CreditNote__c"]]["c2g__Invoice__c"]]
+        out.append(
+            (
+                f"salesforce:{invoice['c2g__Opportunity__c']}",
+                _sf_time(row["CreatedDate"]),
+                round(row["c2g__DocumentValue__c"] * 100),
+                invoice["CurrencyIsoCode"],
+                _sf_time(invoice["CreatedDate"]),
+            )
+        )
+    return out
+
+
+def test_planted_refunds_are_refund_issued_events_and_in_refund_reasons(built: Built) -> None:
+    planted = [
+        i for i in built.truth["certinia"]["invoices"] if i["refund"] and i["refund"]["refunded_at"]
+    ]
+    assert len(planted) >= 3
+    assert built.truth["certinia"]["refunds"] == len(planted)
+    expected = Counter(
+        (i["case_id"], i["refund"]["refunded_at"], round(i["refund"]["amount"] * 100))
+        for i in planted
+    )
+    recomputed = _certinia_refunds(built.company)
+    assert Counter((c, _iso(t), cents) for c, t, cents, _cur, _cr in recomputed) == expected
+    events = query(
+        built.db,
+        "select case_id, event_at, cast(round(amount * 100) as bigint) from marts.event_log "
+        "where source_system = 'certinia' and activity = 'Refund Issued'",
+    )
+    assert Counter((r[0], f"{r[1]:%Y-%m-%dT%H:%M:%SZ}", r[2]) for r in events) == expected
+    # a refund is no payment: Payment Received stays one per paid invoice (checked above)
+    # refund_reasons: one refund row (the reason is on the credit note), its amount over the
+    # payments, both at the rate of the invoice's creation date
+    fx = Fx()
+    as_of = _ts(
+        query(built.db, "select max(warehouse_as_of) from intermediate.int_as_of_resolved")[0][0]
+    )
+    refunded = sum(
+        _round(cents * fx.rate(cur, _day(created)))
+        for _c, at, cents, cur, created in recomputed
+        if at <= as_of
+    )
+    objects = built.company.salesforce_view().objects
+    invoices = {i["Id"]: i for i in objects["c2g__codaInvoice__c"]}
+    cash = {c["Id"]: c for c in objects["c2g__codaCashEntry__c"]}
+    paid = 0  # the matched receipts by as_of, as the successful payments
+    for row in objects["c2g__codaCashMatchingHistory__c"]:
+        entry = cash.get(row["c2g__CashEntry__c"] or "")
+        if entry is None or entry["c2g__Type__c"] != "Receipt":
+            continue
+        if row["c2g__Action__c"] != "Match" or _sf_time(row["CreatedDate"]) > as_of:
+            continue
+        invoice = invoices[row["c2g__Invoice__c"]]
+        rate = fx.rate(invoice["CurrencyIsoCode"], _day(_sf_time(invoice["CreatedDate"])))
+        paid += _round(round(row["c2g__DocumentValue__c"] * 100) * rate)
+    mart = query(
+        built.db,
+        "select reason, documents_count, amount_reporting, amount_rate from marts.refund_reasons "
+        "where source_system = 'certinia' and document_type = 'refund'",
+    )
+    assert len(mart) == 1
+    reason, count, amount, rate = mart[0]
+    assert (reason, count) == ("unspecified", len(recomputed))
+    assert amount == pytest.approx(refunded / 100)
+    assert rate == pytest.approx(refunded / paid)
+    # Stripe's refunds still reach refund_reasons through their charge
+    stripe = query(
+        built.db,
+        "select sum(documents_count) from marts.refund_reasons "
+        "where source_system = 'stripe' and document_type = 'refund'",
+    )
+    served = [
+        r
+        for r in built.company.stripe_view().refunds
+        if r["status"] not in ("failed", "canceled") and r["created"] <= as_of
+    ]
+    assert (stripe[0][0] or 0) == len(served)
+
+
+def _iso(unix: int) -> str:
+    return datetime.fromtimestamp(unix, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -391,8 +391,9 @@ def test_a_future_updated_at_does_not_move_zendesk_sells_cursor(
 def test_a_rejected_stripe_invoice_is_read_again_until_it_loads(
     server: FakeApiServer, company: DemoCompany, duckdb_path: Path
 ) -> None:
-    """Stripe invoices are re-read from a watermark that only moves past final invoices: a
-    rejected one holds it, so it loads once the API sends it right."""
+    """A rejected Stripe invoice is read again until it loads: by id on an incremental run
+    (it has no new event: paid invoices do not change), from a watermark it holds on a list
+    read (which moves only past final invoices)."""
     invoices = company.stripe_view().invoices
     oldest = min((i for i in invoices if i["status"] == "paid"), key=lambda i: i["created"])
     server.malform("stripe.invoices", oldest["id"], "amount_due", "12.50")
@@ -401,10 +402,26 @@ def test_a_rejected_stripe_invoice_is_read_again_until_it_loads(
     server.malform("stripe.invoices", oldest["id"], "amount_due", oldest["amount_due"])
     server.clear_log()
     load_system("stripe", duckdb_path)
-    (window, *_) = [q for _m, p, q in server.request_log if p == "/stripe/v1/invoices"]
-    assert int(window["created[gte]"]) <= oldest["created"]
+    read = [p for _m, p, _q in server.request_log if p.startswith("/stripe/v1/invoices")]
+    assert read == [f"/stripe/v1/invoices/{oldest['id']}"]  # the events, and it alone
     loaded = query(duckdb_path, "select id from raw_stripe.invoices where id = ?", [oldest["id"]])
     assert loaded == [(oldest["id"],)]
+    server.clear_log()
+    load_system("stripe", duckdb_path)  # loaded: not read again
+    assert not [p for _m, p, _q in server.request_log if p.startswith("/stripe/v1/invoices")]
+    # on a list read (past the events' retention) a rejected invoice holds the watermark
+    server.malform("stripe.invoices", oldest["id"], "amount_due", "12.50")
+    company.advance(days=31)
+    server.clear_log()
+    load_system("stripe", duckdb_path)
+    (window, *_) = [q for _m, p, q in server.request_log if p == "/stripe/v1/invoices"]
+    assert int(window["created[gte]"]) <= oldest["created"]
+    server.malform("stripe.invoices", oldest["id"], "amount_due", oldest["amount_due"])
+    company.advance(days=31)
+    server.clear_log()
+    load_system("stripe", duckdb_path)
+    (window, *_) = [q for _m, p, q in server.request_log if p == "/stripe/v1/invoices"]
+    assert int(window["created[gte]"]) <= oldest["created"]
 
 
 def test_a_zendesk_sell_page_linking_to_itself_stops_the_run(duckdb_path: Path) -> None:

@@ -47,6 +47,8 @@ def expected_counts(view: OracleCxView) -> dict[str, int]:
         "revenue_items": sum(len(v) for v in view.revenue_items.values()),
         "stage_snapshots": sum(len(v) for v in view.stage_snapshots.values()),
         "opportunity_leads": sum(len(v) for v in view.opportunity_leads.values()),
+        "opportunity_campaigns": sum(len(v) for v in view.opportunity_campaigns.values()),
+        "campaigns": len(view.campaigns),
         "leads": len(view.leads),
         "activities": len(view.activities),
         "resources": len(view.resources),
@@ -306,7 +308,14 @@ def test_every_resource_pages_and_loads_exactly_once(
     view = company.oracle_cx_view()
     assert raw_counts(duckdb_path) == expected_counts(view)
     paged = paged_paths(server)
-    for collection in ("opportunities", "leads", "resources", "salesMethods", "activities"):
+    for collection in (
+        "opportunities",
+        "leads",
+        "resources",
+        "salesMethods",
+        "activities",
+        "campaigns",
+    ):
         assert paged[f"{API}/{collection}"] > 0, f"{collection} was never asked for a page 2"
     for child in ("ChildRevenue", "opportunityStageSnapshots", "SalesStage"):
         assert any(p.endswith(f"/child/{child}") for p in paged), f"{child} never paged"
@@ -324,6 +333,8 @@ def test_every_resource_pages_and_loads_exactly_once(
         ("stage_snapshots", "opty_stg_snapshot_id"),
         ("leads", "lead_id"),
         ("activities", "activity_id"),
+        ("opportunity_campaigns", "opty_campaign_id"),
+        ("campaigns", "campaign_id"),
     ):
         dupes = query(
             duckdb_path, f"select count(*) - count(distinct {key}) from raw_{SYSTEM}.{table}"
@@ -345,7 +356,9 @@ def test_second_load_fetches_and_changes_nothing(
     assert not [p for p, _q in calls if "/opportunities/" in p]  # no per-opportunity calls
     opty_query = next(q for p, q in calls if p == f"{API}/opportunities")
     assert opty_query["q"] == f"LastUpdateDate >= '{newest}'"
-    assert opty_query["expand"] == "ChildRevenue,opportunityStageSnapshots,OpportunityLead"
+    assert opty_query["expand"] == (
+        "ChildRevenue,opportunityStageSnapshots,OpportunityLead,OpportunityCampaigns"
+    )
 
 
 def test_incremental_load_after_the_company_moves_on(
@@ -437,6 +450,58 @@ def test_malformed_records_go_to_rejects_with_their_reason(
     assert table_counts(duckdb_path, f"raw_{SYSTEM}")["rejects"] == 2
 
 
+def primary_campaigns(view: OracleCxView) -> dict[int, str]:
+    """Independent of the loader: OptyId -> name of the campaign with the largest
+    RevenuePercentage in the payloads (ties: the smallest OptyCampaignId)."""
+    names = {c["CampaignId"]: c["CampaignName"] for c in view.campaigns}
+    out = {}
+    for opty, rows in view.opportunity_campaigns.items():
+        if rows:
+            best = sorted(rows, key=lambda r: (-r["RevenuePercentage"], r["OptyCampaignId"]))[0]
+            out[opty] = names[best["CampaignId"]]
+    return out
+
+
+def test_opportunity_campaigns_resolve_the_primary_one_and_reject_bad_rows(
+    server: FakeApiServer, company: DemoCompany, duckdb_path: Path
+) -> None:
+    view = company.oracle_cx_view()
+    # an expansion cut short (hasMore) is read from the child endpoint
+    oracle_api(server).expand_limit = 1
+    shared = [o for o, rows in view.opportunity_campaigns.items() if len(rows) > 1]
+    ties = [
+        o
+        for o in shared
+        if len({r["RevenuePercentage"] for r in view.opportunity_campaigns[o]}) == 1
+    ]
+    assert shared and ties
+    bad_opty = shared[0]
+    bad = view.opportunity_campaigns[bad_opty][1]["OptyCampaignId"]
+    server.malform(f"{SYSTEM}.opportunity_campaigns", bad, "CampaignId", "twelve")
+    load_system(SYSTEM, duckdb_path)
+    rejects = query(duckdb_path, f"select resource, record_id, reason from raw_{SYSTEM}.rejects")
+    assert [(r[0], r[1]) for r in rejects] == [("opportunity_campaigns", str(bad))]
+    assert "CampaignId" in rejects[0][2]
+    assert any(p.endswith("/child/OpportunityCampaigns") for _m, p, _q in server.request_log), (
+        "a cut-short expansion was not completed from the child endpoint"
+    )
+    counts = raw_counts(duckdb_path)
+    assert counts["opportunity_campaigns"] == expected_counts(view)["opportunity_campaigns"] - 1
+    loaded = dict(
+        query(
+            duckdb_path,
+            f"select o.opty_id, c.campaign_name from raw_{SYSTEM}.opportunities o "
+            f"join raw_{SYSTEM}.campaigns c on o.primary_campaign_id = c.campaign_id",
+        )
+    )
+    expected = primary_campaigns(view)
+    # the malformed row is skipped when resolving: its opportunity keeps its other campaign
+    assert {k: v for k, v in loaded.items() if k != bad_opty} == {
+        k: v for k, v in expected.items() if k != bad_opty
+    }
+    assert bad_opty in loaded
+
+
 def test_missing_and_wrong_credentials_fail_clearly(
     server: FakeApiServer, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -465,7 +530,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
         db = work / "l2c.duckdb"
         load_all(db, systems=["pipedrive", SYSTEM, "stripe"])
         # the lead phase mart rides on the same build (no extra dbt run)
-        selection = [*EVENT_LOG_BUILD[:-2], "+lead_response_times", *EVENT_LOG_BUILD[-2:]]
+        selection = [
+            *EVENT_LOG_BUILD[:-2],
+            "+lead_response_times",
+            "+campaign_performance",
+            "+lead_disqualification_reasons",
+            *EVENT_LOG_BUILD[-2:],
+        ]
         run_dbt(["build", *selection], db, target_path=work / "target", quiet=True)
         yield Built(company, server, db, work / "target")
 
@@ -611,6 +682,55 @@ def test_lead_response_equals_a_recomputation_from_the_payloads(built: Built) ->
         # not observable in Oracle CX: null, never 0
         assert qualified is None and days is None, key
     assert expected[("all", "all")]["contacted_count"] > 50
+
+
+def test_opportunity_campaigns_reach_cases_and_campaign_performance(built: Built) -> None:
+    view = built.company.oracle_cx_view()
+    expected = primary_campaigns(view)
+    rows = query(
+        built.db,
+        "select deal_key, campaign from marts.cases where source_system = ? and case_type = 'deal'",
+        [SYSTEM],
+    )
+    campaigns = {int(r[0].split(":")[-1]): r[1] for r in rows if r[1] is not None}
+    assert campaigns == expected
+    assert len(set(expected.values())) >= 4
+    # the planted win rates per campaign (truth: the lead's campaign is the primary one)
+    truth = {
+        row["campaign"]: (row["won"], row["lost"])
+        for row in built.company.ground_truth()["campaigns"]
+        if row["crm"] == SYSTEM and row["campaign"] is not None
+    }
+    mart = {
+        r[0]: (r[1], r[2])
+        for r in query(
+            built.db,
+            "select campaign, won_count, lost_count from marts.campaign_performance "
+            "where source_system = ? and campaign <> '(none)'",
+            [SYSTEM],
+        )
+    }
+    assert mart == truth
+    rates = {c: w / (w + lo) for c, (w, lo) in truth.items() if w + lo >= 5}
+    assert max(rates.values()) - min(rates.values()) > 0.2
+
+
+def test_retired_leads_carry_their_retire_reason(built: Built) -> None:
+    """lead_disqualification_reasons against the payloads: RETIRED leads per ChannelType and
+    RetireReasonCode."""
+    expected: dict[tuple[str, str], int] = {}
+    for lead in built.company.oracle_cx_view().leads:
+        if lead["StatusCode"] == "RETIRED":
+            key = (lead["ChannelType"], lead["RetireReasonCode"] or "(unknown)")
+            expected[key] = expected.get(key, 0) + 1
+    rows = query(
+        built.db,
+        "select lead_source, disqualified_reason, disqualified_count "
+        "from marts.lead_disqualification_reasons where source_system = ?",
+        [SYSTEM],
+    )
+    assert {(r[0], r[1]): r[2] for r in rows} == expected
+    assert sum(expected.values()) > 10
 
 
 def test_a_new_field_does_not_break_staging(built: Built) -> None:

@@ -474,17 +474,30 @@ def test_stripe_schema_drift_adds_a_column_and_keeps_the_rows(
     server: FakeApiServer, company: DemoCompany, duckdb_path: Path
 ) -> None:
     """A field Stripe starts sending on some subscriptions and refunds becomes a new column;
-    the rows before and after it all stay."""
+    the rows before and after it all stay. An incremental run sees the field on the objects
+    that changed (their events carry it); a list read sees it on every object it reads."""
     load_system("stripe", duckdb_path)
+    first = company.as_of_unix
+    refund_id = company.stripe_view().refunds[0]["id"]
+    company.advance(days=20)
     view = company.stripe_view()
-    sub_id, refund_id = view.subscriptions[0]["id"], view.refunds[0]["id"]
+    sub_id = next(
+        e["data"]["object"]["id"]
+        for e in view.change_events
+        if e["created"] > first and e["data"]["object"]["object"] == "subscription"
+    )
     server.malform(
         resource="stripe.subscriptions", record_id=sub_id, field="description", value="Seats"
     )
     server.malform(
         resource="stripe.refunds", record_id=refund_id, field="instructions_email", value="x@y.z"
     )
-    company.advance(days=20)
+    load_system("stripe", duckdb_path)  # from the events: the refund did not change
+    assert_raw_matches_truth_for(duckdb_path, company, "raw_stripe")
+    assert query(
+        duckdb_path, "select id from raw_stripe.subscriptions where description is not null"
+    ) == [(sub_id,)]
+    company.advance(days=31)  # past the events' retention: the lists are read again
     load_system("stripe", duckdb_path)
     assert_raw_matches_truth_for(duckdb_path, company, "raw_stripe")
     assert query(

@@ -325,7 +325,9 @@ def test_subscription_changes_and_disputes_leave_the_rest_as_it_was() -> None:
         "subscription_share": 0.6,
         "payment_failure_share": 0.3,
     }
-    plain = DemoCompany(SimConfig(**kw, change_share=0.0, dispute_share=0.0)).ground_truth()
+    plain = DemoCompany(
+        SimConfig(**kw, change_share=0.0, dispute_share=0.0, cohort_expansion_share=0.0)
+    ).ground_truth()
     full = DemoCompany(SimConfig(**kw, reminder_days=(7, 14))).ground_truth()
     assert plain["subscriptions"] == full["subscriptions"]
     fields = {  # amounts follow the quantities, so they may differ
@@ -347,3 +349,22 @@ def test_subscription_changes_and_disputes_leave_the_rest_as_it_was() -> None:
     assert {c["invoice_id"] for c in changes if c["kind"] == "expansion"} == updates
     assert all(c["schedule_id"] for c in changes if c["kind"] == "contraction")
     assert full["disputes"] and full["reminders"]
+
+
+def test_the_expansion_cohort_plant_changes_only_its_cohort() -> None:
+    """The planted cohort effect draws from its own stream and ids: without it the same
+    subscriptions, invoices, failures and other changes happen; with it, the cohort's first
+    subscriptions expand (and only they gain changes)."""
+    kw: dict[str, Any] = {"seed": 11, "n_deals": 400, "subscription_share": 0.6}
+    plain = DemoCompany(SimConfig(**kw, cohort_expansion_share=0.0)).ground_truth()
+    planted = DemoCompany(SimConfig(**kw)).ground_truth()
+    assert plain["subscriptions"] == planted["subscriptions"]
+    for key in ("failed_payments", "refunds", "credit_notes", "disputes"):
+        assert [r["created"] for r in plain[key]] == [r["created"] for r in planted[key]], key
+    cohort = planted["expansion_cohort"]
+    assert cohort["quarter"] == "2025-01-01"
+    assert len(cohort["expanded"]) >= 0.5 * len(cohort["subscriptions"]) >= 3
+    before = {(c["subscription_id"], c["at"]) for c in plain["subscription_changes"]}
+    after = {(c["subscription_id"], c["at"]) for c in planted["subscription_changes"]}
+    assert before < after
+    assert {s for s, _ in after - before} <= set(cohort["expanded"])

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import retention_kpis
 import revenue_kpis
 from conftest import query, serving, settled, vars_of
 from test_kpis_independent import Fx, _day, _round, _unix
@@ -1049,3 +1050,57 @@ def test_lines_sent_without_a_service_period_are_flagged_and_warned(built: Built
     )
     assert ("service_period_missing", "warn", "invoice_line", len(hidden), lines) in issues
     assert not [row for row in issues if row[0] == "invoice_without_lines"]
+
+
+COHORT_COLUMNS = (
+    "cohort_quarter, months_since_start, cohort_customers, retained_customers, starting_mrr, "
+    "expansion_mrr, contraction_mrr, churn_mrr, ending_mrr, nrr, grr, is_below_min_group_size"
+)
+
+
+def _mart_cohorts(db: Path, system: str) -> list[tuple[Any, ...]]:
+    return query(
+        db,
+        f"select {COHORT_COLUMNS} from marts.revenue_retention_cohorts where source_system = ?",
+        [system],
+    )
+
+
+def test_mrr_arr_and_cohort_retention_recomputed_from_the_payloads(built: Built) -> None:
+    """mrr_movements (with ARR = 12 x MRR) and revenue_retention_cohorts from the served
+    Stripe subscriptions and invoice lines (tests/retention_kpis.py states the rules)."""
+    spans = _payload_mrr_spans(Payloads(built.company))
+    as_of = built.company.as_of_unix
+    movements = query(
+        built.db,
+        "select month_start, starting_mrr, new_mrr, expansion_mrr, reactivation_mrr, "
+        "contraction_mrr, churn_mrr, ending_mrr, paying_customers, ending_arr "
+        "from marts.mrr_movements",
+    )
+    assert settled(movements) == settled(retention_kpis.mrr_movements(spans, as_of))
+    expected = retention_kpis.cohort_retention(spans, as_of, MIN_GROUP)
+    assert any(row[1] == 12 and not row[-1] for row in expected)
+    assert settled(_mart_cohorts(built.db, "stripe")) == settled(expected)
+
+
+def test_the_planted_expansion_cohort_retains_the_most_revenue(built: Built) -> None:
+    """The planted start quarter (its subscriptions expand in their first period) has the
+    highest 12-month NRR of the cohorts with enough customers; every cohort row equals the
+    one recomputed from the planted subscriptions and their changes."""
+    planted = built.truth["expansion_cohort"]
+    assert len(planted["expanded"]) >= 0.5 * len(planted["subscriptions"]) >= 3
+    expected = retention_kpis.cohort_retention(
+        _truth_mrr_spans(built), built.company.as_of_unix, MIN_GROUP
+    )
+    mart = _mart_cohorts(built.db, "stripe")
+    assert settled(mart) == settled(expected)
+    yearly = {row[0]: row[9] for row in mart if row[1] == 12 and not row[-1]}
+    quarter = date.fromisoformat(planted["quarter"])
+    assert quarter in yearly and len(yearly) >= 3
+    assert max(yearly, key=lambda q: yearly[q]) == quarter
+    ranked = query(
+        built.db,
+        "select cohort_quarter from marts.revenue_retention_cohorts "
+        "where source_system = 'stripe' and months_since_start = 12 and nrr_rank = 1",
+    )
+    assert ranked == [(quarter,)]

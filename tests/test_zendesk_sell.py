@@ -4,6 +4,7 @@ history reconstructed from scheduled loads, and the canonical warehouse against 
 from __future__ import annotations
 
 import csv
+import json
 import logging
 from calendar import monthrange
 from collections.abc import Iterator
@@ -16,7 +17,9 @@ from typing import Any
 import lead_kpis
 import pytest
 import requests
-from conftest import query, serving, table_counts, vars_of
+import retention_kpis
+from conftest import query, serving, settled, table_counts, vars_of
+from test_kpis_independent import Fx, _round
 
 from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
 from l2c_demo.fake_api import FakeApiServer, Fault
@@ -41,6 +44,7 @@ LISTS = [
     "loss_reasons",
     "deal_unqualified_reasons",
     "lead_sources",
+    "lead_unqualified_reasons",
     "orders",
     "users",
     "calls",
@@ -269,6 +273,29 @@ def test_every_resource_pages_and_loads_exactly_once(
     attached = dict(raw(duckdb_path, "select id, converted_deal_id from raw.leads"))
     truth = {r["lead_id"]: r["deal_id"] for r in view.lead_conversions}
     assert attached == {r["id"]: truth.get(r["id"]) for r in view.leads}
+    # and the name of its unqualified reason
+    names = {r["id"]: r["name"] for r in view.lead_unqualified_reasons}
+    reasons = dict(raw(duckdb_path, "select id, unqualified_reason_name from raw.leads"))
+    expected = {r["id"]: names.get(r["unqualified_reason_id"]) for r in view.leads}
+    assert reasons == expected
+    assert sum(1 for v in expected.values() if v) > 10
+
+
+def test_a_malformed_lead_unqualified_reason_goes_to_rejects(
+    server: FakeApiServer, company: DemoCompany, duckdb_path: Path
+) -> None:
+    view = company.zendesk_sell_view()
+    reason_id = view.lead_unqualified_reasons[1]["id"]
+    server.malform(f"{SYSTEM}.lead_unqualified_reasons", reason_id, "updated_at", "soon")
+    load_system(SYSTEM, duckdb_path)
+    rejects = raw(duckdb_path, "select resource, record_id, reason from raw.rejects")
+    assert [(r[0], r[1]) for r in rejects] == [("lead_unqualified_reasons", str(reason_id))]
+    assert "updated_at" in rejects[0][2]
+    stored = {r[0] for r in raw(duckdb_path, "select id from raw.lead_unqualified_reasons")}
+    assert stored == {r["id"] for r in view.lead_unqualified_reasons} - {reason_id}
+    load_system(SYSTEM, duckdb_path)  # re-read in full: no duplicate row, no duplicate reject
+    assert table_counts(duckdb_path, "raw_zendesk_sell")["rejects"] == 1
+    assert table_counts(duckdb_path, "raw_zendesk_sell")["lead_unqualified_reasons"] == len(stored)
 
 
 def test_second_load_changes_nothing_and_reads_only_the_newest_page(
@@ -508,6 +535,9 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[History]:
             *EVENT_LOG_BUILD[:-2],
             "+lead_response_times",
             "+subscription_renewals",
+            "+revenue_retention",
+            "+revenue_retention_cohorts",
+            "+lead_disqualification_reasons",
             *EVENT_LOG_BUILD[-2:],
         ]
         run_dbt(
@@ -637,6 +667,62 @@ def test_outcomes_per_system_match_the_truth(history: History) -> None:
     }
     # a lost renewal deal (Renewals pipeline) has no loss reason
     assert lost and all(true_reasons.get(k) == v for k, v in lost.items())
+    # deals closed in the Unqualified stage are lost with their unqualified reason
+    assert set(UNQUALIFIED_REASONS) <= set(lost.values())
+
+
+def disqualified_from_payloads(company: DemoCompany) -> dict[tuple[str, str], int]:
+    """Independent of the loader and dbt: (lead source, reason) -> Unqualified leads, from
+    the served leads, lead sources and lead unqualified reasons."""
+    view = company.zendesk_sell_view()
+    sources = {r["id"]: r["name"] for r in view.lead_sources}
+    reasons = {r["id"]: r["name"] for r in view.lead_unqualified_reasons}
+    out: dict[tuple[str, str], int] = {}
+    for lead in view.leads:
+        if lead["status"] == "Unqualified":
+            key = (
+                sources.get(lead["source_id"], "(none)"),
+                reasons.get(lead["unqualified_reason_id"], "(unknown)"),
+            )
+            out[key] = out.get(key, 0) + 1
+    return out
+
+
+@pytest.mark.slow
+def test_lead_disqualification_reasons_are_the_planted_ones(history: History) -> None:
+    from l2c_demo.simulator.render_zendesk_sell import (
+        DOMINANT_UNQUALIFIED_REASON,
+        DOMINANT_UNQUALIFIED_SOURCE,
+    )
+
+    rows = query(
+        history.db,
+        "select lead_source, disqualified_reason, disqualified_count, reason_share, "
+        "reason_rank, is_below_min_group_size from marts.lead_disqualification_reasons "
+        "where source_system = ?",
+        [SYSTEM],
+    )
+    mart = {(r[0], r[1]): r[2] for r in rows}
+    truth = {
+        (t["lead_source"], t["reason"]): t["leads"]
+        for t in history.truth["lead_unqualified_reasons"]
+    }
+    assert mart == truth
+    assert mart == disqualified_from_payloads(history.company)
+    dominant = [r for r in rows if r[0] == DOMINANT_UNQUALIFIED_SOURCE and r[4] == 1]
+    assert [r[1] for r in dominant] == [DOMINANT_UNQUALIFIED_REASON]
+    assert dominant[0][3] > 0.5
+    totals = {r[0]: sum(n for (s, _r), n in mart.items() if s == r[0]) for r in rows}
+    assert all(r[5] == (totals[r[0]] < 20) for r in rows)  # the min_group_size guard
+    # other sources: no reason dominates like that
+    assert all(r[3] < 0.6 for r in rows if r[0] != DOMINANT_UNQUALIFIED_SOURCE and not r[5])
+    # a system without reasons shows its disqualified leads as (unknown), never dropped
+    other = query(
+        history.db,
+        "select distinct disqualified_reason from marts.lead_disqualification_reasons "
+        "where source_system = 'pipedrive'",
+    )
+    assert other == [("(unknown)",)]
 
 
 @pytest.mark.slow
@@ -824,6 +910,217 @@ def test_sell_renewals_recomputed_from_the_served_payloads(history: History) -> 
         row = mart[key]
         assert row[:4] == (n, due, renewals, churned), key
         assert row[4] == pytest.approx(rate), key
+
+
+def _payload_contracts(company: DemoCompany) -> list[dict[str, Any]]:
+    """The recurring contracts as the served Sell deals show them: a won deal with `Contract
+    start` and `Term (months)` (no `Renews deal ID`), its MRR, currency, contact (customer),
+    owner and region, and the outcomes of the deals whose `Renews deal ID` names it (won =
+    renewed a term; lost = ended at the end of the next term, cancelled when it was lost)."""
+    view = company.zendesk_sell_view()
+    category = {s["id"]: s["category"] for s in view.stages}
+    renewals_of: dict[str, list[dict[str, Any]]] = {}
+    for deal in view.deals:
+        if link := deal["custom_fields"].get("Renews deal ID"):
+            renewals_of.setdefault(link, []).append(deal)
+    contracts = []
+    for deal in view.deals:
+        fields = deal["custom_fields"]
+        if "Renews deal ID" in fields or category[deal["stage_id"]] != "won":
+            continue
+        if not fields.get("Contract start") or not fields.get("Term (months)"):
+            continue
+        start = _unix(date.fromisoformat(fields["Contract start"]))
+        term = int(fields["Term (months)"])
+        outcomes = renewals_of.get(str(deal["id"]), [])
+        won = sum(category[r["stage_id"]] == "won" for r in outcomes)
+        lost = [r for r in outcomes if category[r["stage_id"]] == "lost"]
+        contracts.append(
+            {
+                "deal_id": deal["id"],
+                "customer": str(deal["contact_id"]),
+                "region": fields["Region"],
+                "rep": f"{SYSTEM}:{deal['owner_id']}",
+                "currency": deal["currency"],
+                "start": start,
+                "term_months": term,
+                "mrr": float(fields["MRR"]),
+                "renewed_at": [
+                    _unix(_add_months(_day(start), k * term)) for k in range(1, won + 1)
+                ],
+                "cancelled_at": _unix_rfc(lost[0]["last_stage_change_at"]) if lost else None,
+                "ended_at": _unix(_add_months(_day(start), (won + 1) * term)) if lost else None,
+            }
+        )
+    return contracts
+
+
+def _truth_contracts(h: History) -> list[dict[str, Any]]:
+    """The same contracts from the simulator's planted truth (customer = the org's Sell
+    contact, rep = the deal's owner at as_of)."""
+    states = h.company.deal_states()
+    out = []
+    for c in h.truth["zendesk_sell_renewals"]["contracts"]:
+        owner = states[c["deal_id"]].owner_id
+        out.append(
+            {
+                **c,
+                "deal_id": int(UNIT.deal_ref(c["deal_id"])),
+                "customer": str(int(UNIT.account_ref(c["org_id"]))),
+                "rep": f"{SYSTEM}:{owner}",
+            }
+        )
+    return out
+
+
+def _unix_rfc(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+def _day(ts: int) -> date:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).date()
+
+
+def _spans(contracts: list[dict[str, Any]]) -> list[retention_kpis.Span]:
+    """MRR spans in reporting cents (at the start date's rate, as the warehouse)."""
+    fx = Fx()
+    return [
+        (
+            c["customer"],
+            c["start"],
+            c["ended_at"],
+            _round(_round(c["mrr"] * 100) * fx.rate(c["currency"], _day(c["start"]))),
+        )
+        for c in contracts
+    ]
+
+
+def _renewal_groups(
+    contracts: list[dict[str, Any]], as_of: int
+) -> dict[tuple[str, str], list[int]]:
+    """subscription_renewals' counts [subscriptions, terms_due, renewals, voluntary churned]
+    per (dimension, group) for source_system, product (none in Sell), region and rep."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for c in contracts:
+        if c["start"] > as_of:
+            continue
+        renewed = len(c["renewed_at"])
+        churned = int(c["ended_at"] is not None and c["ended_at"] <= as_of)
+        keys = [
+            ("source_system", SYSTEM),
+            ("product", "(none)"),
+            ("region", c["region"]),
+            ("rep", c["rep"]),
+        ]
+        for key in keys:
+            counts = groups.setdefault(key, [0, 0, 0, 0])
+            for i, value in enumerate((1, renewed + churned, renewed, churned)):
+                counts[i] += value
+    return groups
+
+
+def _mart_renewal_groups(db: Path) -> dict[tuple[str, str], list[int]]:
+    rows = query(
+        db,
+        "select dimension, group_value, subscriptions_count, terms_due, renewals, "
+        "voluntary_churned from marts.subscription_renewals "
+        "where dimension in ('source_system', 'product', 'region', 'rep')",
+    )
+    return {(r[0], r[1]): list(r[2:]) for r in rows}
+
+
+def _min_group(company: DemoCompany) -> int:
+    return int(json.loads(vars_of(company)[1]).get("min_group_size", 20))
+
+
+@pytest.mark.slow
+def test_sell_contracts_served_are_the_planted_ones(history: History) -> None:
+    """The two recomputations below start from the same contracts: the payloads' are the
+    truth's (start, term, MRR, customer, rep, renewals, end)."""
+    keys = ("deal_id", "customer", "rep", "region", "start", "term_months", "mrr")
+    keys += ("renewed_at", "ended_at", "cancelled_at")
+    served = sorted(tuple(str(c[k]) for k in keys) for c in _payload_contracts(history.company))
+    planted = sorted(tuple(str(c[k]) for k in keys) for c in _truth_contracts(history))
+    assert served == planted and len(served) >= 30
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["truth", "payloads"])
+def test_sell_renewals_by_product_region_and_rep(history: History, source: str) -> None:
+    contracts = (
+        _truth_contracts(history) if source == "truth" else _payload_contracts(history.company)
+    )
+    expected = _renewal_groups(contracts, history.company.as_of_unix)
+    assert sum(1 for d, _ in expected if d == "rep") >= 3
+    assert _mart_renewal_groups(history.db) == expected
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["truth", "payloads"])
+def test_sell_mrr_movements_retention_and_cohorts(history: History, source: str) -> None:
+    """mrr_movements (only Sell contracts are subscriptions in this company), revenue_retention
+    and revenue_retention_cohorts equal the plain-Python rules over the Sell contracts: each
+    contract's MRR from its start to the end of the term it did not renew."""
+    contracts = (
+        _truth_contracts(history) if source == "truth" else _payload_contracts(history.company)
+    )
+    spans, as_of = _spans(contracts), history.company.as_of_unix
+    movements = retention_kpis.mrr_movements(spans, as_of)
+    assert sum(row[6] for row in movements) > 0  # churn happened
+    mart = query(
+        history.db,
+        "select month_start, starting_mrr, new_mrr, expansion_mrr, reactivation_mrr, "
+        "contraction_mrr, churn_mrr, ending_mrr, paying_customers, ending_arr "
+        "from marts.mrr_movements",
+    )
+    assert settled(mart) == settled(movements)
+    retention = [
+        (
+            row[0],
+            (row[1] + row[3] - row[5] - row[6]) / row[1] if row[1] else None,
+            (row[1] - row[5] - row[6]) / row[1] if row[1] else None,
+        )
+        for row in movements
+    ]
+    got = query(history.db, "select month_start, nrr, grr from marts.revenue_retention")
+    assert settled(got) == settled(retention)
+    cohorts = retention_kpis.cohort_retention(spans, as_of, _min_group(history.company))
+    assert any(row[6] + row[7] > 0 for row in cohorts)  # some contraction or churn
+    mart_cohorts = query(
+        history.db,
+        "select cohort_quarter, months_since_start, cohort_customers, retained_customers, "
+        "starting_mrr, expansion_mrr, contraction_mrr, churn_mrr, ending_mrr, nrr, grr, "
+        "is_below_min_group_size from marts.revenue_retention_cohorts where source_system = ?",
+        [SYSTEM],
+    )
+    assert settled(mart_cohorts) == settled(cohorts)
+
+
+@pytest.mark.slow
+def test_sell_subscription_events_are_the_planted_starts_renewals_and_cancellations(
+    history: History,
+) -> None:
+    expected: set[tuple[str, str, int]] = set()
+    for c in _truth_contracts(history):
+        case = f"{SYSTEM}:{c['deal_id']}"
+        expected.add(("Subscription Started", case, c["start"]))
+        expected |= {("Subscription Renewed", case, at) for at in c["renewed_at"]}
+        if c["cancelled_at"] is not None:
+            expected.add(("Subscription Cancelled", case, c["cancelled_at"]))
+    rows = query(
+        history.db,
+        "select activity, case_id, epoch(event_at)::bigint from marts.event_log "
+        "where source_system = ? and activity in "
+        "('Subscription Started', 'Subscription Renewed', 'Subscription Cancelled')",
+        [SYSTEM],
+    )
+    assert len(rows) == len(set(rows))
+    assert set(rows) == expected
+    assert {a for a, _, _ in expected} == {
+        "Subscription Started",
+        "Subscription Renewed",
+        "Subscription Cancelled",
+    }
 
 
 @pytest.mark.slow

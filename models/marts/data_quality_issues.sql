@@ -17,7 +17,11 @@
 --   service_period_missing  a subscription invoice line without a service period: recognised
 --                       in full at the invoice date (revenue_recognition_schedule);
 --   invoice_without_lines  a finalized, non-void invoice of a system that loads invoice lines,
---                       with none of its own: billed but never recognised.
+--                       with none of its own: billed but never recognised;
+--   revenue_schedule_mismatch  a finance system's revenue schedule (int_revenue_schedules_
+--                       unioned) whose total differs from its invoice line's amount by more
+--                       than a cent, or whose line is not loaded: the line's amount is
+--                       recognised over the schedule's period, not the schedule's total;
 --   product_category_unresolved  a product pointing at a category (Pipedrive: an option of
 --                       the product field `category`) whose label is not loaded: its deals
 --                       count under product_category '(none)' in segment_performance.
@@ -356,6 +360,47 @@ invoice_without_lines as (
     where affected_count > 0
 ),
 
+revenue_schedules as (
+    select * from {{ ref('int_revenue_schedules_unioned') }}
+),
+
+scheduled_lines as (
+    select
+        revenue_schedules.source_system,
+        count(*) as total_count,
+        sum(
+            case
+                when invoice_lines.invoice_line_key is null then 1
+                when revenue_schedules.amount is null then 0
+                when abs(revenue_schedules.amount - invoice_lines.amount) > 0.005 then 1
+                else 0
+            end
+        ) as affected_count
+    from revenue_schedules
+    left join invoice_lines
+        on
+            revenue_schedules.invoice_line_key = invoice_lines.invoice_line_key
+            and revenue_schedules.source_system = invoice_lines.source_system
+    group by revenue_schedules.source_system
+),
+
+revenue_schedule_mismatch as (
+    select
+        'revenue_schedule_mismatch' as issue,
+        'warn' as severity,
+        source_system,
+        'revenue_schedule' as object_type,
+        affected_count,
+        total_count,
+        {{ dbt.concat([
+            "'revenue schedules whose total differs from their invoice line amount, or whose"
+            ~ " line is not loaded: the line amount is recognised over the schedule period"
+            ~ " (revenue_recognition_schedule), so recognised revenue may differ from the"
+            ~ " finance system schedule'",
+        ]) }} as description
+    from scheduled_lines
+    where affected_count > 0
+    union all
 resolved_products as (
     select * from {{ ref('int_products_resolved') }}
 ),
@@ -403,6 +448,8 @@ issues as (
     select * from service_period_missing
     union all
     select * from invoice_without_lines
+    union all
+    select * from revenue_schedule_mismatch
     union all
     select * from product_category_unresolved
 ),

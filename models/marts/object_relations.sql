@@ -1,6 +1,6 @@
 -- Object-to-object relations (account -> lead / deal, lead -> deal -> quote / order,
 -- deal -> invoice, invoice -> payment; after the sale: deal -> subscription -> invoice,
--- invoice -> failed payment attempt / credit note, payment -> refund),
+-- invoice -> failed payment attempt / credit note, payment (or invoice) -> refund),
 -- kept apart from the log so it can be exported object-centric (OCEL 2.0) and re-cased.
 -- source_system is the system of the record that carries the reference (the `to` object).
 with leads as (
@@ -194,16 +194,18 @@ invoice_failed_payment as (
 ),
 
 payment_refund as (
+    -- the refunded payment, else the invoice a refund names when it names no payment
     select
-        'payment' as from_object_type,
-        refunds.payment_key as from_object_id,
+        case when refunds.payment_key is null then 'invoice' else 'payment' end
+            as from_object_type,
+        coalesce(refunds.payment_key, refunds.invoice_key) as from_object_id,
         'refund' as to_object_type,
         refunds.refund_key as to_object_id,
         'refunded_by' as relation,
         refunds.source_system,
         cast(null as {{ dbt.type_string() }}) as link_method
     from refunds
-    where refunds.payment_key is not null
+    where coalesce(refunds.payment_key, refunds.invoice_key) is not null
 ),
 
 invoice_credit_note as (

@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
+from email.utils import formatdate
 from typing import Any
 
 from l2c_demo.fake_api.faults import Fault, FaultBook
@@ -167,7 +168,10 @@ class FakeApp:
             return stripe_error(405, f"Method {method} not allowed")
         try:
             view = self.company.stripe_view()
-            return self._stripe.handle(view, path, query, self._patcher("stripe"))
+            resp = self._stripe.handle(view, path, query, self._patcher("stripe"))
+            # Stripe's clock is the company's: a loader reads "now" from the Date header
+            resp.headers.setdefault("Date", formatdate(view.as_of, usegmt=True))
+            return resp
         except ApiError as err:
             return stripe_error(err.status, err.message, err.param)
 

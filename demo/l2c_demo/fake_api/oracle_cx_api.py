@@ -3,11 +3,12 @@
 Served under `/oracle_cx` by the fake server. What it implements of the real framework:
 
 - Basic auth (user/password) on every request; 401 with `WWW-Authenticate` otherwise.
-- Collections `opportunities`, `leads`, `resources`, `salesMethods`, `activities`; items by
+- Collections `opportunities`, `leads`, `resources`, `salesMethods`, `activities`,
+  `campaigns`; items by
   their REST key (`opportunities/{OptyNumber}`, `leads/{LeadId}`, `resources/{PartyId}`,
   `activities/{ActivityId}`, `salesMethods/{SalesMethodId}`); children
   `opportunities/{OptyNumber}/child/{ChildRevenue | opportunityStageSnapshots |
-  OpportunityLead}` and `salesMethods/{id}/child/SalesStage`.
+  OpportunityLead | OpportunityCampaigns}` and `salesMethods/{id}/child/SalesStage`.
 - Collection envelope `{items, count, hasMore, limit, offset, links}` (+ `totalResults` with
   `totalResults=true`); paging with `limit` (default 25, at most 500) and `offset`.
 - `q` filters: with `REST-Framework-Version` 2 or later, `Attr <op> value` clauses joined by
@@ -49,6 +50,7 @@ COLLECTIONS: dict[str, tuple[str, str]] = {
     "resources": ("resources", "PartyId"),
     "salesMethods": ("sales_methods", "SalesMethodId"),
     "activities": ("activities", "ActivityId"),
+    "campaigns": ("campaigns", "CampaignId"),
 }
 # parent collection -> child name -> (patch resource name, key attribute)
 CHILDREN: dict[str, dict[str, tuple[str, str]]] = {
@@ -56,6 +58,7 @@ CHILDREN: dict[str, dict[str, tuple[str, str]]] = {
         "ChildRevenue": ("revenue_items", "RevnId"),
         "opportunityStageSnapshots": ("stage_snapshots", "OptyStgSnapshotId"),
         "OpportunityLead": ("opportunity_leads", "OptyLeadId"),
+        "OpportunityCampaigns": ("opportunity_campaigns", "OptyCampaignId"),
     },
     "salesMethods": {"SalesStage": ("sales_stages", "StgId")},
 }
@@ -332,6 +335,7 @@ class _Request:
                 "ChildRevenue": self.view.revenue_items,
                 "opportunityStageSnapshots": self.view.stage_snapshots,
                 "OpportunityLead": self.view.opportunity_leads,
+                "OpportunityCampaigns": self.view.opportunity_campaigns,
             }
             return by_child[child].get(opty, [])
         method_id = parent["SalesMethodId"]

@@ -117,6 +117,9 @@ class StripeApi:
             raise ApiError(404, f"Unrecognized request URL (GET: {path}).")
         name = parts[1]
         rows: list[Record] = getattr(view, name)  # newest first
+        if name == "events":  # every event: invoice.sent and one per change of an object
+            rows = view.api_events or rows
+            patch = _event_patch(patch)
         if len(parts) == 3:
             found = [r for r in rows if r["id"] == parts[2]]
             if not found:
@@ -124,10 +127,12 @@ class StripeApi:
             return Response(200, patch(name, found)[0])
         limit = int_param(query, "limit", 10, 1, 100)
         after, before = query.get("starting_after"), query.get("ending_before")
+        types = _types(query) if name == "events" else None
         listing = (
             name,
             *(query.get(k) for k in ("created", "created[gte]", "created[gt]")),
             *(query.get(k) for k in ("created[lte]", "created[lt]", *FILTERS[name])),
+            types,
         )
         if after and not before:
             kept = self.listings.get(listing, rows)
@@ -141,6 +146,8 @@ class StripeApi:
                 filtered = _subscription_status(filtered, query.get("status"))
             elif query.get(field):
                 filtered = [r for r in filtered if r.get(field) == query[field]]
+        if types:
+            filtered = [r for r in filtered if r.get("type") in types]
         if not after and not before:
             result_set = _ResultSet.of(filtered)
             if result_set is not None:
@@ -160,6 +167,51 @@ class StripeApi:
         else:
             page, has_more = filtered[:limit], len(filtered) > limit
         return _list(name, page, has_more, patch)
+
+
+# the list a `data.object` of an event is listed in (its malformed-field rules)
+EVENT_OBJECT_LISTS = {
+    "customer": "customers",
+    "invoice": "invoices",
+    "charge": "charges",
+    "subscription": "subscriptions",
+    "refund": "refunds",
+    "credit_note": "credit_notes",
+    "subscription_schedule": "subscription_schedules",
+    "dispute": "disputes",
+}
+
+
+def _types(query: dict[str, str]) -> tuple[str, ...] | None:
+    """`types[]`: up to 20 event types, sent as `types[0]=..&types[1]=..` (Stripe's array
+    encoding) or `types[]=..`; `type` filters too. None when not given."""
+    given = [
+        v
+        for k, v in query.items()
+        if k == "types[]" or (k.startswith("types[") and k[6:-1].isdigit())
+    ]
+    if len(given) > 20:
+        raise ApiError(400, "types: at most 20 event types", "types")
+    return tuple(sorted(given)) or None
+
+
+def _event_patch(patch: Patch) -> Patch:
+    """Malformed-field rules of a listed object apply to its state inside events too: a field
+    Stripe sends on an object is sent wherever the object is."""
+
+    def patched(name: str, rows: list[Record]) -> list[Record]:
+        out = []
+        for event in patch(name, rows):
+            obj = (event.get("data") or {}).get("object") or {}
+            listed = EVENT_OBJECT_LISTS.get(obj.get("object", ""))
+            if listed is not None and obj.get("id") is not None:
+                new = patch(listed, [obj])[0]
+                if new is not obj:
+                    event = {**event, "data": {**event["data"], "object": new}}
+            out.append(event)
+        return out
+
+    return patched
 
 
 def _subscription_status(rows: list[Record], status: str | None) -> list[Record]:

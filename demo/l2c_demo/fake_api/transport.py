@@ -46,8 +46,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         payload = encode_body(resp.body)
-        self.send_response(resp.status)
         extra = dict(resp.headers)
+        if "Date" in extra:  # the simulated clock of the API (Stripe's `Date`), not the wall's
+            self.log_request(resp.status)
+            self.send_response_only(resp.status)
+            self.send_header("Server", self.version_string())
+        else:
+            self.send_response(resp.status)
         self.send_header("Content-Type", extra.pop("Content-Type", "application/json"))
         self.send_header("Content-Length", str(len(payload)))
         for key, value in extra.items():

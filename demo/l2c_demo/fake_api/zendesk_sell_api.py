@@ -74,6 +74,9 @@ LISTS: dict[str, ListSpec] = {
         "deal_unqualified_reasons", "deal_unqualified_reason", ("id", "name"), ("name",)
     ),
     "lead_sources": ListSpec("lead_sources", "source", ("id", "name"), ("name",)),
+    "lead_unqualified_reasons": ListSpec(
+        "lead_unqualified_reasons", "lead_unqualified_reason", ("id", "name"), ("name",)
+    ),
     "orders": ListSpec("orders", "order", ("id", "created_at", "updated_at"), ("deal_id",)),
     "calls": ListSpec(
         "calls",

@@ -31,7 +31,7 @@ from l2c_demo.simulator.render_stripe import render_stripe
 from l2c_demo.simulator.render_zendesk_sell import ZendeskSellView, render_zendesk_sell
 from l2c_demo.simulator.sell_renewals import renewal_truth
 from l2c_demo.simulator.state import DealState, deal_state
-from l2c_demo.simulator.truth import build_truth
+from l2c_demo.simulator.truth import build_truth, expansion_cohort_truth
 from l2c_demo.simulator.views import PipedriveView, StripeView
 from l2c_demo.simulator.world import build_world
 
@@ -150,6 +150,8 @@ class DemoCompany:
                 truth["certinia"] = certinia_truth(self.world, self.certinia, as_of)
             if self.world.sell_contracts:
                 truth["zendesk_sell_renewals"] = renewal_truth(self.world.sell_contracts, as_of)
+            if self.world.subscriptions:
+                truth["expansion_cohort"] = expansion_cohort_truth(self.config, self.world)
             return truth
 
     def deal_states(self) -> dict[int, DealState]:

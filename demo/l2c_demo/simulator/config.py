@@ -125,6 +125,12 @@ class SimConfig:
     # subscription schedule's next phase)
     change_expansion_share: float = 0.5
     dispute_share: float = 0.02  # of the paid subscription invoices: the charge is disputed
+    # a cohort effect (subscriptions.py, own random stream): subscriptions starting in the
+    # quarter expansion_cohort_quarters_back quarters before as_of's quarter expand in their
+    # first period with probability cohort_expansion_share (those not planned to change
+    # anyway), so that start quarter's customers retain the most revenue (0 = no plant)
+    expansion_cohort_quarters_back: int = 5
+    cohort_expansion_share: float = 0.8
     dispute_win_share: float = 0.5
     # days after the due date a reminder email goes out while a send_invoice invoice is unpaid
     # (dunning.py; no random draws). () = no reminders (the default: the demo job plants none)
@@ -153,6 +159,15 @@ class SimConfig:
     certinia_invoice_days: tuple[float, float] = (0.2, 2.0)  # win -> invoice
     certinia_credit_note_share: float = 0.12
     certinia_match_lag_days: tuple[float, float] = (2.0, 8.0)  # cash received -> matched
+    # a share of Certinia invoices is never paid: the finance team writes the outstanding value
+    # off in cash matching (a write-off without cash) certinia_write_off_days after the due date
+    certinia_write_off_share: float = 0.05
+    certinia_write_off_days: tuple[float, float] = (60.0, 120.0)
+    # a share of paid Certinia invoices is refunded in part: a credit note with a reason
+    # certinia_refund_days after the match, then a cash entry of type Refund for its value,
+    # matched to the credit note 1-5 days later
+    certinia_refund_share: float = 0.06
+    certinia_refund_days: tuple[float, float] = (5.0, 40.0)
 
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -13,6 +13,13 @@ method per pipeline (`ORACLE_STAGES`); every stage visit is an opportunityStageS
 (StgEnterDate / StgExitDate), so the full stage path can be recovered. Deal-level discounts,
 which Oracle has no object for, are revenue lines of the "Discounts" product group with a
 negative RevnAmount, so an opportunity's Revenue is the sum of its revenue lines as in Oracle.
+
+Campaigns: the marketing campaigns (catalog.CAMPAIGNS) are /campaigns rows, and an opportunity
+converted from a lead that joined a campaign lists it in its OpportunityCampaigns child with
+the largest RevenuePercentage; some opportunities share their revenue with a second campaign
+(`opportunity_campaign_shares`), one pattern a 50/50 tie that the smaller OptyCampaignId wins.
+So the campaign of the largest share is always the lead's campaign, whose win rates are
+planted (world._plant_campaigns, truth `campaigns`).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from dataclasses import dataclass, field
 
 from l2c_demo.simulator import clock
 from l2c_demo.simulator.catalog import (
+    CAMPAIGNS,
     PIPELINE_IDS,
     PIPELINES,
     PRODUCTS,
@@ -48,6 +56,8 @@ KIND_OPTY_LEAD = 10
 KIND_ITEM = 11
 KIND_PRODUCT_GROUP = 12
 KIND_ACTIVITY = 13
+KIND_CAMPAIGN = 14
+KIND_OPTY_CAMPAIGN = 15
 
 DISCOUNT_LINE_BASE = 50_000_000  # RevnId numbers of discount lines: base + deal id * 10 + k
 INTEGRATION_USER = "OIC_INTEGRATION"  # the integration user that makes API-sourced changes
@@ -111,6 +121,8 @@ class OracleCxView:
     opportunity_leads: dict[int, list[Record]] = field(default_factory=dict)  # OptyId -> rows
     opty_ids: dict[str, int] = field(default_factory=dict)  # OptyNumber -> OptyId
     activities: list[Record] = field(default_factory=list)  # /activities (lead contacts)
+    campaigns: list[Record] = field(default_factory=list)  # /campaigns
+    opportunity_campaigns: dict[int, list[Record]] = field(default_factory=dict)  # OptyId -> rows
 
 
 def ts(value: int | None) -> str | None:
@@ -407,11 +419,68 @@ def _revenue(deal: Deal, as_of: int) -> list[Record]:
     return rows
 
 
+def campaign_id(index: int) -> int:
+    return oracle_id(KIND_CAMPAIGN, index + 1)
+
+
+def _campaigns(world: World, view: OracleCxView) -> None:
+    stamp = ts(world.base_time)
+    for index, (name, kind) in enumerate(CAMPAIGNS):
+        view.campaigns.append(
+            {
+                "CampaignId": campaign_id(index),
+                "CampaignNumber": f"CDRM_CMP_{1000 + index}",
+                "CampaignName": name,
+                "CampaignTypeCode": kind.upper().replace(" ", "_"),
+                "StatusCode": "ACTIVE",
+                "CreationDate": stamp,
+                "LastUpdateDate": stamp,
+            }
+        )
+
+
+def opportunity_campaign_shares(deal_id: int, primary: int) -> list[tuple[int, float]]:
+    """(campaign index, RevenuePercentage) in OptyCampaignId order: the lead's campaign
+    `primary` always has the largest share or ties it with the smaller OptyCampaignId."""
+    other = (primary + 1 + deal_id % (len(CAMPAIGNS) - 1)) % len(CAMPAIGNS)
+    pattern = deal_id % 4
+    if pattern == 1:
+        return [(primary, 70.0), (other, 30.0)]
+    if pattern == 2:
+        return [(primary, 50.0), (other, 50.0)]
+    if pattern == 3:
+        return [(other, 40.0), (primary, 60.0)]
+    return [(primary, 100.0)]
+
+
+def _opportunity_campaigns(deal: Deal, lead: Lead | None, created: str | None) -> list[Record]:
+    if lead is None or lead.campaign is None:
+        return []
+    return [
+        {
+            "OptyCampaignId": oracle_id(KIND_OPTY_CAMPAIGN, deal.id * 4 + n),
+            "OptyId": opty_id(deal.id),
+            "CampaignId": campaign_id(index),
+            "CampaignName": CAMPAIGNS[index][0],
+            "RevenuePercentage": share,
+            "CreationDate": created,
+            "LastUpdateDate": created,
+        }
+        for n, (index, share) in enumerate(opportunity_campaign_shares(deal.id, lead.campaign))
+    ]
+
+
 def render_oracle_cx(world: World, as_of: int) -> OracleCxView:
     view = OracleCxView(as_of=as_of)
     _static(world, view)
     _leads(world, view, as_of)
     _activities(world, view, as_of)
+    _campaigns(world, view)
+    source_leads = {
+        lead.converted_deal_id: lead
+        for lead in world.leads
+        if lead.crm == SYSTEM and lead.converted_deal_id is not None
+    }
     lead_ids = {r["ConvertedOpportunityId"]: r for r in view.leads if r["ConvertedOpportunityId"]}
     org_names = {org.id: org.name for org in world.orgs}
     for deal in world.deals:
@@ -425,6 +494,9 @@ def render_oracle_cx(world: World, as_of: int) -> OracleCxView:
         view.opty_ids[record["OptyNumber"]] = oid
         view.revenue_items[oid] = _revenue(deal, as_of)
         view.stage_snapshots[oid] = _snapshots(world, deal, st)
+        view.opportunity_campaigns[oid] = _opportunity_campaigns(
+            deal, source_leads.get(deal.id) if lead else None, record["CreationDate"]
+        )
         view.opportunity_leads[oid] = (
             [
                 {

@@ -391,6 +391,11 @@ def render_stripe(world: World, as_of: int) -> StripeView:
             if d.created <= as_of
         ]
     )
+    # every change as an event (a late import: stripe_events renders with this module)
+    from l2c_demo.simulator.stripe_events import change_events
+
+    view.change_events = change_events(world, as_of)
+    view.api_events = _newest_first([*view.events, *view.change_events])
     return view
 
 

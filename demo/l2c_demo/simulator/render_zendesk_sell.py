@@ -14,7 +14,9 @@ translated:
 - Ids are numbers: deals `CRMS["zendesk_sell"].deal_ref(deal.id)`, the deal's contact (the
   customer account, what Stripe metadata `zendesk_contact_id` names) `account_ref(org.id)`.
 - Leads are people records with numeric ids; a conversion is its own object (lead_id, deal_id,
-  created_at) listed by /v2/lead_conversions.
+  created_at) listed by /v2/lead_conversions. A lead closed without a conversion has status
+  Unqualified and an `unqualified_reason_id` into /v2/lead_unqualified_reasons
+  (`lead_unqualified_reason`): one reason dominates the leads of DOMINANT_UNQUALIFIED_SOURCE.
 - Orders are the sales orders of won deals (company.orders), their line items the deal's
   product lines priced at the order date. Zendesk Sell orders carry a whole-percent `discount`
   and no amount and no fulfilment state.
@@ -22,6 +24,7 @@ translated:
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 from l2c_demo.simulator import clock
@@ -70,6 +73,13 @@ WON, LOST, UNQUALIFIED = "Won", "Lost", "Unqualified"
 # lost reasons that mean the deal never qualified: such deals close in the Unqualified stage
 UNQUALIFIED_REASONS = ("No budget", "No decision")
 UNQUALIFIED_REASON_IDS = {name: 9301 + i for i, name in enumerate(UNQUALIFIED_REASONS)}
+# reasons a lead is closed as Unqualified (/v2/lead_unqualified_reasons); the leads of one
+# source are mostly closed for one reason (truth: lead_unqualified_reasons)
+LEAD_UNQUALIFIED_REASONS = ("No need", "No budget", "Unresponsive", "Not a decision maker")
+LEAD_UNQUALIFIED_REASON_IDS = {name: 9401 + i for i, name in enumerate(LEAD_UNQUALIFIED_REASONS)}
+DOMINANT_UNQUALIFIED_SOURCE = "Import"
+DOMINANT_UNQUALIFIED_REASON = "Unresponsive"
+DOMINANT_UNQUALIFIED_SHARE = 0.75
 PIPELINE_IDS = {NEW_BUSINESS: 1843201, EXPANSION: 1843202}
 LOSS_REASON_IDS = {name: 9051 + i for i, name in enumerate(LOST_REASONS)}
 LEAD_SOURCE_IDS = {name: 7201 + i for i, name in enumerate(LEAD_SOURCES)}
@@ -137,6 +147,7 @@ class ZendeskSellView:
     loss_reasons: list[Record] = field(default_factory=list)
     deal_unqualified_reasons: list[Record] = field(default_factory=list)
     lead_sources: list[Record] = field(default_factory=list)
+    lead_unqualified_reasons: list[Record] = field(default_factory=list)
     deals: list[Record] = field(default_factory=list)
     leads: list[Record] = field(default_factory=list)
     lead_conversions: list[Record] = field(default_factory=list)
@@ -243,6 +254,16 @@ def _static(world: World, view: ZendeskSellView) -> None:
                 "updated_at": stamp,
             }
         )
+    for name, reason_id in LEAD_UNQUALIFIED_REASON_IDS.items():
+        view.lead_unqualified_reasons.append(
+            {
+                "id": reason_id,
+                "name": name,
+                "creator_id": 1,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
     for name, source_id in LEAD_SOURCE_IDS.items():
         view.lead_sources.append(
             {
@@ -294,6 +315,38 @@ def lead_number(world: World) -> dict[str, int]:
     return {lead.id: LEAD_ID_OFFSET + i for i, lead in enumerate(world.leads, start=1)}
 
 
+def lead_unqualified_reason(lead: Lead) -> str:
+    """The reason a lead is closed as Unqualified, drawn from the lead's own stream (stable
+    for every as_of): DOMINANT_UNQUALIFIED_REASON for most leads of
+    DOMINANT_UNQUALIFIED_SOURCE, the others evenly."""
+    pick = random.Random(f"lead-unqualified-{lead.id}")
+    if lead.source_name == DOMINANT_UNQUALIFIED_SOURCE:
+        if pick.random() < DOMINANT_UNQUALIFIED_SHARE:
+            return DOMINANT_UNQUALIFIED_REASON
+        others = [r for r in LEAD_UNQUALIFIED_REASONS if r != DOMINANT_UNQUALIFIED_REASON]
+        return pick.choice(others)
+    return pick.choice(LEAD_UNQUALIFIED_REASONS)
+
+
+def is_unqualified(lead: Lead, as_of: int) -> bool:
+    """Closed by as_of without a conversion: status Unqualified."""
+    closed = lead.archived_at is not None and lead.archived_at <= as_of
+    return closed and lead.converted_deal_id is None
+
+
+def lead_unqualified_truth(world: World, as_of: int) -> list[dict[str, object]]:
+    """Per (lead source, reason): the Zendesk Sell leads Unqualified at as_of."""
+    counts: dict[tuple[str, str], int] = {}
+    for lead in world.leads:
+        if lead.crm == SYSTEM and lead.add_time <= as_of and is_unqualified(lead, as_of):
+            key = (lead.source_name, lead_unqualified_reason(lead))
+            counts[key] = counts.get(key, 0) + 1
+    return [
+        {"crm": SYSTEM, "lead_source": source, "reason": reason, "leads": n}
+        for (source, reason), n in sorted(counts.items())
+    ]
+
+
 def _lead_record(world: World, lead: Lead, lead_id: int, as_of: int) -> Record:
     person = world.persons[lead.person_id - 1]
     first, _, last = person.name.partition(" ")
@@ -320,7 +373,11 @@ def _lead_record(world: World, lead: Lead, lead_id: int, as_of: int) -> Record:
         "creator_id": lead.owner_id,
         "email": person.email,
         "phone": person.phone,
-        "unqualified_reason_id": None,
+        "unqualified_reason_id": (
+            LEAD_UNQUALIFIED_REASON_IDS[lead_unqualified_reason(lead)]
+            if status == "Unqualified"
+            else None
+        ),
         "tags": [],
         "custom_fields": {},
         "created_at": clock.v2(lead.add_time),

@@ -150,4 +150,39 @@ def renewal_truth(contracts: list[SellContract], as_of: int) -> dict[str, Any]:
             if r.created <= as_of:
                 outcome = "open" if r.decided_at > as_of else ("won" if r.renewed else "lost")
                 deals[outcome] += 1
-    return {**totals, "renewal_rate": rate, "by_region": by_region, "renewal_deals": deals}
+    return {
+        **totals,
+        "renewal_rate": rate,
+        "by_region": by_region,
+        "renewal_deals": deals,
+        "contracts": contract_truth(contracts, as_of),
+    }
+
+
+def contract_truth(contracts: list[SellContract], as_of: int) -> list[dict[str, Any]]:
+    """Every contract started by as_of with its MRR over time: it runs from its start at
+    `mrr` (in `currency`) to the end of the term its lost renewal was to renew, when that
+    loss is decided by as_of (`ended_at`, else None); `renewed_at` = the term ends renewed
+    (decided by as_of); `cancelled_at` = when the renewal deal was lost."""
+    out = []
+    for c in contracts:
+        if c.won_at > as_of:
+            continue
+        decided = [r for r in c.renewals if r.decided_at <= as_of]
+        lost = next((r for r in decided if not r.renewed), None)
+        out.append(
+            {
+                "deal_id": c.sell_id,
+                "org_id": c.org_id,
+                "owner_id": c.owner_id,
+                "region": c.region,
+                "currency": c.currency,
+                "start": c.start,
+                "term_months": c.term_months,
+                "mrr": c.mrr,
+                "renewed_at": [r.term_end for r in decided if r.renewed],
+                "cancelled_at": lost.decided_at if lost else None,
+                "ended_at": lost.term_end if lost else None,
+            }
+        )
+    return out

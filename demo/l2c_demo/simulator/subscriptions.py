@@ -5,8 +5,10 @@ prorations, a contraction from a period start by a subscription schedule) and di
 payments, from a second random stream.
 
 Planted truths (SimConfig): subscriptions of `churn_heavy_product` churn most at term ends;
-failed payments in `poor_recovery_region` recover worst. A separate random stream keeps the
-rest of the company identical whether or not it sells subscriptions.
+failed payments in `poor_recovery_region` recover worst; subscriptions starting in the
+expansion cohort quarter (`expansion_cohort_quarter`) expand in their first period most often,
+from a third random stream and id maker. A separate random stream keeps the rest of the
+company identical whether or not it sells subscriptions.
 """
 
 from __future__ import annotations
@@ -59,6 +61,15 @@ def add_months(ts: int, months: int) -> int:
     return int(dt.replace(year=year, month=month, day=day).timestamp())
 
 
+def expansion_cohort_quarter(cfg: SimConfig) -> tuple[int, int]:
+    """(first second, end second) of the planted expansion cohort's quarter: the quarter
+    `expansion_cohort_quarters_back` quarters before the quarter of as_of."""
+    as_of = cfg.as_of.astimezone(timezone.utc)
+    quarter0 = as_of.year * 4 + (as_of.month - 1) // 3 - cfg.expansion_cohort_quarters_back
+    start = datetime(quarter0 // 4, quarter0 % 4 * 3 + 1, 1, tzinfo=timezone.utc)
+    return int(start.timestamp()), add_months(int(start.timestamp()), 3)
+
+
 def _pick(rng: random.Random, options: tuple[tuple[str, float], ...]) -> str:
     return rng.choices([o for o, _ in options], weights=[w for _, w in options])[0]
 
@@ -76,6 +87,9 @@ class _Subscriber:
         self.extra_rng = random.Random(f"subscription-changes-{cfg.seed}")
         self.extra_ids = IdMaker(random.Random(f"subscription-change-ids-{cfg.seed}"))
         self.period_rng = random.Random(f"hidden-service-periods-{cfg.seed}")
+        self.cohort_rng = random.Random(f"cohort-expansions-{cfg.seed}")
+        self.cohort_ids = IdMaker(random.Random(f"cohort-expansion-ids-{cfg.seed}"))
+        self.cohort_window = expansion_cohort_quarter(cfg)
 
     def sell(self, deal: Deal, cust: Customer) -> None:
         rng, cfg = self.rng, self.cfg
@@ -110,6 +124,8 @@ class _Subscriber:
     def _run(self, sub: Subscription, region: str) -> None:
         rng, cfg = self.rng, self.cfg
         plan = self._plan_change(sub)
+        cohort_plan = self._plan_cohort_expansion(sub) if plan is None else None
+        plan = plan or cohort_plan
         k = 0
         while True:
             period_start = add_months(sub.start, k * sub.period_months)
@@ -135,7 +151,8 @@ class _Subscriber:
             if not self._collect(sub, inv, region):
                 return
             if plan is not None and plan[0] == k and plan[1] > 0:
-                self._expand(sub, inv, period_end, plan[1], plan[2])
+                ids = self.cohort_ids if plan is cohort_plan else self.extra_ids
+                self._expand(sub, inv, period_end, plan[1], plan[2], ids)
             k += 1
 
     def _invoice(self, sub: Subscription, start: int, end: int, k: int) -> Invoice:
@@ -244,6 +261,22 @@ class _Subscriber:
             sub.quantity + rng.choice((1, 2, 3)),
         )
 
+    def _plan_cohort_expansion(self, sub: Subscription) -> tuple[int, float, int] | None:
+        """The planted cohort effect: a customer's first subscription starting in the expansion
+        cohort's quarter (and not planned to change) grows 4-6 fold after its first month (a
+        monthly one in its 3rd-10th period, a yearly one during its first year) with
+        probability cohort_expansion_share, from its own stream."""
+        start, end = self.cohort_window
+        if not start <= sub.start < end or self.cfg.cohort_expansion_share <= 0:
+            return None
+        if any(s.customer_id == sub.customer_id for s in self.subscriptions if s is not sub):
+            return None  # the customer started paying earlier: another cohort
+        rng = self.cohort_rng
+        if rng.random() >= self.cfg.cohort_expansion_share:
+            return None
+        k = rng.randrange(2, 10) if sub.period_months == 1 else 0
+        return k, rng.uniform(0.2, 0.8), sub.quantity * rng.choice((4, 5, 6))
+
     def _contract(self, sub: Subscription, at: int, quantity: int) -> None:
         """Fewer seats from `at` (a period start), scheduled some days before by a subscription
         schedule: phase 1 the current period at the old quantity, phase 2 one period at the new."""
@@ -261,7 +294,13 @@ class _Subscriber:
         )
 
     def _expand(
-        self, sub: Subscription, paid: Invoice, end: int, when: float, quantity: int
+        self,
+        sub: Subscription,
+        paid: Invoice,
+        end: int,
+        when: float,
+        quantity: int,
+        ids: IdMaker,
     ) -> None:
         """More seats at `when` of the period `paid` bills, invoiced at once with prorations
         (proration_behavior always_invoice): a credit for the unused time at the old quantity and
@@ -276,7 +315,7 @@ class _Subscriber:
         name = PRODUCTS[sub.product_index][0]
         day = datetime.fromtimestamp(at, tz=timezone.utc).strftime("%d %b %Y")
         inv = Invoice(
-            self.extra_ids.stripe("in"),
+            ids.stripe("in"),
             sub.deal_id,
             sub.customer_id,
             sub.currency,
@@ -285,13 +324,13 @@ class _Subscriber:
             None,
             [
                 (
-                    self.extra_ids.stripe("il"),
+                    ids.stripe("il"),
                     -round(old * sub.unit_amount * fraction),
                     f"Unused time on {old} x {name} after {day}",
                     old,
                 ),
                 (
-                    self.extra_ids.stripe("il"),
+                    ids.stripe("il"),
                     round(quantity * sub.unit_amount * fraction),
                     f"Remaining time on {quantity} x {name} after {day}",
                     quantity,
@@ -304,9 +343,7 @@ class _Subscriber:
         inv.subscription_id = sub.id
         inv.billing_reason = "subscription_update"
         inv.period = (at, end)
-        charge = Charge(
-            self.extra_ids.stripe("ch"), self.extra_ids.stripe("pi"), inv.total, at + 120
-        )
+        charge = Charge(ids.stripe("ch"), ids.stripe("pi"), inv.total, at + 120)
         inv.charges.append(charge)
         inv.paid_at = at + 120
         self.invoices.append(inv)

@@ -17,8 +17,10 @@ from l2c_demo.simulator.dunning import EVENTS_KEPT_DAYS, reminder_times
 from l2c_demo.simulator.leadphase import lead_phase_truth
 from l2c_demo.simulator.model import Deal, Invoice, World
 from l2c_demo.simulator.orders import SalesOrder
+from l2c_demo.simulator.render_zendesk_sell import lead_unqualified_truth
 from l2c_demo.simulator.segments import campaign_truth, product_category_plant, segment_truth
 from l2c_demo.simulator.state import DealState
+from l2c_demo.simulator.subscriptions import expansion_cohort_quarter
 from l2c_demo.simulator.views import PipedriveView, Record, StripeView
 
 CUSTOMER_FACING = {"call", "email", "meeting"}
@@ -300,6 +302,8 @@ def build_truth(
         "deals": deals,
         "lead_sources": lead_source_truth(world, states, as_of),
         "campaigns": campaign_truth(world, states, as_of),
+        # Zendesk Sell leads closed as Unqualified, per (lead source, reason)
+        "lead_unqualified_reasons": lead_unqualified_truth(world, as_of),
         "segments": segment_truth(world, states),
         "product_category_plant": product_category_plant(),
         "invoices": invoices,
@@ -597,4 +601,22 @@ def revenue_truth(world: World, as_of: int) -> dict[str, list[Record]]:
         "recognized_revenue": recognized,
         "amount_mismatches": mismatches,
         "invoices_without_service_period": hidden,
+    }
+
+
+def expansion_cohort_truth(cfg: SimConfig, world: World) -> Record:
+    """The planted cohort effect: the start quarter whose customers expand most (its first
+    day, ISO), the customers' first subscriptions started in it, and those that expanded."""
+    start, end = expansion_cohort_quarter(cfg)
+    seen: set[str] = set()
+    firsts = []
+    for sub in world.subscriptions:  # in the order they were sold
+        if sub.customer_id not in seen and start <= sub.start < end:
+            firsts.append(sub)
+        seen.add(sub.customer_id)
+    return {
+        "quarter": datetime.fromtimestamp(start, tz=timezone.utc).date().isoformat(),
+        "expansion_share": cfg.cohort_expansion_share,
+        "subscriptions": sorted(s.id for s in firsts),
+        "expanded": sorted(s.id for s in firsts if any(c.kind == "expansion" for c in s.changes)),
     }

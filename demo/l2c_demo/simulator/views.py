@@ -46,3 +46,6 @@ class StripeView:
     subscription_schedules: list[Record] = field(default_factory=list)
     disputes: list[Record] = field(default_factory=list)
     events: list[Record] = field(default_factory=list)  # invoice.sent, the last 30 days
+    # an event for every change of a listed object, the last 30 days (stripe_events.py)
+    change_events: list[Record] = field(default_factory=list)
+    api_events: list[Record] = field(default_factory=list)  # both, newest first: /v1/events

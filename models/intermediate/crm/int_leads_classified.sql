@@ -56,7 +56,15 @@ classified as (
             when coalesce(leads.is_converted, false) then 'converted_without_deal'
             when leads.is_archived then 'disqualified'
             else 'open'
-        end as lead_status
+        end as lead_status,
+        -- the source's reason, for disqualified leads only
+        case
+            when
+                conversions.deal_key is null
+                and not coalesce(leads.is_converted, false)
+                and leads.is_archived
+                then leads.disqualified_reason
+        end as disqualified_reason
     from leads
     left join conversions
         on
@@ -69,6 +77,7 @@ final as (
     select
         *,
         case when lead_status = 'disqualified' then updated_at end as disqualified_at,
+
         coalesce(
             converted_deal_key,
             {{ make_key_expr('source_system', 'lead_id', 'lead') }}

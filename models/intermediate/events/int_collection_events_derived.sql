@@ -1,6 +1,6 @@
 -- Collection family, for invoices linked to a deal: Payment Failed per failed payment attempt,
--- Refund Issued per refund of one of the invoice's payments, Credit Note Issued per credit
--- note of the invoice.
+-- Refund Issued per refund of one of the invoice's payments (or naming the invoice itself when
+-- the system does not name the payment), Credit Note Issued per credit note of the invoice.
 with invoices as (
     select * from {{ ref('int_invoices_linked') }}
     where deal_key is not null
@@ -22,14 +22,15 @@ refunds as (
         refunds.*,
         invoices.deal_key
     from {{ ref('int_refunds_unioned') }} as refunds
-    inner join {{ ref('int_payments_unioned') }} as payments
+    left join {{ ref('int_payments_unioned') }} as payments
         on
             refunds.payment_key = payments.payment_key
             and refunds.source_system = payments.source_system
     inner join invoices
         on
-            payments.invoice_key = invoices.invoice_key
-            and payments.source_system = invoices.source_system
+            -- the refunded payment's invoice, else the invoice the refund names (Certinia)
+            coalesce(payments.invoice_key, refunds.invoice_key) = invoices.invoice_key
+            and refunds.source_system = invoices.source_system
 ),
 
 credit_notes as (

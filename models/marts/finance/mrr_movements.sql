@@ -6,7 +6,8 @@
 -- customer, from the previous month's end (0 before its first subscription) to this one:
 -- new (0 -> > 0, never had MRR), reactivation (0 -> > 0, had MRR before), expansion (up),
 -- contraction (down, still > 0), churn (> 0 -> 0).
--- ending = starting + new + expansion + reactivation - contraction - churn.
+-- ending = starting + new + expansion + reactivation - contraction - churn. ARR = 12 x MRR
+-- (ending_arr; every ARR movement is 12 x its MRR movement).
 with subscriptions as (
     select * from {{ ref('int_subscriptions_enriched') }}
 ),
@@ -177,7 +178,11 @@ final as (
         cast(customers_gained as {{ dbt.type_bigint() }}) as customers_gained,
         cast(customers_lost as {{ dbt.type_bigint() }}) as customers_lost,
         cast('{{ var("reporting_currency") }}' as {{ dbt.type_string() }})
-            as reporting_currency
+            as reporting_currency,
+        cast(
+            case when fx_missing = 0 then 12 * {{ from_minor_units('ending_minor') }} end
+            as {{ type_double() }}
+        ) as ending_arr
     from aggregated
 )
 

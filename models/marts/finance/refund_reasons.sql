@@ -1,6 +1,7 @@
 -- Refunds and credit notes by reason, at the as-of instant. One row per (source_system,
 -- document_type, reason) with at least one document: document_type refund (a payment's money
--- returned) or credit_note (an issued, not voided, credit against a finalized invoice).
+-- returned; its invoice is the payment's, else the one the refund names) or credit_note (an
+-- issued, not voided, credit against a finalized invoice).
 -- Amounts in var reporting_currency at the rate of the invoice's creation date.
 -- amount_rate = amount / the base of its type: refunds over the successful payments, credit
 -- notes over the totals of the finalized non-void invoices (both by as_of, per system).
@@ -37,14 +38,15 @@ documents as (
         {{ convert_minor_units(to_minor_units('refunds.amount'), 'invoices.rate_to_reporting') }}
             as amount_reporting_minor
     from refunds
-    inner join all_payments
+    left join all_payments
         on
             refunds.payment_key = all_payments.payment_key
             and refunds.source_system = all_payments.source_system
     inner join invoices
         on
-            all_payments.invoice_key = invoices.invoice_key
-            and all_payments.source_system = invoices.source_system
+            -- the refunded payment's invoice, else the invoice the refund names (Certinia)
+            coalesce(all_payments.invoice_key, refunds.invoice_key) = invoices.invoice_key
+            and refunds.source_system = invoices.source_system
     where refunds.refunded_at <= invoices.as_of
     union all
     select

@@ -78,10 +78,7 @@ deal_counts as (
         source_system,
         campaign,
         max(campaign_type) as campaign_type,
-        count(*) as deals_count,
-        sum(case when outcome_at_as_of = 'won' then 1 else 0 end) as won_count,
-        sum(case when outcome_at_as_of = 'lost' then 1 else 0 end) as lost_count,
-        sum(case when outcome_at_as_of = 'open' then 1 else 0 end) as open_count
+        {{ outcome_counts() }}
     from deals_at_as_of
     group by source_system, campaign
 ),
@@ -130,31 +127,10 @@ final as (
         cast(source_system as {{ dbt.type_string() }}) as source_system,
         cast(campaign as {{ dbt.type_string() }}) as campaign,
         cast(campaign_type as {{ dbt.type_string() }}) as campaign_type,
-        cast(leads_count as {{ dbt.type_bigint() }}) as leads_count,
-        cast(leads_converted as {{ dbt.type_bigint() }}) as leads_converted,
-        cast(
-            case
-                when leads_count > 0
-                    then cast(leads_converted as {{ type_double() }}) / leads_count
-            end as {{ type_double() }}
-        ) as conversion_rate,
-        cast(deals_count as {{ dbt.type_bigint() }}) as deals_count,
-        cast(won_count as {{ dbt.type_bigint() }}) as won_count,
-        cast(lost_count as {{ dbt.type_bigint() }}) as lost_count,
-        cast(open_count as {{ dbt.type_bigint() }}) as open_count,
-        cast(won_count + lost_count as {{ dbt.type_bigint() }}) as closed_count,
-        cast(
-            case
-                when won_count + lost_count > 0
-                    then cast(won_count as {{ type_double() }}) / (won_count + lost_count)
-            end as {{ type_double() }}
-        ) as win_rate,
-        cast(
-            leads_count < {{ var('min_group_size') }} as {{ dbt.type_boolean() }}
-        ) as is_conversion_below_min_group_size,
-        cast(
-            won_count + lost_count < {{ var('min_group_size') }} as {{ dbt.type_boolean() }}
-        ) as is_win_rate_below_min_group_size
+        {{ conversion_columns() }},
+        {{ win_rate_columns() }},
+        {{ below_min_group_size('leads_count') }} as is_conversion_below_min_group_size,
+        {{ below_min_group_size('won_count + lost_count') }} as is_win_rate_below_min_group_size
     from combined
 )
 

@@ -1,10 +1,10 @@
 -- Lead response (creation -> first contact) and qualification (creation -> first
 -- qualification) per source system: over all leads, per lead source, per rep (the lead's
 -- owner when it came in) and per campaign (the lead's earliest campaign membership; only for
--- systems that load campaigns, '(none)' for their leads without one). Leads created at or
--- before their system's as_of; a contact or a qualification counts when it happened by then.
--- A KPI of a step the system cannot observe (int_observable_activities_resolved) is null,
--- never 0.
+-- systems with lead campaign memberships, '(none)' for their leads without one). Leads
+-- created at or before their system's as_of; a contact or a qualification counts when it
+-- happened by then. A KPI of a step the system cannot observe
+-- (int_observable_activities_resolved) is null, never 0.
 with leads as (
     select * from {{ ref('int_leads_progressed') }}
 ),
@@ -22,7 +22,9 @@ lead_campaigns as (
 ),
 
 campaign_systems as (
-    select distinct source_system from {{ ref('int_campaigns_unioned') }}
+    -- systems whose leads have campaigns (memberships): Oracle CX loads campaigns for its
+    -- opportunities only
+    select distinct source_system from {{ ref('int_lead_campaigns_resolved') }}
 ),
 
 observable as (
@@ -91,7 +93,9 @@ tagged as (
         leads_at_as_of.is_qualified
     from leads_at_as_of
     left join users
-        on leads_at_as_of.owner_key = users.user_key
+        on
+            leads_at_as_of.source_system = users.source_system
+            and leads_at_as_of.owner_key = users.user_key
     union all
     select
         leads_at_as_of.source_system,

@@ -63,10 +63,7 @@ aggregated as (
         source_system,
         dimension,
         dimension_value,
-        count(*) as deals_count,
-        sum(case when outcome_at_as_of = 'won' then 1 else 0 end) as won_count,
-        sum(case when outcome_at_as_of = 'lost' then 1 else 0 end) as lost_count,
-        sum(case when outcome_at_as_of = 'open' then 1 else 0 end) as open_count,
+        {{ outcome_counts() }},
         count(won_cycle_days) as won_cycle_count,
         avg(won_cycle_days) as avg_won_cycle_days,
         {{ median('won_cycle_days') }} as median_won_cycle_days
@@ -79,26 +76,12 @@ final as (
         cast(source_system as {{ dbt.type_string() }}) as source_system,
         cast(dimension as {{ dbt.type_string() }}) as dimension,
         cast(dimension_value as {{ dbt.type_string() }}) as dimension_value,
-        cast(deals_count as {{ dbt.type_bigint() }}) as deals_count,
-        cast(won_count as {{ dbt.type_bigint() }}) as won_count,
-        cast(lost_count as {{ dbt.type_bigint() }}) as lost_count,
-        cast(open_count as {{ dbt.type_bigint() }}) as open_count,
-        cast(won_count + lost_count as {{ dbt.type_bigint() }}) as closed_count,
-        cast(
-            case
-                when won_count + lost_count > 0
-                    then cast(won_count as {{ type_double() }}) / (won_count + lost_count)
-            end as {{ type_double() }}
-        ) as win_rate,
+        {{ win_rate_columns() }},
         cast(won_cycle_count as {{ dbt.type_bigint() }}) as won_cycle_count,
         cast(avg_won_cycle_days as {{ type_double() }}) as avg_won_cycle_days,
         cast(median_won_cycle_days as {{ type_double() }}) as median_won_cycle_days,
-        cast(
-            won_count + lost_count < {{ var('min_group_size') }} as {{ dbt.type_boolean() }}
-        ) as is_win_rate_below_min_group_size,
-        cast(
-            won_cycle_count < {{ var('min_group_size') }} as {{ dbt.type_boolean() }}
-        ) as is_cycle_time_below_min_group_size
+        {{ below_min_group_size('won_count + lost_count') }} as is_win_rate_below_min_group_size,
+        {{ below_min_group_size('won_cycle_count') }} as is_cycle_time_below_min_group_size
     from aggregated
 )
 

@@ -62,10 +62,7 @@ aggregated as (
         dimension,
         group_value,
         min(group_label) as group_label,
-        count(*) as deals_count,
-        sum(case when outcome_at_as_of = 'won' then 1 else 0 end) as won_count,
-        sum(case when outcome_at_as_of = 'lost' then 1 else 0 end) as lost_count,
-        sum(case when outcome_at_as_of = 'open' then 1 else 0 end) as open_count,
+        {{ outcome_counts() }},
         {{ unless_fx_missing(
             "sum(case when outcome_at_as_of = 'won' then deal_value_reporting else 0 end)",
             "outcome_at_as_of = 'won' and is_fx_missing"
@@ -83,17 +80,7 @@ final as (
         cast(dimension as {{ dbt.type_string() }}) as dimension,
         cast(group_value as {{ dbt.type_string() }}) as group_value,
         cast(group_label as {{ dbt.type_string() }}) as group_label,
-        cast(deals_count as {{ dbt.type_bigint() }}) as deals_count,
-        cast(won_count as {{ dbt.type_bigint() }}) as won_count,
-        cast(lost_count as {{ dbt.type_bigint() }}) as lost_count,
-        cast(open_count as {{ dbt.type_bigint() }}) as open_count,
-        cast(won_count + lost_count as {{ dbt.type_bigint() }}) as closed_count,
-        cast(
-            case
-                when won_count + lost_count > 0
-                    then cast(won_count as {{ type_double() }}) / (won_count + lost_count)
-            end as {{ type_double() }}
-        ) as win_rate,
+        {{ win_rate_columns() }},
         cast(
             case
                 when won_value_reporting + lost_value_reporting > 0
@@ -102,9 +89,7 @@ final as (
         ) as value_win_rate,
         cast(won_value_reporting as {{ type_double() }}) as won_value_reporting,
         cast(lost_value_reporting as {{ type_double() }}) as lost_value_reporting,
-        cast(
-            won_count + lost_count < {{ var('min_group_size') }} as {{ dbt.type_boolean() }}
-        ) as is_below_min_group_size
+        {{ below_min_group_size('won_count + lost_count') }} as is_below_min_group_size
     from aggregated
 )
 

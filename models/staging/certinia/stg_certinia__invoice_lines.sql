@@ -1,8 +1,9 @@
 -- Certinia sales invoice lines (c2g__codaInvoiceLineItem__c) as canonical invoice lines: what
 -- each line bills and its net value (before tax; a deal-level discount is a negative line).
 -- A Certinia sales invoice line has no service period field and no subscription: both stay
--- null, so the revenue schedule recognises the line in full when its posted invoice is
--- finalized (the point-in-time rule). Revenue Management (ffrr__) schedules are not read.
+-- null here. A Revenue Management schedule of the line (stg_certinia__revenue_schedules)
+-- gives it its period in int_invoice_lines_unioned; without one the revenue schedule
+-- recognises the line in full when its posted invoice is finalized (point in time).
 with source as (
     {{ select_source_columns('certinia', 'sales_invoice_lines', [
         'id:string', 'c2g__invoice__c:string', 'c2g__line_description__c:string',

@@ -2,7 +2,8 @@
 -- is only the human-readable alternate key). Pipeline = sales method, stage = sales stage.
 -- Oracle stores only a close *date* (ActualCloseDate): when the opportunity was last updated
 -- on that date, that update is the close and gives the instant; otherwise 00:00 UTC of it.
--- The lead link lives on the lead (stg_oracle_cx__leads.converted_deal_key).
+-- The lead link lives on the lead (stg_oracle_cx__leads.converted_deal_key). campaign_key is
+-- the primary campaign the loader resolved from OpportunityCampaigns (largest revenue share).
 with source as (
     {{ select_source_columns('oracle_cx', 'opportunities', [
         'opty_id:bigint', 'name:string', 'owner_resource_party_id:bigint',
@@ -11,6 +12,7 @@ with source as (
         'revenue:float', 'currency_code:string', 'region_c:string',
         'creation_date:timestamptz', 'last_update_date:timestamptz',
         'effective_date:string', 'actual_close_date:string', 'reason_won_lost_code:string',
+        'primary_campaign_id:bigint',
     ]) }}
 ),
 
@@ -62,7 +64,7 @@ renamed as (
         false as is_deleted,
         -- not loaded: see docs/data-model.md (campaigns, product category, deal type)
         cast(null as {{ dbt.type_string() }}) as deal_type,
-        cast(null as {{ dbt.type_string() }}) as campaign_key
+        {{ make_key('oracle_cx', 'primary_campaign_id') }} as campaign_key
     from closing
 ),
 

@@ -7,6 +7,7 @@ with source as (
         'primary_contact_id:bigint', 'channel_type:string', 'status_code:string',
         'deal_amount:float', 'currency_code:string', 'creation_date:timestamptz',
         'last_update_date:timestamptz', 'converted_opportunity_id:bigint',
+        'retire_reason_code:string',
     ]) }}
 ),
 
@@ -27,7 +28,11 @@ renamed as (
         {{ to_utc_timestamp('creation_date') }} as created_at,
         {{ to_utc_timestamp('last_update_date') }} as updated_at,
         {{ make_key('oracle_cx', 'converted_opportunity_id') }} as converted_deal_key,
-        coalesce(upper(status_code) = 'CONVERTED', false) as is_converted
+        coalesce(upper(status_code) = 'CONVERTED', false) as is_converted,
+        -- the retire reason (lookup code) of a retired lead
+        case
+            when upper(status_code) = 'RETIRED' then nullif(trim(retire_reason_code), '')
+        end as disqualified_reason
     from source
 ),
 

@@ -25,7 +25,9 @@ renamed as (
         -- Pipedrive records the conversion on the deal (deal.origin_id), not on the lead
         cast(null as {{ dbt.type_string() }}) as converted_deal_key,
         -- nor does the lead say it was converted: the deal that names it does
-        cast(null as {{ dbt.type_boolean() }}) as is_converted
+        cast(null as {{ dbt.type_boolean() }}) as is_converted,
+        -- a Pipedrive lead has no disqualification reason (it is archived or deleted)
+        cast(null as {{ dbt.type_string() }}) as disqualified_reason
     from source
 ),
 

@@ -39,7 +39,9 @@ renamed as (
                 then {{ make_key('salesforce', "nullif(trim(converted_opportunity_id), '')") }}
         end as converted_deal_key,
         -- converted to an account / contact, with or without an opportunity
-        coalesce(is_converted, false) as is_converted
+        coalesce(is_converted, false) as is_converted,
+        -- the standard Lead has no disqualification reason field (only Status values)
+        cast(null as {{ dbt.type_string() }}) as disqualified_reason
     from source
 ),
 

@@ -17,7 +17,9 @@ renamed as (
         upper(currency) as currency,
         lower(coalesce(reason, 'unspecified')) as reason,
         lower(status) as status,
-        {{ unix_to_timestamp('created') }} as refunded_at
+        {{ unix_to_timestamp('created') }} as refunded_at,
+        -- the invoice is reached through the refunded charge (payment_key)
+        cast(null as {{ dbt.type_string() }}) as invoice_key
     from source
 ),
 

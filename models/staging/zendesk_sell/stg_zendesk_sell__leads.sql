@@ -1,11 +1,13 @@
 -- Leads with the conversion the loader attached (converted_deal_id from /v2/lead_conversions)
 -- and their source's name. A Zendesk Sell lead is a person record: no value, no account until
--- it is converted.
+-- it is converted. disqualified_reason: the name of the unqualified reason (resolved by the
+-- loader from /v2/lead_unqualified_reasons) of a lead with status Unqualified.
 with source as (
     {{ select_source_columns('zendesk_sell', 'leads', [
         'id:bigint', 'first_name:string', 'last_name:string', 'organization_name:string',
         'description:string', 'status:string', 'owner_id:bigint', 'source_name:string',
         'converted_deal_id:bigint', 'created_at:timestamptz', 'updated_at:timestamptz',
+        'unqualified_reason_name:string',
     ]) }}
 ),
 
@@ -33,7 +35,10 @@ renamed as (
         {{ to_utc_timestamp('created_at') }} as created_at,
         {{ to_utc_timestamp('updated_at') }} as updated_at,
         {{ make_key('zendesk_sell', 'converted_deal_id') }} as converted_deal_key,
-        converted_deal_id is not null as is_converted
+        converted_deal_id is not null as is_converted,
+        case
+            when lower(status) = 'unqualified' then nullif(trim(unqualified_reason_name), '')
+        end as disqualified_reason
     from source
 ),
 
