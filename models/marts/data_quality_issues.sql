@@ -400,7 +400,8 @@ revenue_schedule_mismatch as (
         ]) }} as description
     from scheduled_lines
     where affected_count > 0
-    union all
+),
+
 resolved_products as (
     select * from {{ ref('int_products_resolved') }}
 ),
