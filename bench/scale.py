@@ -72,6 +72,8 @@ REFERENCE_TABLES: dict[str, frozenset[str]] = {
             "products__prices",
             "deal_fields",
             "deal_fields__options",
+            "product_fields",
+            "product_field_options",
         }
     ),
     "raw_salesforce": frozenset(

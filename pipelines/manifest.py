@@ -143,6 +143,8 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
             "deal_lines",
             "deal_discounts",
             "owner_changes",
+            "products",
+            "product_categories",
         ),
         "",
         # quotes are done activities of a quote type: sent, never the customer's answer; no

@@ -4,6 +4,8 @@ teams, leads, deal fields and the per-deal change flow (start/limit paging).
 Requests per deal: its share of a deals list page (1/500), one `/v1/deals/{id}/flow` (40
 tokens: Pipedrive has no bulk stage history), one `/api/v2/deals/{id}/discounts` (10 tokens)
 and 1/100 of a `/api/v2/deals/products` batch: about 2 requests and 50 tokens per deal.
+Per run, not per deal: the v2 lists (10 tokens a page) and the v1 field lists (20 tokens a
+page), among them `/v1/productFields`, whose `category` options label a product's category.
 
 Configuration (dlt config/secrets or environment):
     SOURCES__PIPEDRIVE__BASE_URL   default https://api.pipedrive.com
@@ -87,7 +89,11 @@ SPECS: dict[str, RowSpec] = {
     "pipelines": RowSpec("pipelines", {"id": REQ_INT}),
     "persons": RowSpec("persons", {"id": REQ_INT, "update_time": REQ_RFC3339_CURSOR}),
     "organizations": RowSpec("organizations", {"id": REQ_INT, "update_time": REQ_RFC3339_CURSOR}),
-    "products": RowSpec("products", {"id": REQ_INT, "update_time": REQ_RFC3339_CURSOR}),
+    "products": RowSpec(
+        "products",
+        # category: the option id of the product field `category` (the product category)
+        {"id": REQ_INT, "update_time": REQ_RFC3339_CURSOR, "category": OPT_INT},
+    ),
     "activities": RowSpec(
         "activities",
         {
@@ -128,6 +134,10 @@ SPECS: dict[str, RowSpec] = {
     "teams": RowSpec("teams", {"id": REQ_INT}),
     "leads": RowSpec("leads", {"id": REQ_ID, "add_time": REQ_RFC3339, "update_time": REQ_RFC3339}),
     "deal_fields": RowSpec("deal_fields", {"id": REQ_INT, "key": REQ_ID}),
+    "product_fields": RowSpec("product_fields", {"id": REQ_INT, "key": REQ_ID}),
+    "product_field_options": RowSpec(
+        "product_field_options", {"id": REQ_INT, "field_id": REQ_INT, "field_key": REQ_ID}
+    ),
 }
 
 
@@ -509,6 +519,42 @@ def pipedrive_source(
         for page in _v1_pages(client, "/v1/dealFields", None, limit):
             yield from emit(SYSTEM, SPECS["deal_fields"], page)
 
+    @dlt.resource(
+        name="product_fields",
+        primary_key="id",
+        write_disposition="merge",
+        max_table_nesting=0,
+        columns={"options": {"data_type": "json"}},
+    )
+    def product_fields() -> Iterator[Any]:
+        """The product fields (v1 has no `updated_since`: all of them each run, a page or
+        two). `options` stays a JSON column here; product_field_options flattens it."""
+        for page in _v1_pages(client, "/v1/productFields", None, limit):
+            yield from emit(SYSTEM, SPECS["product_fields"], page)
+
+    @dlt.transformer(
+        data_from=product_fields,
+        name="product_field_options",
+        primary_key=("field_id", "id"),
+        write_disposition="merge",
+    )
+    def product_field_options(field_page: list[Any]) -> Iterator[Any]:
+        """One row per option of an enum/set product field (e.g. the labels of `category`),
+        from the pages product_fields read: no request of its own. Kept once seen (merge), so
+        a product still pointing at a deleted option keeps its label."""
+        rows = [
+            {
+                "id": option.get("id"),
+                "field_id": field.get("id"),
+                "field_key": field.get("key"),
+                "label": option.get("label"),
+            }
+            for field in _only_deals(field_page)
+            for option in field.get("options") or []
+            if isinstance(option, dict)
+        ]
+        yield from emit(SYSTEM, SPECS["product_field_options"], rows)
+
     return [
         deals,
         deal_products,
@@ -525,4 +571,6 @@ def pipedrive_source(
         team_members,
         leads,
         deal_fields,
+        product_fields,
+        product_field_options,
     ]

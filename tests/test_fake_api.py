@@ -124,6 +124,11 @@ def test_v1_endpoints(server: FakeApiServer, pd: requests.Session) -> None:
     assert pd.get(f"{base}/v1/users").json()["data"] == view.users
     assert pd.get(f"{base}/v1/legacyTeams").json()["data"] == view.legacy_teams
     assert _walk_v1(pd, f"{base}/v1/dealFields", limit=5) == view.deal_fields
+    fields = _walk_v1(pd, f"{base}/v1/productFields", limit=5)
+    assert fields == view.product_fields and len(fields) > 5
+    category = next(f for f in fields if f["key"] == "category")
+    labels = {o["id"] for o in category["options"]}
+    assert {p["category"] for p in view.products} <= labels
     every = _walk_v1(pd, f"{base}/v1/leads", archived_status="all", limit=40)
     assert [r["id"] for r in every] == [r["id"] for r in view.leads]
     archived = _walk_v1(pd, f"{base}/v1/leads", archived_status="archived", limit=40)

@@ -8,6 +8,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ RAW_TO_TRUTH = {
     ("raw_pipedrive", "deal_discounts"): "deal_discounts",
     ("raw_pipedrive", "activities"): "activities",
     ("raw_pipedrive", "leads"): "leads",
+    ("raw_pipedrive", "product_fields"): "product_fields",
+    ("raw_pipedrive", "product_field_options"): "product_field_options",
     ("raw_stripe", "invoices"): "invoices",
     ("raw_stripe", "charges"): "charges",
     ("raw_stripe", "customers"): "customers",
@@ -36,6 +39,10 @@ RAW_TO_TRUTH = {
     ("raw_stripe", "subscription_schedules"): "subscription_schedules",
     ("raw_stripe", "disputes"): "disputes",
 }
+
+
+def _ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 @pytest.fixture
@@ -79,6 +86,7 @@ def test_every_resource_pages_and_loads_exactly_once(
         "/pipedrive/api/v2/deals/products",
         "/pipedrive/v1/leads",
         "/pipedrive/v1/dealFields",
+        "/pipedrive/v1/productFields",
         "/stripe/v1/customers",
         "/stripe/v1/invoices",
         "/stripe/v1/charges",
@@ -289,6 +297,54 @@ def test_a_rejected_child_row_does_not_break_its_merge_key_table(
     assert table_counts(duckdb_path, "raw_pipedrive")["deal_products"] == truth["deal_products"] - 1
 
 
+def test_product_categories_load_keyed_with_rejects_and_products_incrementally(
+    server: FakeApiServer, company: DemoCompany, duckdb_path: Path
+) -> None:
+    """Product field options (the category labels) are flattened from /v1/productFields,
+    keyed by (field_id, id); a bad option goes to rejects, the others load once; products
+    are read incrementally (updated_since) with the option id they point at."""
+    view = company.pipedrive_view()
+    category = next(f for f in view.product_fields if f["key"] == "category")
+    good = category["options"][:-1]
+    server.malform(
+        "pipedrive.product_fields", category["id"], "options", [*good, {"id": "x9", "label": "?"}]
+    )
+    odd = view.products[0]
+    server.malform("pipedrive.products", odd["id"], "category", "Software")
+    load_all(duckdb_path, ["pipedrive"])
+    rejects = query(
+        duckdb_path, "select resource, record_id, reason from raw_pipedrive.rejects order by 1"
+    )
+    assert [(r[0], r[1]) for r in rejects] == [
+        ("product_field_options", "x9"),
+        ("products", str(odd["id"])),
+    ]
+    assert "category" in rejects[1][2]
+    options = query(
+        duckdb_path,
+        "select field_id, field_key, id, label from raw_pipedrive.product_field_options "
+        "order by id",
+    )
+    assert options == [(category["id"], "category", o["id"], o["label"]) for o in good]
+    products = dict(query(duckdb_path, "select id, category from raw_pipedrive.products"))
+    assert products == {p["id"]: p["category"] for p in view.products if p is not odd}
+    assert set(products.values()) <= {o["id"] for o in category["options"]}
+
+    server.clear_log()
+    load_all(duckdb_path, ["pipedrive"])
+    counts = table_counts(duckdb_path, "raw_pipedrive")
+    assert (counts["product_field_options"], counts["rejects"]) == (len(good), 2)
+    assert counts["product_fields"] == len(view.product_fields)
+    since = [
+        q.get("updated_since")
+        for _m, p, q in server.request_log
+        if p == "/pipedrive/api/v2/products"
+    ]
+    # from the stored cursor less the look-back (1 h), not from the start
+    newest = max(_ts(p["update_time"]) for p in view.products)
+    assert since and all(_ts(s) >= newest - timedelta(hours=1) for s in since)
+
+
 def test_per_deal_requests_in_parallel_still_retry(
     server: FakeApiServer, company: DemoCompany, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -461,7 +517,7 @@ def test_schedules_and_disputes_page_and_reload_from_the_oldest_open_one(
     incrementally and kept after the Events API dropped them."""
     company = DemoCompany(
         SimConfig(
-            seed=7,
+            seed=11,  # a company with a schedule still active and open disputes at as_of
             n_deals=200,
             subscription_share=0.5,
             change_share=0.8,

@@ -21,7 +21,10 @@
 --   revenue_schedule_mismatch  a finance system's revenue schedule (int_revenue_schedules_
 --                       unioned) whose total differs from its invoice line's amount by more
 --                       than a cent, or whose line is not loaded: the line's amount is
---                       recognised over the schedule's period, not the schedule's total.
+--                       recognised over the schedule's period, not the schedule's total;
+--   product_category_unresolved  a product pointing at a category (Pipedrive: an option of
+--                       the product field `category`) whose label is not loaded: its deals
+--                       count under product_category '(none)' in segment_performance.
 -- The warn-severity rows are also raised as dbt warnings by the tests in tests/dbt/warn_*.sql.
 {%- set stale_days = var('stale_system_days') %}
 
@@ -399,6 +402,39 @@ revenue_schedule_mismatch as (
     where affected_count > 0
 ),
 
+resolved_products as (
+    select * from {{ ref('int_products_resolved') }}
+),
+
+product_category_unresolved as (
+    select
+        'product_category_unresolved' as issue,
+        'warn' as severity,
+        source_system,
+        'product' as object_type,
+        sum(
+            case
+                when product_category_key is not null and product_category is null then 1
+                else 0
+            end
+        ) as affected_count,
+        count(*) as total_count,
+        {{ dbt.concat([
+            "'products pointing at a category whose label is not loaded (e.g. a deleted"
+            ~ " option of the Pipedrive product field category): their deals count under"
+            ~ " product_category (none) in segment_performance'",
+        ]) }} as description
+    from resolved_products
+    group by source_system
+    having
+        sum(
+            case
+                when product_category_key is not null and product_category is null then 1
+                else 0
+            end
+        ) > 0
+),
+
 issues as (
     select * from fx_rate_missing
     union all
@@ -415,6 +451,8 @@ issues as (
     select * from invoice_without_lines
     union all
     select * from revenue_schedule_mismatch
+    union all
+    select * from product_category_unresolved
 ),
 
 final as (

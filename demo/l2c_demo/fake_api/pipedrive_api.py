@@ -216,6 +216,8 @@ class PipedriveApi:
             return Response(200, {"success": True, "data": teams})
         if name == "dealFields":
             return _v1_page(patch, "deal_fields", view.deal_fields, query)
+        if name == "productFields":
+            return _v1_page(patch, "product_fields", view.product_fields, query)
         if name == "leads":
             status = query.get("archived_status", "not_archived")
             if status not in ("archived", "not_archived", "all"):

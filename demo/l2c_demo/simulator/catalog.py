@@ -237,3 +237,19 @@ CAMPAIGNS: tuple[tuple[str, str], ...] = (
     ("Search Ads", "Advertisement"),
     ("Partner Referral Program", "Referral Program"),
 )
+# Pipedrive's product field `category` (a built-in enum): the option id of each family. A
+# Pipedrive product carries the option id; only /v1/productFields lists the labels. Hardware
+# is an option no product uses.
+PIPEDRIVE_CATEGORY_OPTIONS: dict[str, int] = {
+    "Software": 31,
+    "Services": 32,
+    "Support": 33,
+    "Hardware": 34,
+}
+# Planted on Pipedrive deals: a deal whose main product line (largest list amount) is a
+# Services product (onboarding, training, migration) takes this much longer in every stage
+# and step after its creation (implementation scoping), so it wins as often but slower
+# (lifecycle._stretch, segments.py).
+SLOW_PRODUCT_CATEGORY = "Services"
+SLOW_CATEGORY_STAGE_FACTOR = 1.6
+SLOW_CATEGORY_CRMS: tuple[str, ...] = ("pipedrive",)

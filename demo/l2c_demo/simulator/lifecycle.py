@@ -16,6 +16,9 @@ from l2c_demo.simulator.catalog import (
     PIPELINES,
     PRODUCTS,
     PROPOSAL,
+    SLOW_CATEGORY_CRMS,
+    SLOW_CATEGORY_STAGE_FACTOR,
+    SLOW_PRODUCT_CATEGORY,
     STAGE_IDS,
     STAGE_MEDIAN_DAYS,
 )
@@ -23,6 +26,7 @@ from l2c_demo.simulator.clock import DAY
 from l2c_demo.simulator.config import SimConfig
 from l2c_demo.simulator.ids import IdMaker
 from l2c_demo.simulator.model import Activity, Deal, DealDiscount, FlowChange, Line, Rep
+from l2c_demo.simulator.segments import main_product_category
 
 EARLY_REASONS = (0.05, 0.10, 0.35, 0.25, 0.25)
 LATE_REASONS = (0.40, 0.30, 0.10, 0.12, 0.08)
@@ -139,6 +143,11 @@ class LifeBuilder:
 
     # ---- the walk ------------------------------------------------------
     def build(self, deal: Deal, rep: Rep) -> None:
+        self._walk(deal, rep)
+        if deal.crm in SLOW_CATEGORY_CRMS and main_product_category(deal) == SLOW_PRODUCT_CATEGORY:
+            _stretch(deal, SLOW_CATEGORY_STAGE_FACTOR)
+
+    def _walk(self, deal: Deal, rep: Rep) -> None:
         rng, cfg = self.rng, self.cfg
         headline = self.add_lines(deal, rep)
         deal.initial_value = self._value_cents(deal, deal.add_time) / 100.0
@@ -297,3 +306,25 @@ class LifeBuilder:
         else:
             self._change(deal, t, "status", "open", "lost")
             self._change(deal, t, "lost_reason", None, reason)
+
+
+def _stretch(deal: Deal, factor: float) -> None:
+    """Planted slow product category: the deal's life after its creation (every stage, quote,
+    follow-up and the close) takes `factor` times as long. Applied after the walk, so the
+    walk draws the same random numbers as any other deal's and the rest of the company (its
+    leads, campaigns, other deals) is the one it would be without the plant."""
+
+    def at(ts: int) -> int:
+        return deal.add_time + round((ts - deal.add_time) * factor)
+
+    for change in deal.flow:
+        change.ts = at(change.ts)
+    for activity in deal.activities:
+        activity.add_time, activity.due_time = at(activity.add_time), at(activity.due_time)
+    for discount in deal.discounts:
+        discount.created_at = at(discount.created_at)
+    for line in deal.lines:
+        if line.revised_at is not None:
+            line.revised_at = at(line.revised_at)
+    if deal.final_won_time is not None:
+        deal.final_won_time = at(deal.final_won_time)

@@ -7,8 +7,10 @@ from collections.abc import Iterator, Mapping
 from l2c_demo.simulator import clock
 from l2c_demo.simulator.catalog import (
     FX,
+    PIPEDRIVE_CATEGORY_OPTIONS,
     PIPELINE_IDS,
     PIPELINES,
+    PRODUCT_FAMILIES,
     PRODUCTS,
     REGION_OPTION_IDS,
     STAGE_IDS,
@@ -115,6 +117,7 @@ def _static(world: World, view: PipedriveView) -> None:
                 "code": code,
                 "unit": unit,
                 "tax": 0,
+                "category": PIPEDRIVE_CATEGORY_OPTIONS[PRODUCT_FAMILIES[index - 1]],
                 "is_deleted": False,
                 "owner_id": 1,
                 "add_time": stamp,
@@ -132,6 +135,51 @@ def _static(world: World, view: PipedriveView) -> None:
             }
         )
     _deal_fields(world, view)
+    _product_fields(world, view)
+
+
+# /v1/productFields: the built-in product fields (key, name, type); `category` is an enum
+# whose options label the option id a product carries in `category`.
+PRODUCT_FIELDS = (
+    ("name", "Name", "varchar"),
+    ("code", "Product code", "varchar"),
+    ("description", "Description", "text"),
+    ("unit", "Unit", "varchar"),
+    ("prices", "Unit prices", "price"),
+    ("tax", "Tax %", "double"),
+    ("category", "Category", "enum"),
+    ("active_flag", "Active", "boolean"),
+    ("selectable", "Selectable", "boolean"),
+    ("visible_to", "Visible to", "visible_to"),
+    ("owner_id", "Owner", "user"),
+    ("add_time", "Add time", "date"),
+    ("update_time", "Update time", "date"),
+)
+
+
+def _product_fields(world: World, view: PipedriveView) -> None:
+    stamp = clock.v1(world.base_time)
+    for i, (key, name, ftype) in enumerate(PRODUCT_FIELDS, start=1):
+        options = (
+            [{"id": oid, "label": label} for label, oid in PIPEDRIVE_CATEGORY_OPTIONS.items()]
+            if key == "category"
+            else None
+        )
+        view.product_fields.append(
+            {
+                "id": 9000 + i,
+                "key": key,
+                "name": name,
+                "order_nr": i,
+                "field_type": ftype,
+                "add_time": stamp,
+                "update_time": stamp,
+                "active_flag": True,
+                "edit_flag": False,
+                "mandatory_flag": key == "name",
+                "options": options,
+            }
+        )
 
 
 def _deal_fields(world: World, view: PipedriveView) -> None:

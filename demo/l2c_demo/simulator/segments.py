@@ -8,14 +8,24 @@ Deal type: the pipeline. Expansion deals pass fewer pre-proposal stages (each on
 hazard) and spend 0.7x the time in each stage, so they win more often and faster than New
 Business (lifecycle.LifeBuilder). Product category: the family (catalog.PRODUCT_FAMILIES) of the
 deal's main product line, the one with the largest list amount (ties: the family that sorts
-first); nothing is planted on it.
+first). Planted on Pipedrive deals only (catalog.SLOW_PRODUCT_CATEGORY): a Services-led deal's life
+after its creation takes 1.6x as long (lifecycle._stretch), so its won cycle is longer; its
+win odds are unchanged.
+Pipedrive products carry the family as the id of an option of the product field `category`
+(catalog.PIPEDRIVE_CATEGORY_OPTIONS), labelled only in /v1/productFields.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from l2c_demo.simulator.catalog import CAMPAIGNS, PRODUCT_FAMILIES
+from l2c_demo.simulator.catalog import (
+    CAMPAIGNS,
+    PRODUCT_FAMILIES,
+    SLOW_CATEGORY_CRMS,
+    SLOW_CATEGORY_STAGE_FACTOR,
+    SLOW_PRODUCT_CATEGORY,
+)
 from l2c_demo.simulator.clock import DAY
 from l2c_demo.simulator.model import Deal, World
 from l2c_demo.simulator.state import DealState
@@ -97,3 +107,12 @@ def segment_truth(world: World, states: dict[int, DealState]) -> list[dict[str, 
         row["avg_won_cycle_days"] = sum(days) / len(days) if days else None
         rows.append(row)
     return sorted(rows, key=lambda r: (r["crm"], r["dimension"], r["value"] or ""))
+
+
+def product_category_plant() -> dict[str, Any]:
+    """The planted product-category effect: which CRMs, which category, the stage factor."""
+    return {
+        "crms": list(SLOW_CATEGORY_CRMS),
+        "slow_category": SLOW_PRODUCT_CATEGORY,
+        "stage_factor": SLOW_CATEGORY_STAGE_FACTOR,
+    }

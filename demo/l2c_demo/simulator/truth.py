@@ -18,7 +18,7 @@ from l2c_demo.simulator.leadphase import lead_phase_truth
 from l2c_demo.simulator.model import Deal, Invoice, World
 from l2c_demo.simulator.orders import SalesOrder
 from l2c_demo.simulator.render_zendesk_sell import lead_unqualified_truth
-from l2c_demo.simulator.segments import campaign_truth, segment_truth
+from l2c_demo.simulator.segments import campaign_truth, product_category_plant, segment_truth
 from l2c_demo.simulator.state import DealState
 from l2c_demo.simulator.subscriptions import expansion_cohort_quarter
 from l2c_demo.simulator.views import PipedriveView, Record, StripeView
@@ -271,6 +271,8 @@ def build_truth(
         "stage_changes": sum(1 for ch in pd_flows if ch.field_key == "stage_id"),
         "flow_changes": len(pd_flows),
         "deal_products": len(pd.deal_products),
+        "product_fields": len(pd.product_fields),
+        "product_field_options": sum(len(f["options"] or []) for f in pd.product_fields),
         "deal_discounts": sum(len(v) for v in pd.deal_discounts.values()),
         "invoices": len(stripe.invoices),
         "invoices_with_deal_metadata": sum(
@@ -303,6 +305,7 @@ def build_truth(
         # Zendesk Sell leads closed as Unqualified, per (lead source, reason)
         "lead_unqualified_reasons": lead_unqualified_truth(world, as_of),
         "segments": segment_truth(world, states),
+        "product_category_plant": product_category_plant(),
         "invoices": invoices,
         "orders": [
             {

@@ -29,6 +29,7 @@ class PipedriveView:
     leads: list[Record] = field(default_factory=list)
     # deal id -> dealChange rows, newest first (rendered lazily on access)
     flows: Mapping[int, list[Record]] = field(default_factory=dict)
+    product_fields: list[Record] = field(default_factory=list)  # /v1/productFields
 
 
 @dataclass

@@ -20,7 +20,7 @@ lines as (
 ),
 
 products as (
-    select * from {{ ref('int_products_unioned') }}
+    select * from {{ ref('int_products_resolved') }}
 ),
 
 categorised_lines as (

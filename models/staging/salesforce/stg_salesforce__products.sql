@@ -14,7 +14,9 @@ renamed as (
         name as product_name,
         nullif(trim(family), '') as product_category,
         coalesce(is_active, true) as is_active,
-        {{ to_utc_timestamp('system_modstamp') }} as updated_at
+        {{ to_utc_timestamp('system_modstamp') }} as updated_at,
+        -- the category is a label (Family), not a reference to a category object
+        cast(null as {{ dbt.type_string() }}) as product_category_key
     from source
 ),
 
