@@ -198,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stats = STATS[system]
                 changed = changed_deals(system, path)
                 floor = limits.floor_seconds(system, stats.requests, args.latency)
-                what = "invoices re-read" if system == "stripe" else "deals changed"
+                what = "invoices read" if system == "stripe" else "deals changed"
                 print(
                     f"{system} (incremental, {changed} of {first.get(system, 0)} {what}): "
                     f"{result.seconds:.1f} s (extract {result.extract_seconds:.1f} s), "
