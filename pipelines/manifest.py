@@ -262,6 +262,7 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
             "deal_lines",
             "activities",
             "campaigns",
+            "products",
         ),
         "docs/oracle-cx.md",
         # no quotes or orders; activities on leads give First Contact. Leads carry their
