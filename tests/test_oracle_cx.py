@@ -529,12 +529,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     with serving(company) as server:
         db = work / "l2c.duckdb"
         load_all(db, systems=["pipedrive", SYSTEM, "stripe"])
-        # the lead phase mart rides on the same build (no extra dbt run)
+        # the lead phase and segment marts ride on the same build (no extra dbt run)
         selection = [
             *EVENT_LOG_BUILD[:-2],
             "+lead_response_times",
             "+campaign_performance",
             "+lead_disqualification_reasons",
+            "+segment_performance",
             *EVENT_LOG_BUILD[-2:],
         ]
         run_dbt(["build", *selection], db, target_path=work / "target", quiet=True)
@@ -713,6 +714,63 @@ def test_opportunity_campaigns_reach_cases_and_campaign_performance(built: Built
     assert mart == truth
     rates = {c: w / (w + lo) for c, (w, lo) in truth.items() if w + lo >= 5}
     assert max(rates.values()) - min(rates.values()) > 0.2
+
+
+def main_categories(view: OracleCxView) -> dict[int, str]:
+    """OptyId -> the product group (ProdGroupName) of its revenue line with the largest list
+    amount, UnitPrice x Quantity (ties: the group sorting first). Lines without an item or a
+    positive list amount (the deal-level Discounts lines) are left out."""
+    best: dict[int, tuple[float, str]] = {}
+    for opty, lines in view.revenue_items.items():
+        for line in lines:
+            amount = round((line["UnitPrice"] or 0.0) * (line["Quantity"] or 1), 2)
+            if line["InventoryItemId"] is None or amount <= 0 or not line["ProdGroupName"]:
+                continue
+            key = (-amount, line["ProdGroupName"])
+            if opty not in best or key < best[opty]:
+                best[opty] = key
+    return {opty: name for opty, (_amount, name) in best.items()}
+
+
+def test_product_groups_reach_cases_and_segment_performance(built: Built) -> None:
+    """cases.product_category and the Oracle CX rows of segment_performance (product_category)
+    against a recomputation from the revenue-item and opportunity payloads."""
+    view = built.company.oracle_cx_view()
+    expected = main_categories(view)
+    rows = query(
+        built.db,
+        "select deal_key, product_category from marts.cases "
+        "where source_system = ? and case_type = 'deal'",
+        [SYSTEM],
+    )
+    cases = {int(r[0].split(":")[-1]): r[1] for r in rows}
+    assert set(cases) == {o["OptyId"] for o in view.opportunities}
+    assert {k: v for k, v in cases.items() if v is not None} == expected
+    assert set(expected.values()) == {"Software", "Services", "Support"}
+    assert "Discounts" not in cases.values()
+    counts: dict[str, list[int]] = {}
+    for opty in view.opportunities:
+        row = counts.setdefault(expected.get(opty["OptyId"], "(none)"), [0, 0, 0, 0])
+        row[0] += 1
+        row[{"WON": 1, "LOST": 2, "OPEN": 3}[opty["StatusCode"]]] += 1
+    mart = {
+        r[0]: list(r[1:])
+        for r in query(
+            built.db,
+            "select dimension_value, deals_count, won_count, lost_count, open_count "
+            "from marts.segment_performance "
+            "where source_system = ? and dimension = 'product_category'",
+            [SYSTEM],
+        )
+    }
+    assert mart == counts
+    # and the planted truth (the family of the deal's main line) agrees
+    truth = {
+        t["value"] or "(none)": [t["deals"], t["won"], t["lost"], t["open"]]
+        for t in built.company.ground_truth()["segments"]
+        if t["crm"] == SYSTEM and t["dimension"] == "product_category"
+    }
+    assert mart == truth
 
 
 def test_retired_leads_carry_their_retire_reason(built: Built) -> None:
