@@ -37,3 +37,80 @@
 {% macro below_min_group_size(denominator) -%}
     cast({{ denominator }} < {{ var('min_group_size') }} as {{ dbt.type_boolean() }})
 {%- endmacro %}
+
+{#- The CTEs lead_counts, deal_counts, per_system, all_systems and combined of a conversion
+    and win-rate comparison by `group_column`, from CTEs leads_at_as_of (source_system,
+    group_column, is_converted 0/1) and deals_at_as_of (source_system, group_column,
+    outcome_at_as_of); `attributes` are columns carried along per group (max of each).
+    combined: one row per (source_system, group_column) with a group's leads or deals, plus
+    source_system 'all' rows summing every system per group. -#}
+{% macro conversion_and_outcome_counts(group_column, attributes=[]) -%}
+lead_counts as (
+    select
+        source_system,
+        {{ group_column }},
+        {%- for attribute in attributes %}
+        max({{ attribute }}) as {{ attribute }},
+        {%- endfor %}
+        count(*) as leads_count,
+        sum(is_converted) as leads_converted
+    from leads_at_as_of
+    group by source_system, {{ group_column }}
+),
+
+deal_counts as (
+    select
+        source_system,
+        {{ group_column }},
+        {%- for attribute in attributes %}
+        max({{ attribute }}) as {{ attribute }},
+        {%- endfor %}
+        {{ outcome_counts() }}
+    from deals_at_as_of
+    group by source_system, {{ group_column }}
+),
+
+per_system as (
+    select
+        coalesce(lead_counts.source_system, deal_counts.source_system) as source_system,
+        coalesce(lead_counts.{{ group_column }}, deal_counts.{{ group_column }})
+            as {{ group_column }},
+        {%- for attribute in attributes %}
+        coalesce(lead_counts.{{ attribute }}, deal_counts.{{ attribute }}) as {{ attribute }},
+        {%- endfor %}
+        coalesce(lead_counts.leads_count, 0) as leads_count,
+        coalesce(lead_counts.leads_converted, 0) as leads_converted,
+        coalesce(deal_counts.deals_count, 0) as deals_count,
+        coalesce(deal_counts.won_count, 0) as won_count,
+        coalesce(deal_counts.lost_count, 0) as lost_count,
+        coalesce(deal_counts.open_count, 0) as open_count
+    from lead_counts
+    full outer join deal_counts
+        on
+            lead_counts.source_system = deal_counts.source_system
+            and lead_counts.{{ group_column }} = deal_counts.{{ group_column }}
+),
+
+all_systems as (
+    select
+        'all' as source_system,
+        {{ group_column }},
+        {%- for attribute in attributes %}
+        max({{ attribute }}) as {{ attribute }},
+        {%- endfor %}
+        sum(leads_count) as leads_count,
+        sum(leads_converted) as leads_converted,
+        sum(deals_count) as deals_count,
+        sum(won_count) as won_count,
+        sum(lost_count) as lost_count,
+        sum(open_count) as open_count
+    from per_system
+    group by {{ group_column }}
+),
+
+combined as (
+    select * from per_system
+    union all
+    select * from all_systems
+)
+{%- endmacro %}

@@ -44,61 +44,7 @@ deals_at_as_of as (
     where {{ created_by_as_of() }}
 ),
 
-lead_counts as (
-    select
-        source_system,
-        lead_source,
-        count(*) as leads_count,
-        sum(is_converted) as leads_converted
-    from leads_at_as_of
-    group by source_system, lead_source
-),
-
-deal_counts as (
-    select
-        source_system,
-        lead_source,
-        {{ outcome_counts() }}
-    from deals_at_as_of
-    group by source_system, lead_source
-),
-
-per_system as (
-    select
-        coalesce(lead_counts.source_system, deal_counts.source_system) as source_system,
-        coalesce(lead_counts.lead_source, deal_counts.lead_source) as lead_source,
-        coalesce(lead_counts.leads_count, 0) as leads_count,
-        coalesce(lead_counts.leads_converted, 0) as leads_converted,
-        coalesce(deal_counts.deals_count, 0) as deals_count,
-        coalesce(deal_counts.won_count, 0) as won_count,
-        coalesce(deal_counts.lost_count, 0) as lost_count,
-        coalesce(deal_counts.open_count, 0) as open_count
-    from lead_counts
-    full outer join deal_counts
-        on
-            lead_counts.source_system = deal_counts.source_system
-            and lead_counts.lead_source = deal_counts.lead_source
-),
-
-all_systems as (
-    select
-        'all' as source_system,
-        lead_source,
-        sum(leads_count) as leads_count,
-        sum(leads_converted) as leads_converted,
-        sum(deals_count) as deals_count,
-        sum(won_count) as won_count,
-        sum(lost_count) as lost_count,
-        sum(open_count) as open_count
-    from per_system
-    group by lead_source
-),
-
-combined as (
-    select * from per_system
-    union all
-    select * from all_systems
-),
+{{ conversion_and_outcome_counts('lead_source') }},
 
 final as (
     select
