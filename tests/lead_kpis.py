@@ -28,6 +28,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import pytest
+
 Record = dict[str, Any]
 CUSTOMER_FACING = ("call", "email", "meeting")
 
@@ -223,3 +225,24 @@ def pipedrive_owner_change_effect(deals: list[Record], flows: Any) -> dict[bool,
         med = median(cycles[moved])
         group["median_cycle_days"] = None if med is None else med / 86400.0
     return groups
+
+
+# The mart's columns that the recomputations above give, for one source system.
+LEAD_RESPONSE_SQL = (
+    "select dimension, group_key, leads_count, contacted_count, median_response_hours, "
+    "qualified_count, median_qualification_days from marts.lead_response_times "
+    "where source_system = ?"
+)
+
+
+def assert_response_without_history(rows: list[tuple[Any, ...]], expected: dict) -> None:
+    """The mart's rows (LEAD_RESPONSE_SQL) of a system that keeps no lead history equal the
+    recomputation: same groups, leads, contacted and median response; qualification is not
+    observable there, so its count and median are null, never 0."""
+    mart = {(r[0], r[1]): r[2:] for r in rows}
+    assert set(mart) == set(expected)
+    for key, row in expected.items():
+        leads, contacted, hours, qualified, days = mart[key]
+        assert (leads, contacted) == (row["leads_count"], row["contacted_count"]), key
+        assert hours == pytest.approx(row["median_response_hours"]), key
+        assert qualified is None and days is None, key
