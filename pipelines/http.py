@@ -423,6 +423,11 @@ class NextLinkPaginator(JSONLinkPaginator):
         super().__init__(next_url_path=next_url_path)
         self._requested: set[str] = set()
 
+    def init_request(self, request: Request) -> None:
+        # dlt's rest_api reuses one paginator instance for every run of its resource
+        self._requested.clear()
+        super().init_request(request)
+
     def update_request(self, request: Request) -> None:
         self._requested.add(str(request.url))
         super().update_request(request)

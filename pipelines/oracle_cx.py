@@ -21,6 +21,11 @@ Resources (table <- endpoint; primary key; write disposition; change filter):
     sales_methods     <- /salesMethods                   SalesMethodId     merge  (full read)
     sales_stages      <- /salesMethods/{id}/child/SalesStage  StgId        merge  (full read)
 
+Leads, resources, activities and campaigns (`q=LastUpdateDate >= '<start>'`, oldest first,
+under dlt.sources.incremental with the look-back as `lag`) and sales methods are declared in
+dlt's `rest_api` config (lists_config) on the source's session, the row checks as a
+`yield_map` step; opportunities and sales stages stay dlt resources written by hand (below).
+
 Opportunities are read with `q=LastUpdateDate >= '<cursor>'`, `orderBy=LastUpdateDate:asc,
 OptyId:asc` and `expand=` every child of OPTY_CHILDREN (ChildRevenue,
 opportunityStageSnapshots, OpportunityLead, OpportunityCampaigns), so the
@@ -39,7 +44,7 @@ not join).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -49,6 +54,7 @@ from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import HttpBasicAuth
 from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
+from dlt.sources.rest_api import EndpointResource, RESTAPIConfig, rest_api_resources
 
 from pipelines.http import fetch_each, make_client
 from pipelines.timeutil import EPOCH, rfc3339
@@ -251,15 +257,87 @@ def primary_campaign_id(collection: Any) -> int | None:
     return min(ranked)[2] if ranked else None
 
 
-def _pages(client: RESTClient, path: str, params: dict[str, Any], limit: int) -> Iterator[list]:
-    paginator = OffsetPaginator(
+def offset_paginator(limit: int) -> OffsetPaginator:
+    """Oracle's paging: `offset`/`limit`, more while the page says `hasMore` (no totals)."""
+    return OffsetPaginator(
         limit=limit,
         offset_param="offset",
         limit_param="limit",
         total_path=None,
         has_more_path="hasMore",
     )
-    yield from client.paginate(path, params=params, paginator=paginator, data_selector="items")
+
+
+def _pages(client: RESTClient, path: str, params: dict[str, Any], limit: int) -> Iterator[list]:
+    yield from client.paginate(
+        path, params=params, paginator=offset_paginator(limit), data_selector="items"
+    )
+
+
+def checked(name: str) -> Callable[[Any], Iterator[Any]]:
+    """A rest_api `yield_map` step: the record checked, to its table or to `rejects`."""
+
+    def check(row: Any) -> Iterator[Any]:
+        yield from emit(SPECS[name], [row])
+
+    return check
+
+
+# The lists declared for dlt's rest_api (table, endpoint, key): read with
+# `q=LastUpdateDate >= '<incremental start>'` oldest first, except sales_methods (read in full).
+CHANGED_LISTS = (
+    ("leads", "/leads", "LeadId"),
+    ("resources", "/resources", "PartyId"),
+    ("activities", "/activities", "ActivityId"),
+    ("campaigns", "/campaigns", "CampaignId"),
+)
+
+
+def lists_config(client: RESTClient, limit: int, lookback_seconds: float) -> RESTAPIConfig:
+    """dlt's declarative rest_api config of the list endpoints, on `client`'s session (its
+    retries, requests in flight and request counts, pipelines.http.make_client)."""
+    changed: list[EndpointResource] = [
+        {
+            "name": name,
+            "primary_key": key,
+            "endpoint": {
+                "path": path,
+                "params": {
+                    "q": "LastUpdateDate >= '{incremental.start_value}'",
+                    "orderBy": f"LastUpdateDate:asc,{key}:asc",
+                },
+                "incremental": {
+                    "cursor_path": "LastUpdateDate",
+                    "initial_value": EPOCH,
+                    "lag": lookback_seconds,
+                    "on_cursor_value_missing": "include",
+                    "convert": lambda moment: rfc3339(moment, "+00:00"),
+                },
+                "paginator": offset_paginator(limit),
+            },
+            "processing_steps": [{"yield_map": checked(name)}],
+        }
+        for name, path, key in CHANGED_LISTS
+    ]
+    methods: EndpointResource = {
+        "name": "sales_methods",
+        "primary_key": "SalesMethodId",
+        "endpoint": {"path": "/salesMethods", "paginator": offset_paginator(limit)},
+        "processing_steps": [{"yield_map": checked("sales_methods")}],
+    }
+    return {
+        "client": {
+            "base_url": client.base_url,
+            "headers": client.headers,
+            "auth": client.auth,
+            "session": client.session,
+        },
+        "resource_defaults": {
+            "write_disposition": "merge",
+            "endpoint": {"params": {"onlyData": "true"}, "data_selector": "items"},
+        },
+        "resources": [*changed, methods],
+    }
 
 
 @dlt.source(name="oracle_cx", max_table_nesting=0)
@@ -288,29 +366,6 @@ def oracle_cx_source(
     # yields the page and consumed by the child transformers (keyed by (child, OptyId)).
     pending: dict[tuple[str, int], tuple[str, list[Any]]] = {}
 
-    def incremental_list(
-        name: str, path: str, key: str, extra: dict[str, Any] | None = None
-    ) -> DltResource:
-        @dlt.resource(name=name, primary_key=key, write_disposition="merge")
-        def resource(
-            updated=dlt.sources.incremental(  # noqa: B008
-                "LastUpdateDate",
-                initial_value=EPOCH,
-                lag=lookback_seconds,
-                on_cursor_value_missing="include",
-            ),
-        ) -> Iterator[Any]:
-            params = {
-                "q": f"LastUpdateDate >= '{rfc3339(updated.start_value, '+00:00')}'",
-                "orderBy": f"LastUpdateDate:asc,{key}:asc",
-                "onlyData": "true",
-                **(extra or {}),
-            }
-            for page in _pages(client, path, params, limit):
-                yield from emit(SPECS[name], page)
-
-        return resource
-
     def child_endpoint(number: str, child: str) -> list[Any]:
         rows: list[Any] = []
         path = f"/opportunities/{number}/child/{child}"
@@ -318,6 +373,8 @@ def oracle_cx_source(
             rows.extend(page)
         return rows
 
+    # hand-written: its expanded children go to four transformers and a cut-short collection
+    # is completed from its child endpoint, which rest_api's steps cannot express
     @dlt.resource(name="opportunities", primary_key="OptyId", write_disposition="merge")
     def opportunities(
         updated=dlt.sources.incremental(  # noqa: B008
@@ -392,13 +449,11 @@ def oracle_cx_source(
 
         return transformer
 
-    @dlt.resource(name="sales_methods", primary_key="SalesMethodId", write_disposition="merge")
-    def sales_methods() -> Iterator[Any]:
-        for page in _pages(client, "/salesMethods", {"onlyData": "true"}, limit):
-            yield from emit(SPECS["sales_methods"], page)
+    lists = {r.name: r for r in rest_api_resources(lists_config(client, limit, lookback_seconds))}
 
+    # rest_api's dependent resources would resolve the parents' reject rows too
     @dlt.transformer(
-        data_from=sales_methods,
+        data_from=lists["sales_methods"],
         name="sales_stages",
         primary_key="StgId",
         write_disposition="merge",
@@ -421,10 +476,6 @@ def oracle_cx_source(
         opportunity_child("opportunityStageSnapshots", "OptyStgSnapshotId"),
         opportunity_child("OpportunityLead", "OptyLeadId"),
         opportunity_child("OpportunityCampaigns", "OptyCampaignId"),
-        incremental_list("leads", "/leads", "LeadId"),
-        incremental_list("resources", "/resources", "PartyId"),
-        incremental_list("activities", "/activities", "ActivityId"),
-        incremental_list("campaigns", "/campaigns", "CampaignId"),
-        sales_methods,
+        *lists.values(),
         sales_stages,
     ]

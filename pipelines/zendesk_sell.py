@@ -10,12 +10,18 @@ Configuration (dlt config/secrets or environment):
         token), CONCURRENT_REQUESTS requests in flight (default 8: orders' line items)
 
 Incremental loading: Zendesk Sell lists have no "updated since" filter, only `sort_by`. Deals,
-leads, orders and calls are read newest first (`sort_by=updated_at:desc`) and paging stops at the
-first record older than the cursor kept in the resource state (the newest `updated_at` of the
-previous run, minus the lookback); lead conversions are immutable and come newest first, so
-they stop at the previous run's newest `created_at`. Users, pipelines, stages, loss reasons,
-deal unqualified reasons, lead unqualified reasons and lead sources are small and re-read in
-full (their lists have no updated filter; one request per 100 records).
+orders and calls are read newest first (`sort_by=updated_at:desc`) under
+`dlt.sources.incremental("updated_at", row_order="desc", lag=lookback)`: dlt keeps the newest
+`updated_at` in the resource state, starts the next run at it less the look-back (seconds),
+drops the older rows and closes the read after the first page that reaches below the start.
+Leads (`updated_at`) and lead conversions (immutable, newest first, `created_at`) use the
+same incrementals fed by hand, since every changed lead is read before the conversions (see
+`leads`). A state written by the former hand-written cursor (`resource_state()["updated_at"]`,
+`["conversions_created_at"]`) is taken over on the next run (adopt_desc_cursor). Users,
+pipelines, stages, loss reasons, deal unqualified reasons, lead unqualified reasons and lead
+sources are small and re-read in full (their lists have no updated filter; one request per
+100 records): they are declared in dlt's `rest_api` config (full_lists_config), on the same
+paced session, with the row checks as a `yield_map` step.
 
 Stage history: a deal shows only its current stage and `last_stage_change_at`. Every deal
 read is also written to `deal_stage_snapshots`, keyed by (deal id, stage id,
@@ -33,20 +39,21 @@ items.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import dlt
+from dlt.extract.incremental import Incremental
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
+from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 
 from pipelines import limits
 from pipelines.http import NextLinkPaginator, fetch_each, make_client
 from pipelines.timeutil import EPOCH
 from pipelines.validation import (
-    CURSOR_SKEW,
     OPT_INT,
     OPT_MONEY,
     OPT_RFC3339,
@@ -172,20 +179,38 @@ OPTIONAL_COLUMNS: dict[str, dict[str, Any]] = {
 }
 
 
+NEXT_PAGE = "meta.links.next_page"
+
+# The lists read in full on every run (small, and without an "updated since" filter): one
+# request per 100 records, declared below for dlt's rest_api.
+FULL_LISTS = (
+    "users",
+    "pipelines",
+    "stages",
+    "loss_reasons",
+    "deal_unqualified_reasons",
+    "lead_sources",
+    "lead_unqualified_reasons",
+)
+
+
 def _pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
     """Every page of a list endpoint, unwrapped from the `items[].data` envelope."""
     for page in client.paginate(
         path,
         params=params,
-        paginator=NextLinkPaginator(next_url_path="meta.links.next_page"),
+        paginator=NextLinkPaginator(next_url_path=NEXT_PAGE),
         data_selector="items",
     ):
-        yield [item.get("data") if isinstance(item, dict) else item for item in page]
+        yield [_unwrap(item) for item in page]
+
+
+def _unwrap(item: Any) -> Any:
+    return item.get("data") if isinstance(item, dict) else item
 
 
 def _moment(value: Any) -> datetime | None:
-    """A record's timestamp for paging decisions (None when absent or unreadable; the row's
-    own validation reports it)."""
+    """A timestamp read leniently (None when absent or unreadable)."""
     if isinstance(value, datetime):
         return value
     if not isinstance(value, str):
@@ -204,42 +229,38 @@ def _as_int(value: Any) -> int | None:
         return None
 
 
-class DescCursor:
-    """An 'updated since' for a list that can only be sorted: the caller reads newest first
-    and stops at the first record older than `start` (the previous run's newest value minus
-    the lookback). The new value is stored in the resource state when the run commits."""
+def newest_first(field: str, lookback_seconds: float) -> Incremental[Any]:
+    """The cursor of a list that can only be sorted (`sort_by=<field>:desc`): dlt keeps the
+    newest `field` in the resource state, starts the next run at it less the look-back (`lag`,
+    seconds) and, rows coming newest first, closes the generator after the first page that
+    reaches below it. Reject rows carry no `field` and pass."""
+    return dlt.sources.incremental(
+        field,
+        initial_value=EPOCH,
+        row_order="desc",
+        lag=lookback_seconds,
+        on_cursor_value_missing="include",
+    )
 
-    def __init__(self, key: str, lookback_seconds: float) -> None:
-        self.state = dlt.current.resource_state()
-        self.key = key
-        stored = _moment(self.state.get(key))
-        self.previous = stored or EPOCH
-        self.start = self.previous - timedelta(seconds=lookback_seconds) if stored else EPOCH
-        self.newest = self.previous
 
-    def reached_end(self, page: list[Any], field: str) -> bool:
-        """True when the page's last (oldest) record is older than start: stop paging."""
-        if not page or not isinstance(page[-1], dict):
-            return False
-        oldest = _moment(page[-1].get(field))
-        return oldest is not None and oldest < self.start
-
-    def keep(self, rows: Iterable[Any], field: str) -> list[Any]:
-        """Rows at or after start (rows without a readable value are kept: validation
-        rejects them with a reason)."""
-        kept = []
-        # a value in the future is rejected by validation and must not move the cursor
-        latest = datetime.now(timezone.utc) + CURSOR_SKEW
-        for row in rows:
-            moment = _moment(row.get(field)) if isinstance(row, dict) else None
-            if moment is None or moment >= self.start:
-                kept.append(row)
-                if moment is not None and self.newest < moment <= latest:
-                    self.newest = moment
-        return kept
-
-    def commit(self) -> None:
-        self.state[self.key] = self.newest.isoformat()
+def adopt_desc_cursor(cursor: Incremental[Any], old_key: str, *, rebind: bool = True) -> None:
+    """Once, for a pipeline state written before dlt.sources.incremental: the newest value the
+    former hand-written cursor kept at `resource_state()[old_key]` becomes the incremental's
+    last value, so this run resumes from it (less the lag) instead of reading everything."""
+    state = dlt.current.resource_state()
+    if old_key not in state:
+        return
+    stored = _moment(state.pop(old_key))
+    column = state.setdefault("incremental", {}).setdefault(cursor.cursor_path, {})
+    if stored is not None and column.get("last_value") in (None, cursor.initial_value):
+        column.update(
+            initial_value=cursor.initial_value,
+            last_value=stored,
+            unique_hashes=[],
+            start_value=stored,
+        )
+    if rebind:  # dlt bound it (read its start) before the resource's body ran
+        cursor.bind(dlt.current.pipe())
 
 
 class Lookups:
@@ -274,23 +295,58 @@ def _rejects(page: SplitPage) -> Iterator[Any]:
         yield dlt.mark.with_hints(page.rejects, rejects_hints(), create_table_variant=True)
 
 
-def _table(rows: list[dict[str, Any]], table: str, key: str, merge_key: str | None) -> Any:
-    if merge_key:
-        hints = dlt.mark.make_hints(
-            table_name=table,
-            write_disposition="merge",
-            primary_key=key,
-            merge_key=merge_key,
-            columns=OPTIONAL_COLUMNS.get(table, {}),
-        )
-    else:
-        hints = dlt.mark.make_hints(
-            table_name=table,
-            write_disposition="merge",
-            primary_key=key,
-            columns=OPTIONAL_COLUMNS.get(table, {}),
-        )
+def _table(rows: list[dict[str, Any]], table: str, key: str) -> Any:
+    hints = dlt.mark.make_hints(
+        table_name=table,
+        write_disposition="merge",
+        primary_key=key,
+        columns=OPTIONAL_COLUMNS.get(table, {}),
+    )
     return dlt.mark.with_hints(rows, hints, create_table_variant=True)
+
+
+def checked(name: str) -> Callable[[Any], Iterator[Any]]:
+    """A rest_api `yield_map` step: one `items[]` entry unwrapped and checked, to its table or
+    to `rejects` with the reason."""
+
+    def check(item: Any) -> Iterator[Any]:
+        split = _split(name, [_unwrap(item)])
+        yield from _rejects(split)
+        if split.good:
+            yield split.good
+
+    return check
+
+
+def full_lists_config(client: RESTClient, per_page: int) -> RESTAPIConfig:
+    """dlt's declarative rest_api config of the lists read in full, on `client`'s session (the
+    vendor's pace, retries and request counts of pipelines.http.make_client)."""
+    return {
+        "client": {
+            "base_url": client.base_url,
+            "headers": client.headers,
+            "auth": client.auth,
+            "session": client.session,
+        },
+        "resource_defaults": {
+            "primary_key": "id",
+            "write_disposition": "merge",
+            "endpoint": {"params": {"per_page": per_page}, "data_selector": "items"},
+        },
+        "resources": [
+            {
+                "name": name,
+                "columns": OPTIONAL_COLUMNS.get(name, {}),
+                "endpoint": {
+                    "path": f"/v2/{name}",
+                    # dlt's JSONLinkPaginator, stopping on a page that links to itself
+                    "paginator": NextLinkPaginator(next_url_path=NEXT_PAGE),
+                },
+                "processing_steps": [{"yield_map": checked(name)}],
+            }
+            for name in FULL_LISTS
+        ],
+    }
 
 
 def snapshot_id(deal: dict[str, Any]) -> str:
@@ -327,28 +383,10 @@ def zendesk_sell_source(
     per_page = max(1, min(page_size, MAX_PER_PAGE))
     lookups = Lookups(client, per_page)
 
-    def full(name: str) -> DltResource:
-        @dlt.resource(
-            name=name,
-            primary_key="id",
-            write_disposition="merge",
-            columns=OPTIONAL_COLUMNS.get(name, {}),
-        )
-        def resource() -> Iterator[Any]:
-            for page in _pages(client, f"/v2/{name}", {"per_page": per_page}):
-                split = _split(name, page)
-                if split.good:
-                    yield split.good
-                yield from _rejects(split)
+    since_update = newest_first("updated_at", lookback_seconds)  # dlt copies it per resource
 
-        return resource
-
-    def newest_first(path: str, cursor: DescCursor, field: str) -> Iterator[list[Any]]:
-        params = {"per_page": per_page, "sort_by": f"{field}:desc"}
-        for page in _pages(client, path, params):
-            yield cursor.keep(page, field)
-            if cursor.reached_end(page, field):
-                return
+    def sorted_desc(field: str) -> dict[str, Any]:
+        return {"per_page": per_page, "sort_by": f"{field}:desc"}
 
     def enrich_deal(deal: dict[str, Any]) -> dict[str, Any]:
         stage = lookups.get("stages").get(_as_int(deal.get("stage_id")) or -1) or {}
@@ -364,19 +402,22 @@ def zendesk_sell_source(
             "unqualified_reason_name": (unqualified or {}).get("name"),
         }
 
+    # deals, orders and calls are dlt resources rather than rest_api entries: their body first
+    # takes over the former cursor (adopt_desc_cursor), before dlt filters a row; orders also
+    # read each order's line items for its amount
     @dlt.resource(
         name="deals", primary_key="id", write_disposition="merge", columns=OPTIONAL_COLUMNS["deals"]
     )
-    def deals() -> Iterator[Any]:
+    def deals(updated: Incremental[Any] = since_update) -> Any:
         """Deals changed since the last run (newest first), with their stage's category and
         pipeline and their loss (or unqualified) reason's name resolved."""
-        cursor = DescCursor("updated_at", lookback_seconds)
-        for page in newest_first("/v2/deals", cursor, "updated_at"):
+        adopt_desc_cursor(updated, "updated_at")
+        for page in _pages(client, "/v2/deals", sorted_desc("updated_at")):
             split = _split("deals", [enrich_deal(d) if isinstance(d, dict) else d for d in page])
+            # rejects first: dlt closes the generator at the page that reaches the cursor
+            yield from _rejects(split)
             if split.good:
                 yield split.good
-            yield from _rejects(split)
-        cursor.commit()
 
     @dlt.transformer(
         data_from=deals,
@@ -396,13 +437,28 @@ def zendesk_sell_source(
         if rows:
             yield rows
 
-    def conversions_since(cursor: DescCursor) -> list[dict[str, Any]]:
-        rows: list[Any] = []
-        for page in _pages(client, "/v2/lead_conversions", {"per_page": per_page}):
-            rows.extend(cursor.keep(page, "created_at"))
-            if cursor.reached_end(page, "created_at"):
+    def driven_by_hand(field: str, old_key: str) -> Incremental[Any]:
+        """dlt.sources.incremental on `field`, bound to the running resource and fed its rows
+        by the caller (a resource has one incremental argument; `leads` needs two)."""
+        cursor = dlt.sources.incremental(
+            field, initial_value=EPOCH, lag=lookback_seconds, primary_key="id"
+        )
+        adopt_desc_cursor(cursor, old_key, rebind=False)
+        return cursor.bind(dlt.current.pipe())
+
+    def changed_since(path: str, params: dict[str, Any], name: str, cursor: Incremental[Any]):
+        """Checked rows of a newest-first list that `cursor` keeps (at or after its start,
+        less the rows at the boundary it loaded before); paging stops after the first page
+        that reaches below the start, as dlt's row_order="desc" would."""
+        rejects: list[dict[str, Any]] = []
+        kept: list[dict[str, Any]] = []
+        for page in _pages(client, path, params):
+            split = _split(name, page)
+            rejects.extend(split.rejects)
+            kept.extend(cursor(split.good) or [])
+            if cursor.start_out_of_range:
                 break
-        return rows
+        return SplitPage(kept, rejects)
 
     def conversion_of(lead_id: int) -> list[Any]:
         rows: list[Any] = []
@@ -419,22 +475,23 @@ def zendesk_sell_source(
 
         Leads are read before the conversions: a conversion made during the run also updates
         its lead, so the next run reads that lead again and finds the conversion. A changed
-        lead created before the previous conversion cursor may have an older conversion: it
-        is looked up by `lead_id` (one request per such lead)."""
-        lead_cursor = DescCursor("updated_at", lookback_seconds)
-        changed: list[Any] = []
-        for page in newest_first("/v2/leads", lead_cursor, "updated_at"):
-            changed.extend(page)
-        conv_cursor = DescCursor("conversions_created_at", lookback_seconds)
-        conv_split = _split("lead_conversions", conversions_since(conv_cursor))
+        lead created before the conversions' cursor may have an older conversion: it is
+        looked up by `lead_id` (one request per such lead). Every changed lead is read before
+        the conversions, so dlt may not close this generator at the first old lead: both
+        cursors are dlt incrementals fed by hand (driven_by_hand)."""
+        lead_cursor = driven_by_hand("updated_at", "updated_at")
+        conv_cursor = driven_by_hand("created_at", "conversions_created_at")
+        lead_split = changed_since("/v2/leads", sorted_desc("updated_at"), "leads", lead_cursor)
+        conv_split = changed_since(
+            "/v2/lead_conversions", {"per_page": per_page}, "lead_conversions", conv_cursor
+        )
         by_lead = {row["lead_id"]: row for row in conv_split.good}
-        lead_split = _split("leads", changed)
         looked_up: list[Any] = []
         sources = lookups.get("lead_sources")
         reasons = lookups.get("lead_unqualified_reasons")
         for lead in lead_split.good:
             conversion = by_lead.get(lead["id"])
-            if conversion is None and lead["created_at"] < conv_cursor.previous:
+            if conversion is None and lead["created_at"] <= conv_cursor.start_value:
                 found = _split("lead_conversions", conversion_of(lead["id"]))
                 looked_up.extend(found.good)
                 conversion = found.good[0] if found.good else None
@@ -450,10 +507,8 @@ def zendesk_sell_source(
         yield from _rejects(lead_split)
         conversions = conv_split.good + looked_up
         if conversions:
-            yield _table(conversions, "lead_conversions", "id", None)
+            yield _table(conversions, "lead_conversions", "id")
         yield from _rejects(conv_split)
-        lead_cursor.commit()
-        conv_cursor.commit()
 
     def line_items(order: dict[str, Any]) -> list[Any]:
         """An order's line items (one request per order, more for over 100 items)."""
@@ -466,21 +521,24 @@ def zendesk_sell_source(
             for item in page
         ]
 
+    # line items of the orders of the current page, filled by `orders` before it yields the
+    # page and taken by `order_line_items` (their own updated_at must not meet the orders'
+    # cursor, so they are not yielded through `orders`)
+    pending_items: dict[int, SplitPage] = {}
+
     @dlt.resource(name="orders", primary_key="id", write_disposition="merge")
-    def orders() -> Iterator[Any]:
+    def orders(updated: Incremental[Any] = since_update) -> Any:
         """Orders changed since the last run; their line items land in `order_line_items`
         (a re-read order's items replace its previous ones) and give the order its amount:
         sum(value * quantity) less the order's percent discount."""
-        cursor = DescCursor("updated_at", lookback_seconds)
-        for page in newest_first("/v2/orders", cursor, "updated_at"):
+        adopt_desc_cursor(updated, "updated_at")
+        for page in _pages(client, "/v2/orders", sorted_desc("updated_at")):
             split = _split("orders", page)
-            items: list[dict[str, Any]] = []
-            item_rejects: list[dict[str, Any]] = []
-            found = fetch_each(line_items, split.good, concurrent_requests)
-            for order, order_rows in zip(split.good, found, strict=True):
-                order_items = _split("order_line_items", order_rows)
-                items.extend(order_items.good)
-                item_rejects.extend(order_items.rejects)
+            # no line-item requests for the orders below the start that dlt will drop
+            changed = [o for o in split.good if o["updated_at"] >= updated.start_value]
+            found = fetch_each(line_items, changed, concurrent_requests)
+            for order, order_rows in zip(changed, found, strict=True):
+                order_items = pending_items[order["id"]] = _split("order_line_items", order_rows)
                 gross = sum(
                     (i.get("value") or 0.0) * (i.get("quantity") or 0.0) for i in order_items.good
                 )
@@ -488,39 +546,50 @@ def zendesk_sell_source(
                 order["amount"] = round(gross * (1 - discount / 100.0), 2)
                 currencies = {i.get("currency") for i in order_items.good} - {None}
                 order["currency"] = currencies.pop() if len(currencies) == 1 else None
-            if split.good:
-                yield split.good
-            if items:
-                yield _table(items, "order_line_items", "id", "order_id")
             yield from _rejects(split)
-            yield from _rejects(SplitPage([], item_rejects))
-        cursor.commit()
+            if changed:
+                yield changed
+
+    @dlt.transformer(
+        data_from=orders,
+        name="order_line_items",
+        primary_key="id",
+        merge_key="order_id",
+        write_disposition="merge",
+        columns=OPTIONAL_COLUMNS["order_line_items"],
+    )
+    def order_line_items(order_page: list[Any]) -> Iterator[Any]:
+        """The line items of the orders dlt kept (read by `orders` for their amount)."""
+        items: list[dict[str, Any]] = []
+        item_rejects: list[dict[str, Any]] = []
+        for order in order_page:
+            if isinstance(order, dict) and "reject_id" not in order:
+                found = pending_items.pop(order["id"], SplitPage([], []))
+                items.extend(found.good)
+                item_rejects.extend(found.rejects)
+        yield from _rejects(SplitPage([], item_rejects))
+        if items:
+            yield items
 
     @dlt.resource(
         name="calls", primary_key="id", write_disposition="merge", columns=OPTIONAL_COLUMNS["calls"]
     )
-    def calls() -> Iterator[Any]:
+    def calls(updated: Incremental[Any] = since_update) -> Any:
         """Calls changed since the last run (newest first): the ones on a lead
         (resource_type lead) time its first contact."""
-        cursor = DescCursor("updated_at", lookback_seconds)
-        for page in newest_first("/v2/calls", cursor, "updated_at"):
+        adopt_desc_cursor(updated, "updated_at")
+        for page in _pages(client, "/v2/calls", sorted_desc("updated_at")):
             split = _split("calls", page)
+            yield from _rejects(split)
             if split.good:
                 yield split.good
-            yield from _rejects(split)
-        cursor.commit()
 
     return [
         deals,
         deal_stage_snapshots,
         leads,
         orders,
+        order_line_items,
         calls,
-        full("users"),
-        full("pipelines"),
-        full("stages"),
-        full("loss_reasons"),
-        full("deal_unqualified_reasons"),
-        full("lead_sources"),
-        full("lead_unqualified_reasons"),
+        *rest_api_resources(full_lists_config(client, per_page)),
     ]

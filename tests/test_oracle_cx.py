@@ -356,6 +356,11 @@ def test_second_load_fetches_and_changes_nothing(
     assert not [p for p, _q in calls if "/opportunities/" in p]  # no per-opportunity calls
     opty_query = next(q for p, q in calls if p == f"{API}/opportunities")
     assert opty_query["q"] == f"LastUpdateDate >= '{newest}'"
+    # the lists of the rest_api config start at their own incremental's cursor too
+    newest_lead = max(r["LastUpdateDate"] for r in company.oracle_cx_view().leads)
+    lead_query = next(q for p, q in calls if p == f"{API}/leads")
+    assert lead_query["q"] == f"LastUpdateDate >= '{newest_lead}'"
+    assert lead_query["orderBy"] == "LastUpdateDate:asc,LeadId:asc"
     assert opty_query["expand"] == (
         "ChildRevenue,opportunityStageSnapshots,OpportunityLead,OpportunityCampaigns"
     )

@@ -9,7 +9,7 @@ import logging
 from calendar import monthrange
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from l2c_demo.simulator.model import Deal
 from l2c_demo.simulator.render_zendesk_sell import UNQUALIFIED_REASONS
 from l2c_demo.simulator.state import deal_state
 from l2c_demo.zendesk_sell_schedule import history_config, run_history_loads
-from pipelines.load import LoadError, load_all, load_system
+from pipelines.load import LoadError, load_all, load_system, make_pipeline
 
 SYSTEM = "zendesk_sell"
 UNIT = CRMS[SYSTEM]
@@ -334,7 +334,13 @@ def test_incremental_load_fetches_only_changed_records_and_updates_them_in_place
     assert_raw_matches_view(duckdb_path, company)
     last_load = "(select max(load_id) from raw_zendesk_sell._dlt_loads)"
     for name, cursor in cursors.items():
-        changed = {r["id"] for r in getattr(now, name) if r["updated_at"] >= cursor}
+        # dlt's incremental skips the rows at the cursor it loaded last time (same key)
+        seen = {r["id"] for r in getattr(first, name) if r["updated_at"] == cursor}
+        changed = {
+            r["id"]
+            for r in getattr(now, name)
+            if r["updated_at"] > cursor or (r["updated_at"] == cursor and r["id"] not in seen)
+        }
         loaded = {
             r[0]
             for r in raw(duckdb_path, f"select id from raw.{name} where _dlt_load_id = {last_load}")
@@ -360,6 +366,70 @@ def test_incremental_load_fetches_only_changed_records_and_updates_them_in_place
         duckdb_path, f"select count(*) from raw.deal_stage_snapshots where deal_id = {deal_id}"
     )
     assert kept[0][0] == 2
+
+
+def test_the_look_back_catches_an_update_older_than_the_last_cursor(
+    server: FakeApiServer,
+    company: DemoCompany,
+    duckdb_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A deal changed after the last load but stamped a minute before its cursor (a late
+    write): without a look-back the newest-first read stops above it; with one (the
+    incremental's `lag`) it is read again and its change lands."""
+    load_system(SYSTEM, duckdb_path)
+    deals = sorted(company.zendesk_sell_view().deals, key=lambda d: d["updated_at"])
+    cursor = datetime.fromisoformat(deals[-1]["updated_at"].replace("Z", "+00:00"))
+    late = deals[-2]  # on the first page of the newest-first read
+    stamp = (cursor - timedelta(seconds=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    server.malform(f"{SYSTEM}.deals", late["id"], "updated_at", stamp)
+    server.malform(f"{SYSTEM}.deals", late["id"], "value", 4321.0)
+    value = f"select value from raw.deals where id = {late['id']}"
+    load_system(SYSTEM, duckdb_path)
+    assert raw(duckdb_path, value) == [(late["value"],)]
+    monkeypatch.setenv("SOURCES__ZENDESK_SELL__LOOKBACK_SECONDS", "120")
+    server.clear_log()
+    load_system(SYSTEM, duckdb_path)
+    assert raw(duckdb_path, value) == [(4321.0,)]
+    pages = [p for _m, p, _q in server.request_log if p == f"/{SYSTEM}/v2/deals"]
+    assert len(pages) == 1  # the look-back re-reads two minutes, not the list
+
+
+def test_a_cursor_kept_by_the_former_hand_written_cursor_is_resumed(
+    server: FakeApiServer, company: DemoCompany, duckdb_path: Path
+) -> None:
+    """A pipeline state written before dlt.sources.incremental kept each newest-first list's
+    cursor at resource_state()[<field>]: the next run resumes from it (and stores it the
+    incremental's way) instead of reading every list again."""
+    load_system(SYSTEM, duckdb_path)
+    pipeline = make_pipeline(SYSTEM, duckdb_path)
+    old_keys = {
+        "deals": {"updated_at": "updated_at"},
+        "orders": {"updated_at": "updated_at"},
+        "calls": {"updated_at": "updated_at"},
+        "leads": {"updated_at": "updated_at", "created_at": "conversions_created_at"},
+    }
+    with pipeline.managed_state() as state:
+        resources = state["sources"][SYSTEM]["resources"]
+        for name, keys in old_keys.items():
+            cursors = resources[name].pop("incremental")
+            for field, old_key in keys.items():
+                resources[name][old_key] = cursors[field]["last_value"].isoformat()
+    server.clear_log()
+    before = table_counts(duckdb_path, "raw_zendesk_sell")
+    load_system(SYSTEM, duckdb_path)
+    assert table_counts(duckdb_path, "raw_zendesk_sell") == before
+    for name in ("deals", "leads", "orders", "lead_conversions", "calls"):
+        pages = [
+            q
+            for _m, p, q in server.request_log
+            if p == f"/{SYSTEM}/v2/{name}" and "lead_id" not in q
+        ]
+        assert len(pages) == 1, f"{name}: {pages}"
+    resources = make_pipeline(SYSTEM, duckdb_path).state["sources"][SYSTEM]["resources"]
+    for name, keys in old_keys.items():
+        assert set(keys.values()).isdisjoint(resources[name]), name
+        assert set(resources[name]["incremental"]) == set(keys), name
 
 
 def test_recovers_from_429_and_5xx(
