@@ -105,7 +105,8 @@ class Loads:
 def loads(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loads]:
     company = make_company()
     path = tmp_path_factory.mktemp("stripe_lists") / "stripe.duckdb"
-    with serving(company) as server:
+    # unpaced: the fake has no rate limit, and the test counts requests, not their pace
+    with serving(company, SOURCES__STRIPE__REQUESTS_PER_SECOND="0") as server:
         load_system("stripe", path)
         first, first_requests = planted_lines(company), lines_requests(server)
         first_loaded = loaded_lines(path)
