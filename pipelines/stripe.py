@@ -27,6 +27,10 @@ the objects themselves:
   trace of a payment reminder) incrementally on `created`: the Events API keeps 30 days, so
   an event older than that at a load is lost; loaded ones are kept (merged on the event id).
 Everything merges on Stripe's id, so re-reading never duplicates.
+An embedded list with more objects than Stripe embeds (an invoice's `lines`, a subscription's
+`items`: 10) is read in full from its own url before the object is loaded, on list reads and
+event reads alike (pipelines/stripe_lists.py). The `events` list itself keeps each event as
+Stripe sent it (its `data.object` embeds at most 10 lines; nothing reads them from there).
 
 Configuration (dlt config/secrets or environment):
     SOURCES__STRIPE__BASE_URL   default https://api.stripe.com
@@ -42,7 +46,8 @@ each list after its first page into PARALLEL_RANGES `created` ranges paged side 
 ranged_pages: a few requests find the span, each range may end on a part-filled page).
 A list read from a watermark cuts the span from it the same way (no probes needed).
 An incremental run costs one request per list while fewer than 100 of its objects changed
-(and one per 100 events beyond), plus the invoice.sent events.
+(and one per 100 events beyond), plus the invoice.sent events. An object with an embedded list
+beyond 10 objects costs one request more per 100 of them (none for the others).
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from pipelines import limits
 from pipelines.http import StripePaginator, make_client
 from pipelines.stripe_events import probe_now, read_changes, server_now, too_old
+from pipelines.stripe_lists import complete_lists
 from pipelines.validation import (
     OPT_MINOR,
     OPT_UNIX,
@@ -321,6 +327,7 @@ def stripe_source(
             if not too_old(int(cursor), first.now, events_lookback_seconds):
                 rest = list(reader)  # the end of the read: every changed object
                 final = rest[-1] if rest else first
+                complete_lists(client, final.objects, name)
                 yield from _rejected_ids(emit(SYSTEM, SPECS[name], final.objects), rejected)
                 seen = {str(obj.get("id")) for obj in final.objects}
                 again = [i for i in state.get("rejected_ids", []) if i not in seen]
@@ -363,13 +370,16 @@ def stripe_source(
                 log.warning("stripe %s: rejected %s no longer exists", name, object_id)
                 continue
             response.raise_for_status()
-            yield response.json()
+            obj = response.json()
+            complete_lists(client, [obj], name)
+            yield obj
 
     @dlt.resource(name="customers", primary_key="id", write_disposition="merge")
     def customers() -> Iterator[Any]:
         def list_read() -> Iterator[Any]:
             # a list read reads every customer: in ranges every time
             for page in ranged_pages(client, "/v1/customers", {"limit": limit}, parallel_ranges):
+                complete_lists(client, page, "customers")
                 yield from emit(SYSTEM, SPECS["customers"], page)
 
         yield from changed_or_listed("customers", list_read)
@@ -387,6 +397,7 @@ def stripe_source(
         oldest_changeable: int | None = None
         newest: int | None = None
         for page in ranged_pages(client, f"/v1/{name}", params, parallel_ranges):
+            complete_lists(client, page, name)
             checked = split_page(SYSTEM, SPECS[name], page)
             rejected = {reject["record_id"] for reject in checked.rejects}
             for row in page:
@@ -445,6 +456,7 @@ def stripe_source(
             if newest:
                 params["created[gte]"] = max(0, int(newest) - charges_lookback_days * 86400)
             for page in ranged_pages(client, f"/v1/{name}", params, parallel_ranges):
+                complete_lists(client, page, name)
                 for row in page:
                     created = _plausible_created(row)
                     if created is not None:

@@ -48,6 +48,16 @@ Record = dict[str, Any]
 QUERY_PATH = "/salesforce/services/data/v62.0/query"
 TABLES = {table: sobject for table, (sobject, _fields, _spec) in LOADED.items()}
 LINK_WINDOW_DAYS = 60  # dbt var invoice_link_window_days
+# the demo org's credit-note reasons (picklist c2g__CreditNoteReason__c) as the canonical
+# credit-note reasons (Stripe's, plus goodwill): the default of dbt var
+# certinia_credit_note_reasons, as the docs state it
+REASONS = {
+    "Pricing Error": "order_change",
+    "Returned Goods": "order_change",
+    "Service Issue": "product_unsatisfactory",
+    "Goodwill": "goodwill",
+}
+UNMAPPED_REASON = "Volume Rebate"  # planted on one credit note: no mapping names it
 
 
 def make_company(n_deals: int = 160, **overrides: Any) -> DemoCompany:
@@ -259,13 +269,36 @@ class Built:
     target: Path
 
 
+def _unmapped_note(company: DemoCompany) -> str:
+    """The credit note planted with an unmapped reason: the first one a refund pays back."""
+    objects = company.salesforce_view().objects
+    refunded = {row["c2g__CreditNote__c"] for row in objects["c2g__codaCashMatchingHistory__c"]}
+    return next(n["Id"] for n in objects["c2g__codaCreditNote__c"] if n["Id"] in refunded)
+
+
+def _note_reasons(company: DemoCompany) -> dict[str, str]:
+    """From the served payloads: each credit note's reason, as the warehouse should give it
+    (the planted unmapped value lower-cased, as given)."""
+    unmapped = _unmapped_note(company)
+    out = {}
+    for note in company.salesforce_view().objects["c2g__codaCreditNote__c"]:
+        raw = UNMAPPED_REASON if note["Id"] == unmapped else note["c2g__CreditNoteReason__c"]
+        out[note["Id"]] = REASONS.get(raw, raw.lower()) if raw else "unspecified"
+    return out
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     work = tmp_path_factory.mktemp("certinia_e2e")
     company = make_company(300, seed=5)
     db = work / "l2c.duckdb"
     schedule = company.salesforce_view().objects["ffrr__RevenueSchedule__c"][0]
+    note = _unmapped_note(company)
     with serving(company) as server:
+        # one credit note has a reason the mapping does not know: a warning and a row
+        server.malform(
+            "salesforce.c2g__codaCreditNote__c", note, "c2g__CreditNoteReason__c", UNMAPPED_REASON
+        )
         # one schedule's total disagrees with its line: a warning and a data-quality row
         server.malform(
             "salesforce.ffrr__RevenueSchedule__c",
@@ -288,9 +321,28 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
 
 
 def test_the_build_warns_about_nothing_new(built: Built) -> None:
-    # but the one revenue schedule malformed above
-    mismatch = "test.l2c.warn_revenue_schedule_mismatch"
-    assert dbt_warnings(built.target) - ALLOWED_DBT_WARNINGS == {mismatch}
+    # but the one revenue schedule and the one credit note reason malformed above
+    warned = dbt_warnings(built.target) - ALLOWED_DBT_WARNINGS
+    accepted = {w for w in warned if w.startswith("test.l2c.accepted_values_int_credit_notes")}
+    assert len(accepted) == 1
+    assert warned - accepted == {
+        "test.l2c.warn_revenue_schedule_mismatch",
+        "test.l2c.warn_credit_note_reason_unmapped",
+    }
+
+
+def test_an_unmapped_credit_note_reason_is_a_data_quality_issue(built: Built) -> None:
+    notes = built.company.salesforce_view().objects["c2g__codaCreditNote__c"]
+    rows = query(
+        built.db,
+        "select issue, severity, source_system, object_type, affected_count, total_count, "
+        "description from marts.data_quality_issues "
+        "where issue = 'credit_note_reason_unmapped'",
+    )
+    assert [r[:6] for r in rows] == [
+        ("credit_note_reason_unmapped", "warn", "certinia", "credit_note", 1, len(notes))
+    ]
+    assert UNMAPPED_REASON.lower() in rows[0][6]
 
 
 def test_a_schedule_disagreeing_with_its_line_is_a_data_quality_issue(built: Built) -> None:
@@ -347,8 +399,26 @@ def test_credit_notes_and_matched_cash_are_in_the_log(built: Built) -> None:
     for activity in ("Payment Received", "Invoice Paid"):
         seen = Counter((r[0], f"{r[2]:%Y-%m-%dT%H:%M:%SZ}") for r in rows if r[1] == activity)
         assert seen == paid, activity
-    reasons = Counter(i["credit_note"]["reason"].lower() for i in invoices if i["credit_note"])
-    reasons += Counter(i["refund"]["reason"].lower() for i in invoices if i["refund"])
+    # the planted reasons, mapped to the canonical ones (one planted unmapped: kept as given)
+    planted = [i["credit_note"]["reason"] for i in invoices if i["credit_note"]]
+    planted += [i["refund"]["reason"] for i in invoices if i["refund"]]
+    reasons = Counter(REASONS[r] for r in planted)
+    assert set(reasons) == {"order_change", "product_unsatisfactory", "goodwill"}
+    note = next(
+        n
+        for n in built.company.salesforce_view().objects["c2g__codaCreditNote__c"]
+        if n["Id"] == _unmapped_note(built.company)
+    )
+    reasons -= Counter([REASONS[note["c2g__CreditNoteReason__c"]]])
+    reasons += Counter([UNMAPPED_REASON.lower()])
+    assert reasons == Counter(_note_reasons(built.company).values())  # as recomputed
+    # Certinia names no credit-note type: unknown, not pre_payment for every note
+    types = query(
+        built.db,
+        "select distinct credit_note_type from intermediate.int_credit_notes_unioned "
+        "where source_system = 'certinia'",
+    )
+    assert types == [(None,)]
     mart = query(
         built.db,
         "select reason, documents_count from marts.refund_reasons "
@@ -783,6 +853,20 @@ def _certinia_refunds(company: DemoCompany) -> list[tuple[str, int, int, str, in
     return out
 
 
+def _refund_reasons(company: DemoCompany) -> list[str]:
+    """From the served payloads: the reason of every refund (a Refund cash entry matched to a
+    credit note): its credit note's."""
+    objects = company.salesforce_view().objects
+    cash = {c["Id"]: c for c in objects["c2g__codaCashEntry__c"]}
+    reasons = _note_reasons(company)
+    return [
+        reasons[row["c2g__CreditNote__c"]]
+        for row in objects["c2g__codaCashMatchingHistory__c"]
+        if (cash.get(row["c2g__CashEntry__c"] or "") or {}).get("c2g__Type__c") == "Refund"
+        and row["c2g__Action__c"] == "Match"
+    ]
+
+
 def test_planted_refunds_are_refund_issued_events_and_in_refund_reasons(built: Built) -> None:
     planted = [
         i for i in built.truth["certinia"]["invoices"] if i["refund"] and i["refund"]["refunded_at"]
@@ -831,11 +915,24 @@ def test_planted_refunds_are_refund_issued_events_and_in_refund_reasons(built: B
         "select reason, documents_count, amount_reporting, amount_rate from marts.refund_reasons "
         "where source_system = 'certinia' and document_type = 'refund'",
     )
-    assert len(mart) == 1
-    reason, count, amount, rate = mart[0]
-    assert (reason, count) == ("unspecified", len(recomputed))
-    assert amount == pytest.approx(refunded / 100)
-    assert rate == pytest.approx(refunded / paid)
+    # each refund under the reason of the credit note it pays back: as planted (mapped; the
+    # one planted unmapped reason kept as given) and as recomputed from the payloads
+    unmapped = _unmapped_note(built.company)
+    objects = built.company.salesforce_view().objects
+    unmapped_invoice = next(
+        n["c2g__Invoice__c"] for n in objects["c2g__codaCreditNote__c"] if n["Id"] == unmapped
+    )
+    planted_reasons = Counter(
+        UNMAPPED_REASON.lower()
+        if i["invoice_id"] == unmapped_invoice
+        else REASONS[i["refund"]["reason"]]
+        for i in planted
+    )
+    assert Counter(_refund_reasons(built.company)) == planted_reasons
+    assert {r[0]: r[1] for r in mart} == dict(planted_reasons)
+    assert "unspecified" not in planted_reasons
+    assert sum(r[2] for r in mart) == pytest.approx(refunded / 100)
+    assert sum(r[3] for r in mart) == pytest.approx(refunded / paid)
     # Stripe's refunds still reach refund_reasons through their charge
     stripe = query(
         built.db,

@@ -24,9 +24,14 @@
 --                       recognised over the schedule's period, not the schedule's total;
 --   product_category_unresolved  a product pointing at a category (Pipedrive: an option of
 --                       the product field `category`) whose label is not loaded: its deals
---                       count under product_category '(none)' in segment_performance.
+--                       count under product_category '(none)' in segment_performance;
+--   credit_note_reason_unmapped  a credit note whose reason is none of the canonical ones
+--                       (macro credit_note_reasons): a system's own value its staging model
+--                       does not map (Certinia: var certinia_credit_note_reasons); it is its
+--                       own reason row in refund_reasons (and of the refunds paying it back).
 -- The warn-severity rows are also raised as dbt warnings by the tests in tests/dbt/warn_*.sql.
 {%- set stale_days = var('stale_system_days') %}
+{%- set reason_list = "('" ~ credit_note_reasons() | join("', '") ~ "')" %}
 
 with cases as (
     select * from {{ ref('cases') }}
@@ -435,6 +440,40 @@ product_category_unresolved as (
         ) > 0
 ),
 
+credit_notes as (
+    select * from {{ ref('int_credit_notes_unioned') }}
+),
+
+credit_note_reasons_counted as (
+    select
+        source_system,
+        reason,
+        reason in {{ reason_list }} as is_canonical,
+        count(*) as notes_count
+    from credit_notes
+    group by source_system, reason
+),
+
+credit_note_reason_unmapped as (
+    select
+        'credit_note_reason_unmapped' as issue,
+        'warn' as severity,
+        source_system,
+        'credit_note' as object_type,
+        sum(case when is_canonical then 0 else notes_count end) as affected_count,
+        sum(notes_count) as total_count,
+        {{ dbt.concat([
+            "'credit notes whose reason is not a canonical credit-note reason: '",
+            ordered_listagg('case when not is_canonical then reason end', "', '", 'reason'),
+            "'. Map them in the staging model of the system (Certinia: var"
+            ~ " certinia_credit_note_reasons); until then each is a reason row of its own in"
+            ~ " refund_reasons'",
+        ]) }} as description
+    from credit_note_reasons_counted
+    group by source_system
+    having sum(case when is_canonical then 0 else notes_count end) > 0
+),
+
 issues as (
     select * from fx_rate_missing
     union all
@@ -453,6 +492,8 @@ issues as (
     select * from revenue_schedule_mismatch
     union all
     select * from product_category_unresolved
+    union all
+    select * from credit_note_reason_unmapped
 ),
 
 final as (

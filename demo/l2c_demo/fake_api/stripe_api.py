@@ -113,6 +113,10 @@ class StripeApi:
 
     def handle(self, view: StripeView, path: str, query: dict[str, str], patch: Patch) -> Response:
         parts = [p for p in path.split("/") if p]
+        if parts == ["v1", "subscription_items"]:
+            return _subscription_items(view, query)
+        if len(parts) == 4 and parts[0] == "v1" and parts[1] in RESOURCES:
+            return _embedded_list(getattr(view, parts[1]), parts[1], parts[2], parts[3], query)
         if len(parts) < 2 or parts[0] != "v1" or parts[1] not in RESOURCES or len(parts) > 3:
             raise ApiError(404, f"Unrecognized request URL (GET: {path}).")
         name = parts[1]
@@ -120,6 +124,7 @@ class StripeApi:
         if name == "events":  # every event: invoice.sent and one per change of an object
             rows = view.api_events or rows
             patch = _event_patch(patch)
+        patch = _embedding(patch)
         if len(parts) == 3:
             found = [r for r in rows if r["id"] == parts[2]]
             if not found:
@@ -231,3 +236,86 @@ def _list(name: str, page: list[Record], has_more: bool, patch: Patch) -> Respon
         200,
         {"object": "list", "url": f"/v1/{name}", "has_more": has_more, "data": patch(name, page)},
     )
+
+
+EMBEDDED_LIMIT = 10  # Stripe embeds the first 10 objects of a list inside its parent
+
+
+def _truncated(row: Record) -> Record:
+    """A served object as Stripe sends it: each embedded list (`object: list`, e.g. an
+    invoice's `lines`, a subscription's `items`) holds its first EMBEDDED_LIMIT objects, with
+    `has_more` true when there are more (read from the list's `url`)."""
+    out = row
+    for key, value in row.items():
+        if (
+            isinstance(value, dict)
+            and value.get("object") == "list"
+            and isinstance(value.get("data"), list)
+            and len(value["data"]) > EMBEDDED_LIMIT
+        ):
+            if out is row:
+                out = dict(row)
+            out[key] = {**value, "data": value["data"][:EMBEDDED_LIMIT], "has_more": True}
+    return out
+
+
+def _embedding(patch: Patch) -> Patch:
+    """Embedded lists cut to EMBEDDED_LIMIT in every served object, an event's `data.object`
+    too."""
+
+    def patched(name: str, rows: list[Record]) -> list[Record]:
+        out = []
+        for row in patch(name, rows):
+            obj = (row.get("data") or {}).get("object") if name == "events" else None
+            if isinstance(obj, dict):
+                cut = _truncated(obj)
+                if cut is not obj:
+                    row = {**row, "data": {**row["data"], "object": cut}}
+            out.append(_truncated(row))
+        return out
+
+    return patched
+
+
+def _list_page(items: list[Record], url: str, query: dict[str, str], what: str) -> Response:
+    """One page of an embedded list, in its own order (`starting_after` / `ending_before` an
+    object id of the list)."""
+    limit = int_param(query, "limit", 10, 1, 100)
+    after, before = query.get("starting_after"), query.get("ending_before")
+    position = {str(item.get("id")): i for i, item in enumerate(items)}
+    if after:
+        if after not in position:
+            raise ApiError(400, f"No such {what}: '{after}'", "starting_after")
+        rest = items[position[after] + 1 :]
+        page, has_more = rest[:limit], len(rest) > limit
+    elif before:
+        if before not in position:
+            raise ApiError(400, f"No such {what}: '{before}'", "ending_before")
+        rest = items[: position[before]]
+        page, has_more = rest[-limit:], len(rest) > limit
+    else:
+        page, has_more = items[:limit], len(items) > limit
+    return Response(200, {"object": "list", "url": url, "has_more": has_more, "data": page})
+
+
+def _embedded_list(
+    rows: list[Record], name: str, object_id: str, field: str, query: dict[str, str]
+) -> Response:
+    """`GET /v1/<list>/<id>/<field>`: the embedded list `field` of an object in full, paged
+    (e.g. `/v1/invoices/<id>/lines`)."""
+    found = next((r for r in rows if r["id"] == object_id), None)
+    if found is None:
+        raise ApiError(404, f"No such {RESOURCES[name]}: '{object_id}'", "id")
+    value = found.get(field)
+    if not isinstance(value, dict) or value.get("object") != "list":
+        raise ApiError(404, f"Unrecognized request URL (GET: /v1/{name}/{object_id}/{field}).")
+    return _list_page(value.get("data") or [], str(value.get("url")), query, f"{field} item")
+
+
+def _subscription_items(view: StripeView, query: dict[str, str]) -> Response:
+    """`GET /v1/subscription_items?subscription=<id>`: a subscription's items (the `url` of
+    its embedded `items`)."""
+    sub_id = query.get("subscription")
+    if not sub_id:
+        raise ApiError(400, "Missing required param: subscription.", "subscription")
+    return _embedded_list(view.subscriptions, "subscriptions", sub_id, "items", query)

@@ -192,3 +192,27 @@ def number_invoices(customers: list[Customer], invoices: list[Invoice]) -> None:
     for inv in sorted(invoices, key=lambda i: (i.finalized_at, i.id)):
         seq[inv.customer_id] = seq.get(inv.customer_id, 0) + 1
         inv.number = f"{by_id[inv.customer_id].number_prefix}-{seq[inv.customer_id]:04d}"
+
+
+def plant_many_lines(cfg: SimConfig, invoices: list[Invoice]) -> None:
+    """Planted (own random streams, the rest of the company unchanged): a share
+    (cfg.many_line_invoice_share) of the invoices is billed in 11-240 lines, more than the 10
+    Stripe embeds in an invoice's `lines`. Each line of the invoice is spread over several
+    lines of the same description (quantity 1 each); the amounts sum to the line's, so the
+    invoice's total does not change. The first line keeps its id."""
+    if cfg.many_line_invoice_share <= 0:
+        return
+    pick = random.Random(f"many-line-invoices-{cfg.seed}")
+    ids = IdMaker(random.Random(f"many-line-invoice-ids-{cfg.seed}"))
+    for inv in invoices:
+        if pick.random() >= cfg.many_line_invoice_share or not inv.lines:
+            continue
+        target = pick.randint(11, 240)
+        per_line = -(-target // len(inv.lines))
+        lines: list[tuple[str, int, str, int]] = []
+        for line_id, amount, desc, _qty in inv.lines:
+            base, rest = divmod(amount, per_line)
+            for k in range(per_line):
+                part_id = line_id if k == 0 else ids.stripe("il")
+                lines.append((part_id, base + (1 if k < rest else 0), desc, 1))
+        inv.lines = lines

@@ -145,6 +145,10 @@ class SimConfig:
     # a subscription invoice's line sent without its service period (own random stream): the
     # warehouse recognises it at the invoice date and warns (service_period_missing)
     missing_service_period_share: float = 0.0
+    # an invoice (one-off or subscription) billed in more lines than Stripe embeds in the
+    # invoice (10; own random stream): its amount is spread over 11-240 lines of the same
+    # products, so the loader must page the rest from the list's url (billing.plant_many_lines)
+    many_line_invoice_share: float = 0.0
 
     # business units: each customer account (org) is sold to by one unit, with its own CRM and
     # reps (rep i works in crms[i % len(crms)]); every unit bills through Stripe.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from l2c_demo.simulator.billing import build_billing, number_invoices
+from l2c_demo.simulator.billing import build_billing, number_invoices, plant_many_lines
 from l2c_demo.simulator.catalog import (
     CAMPAIGNS,
     EXPANSION,
@@ -170,6 +170,7 @@ def build_world(cfg: SimConfig) -> World:
         invoices = invoices + sub_invoices
         number_invoices(customers, invoices)
         customers.sort(key=lambda c: c.created)
+    plant_many_lines(cfg, invoices)
     return World(
         reps,
         teams,

@@ -1,7 +1,8 @@
 -- Refunds and credit notes by reason, at the as-of instant. One row per (source_system,
 -- document_type, reason) with at least one document: document_type refund (a payment's money
--- returned; its invoice is the payment's, else the one the refund names) or credit_note (an
--- issued, not voided, credit against a finalized invoice).
+-- returned; its invoice is the payment's, else the one the refund names; its reason its own,
+-- else the credit note's it pays back: int_refunds_reasoned) or credit_note (an issued, not
+-- voided, credit against a finalized invoice; reasons canonical: macro credit_note_reasons).
 -- Amounts in var reporting_currency at the rate of the invoice's creation date.
 -- amount_rate = amount / the base of its type: refunds over the successful payments, credit
 -- notes over the totals of the finalized non-void invoices (both by as_of, per system).
@@ -20,7 +21,7 @@ payments as (
 ),
 
 refunds as (
-    select * from {{ ref('int_refunds_unioned') }}
+    select * from {{ ref('int_refunds_reasoned') }}
     where status is distinct from 'failed' and status is distinct from 'canceled'
 ),
 

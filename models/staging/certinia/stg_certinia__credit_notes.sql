@@ -1,6 +1,17 @@
--- Certinia sales credit notes (c2g__codaCreditNote__c) against an invoice, with their reason
--- (picklist c2g__CreditNoteReason__c; 'unspecified' when empty). issued_at = the creation of
--- the note; a Discarded note is void.
+-- Certinia sales credit notes (c2g__codaCreditNote__c) against an invoice, with their reason:
+-- the picklist c2g__CreditNoteReason__c mapped to the canonical credit-note reasons (macro
+-- credit_note_reasons: Stripe's, plus goodwill) by var certinia_credit_note_reasons (picklist
+-- value -> reason; the default maps the values of the demo org); 'unspecified' when empty; a
+-- value the var does not map stays as given (lower-cased) and is reported
+-- (data_quality_issues credit_note_reason_unmapped). issued_at = the creation of the note; a
+-- Discarded note is void.
+{%- set reasons = var('certinia_credit_note_reasons', {
+    'pricing error': 'order_change',
+    'returned goods': 'order_change',
+    'service issue': 'product_unsatisfactory',
+    'goodwill': 'goodwill',
+}) %}
+
 with source as (
     {{ select_source_columns('certinia', 'credit_notes', [
         'id:string', 'name:string', 'c2g__account__c:string', 'c2g__invoice__c:string',
@@ -18,10 +29,12 @@ renamed as (
         {{ make_key('certinia', 'c2g__invoice__c') }} as invoice_key,
         {{ make_key('certinia', 'c2g__account__c') }} as customer_key,
         name as credit_note_number,
-        'pre_payment' as credit_note_type,
+        -- the note has no type field: whether it credits an unpaid invoice (pre_payment) or a
+        -- paid one (post_payment, e.g. before a refund) is left unknown, not guessed
+        cast(null as {{ dbt.type_string() }}) as credit_note_type,
         c2g__credit_note_total__c as amount,
         upper(currency_iso_code) as currency,
-        lower(coalesce(c2g__credit_note_reason__c, 'unspecified')) as reason,
+        {{ map_credit_note_reason('c2g__credit_note_reason__c', reasons) }} as reason,
         case
             when c2g__credit_note_status__c = 'Discarded' then 'void'
             else 'issued'

@@ -3,8 +3,8 @@
 -- (c2g__CreditNote__c), as canonical refunds. Certinia does not name the payment a refund
 -- returns (payment_key null): the refund names the credited invoice (invoice_key, the matching
 -- row's c2g__Invoice__c in the demo's flat model). refunded_at = the matching's creation; an
--- Undo Match is canceled. The reason is the credit note's (refund_reasons, credit_note rows):
--- the refund itself has none ('unspecified').
+-- Undo Match is canceled. The refund itself has no reason ('unspecified'): credit_note_key
+-- names the credit note it pays back, whose reason int_refunds_reasoned gives the refund.
 {{ config(meta={'keeps_raw_rows': false}) }}  -- only the matching rows of a refund
 with source as (
     {{ select_source_columns('certinia', 'cash_matching_history', [
@@ -28,7 +28,8 @@ renamed as (
             when coalesce(c2g__action__c, 'Match') = 'Match' then 'succeeded'
             else 'canceled'
         end as status,
-        {{ to_utc_timestamp('created_date') }} as refunded_at
+        {{ to_utc_timestamp('created_date') }} as refunded_at,
+        {{ make_key('certinia', 'c2g__credit_note__c') }} as credit_note_key
     from source
     where c2g__cash_entry__c is not null and c2g__credit_note__c is not null
 ),

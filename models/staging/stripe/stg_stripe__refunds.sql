@@ -19,7 +19,9 @@ renamed as (
         lower(status) as status,
         {{ unix_to_timestamp('created') }} as refunded_at,
         -- the invoice is reached through the refunded charge (payment_key)
-        cast(null as {{ dbt.type_string() }}) as invoice_key
+        cast(null as {{ dbt.type_string() }}) as invoice_key,
+        -- a Stripe refund pays a charge back, not a credit note
+        cast(null as {{ dbt.type_string() }}) as credit_note_key
     from source
 ),
 
