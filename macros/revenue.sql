@@ -146,3 +146,31 @@
             then {{ aggregate }}
     end
 {%- endmacro %}
+
+{#- Minor units of the reporting currency as a double in major units, null (not a partial sum)
+    when the row's amount lacks an FX rate: `known_expr` is true when it is complete. -#}
+{% macro known_major_units(minor_expr, known_expr='fx_missing = 0') -%}
+    cast(
+        case when {{ known_expr }} then {{ from_minor_units(minor_expr) }} end
+        as {{ type_double() }}
+    )
+{%- endmacro %}
+
+{#- The body of a `months` CTE: the complete calendar months of each row of `bounds` (its
+    partition columns, first_month: a month's first day, as_of), from first_month to the last
+    month ended by as_of; month_end = the next month's first day. `series` is a relation of
+    integer_series. -#}
+{% macro complete_months(bounds='bounds', series='series', partition_by=['source_system']) -%}
+    select
+        {%- for column in partition_by %}
+        {{ bounds }}.{{ column }},
+        {%- endfor %}
+        cast({{ dbt.dateadd('month', series ~ '.n', bounds ~ '.first_month') }} as date)
+            as month_start,
+        cast({{ dbt.dateadd('month', series ~ '.n + 1', bounds ~ '.first_month') }} as date)
+            as month_end
+    from {{ bounds }}
+    cross join {{ series }}
+    where {{ dbt.dateadd('month', series ~ '.n + 1', bounds ~ '.first_month') }}
+        <= {{ bounds }}.as_of
+{%- endmacro %}

@@ -1,5 +1,6 @@
 """Plain-Python MRR movements and cohort retention from spans of constant MRR, the rules of
-mrr_movements and revenue_retention_cohorts stated without SQL:
+mrr_movements and revenue_retention_cohorts (of one source system) stated without SQL, and the
+one MRR movement classifier of the tests (tests/test_subscriptions.py, test_zendesk_sell.py):
 
 - a span (customer, from, to, reporting cents) is in effect at instant t when from < t <= to
   (to None = still running); a customer's MRR at a month's end is the sum of its spans then;
@@ -60,11 +61,14 @@ def mrr_movements(spans: list[Span], as_of: int) -> list[tuple[Any, ...]]:
                 moves["expansion"] += after - before
             elif after < before:
                 moves["contraction"] += before - after
-        ending = sum(now.values())
+        starting, ending = sum(previous.values()), sum(now.values())
+        assert ending == starting + sum(moves.values()) - 2 * (
+            moves["contraction"] + moves["churn"]
+        )
         rows.append(
             (
                 month,
-                sum(previous.values()) / 100,
+                starting / 100,
                 *(moves[k] / 100 for k in ("new", "expansion", "reactivation")),
                 *(moves[k] / 100 for k in ("contraction", "churn")),
                 ending / 100,

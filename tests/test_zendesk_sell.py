@@ -1130,7 +1130,8 @@ def test_sell_mrr_movements_retention_and_cohorts(history: History, source: str)
         history.db,
         "select month_start, starting_mrr, new_mrr, expansion_mrr, reactivation_mrr, "
         "contraction_mrr, churn_mrr, ending_mrr, paying_customers, ending_arr "
-        "from marts.mrr_movements",
+        "from marts.mrr_movements where source_system = ?",
+        [SYSTEM],
     )
     assert settled(mart) == settled(movements)
     retention = [
@@ -1141,7 +1142,11 @@ def test_sell_mrr_movements_retention_and_cohorts(history: History, source: str)
         )
         for row in movements
     ]
-    got = query(history.db, "select month_start, nrr, grr from marts.revenue_retention")
+    got = query(
+        history.db,
+        "select month_start, nrr, grr from marts.revenue_retention where source_system = ?",
+        [SYSTEM],
+    )
     assert settled(got) == settled(retention)
     cohorts = retention_kpis.cohort_retention(spans, as_of, _min_group(history.company))
     assert any(row[6] + row[7] > 0 for row in cohorts)  # some contraction or churn

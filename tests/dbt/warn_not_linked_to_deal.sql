@@ -3,18 +3,4 @@
 -- marts.data_quality_issues.
 {{ config(severity='warn') }}
 
-with issues as (
-    select * from {{ ref('data_quality_issues') }}
-),
-
-final as (
-    select
-        source_system,
-        object_type,
-        affected_count,
-        description
-    from issues
-    where issue = 'not_linked_to_deal'
-)
-
-select * from final
+{{ data_quality_issue_rows('not_linked_to_deal') }}

@@ -3,18 +3,4 @@
 -- marts.data_quality_issues.
 {{ config(severity='warn') }}
 
-with issues as (
-    select * from {{ ref('data_quality_issues') }}
-),
-
-final as (
-    select
-        source_system,
-        object_type,
-        affected_count,
-        description
-    from issues
-    where issue = 'product_category_unresolved'
-)
-
-select * from final
+{{ data_quality_issue_rows('product_category_unresolved') }}

@@ -95,12 +95,7 @@ series as (
 ),
 
 months as (
-    select
-        cast({{ dbt.dateadd('month', 'series.n', 'bounds.first_month') }} as date)
-            as month_start
-    from bounds
-    cross join series
-    where {{ dbt.dateadd('month', 'series.n + 1', 'bounds.first_month') }} <= bounds.as_of
+    {{ complete_months(partition_by=[]) }}
 ),
 
 joined as (

@@ -83,15 +83,7 @@ bounds as (
 ),
 
 months as (
-    select
-        bounds.source_system,
-        cast({{ dbt.dateadd('month', 'series.n', 'bounds.first_month') }} as date)
-            as month_start,
-        cast({{ dbt.dateadd('month', 'series.n + 1', 'bounds.first_month') }} as date)
-            as month_end
-    from bounds
-    cross join series
-    where {{ dbt.dateadd('month', 'series.n + 1', 'bounds.first_month') }} <= bounds.as_of
+    {{ complete_months() }}
 ),
 
 moves as (

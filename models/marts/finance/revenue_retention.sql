@@ -1,5 +1,6 @@
--- Gross and net revenue retention per complete calendar month, from mrr_movements: over the
--- customers paying at the start of the month (starting_mrr), what they pay at its end.
+-- Gross and net revenue retention per finance system and complete calendar month, from
+-- mrr_movements: over the system's customers paying at the start of the month (starting_mrr),
+-- what they pay at its end.
 -- nrr = (starting + expansion - contraction - churn) / starting; grr = (starting -
 -- contraction - churn) / starting (<= 1). New and reactivated customers are in neither
 -- (mrr_movements counts expansion, contraction and churn only for customers paying at the
@@ -10,6 +11,7 @@ with movements as (
 
 final as (
     select
+        cast(source_system as {{ dbt.type_string() }}) as source_system,
         cast(month_start as date) as month_start,
         cast(starting_mrr as {{ type_double() }}) as starting_mrr,
         cast(expansion_mrr as {{ type_double() }}) as expansion_mrr,

@@ -1,88 +1,40 @@
 -- Net and gross revenue retention per customer cohort, per source system: the customers who
 -- started paying in a quarter (their first complete month whose end finds MRR > 0), followed
--- month by month. A customer's MRR at a month's end is the one of mrr_movements (its
--- subscriptions' spans of int_subscription_mrr_periods in effect then, reporting currency).
+-- month by month. A customer's MRR at a month's end, its first paying month and cohort are the
+-- ones of int_customer_mrr_monthly (as in mrr_movements; reporting currency).
 -- For a cohort and k months after each customer's first paying month: starting MRR = the
 -- customers' MRR at the end of their first paying month; per customer, from that to its MRR
 -- at the end of month k: expansion (up), contraction (down, still > 0), churn (to 0).
 -- nrr = (starting + expansion - contraction - churn) / starting; grr = (starting -
 -- contraction - churn) / starting. A (cohort, k) row is published only when month k is
 -- complete (ended by as_of) for every customer of the cohort: k = 12 is the yearly NRR / GRR.
-with subscriptions as (
-    select * from {{ ref('int_subscriptions_enriched') }}
-),
-
-mrr_periods as (
-    select * from {{ ref('int_subscription_mrr_periods') }}
-),
-
-bounds as (
-    select
-        source_system,
-        cast({{ dbt.date_trunc('month', 'min(started_at)') }} as date) as first_month,
-        max(as_of) as as_of
-    from subscriptions
-    group by source_system
-),
-
-series as (
-    {{ integer_series(3) }}
-),
-
-months as (
-    select
-        bounds.source_system,
-        cast({{ dbt.dateadd('month', 'series.n', 'bounds.first_month') }} as date)
-            as month_start,
-        cast({{ dbt.dateadd('month', 'series.n + 1', 'bounds.first_month') }} as date)
-            as month_end
-    from bounds
-    cross join series
-    where {{ dbt.dateadd('month', 'series.n + 1', 'bounds.first_month') }} <= bounds.as_of
+with customer_mrr as (
+    select * from {{ ref('int_customer_mrr_monthly') }}
 ),
 
 month_end_mrr as (
     select
-        months.source_system,
-        months.month_start,
-        mrr_periods.customer_key,
-        sum(mrr_periods.mrr_reporting_minor) as mrr_minor,
-        max(case when mrr_periods.mrr_reporting_minor is null then 1 else 0 end)
-            as fx_missing
-    from months
-    inner join mrr_periods
-        on
-            months.source_system = mrr_periods.source_system
-            and months.month_end > mrr_periods.valid_from
-            and (mrr_periods.valid_to is null or months.month_end <= mrr_periods.valid_to)
-    group by months.source_system, months.month_start, mrr_periods.customer_key
-),
-
-first_paying as (
-    select
         source_system,
         customer_key,
-        min(month_start) as first_month
-    from month_end_mrr
-    where mrr_minor > 0 or fx_missing = 1
-    group by source_system, customer_key
+        month_start,
+        first_paying_month,
+        cohort_quarter,
+        mrr_reporting_minor as mrr_minor,
+        case when is_fx_missing then 1 else 0 end as fx_missing
+    from customer_mrr
+    where first_paying_month is not null
 ),
 
 cohort_members as (
     select
-        first_paying.source_system,
-        first_paying.customer_key,
-        first_paying.first_month,
-        month_end_mrr.mrr_minor as starting_minor,
-        month_end_mrr.fx_missing as starting_fx_missing,
-        cast({{ dbt.date_trunc('quarter', 'first_paying.first_month') }} as date)
-            as cohort_quarter
-    from first_paying
-    inner join month_end_mrr
-        on
-            first_paying.source_system = month_end_mrr.source_system
-            and first_paying.customer_key = month_end_mrr.customer_key
-            and first_paying.first_month = month_end_mrr.month_start
+        source_system,
+        customer_key,
+        first_paying_month as first_month,
+        cohort_quarter,
+        mrr_minor as starting_minor,
+        fx_missing as starting_fx_missing
+    from month_end_mrr
+    where month_start = first_paying_month
 ),
 
 cohort_sizes as (
@@ -100,23 +52,19 @@ followed as (
         cohort_members.cohort_quarter,
         cohort_members.customer_key,
         cohort_members.starting_minor,
-        {{ dbt.datediff('cohort_members.first_month', 'months.month_start', 'month') }}
+        {{ dbt.datediff('cohort_members.first_month', 'month_end_mrr.month_start', 'month') }}
             as months_since_start,
-        coalesce(month_end_mrr.mrr_minor, 0) as ending_minor,
+        month_end_mrr.mrr_minor as ending_minor,
         case
             when cohort_members.starting_fx_missing = 1 or month_end_mrr.fx_missing = 1 then 1
             else 0
         end as fx_missing
     from cohort_members
-    inner join months
-        on
-            cohort_members.source_system = months.source_system
-            and cohort_members.first_month < months.month_start
-    left join month_end_mrr
+    inner join month_end_mrr
         on
             cohort_members.source_system = month_end_mrr.source_system
             and cohort_members.customer_key = month_end_mrr.customer_key
-            and months.month_start = month_end_mrr.month_start
+            and cohort_members.first_month < month_end_mrr.month_start
 ),
 
 movements as (
@@ -206,26 +154,11 @@ final as (
         cast(retained_customers as {{ dbt.type_bigint() }}) as retained_customers,
         cast({{ safe_ratio('retained_customers', 'cohort_customers') }} as {{ type_double() }})
             as logo_retention,
-        cast(
-            case when fx_missing = 0 then {{ from_minor_units('starting_minor') }} end
-            as {{ type_double() }}
-        ) as starting_mrr,
-        cast(
-            case when fx_missing = 0 then {{ from_minor_units('expansion_minor') }} end
-            as {{ type_double() }}
-        ) as expansion_mrr,
-        cast(
-            case when fx_missing = 0 then {{ from_minor_units('contraction_minor') }} end
-            as {{ type_double() }}
-        ) as contraction_mrr,
-        cast(
-            case when fx_missing = 0 then {{ from_minor_units('churn_minor') }} end
-            as {{ type_double() }}
-        ) as churn_mrr,
-        cast(
-            case when fx_missing = 0 then {{ from_minor_units('ending_minor') }} end
-            as {{ type_double() }}
-        ) as ending_mrr,
+        {{ known_major_units('starting_minor') }} as starting_mrr,
+        {{ known_major_units('expansion_minor') }} as expansion_mrr,
+        {{ known_major_units('contraction_minor') }} as contraction_mrr,
+        {{ known_major_units('churn_minor') }} as churn_mrr,
+        {{ known_major_units('ending_minor') }} as ending_mrr,
         cast(nrr as {{ type_double() }}) as nrr,
         cast(grr as {{ type_double() }}) as grr,
         cast('{{ var("reporting_currency") }}' as {{ dbt.type_string() }})
