@@ -369,6 +369,11 @@ class GuardedCursorPaginator(JSONResponseCursorPaginator):
         super().__init__(*args, **kwargs)
         self._sent: set[str] = set()
 
+    def init_request(self, request: Request) -> None:
+        # dlt's rest_api reuses one paginator instance for every run of its resource
+        self._sent.clear()
+        super().init_request(request)
+
     def update_state(self, response: Response, data: list[Any] | None = None) -> None:
         super().update_state(response, data)
         cursor = self._next_reference

@@ -22,20 +22,28 @@ Configuration (dlt config/secrets or environment):
         (default 3600: an update whose update_time lags behind is still read)
 A run that reaches its token share stops after the last deals page it can afford; the next
 run continues from there (the cursor only moves past deals that were loaded).
+
+The lists are declared in dlt's `rest_api` config (lists_config) on the source's paced,
+token-counting session: persons, organizations, products and activities (`updated_since` = the
+incremental's start, the look-back as `lag`, cursor paging guarded by GuardedCursorPaginator)
+and the lists read whole (stages, pipelines, users, leads, deal and product fields), the row
+checks as a `yield_map` step (a page-wide step for the Arrow tables). Hand-written, each with a
+comment why: deals (token budget), the per-deal transformers, teams and product field options.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import dlt
 import pyarrow as pa
+from dlt.extract.items_transform import ItemTransform
 from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import APIKeyAuth
-from dlt.sources.helpers.rest_client.paginators import SinglePagePaginator
+from dlt.sources.rest_api import EndpointResource, RESTAPIConfig, rest_api_resources
 
 from pipelines import limits
 from pipelines.http import (
@@ -224,17 +232,14 @@ def field_slug(name: str) -> str:
     return slug if slug and not slug[0].isdigit() else f"field_{slug}"
 
 
-def _v2_pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
-    paginator = GuardedCursorPaginator(
-        cursor_path="additional_data.next_cursor", cursor_param="cursor"
-    )
-    yield from client.paginate(path, params=params, paginator=paginator, data_selector="data")
+def v2_paginator() -> GuardedCursorPaginator:
+    """API v2 paging: `cursor` from `additional_data.next_cursor`, stopping on a stuck cursor."""
+    return GuardedCursorPaginator(cursor_path="additional_data.next_cursor", cursor_param="cursor")
 
 
-def _v1_pages(
-    client: RESTClient, path: str, params: dict[str, Any] | None = None, page_size: int = 500
-) -> Iterator[list[Any]]:
-    paginator = GuardedOffsetPaginator(
+def v1_paginator(page_size: int = 500) -> GuardedOffsetPaginator:
+    """API v1 paging: `start`/`limit`, following `next_start` while there are more items."""
+    return GuardedOffsetPaginator(
         limit=page_size,
         offset_param="start",
         limit_param="limit",
@@ -242,10 +247,155 @@ def _v1_pages(
         has_more_path="additional_data.pagination.more_items_in_collection",
         next_offset_path="additional_data.pagination.next_start",
     )
+
+
+def _v2_pages(client: RESTClient, path: str, params: dict[str, Any]) -> Iterator[list[Any]]:
+    yield from client.paginate(path, params=params, paginator=v2_paginator(), data_selector="data")
+
+
+def _v1_pages(
+    client: RESTClient, path: str, params: dict[str, Any] | None = None, page_size: int = 500
+) -> Iterator[list[Any]]:
     for page in client.paginate(
-        path, params=params or {}, paginator=paginator, data_selector="data"
+        path, params=params or {}, paginator=v1_paginator(page_size), data_selector="data"
     ):
         yield [row for row in page if row is not None]
+
+
+def checked(name: str) -> Callable[[Any], Iterator[Any]]:
+    """A rest_api `yield_map` step: the record checked, to its table or to `rejects`."""
+
+    def check(row: Any) -> Iterator[Any]:
+        yield from emit(SYSTEM, SPECS[name], [row])
+
+    return check
+
+
+class CheckedPages(ItemTransform[Any, Any]):
+    """The page-wide form of `checked` for the tables written as Arrow tables (one table per
+    page; rest_api's `yield_map` would make one per record). Placed, like `yield_map`, before
+    the incremental, so a rejected cursor value never moves the cursor."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(self.check)
+
+    def check(self, page: Any) -> Iterator[Any]:
+        rows = page if isinstance(page, list) else [page]
+        yield from emit(SYSTEM, SPECS[self.name], rows, ARROW_TYPES[self.name])
+
+    def __call__(self, item: Any, meta: Any = None) -> Any:
+        return self.check(item)
+
+
+def _not_none(row: Any) -> bool:
+    return row is not None
+
+
+# The lists declared for dlt's rest_api (table, endpoint). Changed since the last run
+# (`updated_since` = the incremental's start, which is the last cursor less the look-back):
+V2_CHANGED = (
+    ("persons", "/api/v2/persons"),
+    ("organizations", "/api/v2/organizations"),
+    ("products", "/api/v2/products"),
+    ("activities", "/api/v2/activities"),
+)
+# Read whole each run: (table, endpoint, API version); v1 lists have no `updated_since`.
+WHOLE_LISTS = (
+    ("stages", "/api/v2/stages", 2),
+    ("pipelines", "/api/v2/pipelines", 2),
+    ("users", "/v1/users", 1),
+    ("leads", "/v1/leads", 1),
+    ("deal_fields", "/v1/dealFields", 1),
+    ("product_fields", "/v1/productFields", 1),
+)
+EXTRA_PARAMS: dict[str, dict[str, Any]] = {"leads": {"archived_status": "all"}}
+EXTRA_HINTS: dict[str, dict[str, Any]] = {
+    # `options` stays a JSON column; product_field_options flattens it
+    "product_fields": {"max_table_nesting": 0, "columns": {"options": {"data_type": "json"}}},
+}
+
+
+def _steps(name: str, version: int) -> list[Any]:
+    """Row checks as rest_api processing steps (v1 lists may hold nulls: skipped, as before);
+    the Arrow tables get CheckedPages instead (lists_resources)."""
+    steps: list[Any] = [{"filter": _not_none}] if version == 1 else []
+    return steps if name in ARROW_TYPES else [*steps, {"yield_map": checked(name)}]
+
+
+def lists_config(client: RESTClient, limit: int, lookback_seconds: float) -> RESTAPIConfig:
+    """dlt's declarative rest_api config of the list endpoints, on `client`'s session (its
+    pace, retries, request and token counts, pipelines.http.make_client)."""
+    changed: list[EndpointResource] = [
+        {
+            "name": name,
+            "endpoint": {
+                "path": path,
+                "params": {
+                    "limit": limit,
+                    "sort_by": "update_time",
+                    "sort_direction": "asc",
+                    "updated_since": "{incremental.start_value}",
+                },
+                "incremental": {
+                    "cursor_path": "update_time",
+                    "initial_value": EPOCH,
+                    "lag": lookback_seconds,
+                    "on_cursor_value_missing": "include",
+                    "convert": rfc3339,
+                },
+                "paginator": v2_paginator(),
+            },
+            "processing_steps": _steps(name, 2),
+        }
+        for name, path in V2_CHANGED
+    ]
+    whole: list[EndpointResource] = [
+        {
+            "name": name,
+            **EXTRA_HINTS.get(name, {}),  # type: ignore[typeddict-item]
+            "endpoint": {
+                "path": path,
+                # v1 paging sets `limit` itself; /v1/users comes in one page
+                "params": {"limit": limit} if version == 2 else EXTRA_PARAMS.get(name, {}),
+                "paginator": (
+                    v2_paginator()
+                    if version == 2
+                    else "single_page"
+                    if name == "users"
+                    else v1_paginator(limit)
+                ),
+            },
+            "processing_steps": _steps(name, version),
+        }
+        for name, path, version in WHOLE_LISTS
+    ]
+    return {
+        "client": {
+            "base_url": client.base_url,
+            "headers": client.headers,
+            "auth": client.auth,
+            "session": client.session,
+        },
+        "resource_defaults": {
+            "primary_key": "id",
+            "write_disposition": "merge",
+            "endpoint": {"data_selector": "data"},
+        },
+        "resources": [*changed, *whole],
+    }
+
+
+def lists_resources(
+    client: RESTClient, limit: int, lookback_seconds: float
+) -> dict[str, DltResource]:
+    """The resources of lists_config by name, the Arrow tables' page checks added."""
+    config = lists_config(client, limit, lookback_seconds)
+    resources = {r.name: r for r in rest_api_resources(config)}
+    for name in ARROW_TYPES:
+        if name in resources:
+            resources[name].add_step(CheckedPages(name))
+    return resources
 
 
 def _only_deals(items: Iterable[Any]) -> list[dict[str, Any]]:
@@ -324,35 +474,8 @@ def pipedrive_source(
     # transformer (which only runs on deals pages) to name custom-field changes.
     field_names: dict[str, str] = {}
 
-    def v2_incremental(name: str, path: str) -> DltResource:
-        @dlt.resource(name=name, primary_key="id", write_disposition="merge")
-        def resource(
-            updated=dlt.sources.incremental(  # noqa: B008
-                "update_time",
-                initial_value=EPOCH,
-                lag=lookback_seconds,
-                on_cursor_value_missing="include",
-            ),
-        ) -> Iterator[Any]:
-            params = {
-                "limit": limit,
-                "sort_by": "update_time",
-                "sort_direction": "asc",
-                "updated_since": rfc3339(updated.start_value),
-            }
-            for page in _v2_pages(client, path, params):
-                yield from emit(SYSTEM, SPECS[name], page, ARROW_TYPES.get(name))
-
-        return resource
-
-    def v2_full(name: str, path: str) -> DltResource:
-        @dlt.resource(name=name, primary_key="id", write_disposition="merge")
-        def resource() -> Iterator[Any]:
-            for page in _v2_pages(client, path, {"limit": limit}):
-                yield from emit(SYSTEM, SPECS[name], page)
-
-        return resource
-
+    # hand-written: the whole list is read first to estimate the run's tokens and the pages
+    # are cut at the budget share, which rest_api's config cannot express
     @dlt.resource(name="deals", primary_key="id", write_disposition="merge")
     def deals(
         updated=dlt.sources.incremental(  # noqa: B008
@@ -409,6 +532,8 @@ def pipedrive_source(
                 return
         state["stopped_on_budget"] = False
 
+    # hand-written (the three transformers below): per-deal reads of the budgeted deals pages,
+    # concurrent and batched (/flow, /discounts, products by 100 deal ids)
     @dlt.transformer(
         data_from=deals,
         name="deal_products",
@@ -480,13 +605,9 @@ def pipedrive_source(
         rows = [row for part in parts for row in part]
         yield from emit(SYSTEM, SPECS["deal_changes"], rows, DEAL_CHANGE_TYPES)
 
-    @dlt.resource(name="users", primary_key="id", write_disposition="merge")
-    def users() -> Iterator[Any]:
-        for page in client.paginate(
-            "/v1/users", paginator=SinglePagePaginator(), data_selector="data"
-        ):
-            yield from emit(SYSTEM, SPECS["users"], [r for r in page if r is not None])
+    lists = lists_resources(client, limit, lookback_seconds)
 
+    # hand-written: one /v1/legacyTeams response makes two tables (teams, their members)
     def _teams() -> list[Any]:
         response = client.get("/v1/legacyTeams")
         response.raise_for_status()
@@ -508,32 +629,9 @@ def pipedrive_source(
             for user_id in team.get("users") or []
         ]
 
-    @dlt.resource(name="leads", primary_key="id", write_disposition="merge")
-    def leads() -> Iterator[Any]:
-        """v1 leads have no `updated_since` filter: all leads (incl. archived) each run."""
-        for page in _v1_pages(client, "/v1/leads", {"archived_status": "all"}, limit):
-            yield from emit(SYSTEM, SPECS["leads"], page, LEAD_TYPES)
-
-    @dlt.resource(name="deal_fields", primary_key="id", write_disposition="merge")
-    def deal_fields() -> Iterator[Any]:
-        for page in _v1_pages(client, "/v1/dealFields", None, limit):
-            yield from emit(SYSTEM, SPECS["deal_fields"], page)
-
-    @dlt.resource(
-        name="product_fields",
-        primary_key="id",
-        write_disposition="merge",
-        max_table_nesting=0,
-        columns={"options": {"data_type": "json"}},
-    )
-    def product_fields() -> Iterator[Any]:
-        """The product fields (v1 has no `updated_since`: all of them each run, a page or
-        two). `options` stays a JSON column here; product_field_options flattens it."""
-        for page in _v1_pages(client, "/v1/productFields", None, limit):
-            yield from emit(SYSTEM, SPECS["product_fields"], page)
-
+    # hand-written: rest_api's dependent resources make a request per parent record
     @dlt.transformer(
-        data_from=product_fields,
+        data_from=lists["product_fields"],
         name="product_field_options",
         primary_key=("field_id", "id"),
         write_disposition="merge",
@@ -560,17 +658,9 @@ def pipedrive_source(
         deal_products,
         deal_discounts,
         deal_changes,
-        v2_full("stages", "/api/v2/stages"),
-        v2_full("pipelines", "/api/v2/pipelines"),
-        v2_incremental("persons", "/api/v2/persons"),
-        v2_incremental("organizations", "/api/v2/organizations"),
-        v2_incremental("products", "/api/v2/products"),
-        v2_incremental("activities", "/api/v2/activities"),
-        users,
+        *(lists[name] for name in ("stages", "pipelines", *(n for n, _ in V2_CHANGED), "users")),
         teams,
         team_members,
-        leads,
-        deal_fields,
-        product_fields,
+        *(lists[name] for name in ("leads", "deal_fields", "product_fields")),
         product_field_options,
     ]

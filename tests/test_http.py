@@ -94,6 +94,11 @@ def test_the_cursor_paginator_stops_on_an_empty_page_or_a_repeated_cursor() -> N
     pages.update_state(_page({"data": [1], "additional_data": {"next_cursor": "a"}}), [1])
     with pytest.raises(PagingStuck, match="already requested"):
         pages.update_state(_page({"data": [2], "additional_data": {"next_cursor": "a"}}), [2])
+    # dlt's rest_api reuses the instance on each run of a resource: a new run starts afresh
+    from requests import Request
+
+    pages.init_request(Request("GET", "https://api.example.test/x"))
+    pages.update_state(_page({"data": [1], "additional_data": {"next_cursor": "a"}}), [1])
 
 
 def test_an_endpoint_rate_gives_each_endpoint_its_own_limiter() -> None:

@@ -465,3 +465,26 @@ def test_a_salesforce_query_page_pointing_to_itself_stops_the_run(
         with pytest.raises(LoadError, match=rf"^{system}:.*paging does not advance"):
             load_system(system, duckdb_path)
         assert sum(1 for _m, p, _q in server.request_log if p == f"/salesforce{stuck}") <= 2
+
+
+def test_the_rest_api_lists_check_rows_before_their_incremental(
+    server: FakeApiServer, company: DemoCompany, duckdb_path: Path
+) -> None:
+    """Pipedrive's lists from the rest_api config run their row checks ahead of dlt's
+    incremental: a future update_time (a dict-row table and an Arrow table) goes to `rejects`
+    and the next run still asks for the changes since the real cursor."""
+    view = company.pipedrive_view()
+    person, activity = view.persons[0], view.activities[0]
+    server.malform("pipedrive.persons", person["id"], "update_time", "9999-12-31T23:59:59Z")
+    server.malform("pipedrive.activities", activity["id"], "update_time", "9999-12-31T23:59:59Z")
+    load_system("pipedrive", duckdb_path)
+    rejects = query(duckdb_path, "select resource, record_id from raw_pipedrive.rejects")
+    assert sorted(rejects) == [("activities", str(activity["id"])), ("persons", str(person["id"]))]
+    loaded = dict(query(duckdb_path, "select 'persons', count(*) from raw_pipedrive.persons"))
+    assert loaded["persons"] == len(view.persons) - 1
+
+    server.clear_log()
+    load_system("pipedrive", duckdb_path)
+    for name in ("persons", "activities"):
+        sent = [q for _m, p, q in server.request_log if p == f"/pipedrive/api/v2/{name}"]
+        assert sent and not sent[0]["updated_since"].startswith("9999"), name
