@@ -65,13 +65,27 @@ _VARS_COMMANDS = frozenset(
 )
 
 
+# The systems dbt builds (the registry var `l2c_systems`): every system of the manifest, unless
+# this variable names some (comma- or space-separated). A deployment that will only ever have a
+# few systems may name them so that its runs build no empty staging models (and tests) of the
+# others; a system left out here is in no model, even when its raw tables hold data.
+DBT_SYSTEMS_ENV = "L2C_DBT_SYSTEMS"
+
+
+def registry_systems() -> list[str] | None:
+    """The systems named by L2C_DBT_SYSTEMS (None: every system of the manifest)."""
+    names = os.environ.get(DBT_SYSTEMS_ENV, "").replace(",", " ").split()
+    return names or None
+
+
 def with_registry(args: Sequence[str]) -> list[str]:
-    """`args` with the manifest's `l2c_systems` registry added to --vars when it differs from
-    the one in dbt_project.yml (a file-drop mapping added since `l2c systems --write`)."""
+    """`args` with the manifest's `l2c_systems` registry (of the systems of L2C_DBT_SYSTEMS
+    when set) added to --vars when it differs from the one in dbt_project.yml (a file-drop
+    mapping added since `l2c systems --write`)."""
     args = list(args)
     if not args or args[0] not in _VARS_COMMANDS:
         return args
-    registry = dbt_registry()
+    registry = dbt_registry(registry_systems())
     project = yaml.safe_load((ROOT / "dbt_project.yml").read_text()) or {}
     if (project.get("vars") or {}).get("l2c_systems") == registry:
         return args

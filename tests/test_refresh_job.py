@@ -14,6 +14,7 @@ import duckdb
 import pytest
 from conftest import ALLOWED_DBT_WARNINGS, content_hashes, dbt_warnings, query, serving
 
+from l2c.dbt_runner import DBT_SYSTEMS_ENV
 from l2c.refresh import (
     EXIT_BUSY,
     EXIT_LOAD,
@@ -32,8 +33,11 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_failed_run_names_system_and_step_and_the_next_run_resumes_then_a_stale_source(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # dbt builds the event log of the company's two systems, not the other systems' empty
+    # staging models and their tests
+    monkeypatch.setenv(DBT_SYSTEMS_ENV, "pipedrive,stripe")
     company = DemoCompany(SimConfig(seed=7, n_deals=120))
     db = tmp_path / "warehouse" / "l2c.duckdb"
     serve = tmp_path / "served"
@@ -157,3 +161,21 @@ def test_a_process_holding_the_working_file_stops_the_refresh_with_a_clear_messa
     output = capsys.readouterr().out
     assert f"the working warehouse {db} is open in another process" in output
     assert "BI tools read the served copy" in output
+
+
+def test_l2c_dbt_systems_narrows_the_registry_every_dbt_run_gets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from l2c.dbt_runner import with_registry
+
+    monkeypatch.delenv(DBT_SYSTEMS_ENV, raising=False)
+    assert "--vars" not in with_registry(["build"])  # dbt_project.yml's registry: all systems
+    monkeypatch.setenv(DBT_SYSTEMS_ENV, "pipedrive, stripe")
+    args = with_registry(["build", "--vars", json.dumps({"as_of": "2026-01-01"})])
+    given = json.loads(args[args.index("--vars") + 1])
+    assert given["as_of"] == "2026-01-01"
+    assert list(given["l2c_systems"]) == ["pipedrive", "stripe"]
+    assert given["l2c_systems"]["stripe"]["links_to"] == ["pipedrive"]
+    monkeypatch.setenv(DBT_SYSTEMS_ENV, "pipedrive,nosuch")
+    with pytest.raises(KeyError, match="unknown system 'nosuch'"):
+        with_registry(["build"])

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +21,19 @@ import pytest
 from conftest import query, serving, table_counts
 from served_postgres import postgres_server, served_state, working_counts
 
+from l2c.dbt_runner import DBT_SYSTEMS_ENV
 from l2c.lock import LockBusy, job_lock, lock_path
 from l2c.publish import PublishTargets, publish
 from l2c.refresh import EXIT_BUSY, EXIT_DBT, EXIT_OK, main, refresh
-from l2c_demo.job import dbt_vars
 from l2c_demo.simulator import DemoCompany, SimConfig
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 READER = Path(__file__).with_name("served_reader.py")
+# the company's two systems: dbt builds their event log, not the other systems' empty staging
+# models and their tests (the refreshes these tests start inherit the variable)
+SYSTEMS = "pipedrive,stripe"
 
 
 @pytest.fixture(scope="module")
@@ -67,22 +71,70 @@ def wait_until(predicate: Any, what: str, timeout: float = 120.0) -> None:
         time.sleep(0.2)
 
 
+@dataclass
+class FirstRefresh:
+    """A new warehouse's first refresh, started twice at once as two scheduled jobs (the
+    command line, publishing to the served folder beside the warehouse and to PostgreSQL):
+    their exit codes and outputs, and what the warehouse held right after."""
+
+    company: DemoCompany
+    db: Path
+    codes: list[int]
+    outputs: list[str]
+    runs: list[tuple[Any, ...]]
+    raw_rows: int
+
+
+@pytest.fixture(scope="module")
+def first_refresh(
+    tmp_path_factory: pytest.TempPathFactory, postgres: str
+) -> Iterator[FirstRefresh]:
+    """The module's one warehouse (the refreshes of a test that changes it come after)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(DBT_SYSTEMS_ENV, SYSTEMS)
+        company = DemoCompany(SimConfig(seed=7, n_deals=150))
+        db = tmp_path_factory.mktemp("served") / "warehouse" / "l2c.duckdb"
+        command = [
+            *(sys.executable, "-m", "l2c.refresh", "--duckdb", str(db)),
+            *("--postgres", postgres, "--selector", "event_log"),
+        ]
+        with serving(company):
+            jobs = [
+                subprocess.Popen(
+                    command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+                )
+                for _ in range(2)
+            ]
+            outputs = [job.communicate(timeout=600)[0].decode() for job in jobs]
+        runs = query(db, "select outcome, rows_loaded from ops.run_log")
+        raw = sum(
+            sum(table_counts(db, schema).values()) for schema in ("raw_pipedrive", "raw_stripe")
+        )
+        yield FirstRefresh(company, db, [job.returncode for job in jobs], outputs, runs, raw)
+
+
 def test_bi_readers_see_old_or_new_marts_during_a_refresh_and_a_failed_one_changes_nothing(
-    tmp_path: Path, postgres: str, capsys: pytest.CaptureFixture[str]
+    first_refresh: FirstRefresh,
+    tmp_path: Path,
+    postgres: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    company = DemoCompany(SimConfig(seed=7, n_deals=150))
-    db = tmp_path / "warehouse" / "l2c.duckdb"
-    serve = tmp_path / "served"
+    monkeypatch.setenv(DBT_SYSTEMS_ENV, SYSTEMS)
+    company, db = first_refresh.company, first_refresh.db
+    serve = db.parent / "served"  # published by the first refresh
     targets = PublishTargets(serve, postgres)
     with serving(company) as server:
-        refresh(db, dbt_vars=dbt_vars(company), targets=targets, selector="event_log")
         old = working_counts(db)
+        assert served_state(serve, postgres)["postgres"]  # what the readers start on
 
         readers = start_readers(serve, postgres, tmp_path)
         try:
             wait_until(lambda: all(len(reads(out)) >= 3 for _, _, out in readers), "readers")
             company.advance(days=30)  # new deals, invoices and payments to load
-            result = refresh(db, dbt_vars=dbt_vars(company), targets=targets, selector="event_log")
+            # (no dbt vars, as the scheduled job runs it: the event log reads none of them,
+            # and every refresh of the module reuses one parse of the project)
+            result = refresh(db, targets=targets, selector="event_log")
             new = working_counts(db)
             assert new[0] > old[0] and new[1] > old[1]
             # every reader opens a new connection per query: each soon sees the new marts
@@ -152,29 +204,19 @@ def test_bi_readers_see_old_or_new_marts_during_a_refresh_and_a_failed_one_chang
 
 
 def test_two_refreshes_at_once_one_runs_the_other_stops_with_a_clear_message(
-    tmp_path: Path,
+    first_refresh: FirstRefresh,
 ) -> None:
-    company = DemoCompany(SimConfig(seed=7, n_deals=120))
-    db = tmp_path / "warehouse" / "l2c.duckdb"
-    command = [sys.executable, "-m", "l2c.refresh", "--duckdb", str(db), "--selector", "event_log"]
-    with serving(company):
-        jobs = [
-            subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            for _ in range(2)
-        ]
-        outputs = [job.communicate(timeout=600)[0].decode() for job in jobs]
-    codes = sorted(job.returncode for job in jobs)
-    assert codes == [EXIT_OK, EXIT_BUSY], outputs
-    winner = outputs[[job.returncode for job in jobs].index(EXIT_OK)]
-    loser = outputs[[job.returncode for job in jobs].index(EXIT_BUSY)]
+    codes, outputs, db = first_refresh.codes, first_refresh.outputs, first_refresh.db
+    assert sorted(codes) == [EXIT_OK, EXIT_BUSY], outputs
+    winner = outputs[codes.index(EXIT_OK)]
+    loser = outputs[codes.index(EXIT_BUSY)]
     assert "another job holds the warehouse" in loser and "pid " in loser
     assert "credentials" not in loser and "Traceback" not in loser
     assert f"BI file: {db.parent / 'served' / 'lead2cash.duckdb'}" in winner
     # the winner's counts are its own: one run in the log, its rows are the rows in raw
-    runs = query(db, "select outcome, rows_loaded from ops.run_log")
+    runs = first_refresh.runs
     assert len(runs) == 1 and runs[0][0] == "success"
-    raw = sum(sum(table_counts(db, schema).values()) for schema in ("raw_pipedrive", "raw_stripe"))
-    assert runs[0][1] == raw
+    assert runs[0][1] == first_refresh.raw_rows
 
 
 def test_the_job_lock_waits_then_stops_and_a_killed_holder_releases_it(tmp_path: Path) -> None:
