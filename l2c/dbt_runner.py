@@ -72,6 +72,19 @@ _VARS_COMMANDS = frozenset(
 DBT_SYSTEMS_ENV = "L2C_DBT_SYSTEMS"
 
 
+# Scheduled builds leave dbt's unit tests out: their inputs are fixed rows, so they say nothing
+# about the day's data (dbt Labs recommends running them in development and CI only; the test
+# suite and `dbt build` by hand still run them). Set this variable to 1 to run them anyway.
+UNIT_TESTS_ENV = "L2C_DBT_UNIT_TESTS"
+
+
+def unit_test_args() -> list[str]:
+    """The `dbt build` arguments of a scheduled run: unit tests excluded unless
+    L2C_DBT_UNIT_TESTS is 1 (or true/yes)."""
+    wanted = os.environ.get(UNIT_TESTS_ENV, "").strip().lower() in ("1", "true", "yes")
+    return [] if wanted else ["--exclude-resource-type", "unit_test"]
+
+
 def registry_systems() -> list[str] | None:
     """The systems named by L2C_DBT_SYSTEMS (None: every system of the manifest)."""
     names = os.environ.get(DBT_SYSTEMS_ENV, "").replace(",", " ").split()

@@ -34,7 +34,7 @@ import dlt
 import duckdb
 
 from l2c import log
-from l2c.dbt_runner import DbtError, run_dbt
+from l2c.dbt_runner import DbtError, run_dbt, unit_test_args
 from l2c.export import ExportError
 from l2c.lock import LockBusy, job_lock
 from l2c.publish import PublishError, PublishTargets, publish, served_file
@@ -137,7 +137,7 @@ def export_pseudonymisation_key() -> None:
 def _dbt_build(
     duckdb_path: Path, run: Run, dbt_vars: dict[str, object] | None, selector: str | None
 ) -> list[dict[str, Any]]:
-    args = ["build"]
+    args = ["build", *unit_test_args()]
     if selector:
         args += ["--selector", selector]
     if dbt_vars:

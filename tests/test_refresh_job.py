@@ -14,7 +14,7 @@ import duckdb
 import pytest
 from conftest import ALLOWED_DBT_WARNINGS, content_hashes, dbt_warnings, query, serving
 
-from l2c.dbt_runner import DBT_SYSTEMS_ENV
+from l2c.dbt_runner import DBT_SYSTEMS_ENV, UNIT_TESTS_ENV, unit_test_args
 from l2c.refresh import (
     EXIT_BUSY,
     EXIT_LOAD,
@@ -62,6 +62,13 @@ def test_a_failed_run_names_system_and_step_and_the_next_run_resumes_then_a_stal
     # the resumed run lands what one clean load lands: nothing lost, nothing twice
     assert content_hashes(db, "raw") == content_hashes(clean, "raw")
     assert dbt_warnings(dbt_target(db)) <= ALLOWED_DBT_WARNINGS
+    # a scheduled build runs the data tests and leaves dbt's unit tests to CI
+    ran = [
+        r["unique_id"]
+        for r in json.loads((dbt_target(db) / "run_results.json").read_text())["results"]
+    ]
+    assert any(node.startswith("test.") for node in ran)
+    assert not [node for node in ran if node.startswith("unit_test.")]
     runs = query(db, "select outcome, failed_step from ops.run_log order by started_at")
     assert runs == [("failed", "load"), ("success", None)]
     # every event and case says when its system's data was loaded: dlt's last load of it
@@ -179,3 +186,14 @@ def test_l2c_dbt_systems_narrows_the_registry_every_dbt_run_gets(
     monkeypatch.setenv(DBT_SYSTEMS_ENV, "pipedrive,nosuch")
     with pytest.raises(KeyError, match="unknown system 'nosuch'"):
         with_registry(["build"])
+
+
+def test_scheduled_builds_leave_unit_tests_out_unless_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(UNIT_TESTS_ENV, raising=False)
+    assert unit_test_args() == ["--exclude-resource-type", "unit_test"]
+    monkeypatch.setenv(UNIT_TESTS_ENV, "1")
+    assert unit_test_args() == []
+    monkeypatch.setenv(UNIT_TESTS_ENV, "0")
+    assert unit_test_args() == ["--exclude-resource-type", "unit_test"]
