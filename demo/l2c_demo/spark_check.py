@@ -236,6 +236,9 @@ def spark_session(work: Path) -> Any:
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={work}")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "2")
+        # the analyser of a mart over many views holds large plans (1 GB, the default, ran
+        # out on the MRR marts)
+        .config("spark.driver.memory", "3g")
         .config("spark.ui.enabled", "false")
         # timestamps written as plain microseconds, read back by DuckDB for the comparison
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
@@ -256,7 +259,11 @@ def register_raw(spark: Any, tables: Sequence[tuple[str, str]], folder: Path) ->
         )
 
 
-def dbt_build_on_spark(work: Path, dbt_vars: dict[str, Any]) -> None:
+def dbt_build_on_spark(
+    work: Path, dbt_vars: dict[str, Any], select: Sequence[str] = ()
+) -> set[str]:
+    """`dbt build --target spark` (of the `select`ed nodes only, when given): the names of the
+    models it built."""
     from dbt.cli.main import dbtRunner
 
     os.environ["L2C_SPARK_FILE_FORMAT"] = "parquet"
@@ -264,6 +271,7 @@ def dbt_build_on_spark(work: Path, dbt_vars: dict[str, Any]) -> None:
         "build",
         "--target",
         "spark",
+        *(["--select", *select] if select else []),
         "--exclude",
         PYTHON_MODELS,
         "--vars",
@@ -287,6 +295,7 @@ def dbt_build_on_spark(work: Path, dbt_vars: dict[str, Any]) -> None:
     ]
     if failed or not result.success:
         raise SparkCheckError(f"dbt build on Spark failed: {', '.join(failed) or 'see the log'}")
+    return {r.node.name for r in (result.result or []) if r.node.resource_type == "model"}
 
 
 def open_built(duckdb_path: Path) -> duckdb.DuckDBPyConnection:
@@ -299,9 +308,12 @@ def open_built(duckdb_path: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def compare_builds(duckdb_path: Path, spark: Any, work: Path) -> list[Comparison]:
-    """Every SQL model of both builds, relation by relation: Spark's rows are written to
-    parquet under `work` and compared with the DuckDB file's in DuckDB (compare_in_duckdb)."""
+def compare_builds(
+    duckdb_path: Path, spark: Any, work: Path, only: set[str] | None = None
+) -> list[Comparison]:
+    """Every SQL model of both builds (of `only`, when given), relation by relation: Spark's
+    rows are written to parquet under `work` and compared with the DuckDB file's in DuckDB
+    (compare_in_duckdb)."""
     comparisons: list[Comparison] = []
     # the process marts (dbt Python models and the SQL models built on them) are DuckDB-only
     process = ROOT / PYTHON_MODELS.removeprefix("path:")
@@ -318,6 +330,7 @@ def compare_builds(duckdb_path: Path, spark: Any, work: Path) -> list[Comparison
                     [catalog, schema],
                 ).fetchall()
                 if name not in python_models  # built on DuckDB only
+                and (only is None or name in only)
             ]
             for name in names:
                 relation = f"{schema}.{name}"
@@ -394,6 +407,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "built on DuckDB here first",
     )
     parser.add_argument("--as-of", help="with --base: the dbt var as_of of both builds")
+    parser.add_argument(
+        "--select",
+        nargs="+",
+        default=[],
+        help="build only these dbt selectors on Spark (e.g. +mrr_movements) and compare the "
+        "models they build; default: every SQL model",
+    )
     args = parser.parse_args(argv)
     try:
         require_spark()
@@ -419,9 +439,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         spark = spark_session(work)
         register_raw(spark, tables, work / "raw")
         print("== dbt build --target spark (SQL models, seeds, data and unit tests)")
-        dbt_build_on_spark(work, dbt_vars)
+        built = dbt_build_on_spark(work, dbt_vars, args.select)
         print("\n== Spark build vs DuckDB build, row by row")
-        ok = report(compare_builds(duckdb_path, spark, work))
+        ok = report(compare_builds(duckdb_path, spark, work, built if args.select else None))
     except (SparkCheckError, *job_failures) as exc:
         print(f"\nFAILED: {exc}", file=sys.stderr)
         return 1
