@@ -207,6 +207,22 @@ def dbt_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         yield
 
 
+# dbt's unit tests check models' SQL on fixed input rows, not the warehouse's data: they run
+# once per session, in the `demo_warehouse` build (which builds every node of the project;
+# tests/test_dbt_unit_tests.py checks that each ran and passed), and no other dbt command of
+# the tests repeats them (dbt reads this variable as --exclude-resource-type; a command that
+# passes its own resource-type flags overrides it).
+DBT_EXCLUDE_ENV = "DBT_EXCLUDE_RESOURCE_TYPES"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_unit_tests_once() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as mp:
+        if DBT_EXCLUDE_ENV not in os.environ:
+            mp.setenv(DBT_EXCLUDE_ENV, "unit_test")
+        yield
+
+
 @dataclass
 class DemoWarehouse:
     """A demo company loaded through dlt and built with dbt once per test session.
@@ -266,7 +282,9 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWar
         args = ["build", *vars_of(company)]
         if select:
             args += ["--select", select, "--indirect-selection", "cautious"]
-        run_dbt(args, work / "l2c.duckdb", target_path=work / "target", quiet=True)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.delenv(DBT_EXCLUDE_ENV, raising=False)  # the session's one run of the unit tests
+            run_dbt(args, work / "l2c.duckdb", target_path=work / "target", quiet=True)
 
     key = hashlib.sha256(repr(select).encode()).hexdigest()[:8]
     # built once per session (not once per xdist worker); each worker gets its own copy

@@ -280,8 +280,9 @@ def test_faults_and_malformed_records_apply(
 
 # ---- dlt source ---------------------------------------------------------------------------------
 @pytest.fixture
-def company() -> DemoCompany:
-    return oracle_company()
+def company(request: pytest.FixtureRequest) -> DemoCompany:
+    """The module's company; a test may ask for another size (indirect parametrization)."""
+    return oracle_company(n_deals=getattr(request, "param", 240))
 
 
 @pytest.fixture
@@ -299,6 +300,8 @@ def paged_paths(server: FakeApiServer) -> Counter[str]:
     return Counter(p for _m, p, q in server.request_log if int(q.get("offset", 0)) > 0)
 
 
+# one request per record: a smaller company (still some of every collection on page 2+)
+@pytest.mark.parametrize("company", [60], indirect=True, ids=["60_deals"])
 def test_every_resource_pages_and_loads_exactly_once(
     server: FakeApiServer, company: DemoCompany, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

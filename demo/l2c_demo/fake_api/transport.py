@@ -25,6 +25,9 @@ def encode_body(body: Any) -> bytes:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
+    # TCP_NODELAY: the headers and the body go out as two writes; with Nagle's algorithm the
+    # body waits for the client's (delayed, ~40 ms) ACK of the headers, a stall per response
+    disable_nagle_algorithm = True
     default_request_version = "HTTP/1.1"  # a malformed request line is answered with a status
     server: FakeHttpServer
 
