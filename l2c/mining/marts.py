@@ -49,9 +49,12 @@ def _log_key(event_log: Rel) -> tuple[object, ...]:
 _SEGMENTS: dict[tuple[object, ...], list[Segmentation]] = {}
 
 
-def _plain_variants(con: duckdb.DuckDBPyConnection, event_log: Rel) -> Variants:
-    """The variants without case facts, from the memo when the log is the one mined last."""
-    key = _log_key(event_log)
+def _plain_variants(
+    con: duckdb.DuckDBPyConnection, event_log: Rel, key: tuple[object, ...] | None = None
+) -> Variants:
+    """The variants without case facts, from the memo when the log is the one mined last
+    (`key`: `_log_key(event_log)`, when the caller has it)."""
+    key = _log_key(event_log) if key is None else key
     with _MEMO_LOCK:  # a second model of the same log waits for the first one's result
         cached = _MEMO.get(key)
         if cached is None:
@@ -65,6 +68,7 @@ def _plain_variants(con: duckdb.DuckDBPyConnection, event_log: Rel) -> Variants:
         EventLog(con, log.ordered, log.activity_count, log.longest_case),
         cached.case_table,
         cached.variant_table,
+        cached.groups,
     )
 
 
@@ -73,7 +77,9 @@ def _variants(con: duckdb.DuckDBPyConnection, event_log: Rel, cases: Rel | None)
     if cases is None:
         return plain
     return mine_variants(
-        plain.log, cases.project("case_id, outcome, deal_value_reporting as deal_value")
+        plain.log,
+        cases.project("case_id, outcome, deal_value_reporting as deal_value"),
+        plain.groups,
     )
 
 
@@ -107,12 +113,13 @@ def _map_segments(
     con: duckdb.DuckDBPyConnection, event_log: Rel, cases: Rel
 ) -> tuple[Variants, list[Segmentation]]:
     """The log's variants and its cases' segmentations by MAP_SEGMENTS, from the memo."""
-    v = _variants(con, event_log, None)
+    log_key = _log_key(event_log)
+    v = _plain_variants(con, event_log, log_key)
     attrs = cases.project(", ".join(["case_id", *MAP_SEGMENTS]))
     checksum = attrs.aggregate(
         f"count(*), sum(hash({', '.join(['case_id', *MAP_SEGMENTS])}))::hugeint"
     ).fetchone()
-    key = (_log_key(event_log), attrs.sql_query(), *(checksum or ()))
+    key = (log_key, attrs.sql_query(), *(checksum or ()))
     with _MEMO_LOCK:
         segs = _SEGMENTS.get(key)
         if segs is None:
