@@ -270,3 +270,27 @@ def test_sort_pairs_packs_or_falls_back_to_a_permutation(wide: bool) -> None:
     got_group, got_values = ordering.sort_pairs(group, values)
     expected = sorted(zip(group.tolist(), values.tolist(), strict=True))
     assert list(zip(got_group.tolist(), got_values.tolist(), strict=True)) == expected
+
+
+@pytest.mark.parametrize(
+    ("seed", "tie_type"), [(21, pa.int64()), (22, pa.int32()), (23, pa.string())]
+)
+def test_prepare_log_reads_the_same_order_as_order_events(seed: int, tie_type: pa.DataType) -> None:
+    """prepare_log packs (case, time, tie-breaker with nulls last, activity) in DuckDB when the
+    tie-breaker is an integer and reads columns otherwise: both give the plain-Python order."""
+    from l2c.mining import prepare_log
+
+    rows = random_rows(seed, "str" if pa.types.is_string(tie_type) else "int")
+    table = arrow(rows, tie_type)
+    events = table.set_column(2, "event_at", table["ts"].cast(pa.timestamp("us", tz="UTC")))
+    log = prepare_log(duckdb.connect(), events, order="tie").ordered
+    expected = python_traces(rows)
+    assert sorted(log.case_ids.to_pylist()) == log.case_ids.to_pylist()  # case-id order
+    assert sorted(log.case_ids.to_pylist()) == sorted(expected)
+    for i, case in enumerate(log.case_ids.to_pylist()):
+        events_of = slice(int(log.starts[i]), int(log.ends[i]))
+        got = [
+            (log.activities[a], int(t))
+            for a, t in zip(log.act[events_of], log.ts[events_of], strict=True)
+        ]
+        assert got == expected[case]

@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from l2c.mining._sql import Source, ident, register
 from l2c.mining.eventlog import EventLog
-from l2c.mining.ordering import Ints, case_edges, edge_waits, endpoints, group_bounds
+from l2c.mining.ordering import Ints, edge_waits, endpoints, group_bounds, transitions
 from l2c.mining.variants import Variants
 
 
@@ -104,9 +104,9 @@ def _edge_table(
 ) -> pa.Table:
     names = pa.array(log.ordered.activities, pa.string())
     parts = []
-    pairs = case_edges(log.ordered)  # the same for every segmentation
+    shared = transitions(log.ordered)  # sorted once for every segmentation
     for seg in segs:
-        w = edge_waits(log.ordered, seg.group, pairs)
+        w = edge_waits(log.ordered, seg.group, shared)
         # bottleneck ranks per segment value, among edges with enough transitions: median
         # wait desc, p90 desc, then the names (codes are in name order)
         ranked = np.flatnonzero(w.count >= min_transitions)

@@ -1,10 +1,15 @@
 """The prepared event log every mining function works on.
 
 `prepare_log` takes any event relation with a case id, an activity, a timestamp and an explicit
-tie-breaker column. It never trusts the input order: the events are read once into Arrow and
-ordered per case by (timestamp in UTC, tie-breaker, activity) with one NumPy lexsort
-(`l2c.mining.ordering`); each event's successor in that order is the directly-follows relation.
-Activities are stored as integer codes in activity-name order.
+tie-breaker column. It never trusts the input order: the events are ordered per case by
+(timestamp in UTC, tie-breaker, activity) with one NumPy sort (`l2c.mining.ordering`); each
+event's successor in that order is the directly-follows relation. Cases are numbered in case-id
+order and activities in activity-name order.
+
+Reading: DuckDB numbers the distinct case ids and activities and, when the tie-breaker is an
+integer and the four keys fit 62 bits, packs each event into one int64 (`KeyLayout`), so a
+single integer column crosses into NumPy and is sorted as plain values; the case ids cross once
+per case. Otherwise the integer columns are read and ordered by `order_coded`.
 """
 
 from __future__ import annotations
@@ -13,10 +18,18 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
-from l2c.mining._sql import Source, ident, register
-from l2c.mining.ordering import OrderedLog, events_table, order_events
+from l2c.mining._sql import Source, ident, register, temp_table
+from l2c.mining.ordering import (
+    KeyLayout,
+    OrderedLog,
+    events_table,
+    order_coded,
+    ordered_from_keys,
+    tie_rank,
+)
 
 # Column types accepted for the timestamp and how each becomes UTC epoch microseconds.
 # A timestamptz is an instant: epoch_us() of it does not depend on the session time zone.
@@ -79,6 +92,54 @@ def utc_epoch_us(con: duckdb.DuckDBPyConnection, source: str, column: str) -> st
     )
 
 
+# Integer tie-breakers DuckDB can pack as they are (their order is their value's order).
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER")
+# Candidate steps of the timestamps (microseconds): the largest that divides every timestamp
+# stores them in the fewest bits.
+_STEPS = (86_400_000_000, 60_000_000, 1_000_000, 1_000, 1)
+
+
+def _column_type(con: duckdb.DuckDBPyConnection, source: str, column: str) -> str:
+    return str(con.sql(f"select {ident(column)} from {source} limit 0").types[0])
+
+
+def _key_layout(
+    con: duckdb.DuckDBPyConnection, events: str, order_type: str, n_cases: int, n_acts: int
+) -> KeyLayout | None:
+    """How (case code, time, tie-breaker, activity code) pack into one 62-bit key, or None
+    when the tie-breaker is not an integer or the ranges need more bits."""
+    if order_type not in _INTEGER_TYPES:
+        return None
+    steps = ", ".join(f"bool_and(ts % {s} = 0)" for s in _STEPS)
+    row = con.sql(
+        f"""
+        select
+            count(*), min(ts), max(ts), min(tie), max(tie), count(tie), {steps}
+        from ({events})
+        """
+    ).fetchone()
+    assert row is not None
+    n, ts_min, ts_max, tie_min, tie_max, tie_count, *divides = row
+    if not n:
+        return None
+    step = next(s for s, ok in zip(_STEPS, divides, strict=True) if ok)
+    tie_min = 0 if tie_min is None else int(tie_min)
+    tie_null = (0 if tie_max is None else int(tie_max)) + 1  # nulls last
+    tie_max = tie_null if tie_count < n else int(tie_max)
+    return KeyLayout.of(
+        (
+            n_cases - 1,
+            (int(ts_max) - int(ts_min)) // step,
+            tie_max - tie_min,
+            n_acts - 1,
+        ),
+        step=step,
+        ts_min=int(ts_min),
+        tie_min=tie_min,
+        tie_null=tie_null,
+    )
+
+
 def prepare_log(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -97,21 +158,64 @@ def prepare_log(
     """
     src = register(con, source)
     ts_expr = utc_epoch_us(con, src, timestamp)
-    table = con.sql(
-        f"""
-        select
-            cast({ident(case_id)} as varchar) as case_id,
-            cast({ident(activity)} as varchar) as activity,
-            {ts_expr} as ts,
-            {ident(order)} as tie
+    case_sql, act_sql = f"cast({ident(case_id)} as varchar)", f"cast({ident(activity)} as varchar)"
+    events = f"""
+        select {case_sql} as case_id, {act_sql} as activity, {ts_expr} as ts, {ident(order)} as tie
         from {src}
         where
             {ident(case_id)} is not null
             and {ident(activity)} is not null
             and {ident(timestamp)} is not null
-        """
-    ).to_arrow_table()
+    """
+    # The strings are encoded in DuckDB (hash joins against the distinct values, on all its
+    # threads), and when the keys fit, DuckDB packs (case, time, tie-breaker, activity) into
+    # one integer per event: a single int64 column crosses into NumPy, and each case id once.
+    cases = temp_table(
+        con,
+        "cases",
+        "select case_id, row_number() over (order by case_id) - 1 as code "
+        f"from (select distinct case_id from ({events}))",
+    )
+    names = sorted(r[0] for r in con.sql(f"select distinct activity from ({events})").fetchall())
+    acts = register(
+        con,
+        pa.table(
+            {
+                "activity": pa.array(names, pa.string()),
+                "code": pa.array(range(len(names)), pa.int64()),
+            }
+        ),
+    )
+    coded = f"""
+        select c.code as case_code, a.code as act, e.ts, e.tie
+        from ({events}) as e
+        inner join {cases} as c on e.case_id = c.case_id
+        inner join {acts} as a on e.activity = a.activity
+    """
+    case_ids = con.sql(f"select case_id from {cases} order by code").to_arrow_table()["case_id"]
+    layout = _key_layout(
+        con, events, _column_type(con, src, order), n_cases=len(case_ids), n_acts=len(names)
+    )
+    if layout is not None:
+        keys = con.sql(f"select {layout.expression} as k from ({coded})").to_arrow_table()["k"]
+        ordered = ordered_from_keys(
+            keys.to_numpy() if keys.num_chunks == 1 else keys.combine_chunks().to_numpy(),
+            layout,
+            case_ids.combine_chunks(),
+            names,
+        )
+    else:
+        table = con.sql(coded).to_arrow_table()
+        ordered = order_coded(
+            table["case_code"].to_numpy().astype(np.int64),
+            case_ids.combine_chunks(),
+            table["act"].to_numpy().astype(np.int64),
+            names,
+            table["ts"].to_numpy().astype(np.int64),
+            tie_rank(table["tie"]),
+        )
     con.unregister(src)
-    ordered = order_events(table)
+    con.unregister(acts)
+    con.execute(f"drop table {cases}")
     longest = int(ordered.lengths.max()) if len(ordered.starts) else 0
     return EventLog(con, ordered, len(ordered.activities), longest)

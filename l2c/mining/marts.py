@@ -6,7 +6,10 @@ The models stay thin (refs + config); the column choices they share live here.
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -21,10 +24,26 @@ from l2c.mining.dfg import (
     segmentations,
 )
 from l2c.mining.eventlog import EventLog, prepare_log
+from l2c.mining.ordering import small_pages
 from l2c.mining.rework import activity_rework, stage_backward_moves
 from l2c.mining.variants import Variants, case_variants_table, mine_variants, variants_table
 
 Rel = duckdb.DuckDBPyRelation
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _mining(build: Callable[P, R]) -> Callable[P, R]:
+    """A model builder run with NumPy on small pages (`ordering.small_pages`)."""
+
+    @functools.wraps(build)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with small_pages():
+            return build(*args, **kwargs)
+
+    return run
+
+
 MAP_SEGMENTS = ("source_system", "region", "outcome")
 
 
@@ -49,9 +68,12 @@ def _log_key(event_log: Rel) -> tuple[object, ...]:
 _SEGMENTS: dict[tuple[object, ...], list[Segmentation]] = {}
 
 
-def _plain_variants(con: duckdb.DuckDBPyConnection, event_log: Rel) -> Variants:
-    """The variants without case facts, from the memo when the log is the one mined last."""
-    key = _log_key(event_log)
+def _plain_variants(
+    con: duckdb.DuckDBPyConnection, event_log: Rel, key: tuple[object, ...] | None = None
+) -> Variants:
+    """The variants without case facts, from the memo when the log is the one mined last
+    (`key`: `_log_key(event_log)`, when the caller has it)."""
+    key = _log_key(event_log) if key is None else key
     with _MEMO_LOCK:  # a second model of the same log waits for the first one's result
         cached = _MEMO.get(key)
         if cached is None:
@@ -65,6 +87,7 @@ def _plain_variants(con: duckdb.DuckDBPyConnection, event_log: Rel) -> Variants:
         EventLog(con, log.ordered, log.activity_count, log.longest_case),
         cached.case_table,
         cached.variant_table,
+        cached.groups,
     )
 
 
@@ -73,7 +96,9 @@ def _variants(con: duckdb.DuckDBPyConnection, event_log: Rel, cases: Rel | None)
     if cases is None:
         return plain
     return mine_variants(
-        plain.log, cases.project("case_id, outcome, deal_value_reporting as deal_value")
+        plain.log,
+        cases.project("case_id, outcome, deal_value_reporting as deal_value"),
+        plain.groups,
     )
 
 
@@ -81,14 +106,17 @@ def _stage_order(canonical_stages: Rel) -> Rel:
     return canonical_stages.project("'Stage Entered: ' || canonical_stage as activity, stage_order")
 
 
+@_mining
 def variants(con: duckdb.DuckDBPyConnection, event_log: Rel, cases: Rel) -> pa.Table:
     return variants_table(_variants(con, event_log, cases))
 
 
+@_mining
 def case_variants(con: duckdb.DuckDBPyConnection, event_log: Rel) -> pa.Table:
     return case_variants_table(_variants(con, event_log, None))
 
 
+@_mining
 def process_map_for(
     con: duckdb.DuckDBPyConnection,
     event_log: Rel,
@@ -107,12 +135,13 @@ def _map_segments(
     con: duckdb.DuckDBPyConnection, event_log: Rel, cases: Rel
 ) -> tuple[Variants, list[Segmentation]]:
     """The log's variants and its cases' segmentations by MAP_SEGMENTS, from the memo."""
-    v = _variants(con, event_log, None)
+    log_key = _log_key(event_log)
+    v = _plain_variants(con, event_log, log_key)
     attrs = cases.project(", ".join(["case_id", *MAP_SEGMENTS]))
     checksum = attrs.aggregate(
         f"count(*), sum(hash({', '.join(['case_id', *MAP_SEGMENTS])}))::hugeint"
     ).fetchone()
-    key = (_log_key(event_log), attrs.sql_query(), *(checksum or ()))
+    key = (log_key, attrs.sql_query(), *(checksum or ()))
     with _MEMO_LOCK:
         segs = _SEGMENTS.get(key)
         if segs is None:
@@ -122,6 +151,7 @@ def _map_segments(
     return v, segs
 
 
+@_mining
 def process_map_edges(
     con: duckdb.DuckDBPyConnection,
     event_log: Rel,
@@ -134,16 +164,19 @@ def process_map_edges(
     return edge_table(v, segs, min_transitions=min_transitions, bottlenecks=bottlenecks)
 
 
+@_mining
 def process_map_endpoints(con: duckdb.DuckDBPyConnection, event_log: Rel, cases: Rel) -> pa.Table:
     """The process map's start / end activities, without the edges' waiting times."""
     v, segs = _map_segments(con, event_log, cases)
     return endpoint_table(v, segs)
 
 
+@_mining
 def rework(con: duckdb.DuckDBPyConnection, event_log: Rel, canonical_stages: Rel) -> Rel:
     return activity_rework(_variants(con, event_log, None), _stage_order(canonical_stages))
 
 
+@_mining
 def backward_moves(con: duckdb.DuckDBPyConnection, event_log: Rel, canonical_stages: Rel) -> Rel:
     return stage_backward_moves(_variants(con, event_log, None), _stage_order(canonical_stages))
 
@@ -158,6 +191,7 @@ def _conformance_args(
     )
 
 
+@_mining
 def unobservable(
     con: duckdb.DuckDBPyConnection,
     event_log: Rel,
@@ -171,6 +205,7 @@ def unobservable(
     )
 
 
+@_mining
 def conformance(
     con: duckdb.DuckDBPyConnection,
     event_log: Rel,

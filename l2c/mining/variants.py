@@ -33,6 +33,7 @@ from l2c.mining.eventlog import EventLog
 from l2c.mining.ordering import (
     Floats,
     Ints,
+    TraceGroups,
     collapse_repeats,
     group_traces,
     grouped_quantiles,
@@ -59,6 +60,9 @@ class Variants:
     log: EventLog
     case_table: pa.Table
     variant_table: pa.Table
+    # the cases grouped by sequence, kept so that mining the same log with case facts does
+    # not group its events again
+    groups: TraceGroups | None = None
 
     @cached_property
     def table(self) -> str:
@@ -111,11 +115,14 @@ def _variant_ids(activities: pa.ListArray) -> pa.Array:
     return pa.array([hashlib.md5(s.encode()).hexdigest() for s in joined], pa.string())
 
 
-def mine_variants(log: EventLog, cases: Source | None = None) -> Variants:
+def mine_variants(
+    log: EventLog, cases: Source | None = None, groups: TraceGroups | None = None
+) -> Variants:
     """Build traces and variant statistics. `cases` (optional): case_id, outcome
-    ('won' | 'lost' | 'open'), deal_value."""
+    ('won' | 'lost' | 'open'), deal_value. `groups`: `group_traces(log.ordered)`, when the
+    caller has it already."""
     ordered = log.ordered
-    groups = group_traces(ordered)
+    groups = group_traces(ordered) if groups is None else groups
     k = len(groups.first_case)
     variant = groups.variant
     first_ts = ordered.ts[ordered.starts]
@@ -178,7 +185,7 @@ def mine_variants(log: EventLog, cases: Source | None = None) -> Variants:
             "variant_rank": pa.array(rank_of[variant].astype(np.int32)),
         }
     )
-    return Variants(log, case_table, variant_table)
+    return Variants(log, case_table, variant_table, groups)
 
 
 def variants_table(v: Variants) -> pa.Table:
