@@ -271,7 +271,9 @@ def dbt_build_on_spark(
         "build",
         "--target",
         "spark",
-        *(["--select", *select] if select else []),
+        # a part: its tests only where every parent is in it (a relationships test to a
+        # model left out would fail on the missing relation)
+        *(["--select", *select, "--indirect-selection", "cautious"] if select else []),
         "--exclude",
         PYTHON_MODELS,
         "--vars",
