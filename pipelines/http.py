@@ -438,3 +438,14 @@ class NextLinkPaginator(JSONLinkPaginator):
         super().update_request(request)
         if self._next_reference and str(request.url) in self._requested:
             raise stuck(request.url, "the next page link points to a page already requested")
+
+
+def rest_api_client(client: RESTClient) -> dict[str, Any]:
+    """The `client` block of a dlt rest_api config that runs on `client`'s session: the
+    vendor's pace, retries and request counts of make_client."""
+    return {
+        "base_url": client.base_url,
+        "headers": client.headers,
+        "auth": client.auth,
+        "session": client.session,
+    }

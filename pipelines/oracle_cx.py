@@ -56,7 +56,7 @@ from dlt.sources.helpers.rest_client.auth import HttpBasicAuth
 from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
 from dlt.sources.rest_api import EndpointResource, RESTAPIConfig, rest_api_resources
 
-from pipelines.http import fetch_each, make_client
+from pipelines.http import fetch_each, make_client, rest_api_client
 from pipelines.timeutil import EPOCH, rfc3339
 from pipelines.validation import (
     OPT_INT,
@@ -326,12 +326,7 @@ def lists_config(client: RESTClient, limit: int, lookback_seconds: float) -> RES
         "processing_steps": [{"yield_map": checked("sales_methods")}],
     }
     return {
-        "client": {
-            "base_url": client.base_url,
-            "headers": client.headers,
-            "auth": client.auth,
-            "session": client.session,
-        },
+        "client": rest_api_client(client),
         "resource_defaults": {
             "write_disposition": "merge",
             "endpoint": {"params": {"onlyData": "true"}, "data_selector": "items"},

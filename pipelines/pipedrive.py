@@ -53,6 +53,7 @@ from pipelines.http import (
     fetch_each,
     get_json,
     make_client,
+    rest_api_client,
 )
 from pipelines.progress import EXPECTED_REQUESTS, notify
 from pipelines.timeutil import EPOCH, rfc3339
@@ -371,12 +372,7 @@ def lists_config(client: RESTClient, limit: int, lookback_seconds: float) -> RES
         for name, path, version in WHOLE_LISTS
     ]
     return {
-        "client": {
-            "base_url": client.base_url,
-            "headers": client.headers,
-            "auth": client.auth,
-            "session": client.session,
-        },
+        "client": rest_api_client(client),
         "resource_defaults": {
             "primary_key": "id",
             "write_disposition": "merge",

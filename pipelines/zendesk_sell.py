@@ -51,7 +51,7 @@ from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.rest_api import RESTAPIConfig, rest_api_resources
 
 from pipelines import limits
-from pipelines.http import NextLinkPaginator, fetch_each, make_client
+from pipelines.http import NextLinkPaginator, fetch_each, make_client, rest_api_client
 from pipelines.timeutil import EPOCH
 from pipelines.validation import (
     OPT_INT,
@@ -322,12 +322,7 @@ def full_lists_config(client: RESTClient, per_page: int) -> RESTAPIConfig:
     """dlt's declarative rest_api config of the lists read in full, on `client`'s session (the
     vendor's pace, retries and request counts of pipelines.http.make_client)."""
     return {
-        "client": {
-            "base_url": client.base_url,
-            "headers": client.headers,
-            "auth": client.auth,
-            "session": client.session,
-        },
+        "client": rest_api_client(client),
         "resource_defaults": {
             "primary_key": "id",
             "write_disposition": "merge",

@@ -3,18 +3,4 @@
 -- refund_reasons. One row per affected source_system: see marts.data_quality_issues.
 {{ config(severity='warn') }}
 
-with issues as (
-    select * from {{ ref('data_quality_issues') }}
-),
-
-final as (
-    select
-        source_system,
-        object_type,
-        affected_count,
-        description
-    from issues
-    where issue = 'credit_note_reason_unmapped'
-)
-
-select * from final
+{{ data_quality_issue_rows('credit_note_reason_unmapped') }}
