@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import dlt
+import pyarrow as pa
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.extract.exceptions import DataItemRequiredForDynamicTableHints
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from l2c.paths import default_duckdb_path
@@ -91,6 +93,37 @@ os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
 os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID", "true")
 
 
+def not_null_columns(resource: Any) -> frozenset[str]:
+    """The columns dlt's hints make NOT NULL for a resource (its primary key, merge key and
+    columns declared not nullable); none when its hints depend on the item."""
+    try:
+        columns = resource.compute_table_schema().get("columns", {})
+    except DataItemRequiredForDynamicTableHints:  # hints computed per item: none to add
+        return frozenset()
+    return frozenset(name for name, hints in columns.items() if hints.get("nullable") is False)
+
+
+def keys_not_null(names: frozenset[str]) -> Callable[[Any], Any]:
+    """A map step that marks those columns NOT NULL in an Arrow page's schema where the page
+    has no null in them. pyarrow makes every column nullable, and dlt warns on every page
+    whose schema disagrees with its hints (dlt keeps its hints either way)."""
+
+    def mark(item: Any) -> Any:
+        if not names or not isinstance(item, pa.Table):
+            return item
+        fields = [
+            field.with_nullable(False)
+            if field.name in names and field.nullable and item.column(field.name).null_count == 0
+            else field
+            for field in item.schema
+        ]
+        if fields == list(item.schema):
+            return item
+        return item.cast(pa.schema(fields, metadata=item.schema.metadata))
+
+    return mark
+
+
 def make_pipeline(system: str, duckdb_path: Path, pipelines_dir: Path | None = None) -> Any:
     pipelines_dir = pipelines_dir or duckdb_path.parent / "dlt_pipelines"
     return dlt.pipeline(
@@ -126,6 +159,7 @@ def load_system(
         source.resources.add(rejects_table())
         for resource in source.resources.values():
             resource.add_map(progress.add)
+            resource.add_map(keys_not_null(not_null_columns(resource)))
         progress.start()
         pipeline.run(
             source,
