@@ -15,6 +15,7 @@ Resources (table <- endpoint; primary key; write disposition; change filter):
     opportunity_leads <- expanded OpportunityLead        OptyLeadId        merge  (per opty)
     opportunity_campaigns <- expanded OpportunityCampaigns  OptyCampaignId  merge  (per opty)
     leads             <- /leads                          LeadId            merge  LastUpdateDate
+    lead_campaigns    <- expanded LeadCampaigns          LeadCampaignId    merge  (per lead)
     resources         <- /resources                      PartyId           merge  LastUpdateDate
     activities        <- /activities                     ActivityId        merge  LastUpdateDate
     campaigns         <- /campaigns                      CampaignId        merge  LastUpdateDate
@@ -39,6 +40,12 @@ An opportunity's campaigns (OpportunityCampaigns: CampaignId, RevenuePercentage)
 revenue; the loader resolves its primary campaign, the one with the largest RevenuePercentage
 (ties: the smallest OptyCampaignId), into the opportunity's `primary_campaign_id` (staging does
 not join).
+
+A lead's campaign memberships (its LeadCampaigns child: LeadCampaignId, CampaignId,
+PrimaryFlag, CreationDate) come with the leads list (`expand=LeadCampaigns`), so no request per
+lead: the leads' `yield_map` step moves them to table `lead_campaigns` (merge_key LeadId: a
+re-read lead's memberships replace its stored ones); a collection cut short (`hasMore`) or
+missing is completed from /leads/{LeadId}/child/LeadCampaigns.
 """
 
 from __future__ import annotations
@@ -67,6 +74,7 @@ from pipelines.validation import (
     REQ_RFC3339_CURSOR,
     ArrowTypes,
     RowSpec,
+    SplitPage,
     arrow_or_rows,
     rejects_hints,
     split_page,
@@ -81,6 +89,7 @@ OPTY_CHILDREN = {
     "OpportunityLead": "opportunity_leads",
     "OpportunityCampaigns": "opportunity_campaigns",
 }
+LEAD_CHILD = "LeadCampaigns"  # a lead's campaign memberships, expanded on the leads list
 
 # Fields the event log depends on are type-checked (timestamps parsed to UTC); a failing row
 # goes to `rejects` with the reason. Other attributes load as they come (schema evolves).
@@ -141,6 +150,18 @@ SPECS: dict[str, RowSpec] = {
             "LastUpdateDate": OPT_RFC3339,
         },
         id_field="OptyCampaignId",
+    ),
+    # the lead's earliest membership (by CreationDate) is its campaign: CreationDate required
+    "lead_campaigns": RowSpec(
+        "lead_campaigns",
+        {
+            "LeadCampaignId": REQ_INT,
+            "LeadId": REQ_INT,
+            "CampaignId": REQ_INT,
+            "CreationDate": REQ_RFC3339,
+            "LastUpdateDate": OPT_RFC3339,
+        },
+        id_field="LeadCampaignId",
     ),
     "campaigns": RowSpec(
         "campaigns",
@@ -216,9 +237,18 @@ def snake_case(name: str) -> str:
 def emit(spec: RowSpec, rows: list[Any], arrow_types: ArrowTypes | None = None) -> Iterator[Any]:
     """validation.emit, except that the `rejects` variant drops the resource's merge_key: a
     child resource merges on OptyId, which reject rows do not have (dlt would refuse them)."""
-    page = split_page(SYSTEM, spec, rows)
+    yield from emit_page(split_page(SYSTEM, spec, rows), arrow_types)
+
+
+def emit_page(
+    page: SplitPage, arrow_types: ArrowTypes | None = None, table_hints: Any = None
+) -> Iterator[Any]:
+    """emit() of a page already split; `table_hints` send the good rows to another table than
+    the resource's (a variant, e.g. a lead's memberships from the leads resource)."""
     if page.good:
-        if arrow_types is None:
+        if table_hints is not None:
+            yield dlt.mark.with_hints(page.good, table_hints, create_table_variant=True)
+        elif arrow_types is None:
             yield page.good
         else:
             yield arrow_or_rows(page.good, arrow_types, flatten=False)
@@ -283,6 +313,43 @@ def checked(name: str) -> Callable[[Any], Iterator[Any]]:
     return check
 
 
+def lead_campaign_hints() -> Any:
+    """Hints of the `lead_campaigns` variant of the leads resource (fresh for each use)."""
+    return dlt.mark.make_hints(
+        table_name="lead_campaigns",
+        write_disposition="merge",
+        primary_key="LeadCampaignId",
+        merge_key="LeadId",
+    )
+
+
+def checked_lead(read_child: Callable[[int], list[Any]]) -> Callable[[Any], Iterator[Any]]:
+    """The leads' `yield_map` step: the lead checked (to `leads` or `rejects`), then its
+    expanded LeadCampaigns to `lead_campaigns`; a collection cut short (hasMore) or missing is
+    read in full by `read_child(LeadId)`. A rejected lead's memberships are skipped."""
+
+    def check(row: Any) -> Iterator[Any]:
+        lead = dict(row) if isinstance(row, dict) else row
+        collection = lead.pop(LEAD_CHILD, None) if isinstance(lead, dict) else None
+        page = split_page(SYSTEM, SPECS["leads"], [lead])
+        yield from emit_page(page)
+        if not page.good:
+            return
+        lead_id = page.good[0]["LeadId"]
+        if isinstance(collection, dict) and not collection.get("hasMore"):
+            found = list(collection.get("items") or [])
+        else:
+            found = read_child(lead_id)
+        members = [
+            {**item, "LeadId": item.get("LeadId", lead_id)} if isinstance(item, dict) else item
+            for item in found
+        ]
+        checked_members = split_page(SYSTEM, SPECS["lead_campaigns"], members)
+        yield from emit_page(checked_members, table_hints=lead_campaign_hints())
+
+    return check
+
+
 # The lists declared for dlt's rest_api (table, endpoint, key): read with
 # `q=LastUpdateDate >= '<incremental start>'` oldest first, except sales_methods (read in full).
 CHANGED_LISTS = (
@@ -295,7 +362,18 @@ CHANGED_LISTS = (
 
 def lists_config(client: RESTClient, limit: int, lookback_seconds: float) -> RESTAPIConfig:
     """dlt's declarative rest_api config of the list endpoints, on `client`'s session (its
-    retries, requests in flight and request counts, pipelines.http.make_client)."""
+    retries, requests in flight and request counts, pipelines.http.make_client). Leads are
+    read with `expand=LeadCampaigns` (their memberships in the same pages)."""
+
+    def lead_child(lead_id: int) -> list[Any]:
+        rows: list[Any] = []
+        path = f"/leads/{lead_id}/child/{LEAD_CHILD}"
+        for page in _pages(client, path, {"onlyData": "true"}, limit):
+            rows.extend(page)
+        return rows
+
+    steps = {"leads": checked_lead(lead_child)}
+    expand = {"leads": {"expand": LEAD_CHILD}}
     changed: list[EndpointResource] = [
         {
             "name": name,
@@ -305,6 +383,7 @@ def lists_config(client: RESTClient, limit: int, lookback_seconds: float) -> RES
                 "params": {
                     "q": "LastUpdateDate >= '{incremental.start_value}'",
                     "orderBy": f"LastUpdateDate:asc,{key}:asc",
+                    **expand.get(name, {}),
                 },
                 "incremental": {
                     "cursor_path": "LastUpdateDate",
@@ -315,7 +394,7 @@ def lists_config(client: RESTClient, limit: int, lookback_seconds: float) -> RES
                 },
                 "paginator": offset_paginator(limit),
             },
-            "processing_steps": [{"yield_map": checked(name)}],
+            "processing_steps": [{"yield_map": steps.get(name) or checked(name)}],
         }
         for name, path, key in CHANGED_LISTS
     ]
