@@ -43,9 +43,10 @@ not join).
 
 A lead's campaign memberships (its LeadCampaigns child: LeadCampaignId, CampaignId,
 PrimaryFlag, CreationDate) come with the leads list (`expand=LeadCampaigns`), so no request per
-lead: the leads' `yield_map` step moves them to table `lead_campaigns` (merge_key LeadId: a
-re-read lead's memberships replace its stored ones); a collection cut short (`hasMore`) or
-missing is completed from /leads/{LeadId}/child/LeadCampaigns.
+lead: the leads' `yield_map` step takes them off the lead and the `lead_campaigns` transformer
+writes those of the leads the incremental let through (merge_key LeadId: a re-read lead's
+memberships replace its stored ones); a collection cut short (`hasMore`) or missing is
+completed from /leads/{LeadId}/child/LeadCampaigns.
 """
 
 from __future__ import annotations
@@ -240,15 +241,10 @@ def emit(spec: RowSpec, rows: list[Any], arrow_types: ArrowTypes | None = None) 
     yield from emit_page(split_page(SYSTEM, spec, rows), arrow_types)
 
 
-def emit_page(
-    page: SplitPage, arrow_types: ArrowTypes | None = None, table_hints: Any = None
-) -> Iterator[Any]:
-    """emit() of a page already split; `table_hints` send the good rows to another table than
-    the resource's (a variant, e.g. a lead's memberships from the leads resource)."""
+def emit_page(page: SplitPage, arrow_types: ArrowTypes | None = None) -> Iterator[Any]:
+    """emit() of a page already split."""
     if page.good:
-        if table_hints is not None:
-            yield dlt.mark.with_hints(page.good, table_hints, create_table_variant=True)
-        elif arrow_types is None:
+        if arrow_types is None:
             yield page.good
         else:
             yield arrow_or_rows(page.good, arrow_types, flatten=False)
@@ -313,39 +309,19 @@ def checked(name: str) -> Callable[[Any], Iterator[Any]]:
     return check
 
 
-def lead_campaign_hints() -> Any:
-    """Hints of the `lead_campaigns` variant of the leads resource (fresh for each use)."""
-    return dlt.mark.make_hints(
-        table_name="lead_campaigns",
-        write_disposition="merge",
-        primary_key="LeadCampaignId",
-        merge_key="LeadId",
-    )
-
-
-def checked_lead(read_child: Callable[[int], list[Any]]) -> Callable[[Any], Iterator[Any]]:
-    """The leads' `yield_map` step: the lead checked (to `leads` or `rejects`), then its
-    expanded LeadCampaigns to `lead_campaigns`; a collection cut short (hasMore) or missing is
-    read in full by `read_child(LeadId)`. A rejected lead's memberships are skipped."""
+def checked_lead(pending: dict[int, Any]) -> Callable[[Any], Iterator[Any]]:
+    """The leads' `yield_map` step: the lead checked (to `leads` or `rejects`), its expanded
+    LeadCampaigns collection taken off the row and parked in `pending` (by LeadId) for the
+    `lead_campaigns` transformer. The memberships must not be yielded here: the leads'
+    incremental runs after this step and would filter them by their own LastUpdateDate."""
 
     def check(row: Any) -> Iterator[Any]:
         lead = dict(row) if isinstance(row, dict) else row
         collection = lead.pop(LEAD_CHILD, None) if isinstance(lead, dict) else None
         page = split_page(SYSTEM, SPECS["leads"], [lead])
+        if page.good:
+            pending[page.good[0]["LeadId"]] = collection
         yield from emit_page(page)
-        if not page.good:
-            return
-        lead_id = page.good[0]["LeadId"]
-        if isinstance(collection, dict) and not collection.get("hasMore"):
-            found = list(collection.get("items") or [])
-        else:
-            found = read_child(lead_id)
-        members = [
-            {**item, "LeadId": item.get("LeadId", lead_id)} if isinstance(item, dict) else item
-            for item in found
-        ]
-        checked_members = split_page(SYSTEM, SPECS["lead_campaigns"], members)
-        yield from emit_page(checked_members, table_hints=lead_campaign_hints())
 
     return check
 
@@ -360,19 +336,14 @@ CHANGED_LISTS = (
 )
 
 
-def lists_config(client: RESTClient, limit: int, lookback_seconds: float) -> RESTAPIConfig:
+def lists_config(
+    client: RESTClient, limit: int, lookback_seconds: float, lead_pending: dict[int, Any]
+) -> RESTAPIConfig:
     """dlt's declarative rest_api config of the list endpoints, on `client`'s session (its
     retries, requests in flight and request counts, pipelines.http.make_client). Leads are
-    read with `expand=LeadCampaigns` (their memberships in the same pages)."""
-
-    def lead_child(lead_id: int) -> list[Any]:
-        rows: list[Any] = []
-        path = f"/leads/{lead_id}/child/{LEAD_CHILD}"
-        for page in _pages(client, path, {"onlyData": "true"}, limit):
-            rows.extend(page)
-        return rows
-
-    steps = {"leads": checked_lead(lead_child)}
+    read with `expand=LeadCampaigns`: their collections are parked in `lead_pending`
+    (checked_lead) for the `lead_campaigns` transformer."""
+    steps = {"leads": checked_lead(lead_pending)}
     expand = {"leads": {"expand": LEAD_CHILD}}
     changed: list[EndpointResource] = [
         {
@@ -523,7 +494,45 @@ def oracle_cx_source(
 
         return transformer
 
-    lists = {r.name: r for r in rest_api_resources(lists_config(client, limit, lookback_seconds))}
+    # LeadCampaigns collections of the leads read, parked by the leads' yield_map (by LeadId)
+    lead_pending: dict[int, Any] = {}
+    config = lists_config(client, limit, lookback_seconds, lead_pending)
+    lists = {r.name: r for r in rest_api_resources(config)}
+
+    def lead_members(lead: dict[str, Any]) -> list[Any]:
+        """A lead's expanded LeadCampaigns, completed from /leads/{LeadId}/child/LeadCampaigns
+        when cut short (hasMore) or missing."""
+        collection = lead_pending.pop(lead["LeadId"], None)
+        if isinstance(collection, dict) and not collection.get("hasMore"):
+            return list(collection.get("items") or [])
+        rows: list[Any] = []
+        path = f"/leads/{lead['LeadId']}/child/{LEAD_CHILD}"
+        for page in _pages(client, path, {"onlyData": "true"}, limit):
+            rows.extend(page)
+        return rows
+
+    # the leads the incremental let through (a lead it filtered leaves its memberships as
+    # they were stored); a re-read lead's memberships replace its stored ones (merge_key)
+    @dlt.transformer(
+        data_from=lists["leads"],
+        name="lead_campaigns",
+        primary_key="LeadCampaignId",
+        merge_key="LeadId",
+        write_disposition="merge",
+    )
+    def lead_campaigns(lead_page: list[Any]) -> Iterator[Any]:
+        valid = _valid(lead_page)
+        rows: list[Any] = []
+        for lead, found in zip(
+            valid, fetch_each(lead_members, valid, concurrent_requests), strict=True
+        ):
+            rows.extend(
+                {**item, "LeadId": item.get("LeadId", lead["LeadId"])}
+                if isinstance(item, dict)
+                else item
+                for item in found
+            )
+        yield from emit(SPECS["lead_campaigns"], rows)
 
     # rest_api's dependent resources would resolve the parents' reject rows too
     @dlt.transformer(
@@ -551,5 +560,6 @@ def oracle_cx_source(
         opportunity_child("OpportunityLead", "OptyLeadId"),
         opportunity_child("OpportunityCampaigns", "OptyCampaignId"),
         *lists.values(),
+        lead_campaigns,
         sales_stages,
     ]

@@ -582,6 +582,43 @@ def test_lead_campaigns_come_with_the_leads_and_reject_bad_rows(
     assert not {c for c in columns if c.startswith("lead_campaigns")}
 
 
+def test_a_re_read_lead_keeps_its_older_memberships(
+    server: FakeApiServer, company: DemoCompany, duckdb_path: Path
+) -> None:
+    """A lead re-read because it joined another campaign brings all its memberships again:
+    the older one (LastUpdateDate before the leads' cursor) is neither filtered out by the
+    leads' incremental nor deleted by the merge on LeadId."""
+    load_system(SYSTEM, duckdb_path)
+    view = company.oracle_cx_view()
+    cursor = max(r["LastUpdateDate"] for r in view.leads)
+    lead = next(
+        r
+        for r in view.leads
+        if len(view.lead_campaigns[r["LeadId"]]) == 1 and r["LastUpdateDate"] < cursor
+    )
+    first = view.lead_campaigns[lead["LeadId"]][0]
+    other = next(c["CampaignId"] for c in view.campaigns if c["CampaignId"] != first["CampaignId"])
+    now = ts(view.as_of)
+    joined = {
+        **first,
+        "LeadCampaignId": first["LeadCampaignId"] + 1,
+        "CampaignId": other,
+        "PrimaryFlag": False,
+        "CreationDate": now,
+        "LastUpdateDate": now,
+    }
+    view.lead_campaigns[lead["LeadId"]].append(joined)
+    lead["LastUpdateDate"] = now
+    load_system(SYSTEM, duckdb_path)
+    stored = query(
+        duckdb_path,
+        f"select lead_campaign_id from raw_{SYSTEM}.lead_campaigns where lead_id = ? order by 1",
+        [lead["LeadId"]],
+    )
+    assert [r[0] for r in stored] == [first["LeadCampaignId"], joined["LeadCampaignId"]]
+    assert raw_counts(duckdb_path)["lead_campaigns"] == expected_counts(view)["lead_campaigns"]
+
+
 def test_missing_and_wrong_credentials_fail_clearly(
     server: FakeApiServer, duckdb_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
