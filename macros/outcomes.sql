@@ -38,6 +38,14 @@
     cast({{ denominator }} < {{ var('min_group_size') }} as {{ dbt.type_boolean() }})
 {%- endmacro %}
 
+{#- `max(a) as a,` for each column of `attributes` (a select list continues after it): the
+    attributes a comparison carries along per group. -#}
+{% macro max_of_each(attributes) -%}
+    {%- for attribute in attributes %}
+        max({{ attribute }}) as {{ attribute }},
+    {%- endfor %}
+{%- endmacro %}
+
 {#- The CTEs lead_counts, deal_counts, per_system, all_systems and combined of a conversion
     and win-rate comparison by `group_column`, from CTEs leads_at_as_of (source_system,
     group_column, is_converted 0/1) and deals_at_as_of (source_system, group_column,
@@ -49,9 +57,7 @@ lead_counts as (
     select
         source_system,
         {{ group_column }},
-        {%- for attribute in attributes %}
-        max({{ attribute }}) as {{ attribute }},
-        {%- endfor %}
+        {{- max_of_each(attributes) }}
         count(*) as leads_count,
         sum(is_converted) as leads_converted
     from leads_at_as_of
@@ -62,9 +68,7 @@ deal_counts as (
     select
         source_system,
         {{ group_column }},
-        {%- for attribute in attributes %}
-        max({{ attribute }}) as {{ attribute }},
-        {%- endfor %}
+        {{- max_of_each(attributes) }}
         {{ outcome_counts() }}
     from deals_at_as_of
     group by source_system, {{ group_column }}
@@ -95,9 +99,7 @@ all_systems as (
     select
         'all' as source_system,
         {{ group_column }},
-        {%- for attribute in attributes %}
-        max({{ attribute }}) as {{ attribute }},
-        {%- endfor %}
+        {{- max_of_each(attributes) }}
         sum(leads_count) as leads_count,
         sum(leads_converted) as leads_converted,
         sum(deals_count) as deals_count,

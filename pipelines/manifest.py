@@ -263,6 +263,8 @@ API_SYSTEMS: tuple[SourceSystem, ...] = (
             "activities",
             "campaigns",
             "products",
+            # lead memberships: the LeadCampaigns child expanded on the leads list
+            "campaign_members",
         ),
         "docs/oracle-cx.md",
         # no quotes or orders; activities on leads give First Contact. Leads carry their

@@ -15,6 +15,7 @@ Resources (table <- endpoint; primary key; write disposition; change filter):
     opportunity_leads <- expanded OpportunityLead        OptyLeadId        merge  (per opty)
     opportunity_campaigns <- expanded OpportunityCampaigns  OptyCampaignId  merge  (per opty)
     leads             <- /leads                          LeadId            merge  LastUpdateDate
+    lead_campaigns    <- expanded LeadCampaigns          LeadCampaignId    merge  (per lead)
     resources         <- /resources                      PartyId           merge  LastUpdateDate
     activities        <- /activities                     ActivityId        merge  LastUpdateDate
     campaigns         <- /campaigns                      CampaignId        merge  LastUpdateDate
@@ -39,6 +40,13 @@ An opportunity's campaigns (OpportunityCampaigns: CampaignId, RevenuePercentage)
 revenue; the loader resolves its primary campaign, the one with the largest RevenuePercentage
 (ties: the smallest OptyCampaignId), into the opportunity's `primary_campaign_id` (staging does
 not join).
+
+A lead's campaign memberships (its LeadCampaigns child: LeadCampaignId, CampaignId,
+PrimaryFlag, CreationDate) come with the leads list (`expand=LeadCampaigns`), so no request per
+lead: the leads' `yield_map` step takes them off the lead and the `lead_campaigns` transformer
+writes those of the leads the incremental let through (merge_key LeadId: a re-read lead's
+memberships replace its stored ones); a collection cut short (`hasMore`) or missing is
+completed from /leads/{LeadId}/child/LeadCampaigns.
 """
 
 from __future__ import annotations
@@ -67,6 +75,7 @@ from pipelines.validation import (
     REQ_RFC3339_CURSOR,
     ArrowTypes,
     RowSpec,
+    SplitPage,
     arrow_or_rows,
     rejects_hints,
     split_page,
@@ -81,6 +90,7 @@ OPTY_CHILDREN = {
     "OpportunityLead": "opportunity_leads",
     "OpportunityCampaigns": "opportunity_campaigns",
 }
+LEAD_CHILD = "LeadCampaigns"  # a lead's campaign memberships, expanded on the leads list
 
 # Fields the event log depends on are type-checked (timestamps parsed to UTC); a failing row
 # goes to `rejects` with the reason. Other attributes load as they come (schema evolves).
@@ -141,6 +151,18 @@ SPECS: dict[str, RowSpec] = {
             "LastUpdateDate": OPT_RFC3339,
         },
         id_field="OptyCampaignId",
+    ),
+    # the lead's earliest membership (by CreationDate) is its campaign: CreationDate required
+    "lead_campaigns": RowSpec(
+        "lead_campaigns",
+        {
+            "LeadCampaignId": REQ_INT,
+            "LeadId": REQ_INT,
+            "CampaignId": REQ_INT,
+            "CreationDate": REQ_RFC3339,
+            "LastUpdateDate": OPT_RFC3339,
+        },
+        id_field="LeadCampaignId",
     ),
     "campaigns": RowSpec(
         "campaigns",
@@ -216,7 +238,11 @@ def snake_case(name: str) -> str:
 def emit(spec: RowSpec, rows: list[Any], arrow_types: ArrowTypes | None = None) -> Iterator[Any]:
     """validation.emit, except that the `rejects` variant drops the resource's merge_key: a
     child resource merges on OptyId, which reject rows do not have (dlt would refuse them)."""
-    page = split_page(SYSTEM, spec, rows)
+    yield from emit_page(split_page(SYSTEM, spec, rows), arrow_types)
+
+
+def emit_page(page: SplitPage, arrow_types: ArrowTypes | None = None) -> Iterator[Any]:
+    """emit() of a page already split."""
     if page.good:
         if arrow_types is None:
             yield page.good
@@ -283,6 +309,23 @@ def checked(name: str) -> Callable[[Any], Iterator[Any]]:
     return check
 
 
+def checked_lead(pending: dict[int, Any]) -> Callable[[Any], Iterator[Any]]:
+    """The leads' `yield_map` step: the lead checked (to `leads` or `rejects`), its expanded
+    LeadCampaigns collection taken off the row and parked in `pending` (by LeadId) for the
+    `lead_campaigns` transformer. The memberships must not be yielded here: the leads'
+    incremental runs after this step and would filter them by their own LastUpdateDate."""
+
+    def check(row: Any) -> Iterator[Any]:
+        lead = dict(row) if isinstance(row, dict) else row
+        collection = lead.pop(LEAD_CHILD, None) if isinstance(lead, dict) else None
+        page = split_page(SYSTEM, SPECS["leads"], [lead])
+        if page.good:
+            pending[page.good[0]["LeadId"]] = collection
+        yield from emit_page(page)
+
+    return check
+
+
 # The lists declared for dlt's rest_api (table, endpoint, key): read with
 # `q=LastUpdateDate >= '<incremental start>'` oldest first, except sales_methods (read in full).
 CHANGED_LISTS = (
@@ -293,9 +336,15 @@ CHANGED_LISTS = (
 )
 
 
-def lists_config(client: RESTClient, limit: int, lookback_seconds: float) -> RESTAPIConfig:
+def lists_config(
+    client: RESTClient, limit: int, lookback_seconds: float, lead_pending: dict[int, Any]
+) -> RESTAPIConfig:
     """dlt's declarative rest_api config of the list endpoints, on `client`'s session (its
-    retries, requests in flight and request counts, pipelines.http.make_client)."""
+    retries, requests in flight and request counts, pipelines.http.make_client). Leads are
+    read with `expand=LeadCampaigns`: their collections are parked in `lead_pending`
+    (checked_lead) for the `lead_campaigns` transformer."""
+    steps = {"leads": checked_lead(lead_pending)}
+    expand = {"leads": {"expand": LEAD_CHILD}}
     changed: list[EndpointResource] = [
         {
             "name": name,
@@ -305,6 +354,7 @@ def lists_config(client: RESTClient, limit: int, lookback_seconds: float) -> RES
                 "params": {
                     "q": "LastUpdateDate >= '{incremental.start_value}'",
                     "orderBy": f"LastUpdateDate:asc,{key}:asc",
+                    **expand.get(name, {}),
                 },
                 "incremental": {
                     "cursor_path": "LastUpdateDate",
@@ -315,7 +365,7 @@ def lists_config(client: RESTClient, limit: int, lookback_seconds: float) -> RES
                 },
                 "paginator": offset_paginator(limit),
             },
-            "processing_steps": [{"yield_map": checked(name)}],
+            "processing_steps": [{"yield_map": steps.get(name) or checked(name)}],
         }
         for name, path, key in CHANGED_LISTS
     ]
@@ -444,7 +494,45 @@ def oracle_cx_source(
 
         return transformer
 
-    lists = {r.name: r for r in rest_api_resources(lists_config(client, limit, lookback_seconds))}
+    # LeadCampaigns collections of the leads read, parked by the leads' yield_map (by LeadId)
+    lead_pending: dict[int, Any] = {}
+    config = lists_config(client, limit, lookback_seconds, lead_pending)
+    lists = {r.name: r for r in rest_api_resources(config)}
+
+    def lead_members(lead: dict[str, Any]) -> list[Any]:
+        """A lead's expanded LeadCampaigns, completed from /leads/{LeadId}/child/LeadCampaigns
+        when cut short (hasMore) or missing."""
+        collection = lead_pending.pop(lead["LeadId"], None)
+        if isinstance(collection, dict) and not collection.get("hasMore"):
+            return list(collection.get("items") or [])
+        rows: list[Any] = []
+        path = f"/leads/{lead['LeadId']}/child/{LEAD_CHILD}"
+        for page in _pages(client, path, {"onlyData": "true"}, limit):
+            rows.extend(page)
+        return rows
+
+    # the leads the incremental let through (a lead it filtered leaves its memberships as
+    # they were stored); a re-read lead's memberships replace its stored ones (merge_key)
+    @dlt.transformer(
+        data_from=lists["leads"],
+        name="lead_campaigns",
+        primary_key="LeadCampaignId",
+        merge_key="LeadId",
+        write_disposition="merge",
+    )
+    def lead_campaigns(lead_page: list[Any]) -> Iterator[Any]:
+        valid = _valid(lead_page)
+        rows: list[Any] = []
+        for lead, found in zip(
+            valid, fetch_each(lead_members, valid, concurrent_requests), strict=True
+        ):
+            rows.extend(
+                {**item, "LeadId": item.get("LeadId", lead["LeadId"])}
+                if isinstance(item, dict)
+                else item
+                for item in found
+            )
+        yield from emit(SPECS["lead_campaigns"], rows)
 
     # rest_api's dependent resources would resolve the parents' reject rows too
     @dlt.transformer(
@@ -472,5 +560,6 @@ def oracle_cx_source(
         opportunity_child("OpportunityLead", "OptyLeadId"),
         opportunity_child("OpportunityCampaigns", "OptyCampaignId"),
         *lists.values(),
+        lead_campaigns,
         sales_stages,
     ]

@@ -13,8 +13,9 @@ Definitions (the marts' yml):
 - the rep of a lead = its owner when it came in: the former owner (OldValue of the id row) of
   its first Owner LeadHistory change, else its owner (Pipedrive leads: the owner);
 - the campaign of a lead (Salesforce) = the CampaignId of its earliest CampaignMember with
-  that LeadId (by CreatedDate, then Id), '(none)' without one; Pipedrive loads no campaigns,
-  so its leads have no campaign dimension;
+  that LeadId (by CreatedDate, then Id), '(none)' without one; Oracle CX: the CampaignId of
+  its earliest LeadCampaigns row (by CreationDate, then LeadCampaignId); Pipedrive loads no
+  campaigns, so its leads have no campaign dimension;
 - a deal is reassigned when its flow has a `user_id` change (Pipedrive); its cycle = creation
   to won_time / lost_time, closed deals only.
 Medians interpolate linearly like DuckDB's quantile_cont, on whole seconds.
@@ -154,8 +155,27 @@ def salesforce_lead_response(objects: dict[str, list[Record]]) -> dict:
     return _groups(rows)
 
 
-def oracle_cx_lead_response(leads: list[Record], activities: list[Record]) -> dict:
-    """Oracle CX has no lead history: the rep is the lead's OwnerId, qualification unknown."""
+def oracle_cx_lead_campaigns(lead_campaigns: dict[int, list[Record]]) -> dict[int, int]:
+    """LeadId -> CampaignId of the lead's earliest LeadCampaigns row (by CreationDate, then
+    LeadCampaignId), from the memberships expanded on each lead."""
+    out: dict[int, tuple[int, int, int]] = {}
+    for lead_id, rows in lead_campaigns.items():
+        for row in rows:
+            key = (unix(row["CreationDate"]), row["LeadCampaignId"], row["CampaignId"])
+            if lead_id not in out or key < out[lead_id]:
+                out[lead_id] = key
+    return {lead_id: key[2] for lead_id, key in out.items()}
+
+
+def oracle_cx_lead_response(
+    leads: list[Record],
+    activities: list[Record],
+    lead_campaigns: dict[int, list[Record]] | None = None,
+) -> dict:
+    """Oracle CX has no lead history: the rep is the lead's OwnerId, qualification unknown.
+    With `lead_campaigns` (LeadId -> its LeadCampaigns rows) the campaign dimension is the
+    CampaignId of each lead's earliest membership, '(none)' without one."""
+    campaign = oracle_cx_lead_campaigns(lead_campaigns or {})
     first: dict[int, tuple[int, int]] = {}
     for act in activities:
         kind = (act.get("ActivityTypeCode") or "").lower()
@@ -170,7 +190,15 @@ def oracle_cx_lead_response(leads: list[Record], activities: list[Record]) -> di
         (
             lead["ChannelType"] or "(none)",
             f"oracle_cx:{lead['OwnerId']}",
-            None,  # no campaigns loaded
+            (
+                (
+                    f"oracle_cx:{campaign[lead['LeadId']]}"
+                    if lead["LeadId"] in campaign
+                    else "(none)"
+                )
+                if lead_campaigns is not None
+                else None
+            ),
             unix(lead["CreationDate"]),
             first[lead["LeadId"]][0] if lead["LeadId"] in first else None,
             None,

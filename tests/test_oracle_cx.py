@@ -50,6 +50,7 @@ def expected_counts(view: OracleCxView) -> dict[str, int]:
         "opportunity_campaigns": sum(len(v) for v in view.opportunity_campaigns.values()),
         "campaigns": len(view.campaigns),
         "leads": len(view.leads),
+        "lead_campaigns": sum(len(v) for v in view.lead_campaigns.values()),
         "activities": len(view.activities),
         "resources": len(view.resources),
         "sales_methods": len(view.sales_methods),
@@ -90,6 +91,22 @@ def test_rendering_agrees_with_the_truth_and_stripe_ids() -> None:
     assert len(converted) == truth["counts_by_crm"][SYSTEM]["leads_converted"]
     assert len(view.leads) == truth["counts_by_crm"][SYSTEM]["leads"]
     assert all(r["ConvertedOpportunityId"] in by_id for r in converted)
+    # a lead's earliest LeadCampaigns row is the campaign it joined (truth: lead_phase)
+    names = {c["CampaignId"]: c["CampaignName"] for c in view.campaigns}
+    earliest = lead_kpis.oracle_cx_lead_campaigns(view.lead_campaigns)
+    planted = {
+        int(lead["lead_ref"]): lead["campaign"]
+        for lead in truth["lead_phase"]["leads"]
+        if lead["crm"] == SYSTEM
+    }
+    rendered = {
+        r["LeadId"]: names[earliest[r["LeadId"]]] if r["LeadId"] in earliest else None
+        for r in view.leads
+    }
+    assert rendered == planted and None in planted.values()
+    members = [row for rows in view.lead_campaigns.values() for row in rows]
+    assert sum(row["PrimaryFlag"] for row in members) == len(earliest)
+    assert any(len(rows) > 1 for rows in view.lead_campaigns.values())  # some joined two
 
 
 # ---- fake API -----------------------------------------------------------------------------------
@@ -243,6 +260,12 @@ def test_expand_inlines_children_and_child_endpoints_page(
     one = session.get(f"{child}/{snapshots[1]['OptyStgSnapshotId']}").json()
     assert one == snapshots[1]
     assert session.get(url(api_server, "opportunities/CDRM_0")).status_code == 404
+    # a lead's campaign memberships: expanded on the leads list, and its child endpoint
+    leads = walk(session, url(api_server, "leads"), expand="LeadCampaigns", onlyData="true")
+    assert {r["LeadId"]: r["LeadCampaigns"]["items"] for r in leads} == view.lead_campaigns
+    joined = next(lid for lid, rows in view.lead_campaigns.items() if len(rows) > 1)
+    members = url(api_server, f"leads/{joined}/child/LeadCampaigns")
+    assert walk(session, members, limit=1, onlyData="true") == view.lead_campaigns[joined]
     methods = walk(session, url(api_server, "salesMethods"), expand="SalesStage", onlyData="true")
     assert sum(len(m["SalesStage"]["items"]) for m in methods) == len(view.sales_stages)
     assert session.post(url(api_server, "opportunities")).status_code == 405
@@ -338,6 +361,7 @@ def test_every_resource_pages_and_loads_exactly_once(
         ("activities", "activity_id"),
         ("opportunity_campaigns", "opty_campaign_id"),
         ("campaigns", "campaign_id"),
+        ("lead_campaigns", "lead_campaign_id"),
     ):
         dupes = query(
             duckdb_path, f"select count(*) - count(distinct {key}) from raw_{SYSTEM}.{table}"
@@ -364,6 +388,7 @@ def test_second_load_fetches_and_changes_nothing(
     lead_query = next(q for p, q in calls if p == f"{API}/leads")
     assert lead_query["q"] == f"LastUpdateDate >= '{newest_lead}'"
     assert lead_query["orderBy"] == "LastUpdateDate:asc,LeadId:asc"
+    assert lead_query["expand"] == "LeadCampaigns"  # memberships in the same pages
     assert opty_query["expand"] == (
         "ChildRevenue,opportunityStageSnapshots,OpportunityLead,OpportunityCampaigns"
     )
@@ -508,6 +533,90 @@ def test_opportunity_campaigns_resolve_the_primary_one_and_reject_bad_rows(
         k: v for k, v in expected.items() if k != bad_opty
     }
     assert bad_opty in loaded
+
+
+def test_lead_campaigns_come_with_the_leads_and_reject_bad_rows(
+    server: FakeApiServer, company: DemoCompany, duckdb_path: Path
+) -> None:
+    """A lead's LeadCampaigns arrive expanded on the leads list: no request per lead, except
+    for the leads whose expansion was cut short (hasMore), completed from their child
+    endpoint. Every membership loads with its lead, campaign and creation time (a loader that
+    dropped the child fails here); a malformed one goes to rejects with its reason."""
+    view = company.oracle_cx_view()
+    oracle_api(server).expand_limit = 1
+    two = [lead_id for lead_id, rows in view.lead_campaigns.items() if len(rows) > 1]
+    assert two
+    bad = view.lead_campaigns[two[0]][1]["LeadCampaignId"]
+    server.malform(f"{SYSTEM}.lead_campaigns", bad, "CreationDate", "last spring")
+    load_system(SYSTEM, duckdb_path)
+    rejects = query(duckdb_path, f"select resource, record_id, reason from raw_{SYSTEM}.rejects")
+    assert [(r[0], r[1]) for r in rejects] == [("lead_campaigns", str(bad))]
+    assert "CreationDate" in rejects[0][2] and "last spring" in rejects[0][2]
+    completed = {
+        p.split("/")[-3] for _m, p, _q in server.request_log if p.endswith("/child/LeadCampaigns")
+    }
+    assert completed == {str(lead_id) for lead_id in two}
+    loaded = set(
+        query(
+            duckdb_path,
+            "select lead_campaign_id, lead_id, campaign_id, "
+            f"cast(epoch(creation_date) as bigint) from raw_{SYSTEM}.lead_campaigns",
+        )
+    )
+    expected = {
+        (row["LeadCampaignId"], lead_id, row["CampaignId"], lead_kpis.unix(row["CreationDate"]))
+        for lead_id, rows in view.lead_campaigns.items()
+        for row in rows
+        if row["LeadCampaignId"] != bad
+    }
+    assert loaded == expected and len(expected) > 20
+    # the child left the lead row: no JSON column of memberships on leads
+    columns = {
+        r[0]
+        for r in query(
+            duckdb_path,
+            "select column_name from information_schema.columns "
+            f"where table_schema = 'raw_{SYSTEM}' and table_name = 'leads'",
+        )
+    }
+    assert not {c for c in columns if c.startswith("lead_campaigns")}
+
+
+def test_a_re_read_lead_keeps_its_older_memberships(
+    server: FakeApiServer, company: DemoCompany, duckdb_path: Path
+) -> None:
+    """A lead re-read because it joined another campaign brings all its memberships again:
+    the older one (LastUpdateDate before the leads' cursor) is neither filtered out by the
+    leads' incremental nor deleted by the merge on LeadId."""
+    load_system(SYSTEM, duckdb_path)
+    view = company.oracle_cx_view()
+    cursor = max(r["LastUpdateDate"] for r in view.leads)
+    lead = next(
+        r
+        for r in view.leads
+        if len(view.lead_campaigns[r["LeadId"]]) == 1 and r["LastUpdateDate"] < cursor
+    )
+    first = view.lead_campaigns[lead["LeadId"]][0]
+    other = next(c["CampaignId"] for c in view.campaigns if c["CampaignId"] != first["CampaignId"])
+    now = ts(view.as_of)
+    joined = {
+        **first,
+        "LeadCampaignId": first["LeadCampaignId"] + 1,
+        "CampaignId": other,
+        "PrimaryFlag": False,
+        "CreationDate": now,
+        "LastUpdateDate": now,
+    }
+    view.lead_campaigns[lead["LeadId"]].append(joined)
+    lead["LastUpdateDate"] = now
+    load_system(SYSTEM, duckdb_path)
+    stored = query(
+        duckdb_path,
+        f"select lead_campaign_id from raw_{SYSTEM}.lead_campaigns where lead_id = ? order by 1",
+        [lead["LeadId"]],
+    )
+    assert [r[0] for r in stored] == [first["LeadCampaignId"], joined["LeadCampaignId"]]
+    assert raw_counts(duckdb_path)["lead_campaigns"] == expected_counts(view)["lead_campaigns"]
 
 
 def test_missing_and_wrong_credentials_fail_clearly(
@@ -674,7 +783,7 @@ def test_planted_first_contacts_are_in_the_log_at_their_time_with_their_rep(
 
 def test_lead_response_equals_a_recomputation_from_the_payloads(built: Built) -> None:
     view = built.company.oracle_cx_view()
-    expected = lead_kpis.oracle_cx_lead_response(view.leads, view.activities)
+    expected = lead_kpis.oracle_cx_lead_response(view.leads, view.activities, view.lead_campaigns)
     # not observable in Oracle CX: qualification null, never 0
     lead_kpis.assert_response_without_history(
         query(built.db, lead_kpis.LEAD_RESPONSE_SQL, [SYSTEM]), expected
@@ -711,6 +820,55 @@ def test_opportunity_campaigns_reach_cases_and_campaign_performance(built: Built
     assert mart == truth
     rates = {c: w / (w + lo) for c, (w, lo) in truth.items() if w + lo >= 5}
     assert max(rates.values()) - min(rates.values()) > 0.2
+    # the leads of each campaign (their earliest LeadCampaigns membership) and how many of
+    # them converted, '(none)' for the leads without one: the planted ones
+    leads_truth = {
+        row["campaign"] or "(none)": (row["leads"], row["converted"])
+        for row in built.company.ground_truth()["campaigns"]
+        if row["crm"] == SYSTEM
+    }
+    leads_mart = {
+        r[0]: (r[1], r[2])
+        for r in query(
+            built.db,
+            "select campaign, leads_count, leads_converted from marts.campaign_performance "
+            "where source_system = ? and leads_count > 0",
+            [SYSTEM],
+        )
+    }
+    assert leads_mart == leads_truth and len(leads_truth) >= 4
+
+
+def test_lead_campaigns_reach_lead_response_times(built: Built) -> None:
+    """The Oracle CX campaign rows of lead_response_times (a lead's campaign: its earliest
+    LeadCampaigns membership, '(none)' without one) equal the planted truth: per campaign the
+    leads, the contacted ones and the median response from each lead's campaign, creation and
+    first contact (truth lead_phase). The recomputation from the payloads is
+    test_lead_response_equals_a_recomputation_from_the_payloads."""
+    rows = query(
+        built.db,
+        "select group_key, group_name, leads_count, contacted_count, median_response_hours "
+        "from marts.lead_response_times where source_system = ? and dimension = 'campaign'",
+        [SYSTEM],
+    )
+    mart = {r[1]: r[2:] for r in rows}
+    planted: dict[str, list[tuple[int, int | None]]] = {}
+    for lead in built.company.ground_truth()["lead_phase"]["leads"]:
+        if lead["crm"] == SYSTEM:
+            group = planted.setdefault(lead["campaign"] or "(none)", [])
+            group.append((lead["created"], lead["first_contact"]))
+    assert "(none)" in planted and len(planted) >= 4
+    assert set(mart) == set(planted)
+    for name, leads in planted.items():
+        response = [contact - created for created, contact in leads if contact is not None]
+        median = lead_kpis.median(response)
+        assert mart[name][:2] == (len(leads), len(response)), name
+        assert mart[name][2] == pytest.approx(None if median is None else median / 3600.0), name
+    # group keys are the campaigns' keys (oracle_cx:<CampaignId>)
+    ids = {c["CampaignName"]: c["CampaignId"] for c in built.company.oracle_cx_view().campaigns}
+    assert {r[0] for r in rows if r[1] != "(none)"} == {
+        f"{SYSTEM}:{ids[name]}" for name in planted if name != "(none)"
+    }
 
 
 def main_categories(view: OracleCxView) -> dict[int, str]:

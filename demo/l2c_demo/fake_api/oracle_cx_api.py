@@ -8,7 +8,8 @@ Served under `/oracle_cx` by the fake server. What it implements of the real fra
   their REST key (`opportunities/{OptyNumber}`, `leads/{LeadId}`, `resources/{PartyId}`,
   `activities/{ActivityId}`, `salesMethods/{SalesMethodId}`); children
   `opportunities/{OptyNumber}/child/{ChildRevenue | opportunityStageSnapshots |
-  OpportunityLead | OpportunityCampaigns}` and `salesMethods/{id}/child/SalesStage`.
+  OpportunityLead | OpportunityCampaigns}`, `leads/{LeadId}/child/LeadCampaigns` and
+  `salesMethods/{id}/child/SalesStage`.
 - Collection envelope `{items, count, hasMore, limit, offset, links}` (+ `totalResults` with
   `totalResults=true`); paging with `limit` (default 25, at most 500) and `offset`.
 - `q` filters: with `REST-Framework-Version` 2 or later, `Attr <op> value` clauses joined by
@@ -61,6 +62,7 @@ CHILDREN: dict[str, dict[str, tuple[str, str]]] = {
         "OpportunityCampaigns": ("opportunity_campaigns", "OptyCampaignId"),
     },
     "salesMethods": {"SalesStage": ("sales_stages", "StgId")},
+    "leads": {"LeadCampaigns": ("lead_campaigns", "LeadCampaignId")},
 }
 TITLES = {
     400: "Bad Request",
@@ -338,6 +340,8 @@ class _Request:
                 "OpportunityCampaigns": self.view.opportunity_campaigns,
             }
             return by_child[child].get(opty, [])
+        if name == "leads":
+            return self.view.lead_campaigns.get(parent["LeadId"], [])
         method_id = parent["SalesMethodId"]
         return [s for s in self.view.sales_stages if s["SalesMethodId"] == method_id]
 
@@ -433,7 +437,13 @@ class _Request:
     ) -> Response:
         resource, key = CHILDREN[name][child]
         rows = self._filtered(rows, key)
-        parent_key = parent["OptyNumber"] if name == "opportunities" else parent["SalesMethodId"]
+        parent_key = (
+            parent["OptyNumber"]
+            if name == "opportunities"
+            else parent["LeadId"]
+            if name == "leads"
+            else parent["SalesMethodId"]
+        )
         href = f"{self.href}/{name}/{parent_key}/child/{child}"
         page, envelope = self._page(rows, href, child)
         items = self.patch(resource, page, key)

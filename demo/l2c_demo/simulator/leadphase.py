@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import random
 
+from l2c_demo.simulator.catalog import CAMPAIGNS
 from l2c_demo.simulator.clock import DAY
 from l2c_demo.simulator.config import SimConfig
 from l2c_demo.simulator.model import Deal, Lead, Rep
@@ -188,6 +189,9 @@ def lead_phase_truth(
                 "qualified_by": lead.qualified_by,
                 "reassigned": reassigned,
                 "reassigned_to": lead.reassigned_to if reassigned is not None else None,
+                # the campaign the lead joined when created (world._plant_campaigns): its
+                # earliest campaign membership in every CRM that records memberships
+                "campaign": None if lead.campaign is None else CAMPAIGNS[lead.campaign][0],
             }
         )
     changes = [

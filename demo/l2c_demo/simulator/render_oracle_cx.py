@@ -20,6 +20,11 @@ the largest RevenuePercentage; some opportunities share their revenue with a sec
 (`opportunity_campaign_shares`), one pattern a 50/50 tie that the smaller OptyCampaignId wins.
 So the campaign of the largest share is always the lead's campaign, whose win rates are
 planted (world._plant_campaigns, truth `campaigns`).
+
+A lead that joined a campaign lists it in its LeadCampaigns child (PrimaryFlag true, created
+with the lead); every third such lead also joins a second campaign when a rep accepts it
+(`second_lead_campaign`, PrimaryFlag false, created at AcceptedDate), so the lead's campaign is
+its earliest membership, not just any (truth: lead_phase `campaign`).
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ KIND_PRODUCT_GROUP = 12
 KIND_ACTIVITY = 13
 KIND_CAMPAIGN = 14
 KIND_OPTY_CAMPAIGN = 15
+KIND_LEAD_CAMPAIGN = 16
 
 DISCOUNT_LINE_BASE = 50_000_000  # RevnId numbers of discount lines: base + deal id * 10 + k
 INTEGRATION_USER = "OIC_INTEGRATION"  # the integration user that makes API-sourced changes
@@ -123,6 +129,7 @@ class OracleCxView:
     activities: list[Record] = field(default_factory=list)  # /activities (lead contacts)
     campaigns: list[Record] = field(default_factory=list)  # /campaigns
     opportunity_campaigns: dict[int, list[Record]] = field(default_factory=dict)  # OptyId -> rows
+    lead_campaigns: dict[int, list[Record]] = field(default_factory=dict)  # LeadId -> rows
 
 
 def ts(value: int | None) -> str | None:
@@ -219,11 +226,17 @@ def _static(world: World, view: OracleCxView) -> None:
             )
 
 
+def accepted_at(lead: Lead, as_of: int) -> int | None:
+    """When a rep accepted the lead (AcceptedDate), if by as_of and before it closed."""
+    closed = lead.archived_at is not None and lead.archived_at <= as_of
+    end = lead.archived_at if closed else as_of
+    return lead.seen_at if lead.seen_at is not None and lead.seen_at <= end else None
+
+
 def _lead_record(number: int, lead: Lead, as_of: int) -> Record:
     closed = lead.archived_at is not None and lead.archived_at <= as_of
     converted = closed and lead.converted_deal_id is not None
-    end = lead.archived_at if closed else as_of
-    accepted = lead.seen_at if lead.seen_at is not None and lead.seen_at <= end else None
+    accepted = accepted_at(lead, as_of)
     updated = max(t for t in (lead.add_time, accepted, lead.archived_at if closed else None) if t)
     status = "CONVERTED" if converted else "RETIRED" if closed else "UNQUALIFIED"
     return {
@@ -250,10 +263,47 @@ def _lead_record(number: int, lead: Lead, as_of: int) -> Record:
     }
 
 
+def second_lead_campaign(number: int, first: int) -> int | None:
+    """The campaign index a lead (numbered `number`) of campaign `first` joins later, when
+    accepted: every third lead, another campaign than its first."""
+    if number % 3:
+        return None
+    return (first + 1 + number % (len(CAMPAIGNS) - 1)) % len(CAMPAIGNS)
+
+
+def _lead_campaigns(number: int, lead: Lead, record: Record, as_of: int) -> list[Record]:
+    """The lead's LeadCampaigns rows: its campaign from its creation (primary), and for some
+    leads a second one joined when accepted (second_lead_campaign)."""
+    if lead.campaign is None:
+        return []
+    joined: list[tuple[int, int, bool]] = [(lead.campaign, lead.add_time, True)]
+    second = second_lead_campaign(number, lead.campaign)
+    accepted = accepted_at(lead, as_of)
+    if second is not None and accepted is not None:
+        joined.append((second, accepted, False))
+    return [
+        {
+            "LeadCampaignId": oracle_id(KIND_LEAD_CAMPAIGN, number * 2 + n),
+            "LeadCampaignNumber": f"CDRM_LC_{number * 2 + n}",
+            "LeadId": record["LeadId"],
+            "LeadNumber": record["LeadNumber"],
+            "CampaignId": campaign_id(index),
+            "CampaignNumber": f"CDRM_CMP_{1000 + index}",
+            "CampaignName": CAMPAIGNS[index][0],
+            "PrimaryFlag": primary,
+            "CreationDate": ts(at),
+            "LastUpdateDate": ts(at),
+        }
+        for n, (index, at, primary) in enumerate(joined)
+    ]
+
+
 def _leads(world: World, view: OracleCxView, as_of: int) -> None:
     for number, lead in enumerate(world.leads, start=1):
         if lead.crm == SYSTEM and lead.add_time <= as_of:
-            view.leads.append(_lead_record(number, lead, as_of))
+            record = _lead_record(number, lead, as_of)
+            view.leads.append(record)
+            view.lead_campaigns[record["LeadId"]] = _lead_campaigns(number, lead, record, as_of)
     view.leads.sort(key=lambda r: (r["CreationDate"], r["LeadId"]))
 
 

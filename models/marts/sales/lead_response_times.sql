@@ -22,8 +22,8 @@ lead_campaigns as (
 ),
 
 campaign_systems as (
-    -- systems whose leads have campaigns (memberships): Oracle CX loads campaigns for its
-    -- opportunities only
+    -- systems whose leads have campaigns (memberships: Salesforce CampaignMember, Oracle CX
+    -- LeadCampaigns); Pipedrive and Zendesk Sell have no campaign object
     select distinct source_system from {{ ref('int_lead_campaigns_resolved') }}
 ),
 
