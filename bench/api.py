@@ -34,7 +34,7 @@ from pathlib import Path
 
 from pipelines import limits, salesforce_bulk
 from pipelines.http import STATS
-from pipelines.load import load_system
+from pipelines.load import LoadResult, load_system
 
 CRMS = ("pipedrive", "salesforce", "zendesk_sell", "oracle_cx")
 SYSTEMS = (*CRMS, "stripe")
@@ -131,6 +131,21 @@ def salesforce_bulk_line(requests: int, deals: int) -> str:
     )
 
 
+def breakdown(system: str, result: LoadResult) -> str:
+    """Where a load's seconds went: the client's CPU (all threads) and dlt's steps."""
+    steps = ", ".join(
+        f"{name} {seconds:.2f}"
+        for name, seconds in result.step_seconds.items()
+        if name in ("extract", "normalize", "load")
+    )
+    stats = STATS[system]
+    return (
+        f"  {system}: CPU {result.cpu_seconds:.2f} s of {result.seconds:.2f} s; steps {steps} s; "
+        f"network busy {stats.network_seconds:.2f} s ({stats.request_seconds:.2f} "
+        "request-seconds)"
+    )
+
+
 def run_load(system: str, path: Path, deals: int, label: str, latency: float) -> None:
     result = load_system(system, path, progress_interval=30.0)
     stats = STATS[system]
@@ -147,6 +162,7 @@ def run_load(system: str, path: Path, deals: int, label: str, latency: float) ->
         + (f", {stats.spent:,} tokens" if stats.spent else ""),
         flush=True,
     )
+    print(breakdown(system, result), flush=True)
 
 
 def changed_deals(system: str, path: Path) -> int:
@@ -208,6 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"ratio {result.seconds / floor:.2f}",
                     flush=True,
                 )
+                print(breakdown(system, result), flush=True)
         if args.skip_zero_latency:
             return 0
         with api_server(args.deals, args.seed, work, 0.0, False) as url:

@@ -136,7 +136,30 @@ class RequestStats:
         self.throttled = 0  # 429s (and Salesforce's 403 REQUEST_LIMIT_EXCEEDED)
         self.spent = 0  # budget units (Pipedrive: tokens); 0 when the vendor has no costs
         self.started = time.monotonic()
+        # wall seconds with at least one request on the wire, and the sum of every request's
+        # seconds: their ratio is how many requests overlapped on average
+        self.network_seconds = 0.0
+        self.request_seconds = 0.0
+        self._in_flight = 0
+        self._busy_since = 0.0
         self._lock = threading.Lock()
+
+    def sent(self) -> float:
+        """A request goes on the wire (after the limiter); returns its start for `answered`."""
+        now = time.monotonic()
+        with self._lock:
+            if self._in_flight == 0:
+                self._busy_since = now
+            self._in_flight += 1
+        return now
+
+    def answered(self, since: float) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._in_flight -= 1
+            self.request_seconds += now - since
+            if self._in_flight == 0:
+                self.network_seconds += now - self._busy_since
 
     def record(self, request: PreparedRequest, response: Response) -> None:
         throttled = response.status_code == 429 or (
@@ -190,11 +213,13 @@ class PacedAdapter(HTTPAdapter):
             endpoint = self.endpoint_limiter(request)
             endpoint_slot = endpoint.acquire() if endpoint is not None else None
             slot = self.limiter.acquire()
+            on_wire = self.stats.sent()
             try:
                 response = super().send(request, *args, **kwargs)
                 # read the body inside the slot, so the connection is back in the pool on exit
                 _ = response.content
             finally:
+                self.stats.answered(on_wire)
                 self.limiter.done(slot)
                 if endpoint is not None and endpoint_slot is not None:
                     endpoint.done(endpoint_slot)

@@ -379,6 +379,8 @@ def lists_config(
         "client": rest_api_client(client),
         "resource_defaults": {
             "write_disposition": "merge",
+            # read side by side with each other and the opportunities (one round trip each)
+            "parallelized": True,
             "endpoint": {"params": {"onlyData": "true"}, "data_selector": "items"},
         },
         "resources": [*changed, methods],
@@ -420,7 +422,9 @@ def oracle_cx_source(
 
     # hand-written: its expanded children go to four transformers and a cut-short collection
     # is completed from its child endpoint, which rest_api's steps cannot express
-    @dlt.resource(name="opportunities", primary_key="OptyId", write_disposition="merge")
+    @dlt.resource(
+        name="opportunities", primary_key="OptyId", write_disposition="merge", parallelized=True
+    )
     def opportunities(
         updated=dlt.sources.incremental(  # noqa: B008
             "LastUpdateDate",
@@ -540,6 +544,7 @@ def oracle_cx_source(
         name="sales_stages",
         primary_key="StgId",
         write_disposition="merge",
+        parallelized=True,
     )
     def sales_stages(method_page: list[Any]) -> Iterator[Any]:
         rows: list[Any] = []

@@ -946,7 +946,9 @@ def incremental_resource(
     through the spec's checks (rejects). With `bulk`, a first load of a large object reads
     it through Bulk API 2.0 (BulkReader.choose), every other run through the REST query."""
 
-    @dlt.resource(name=spec.resource, primary_key="Id", write_disposition="merge")
+    @dlt.resource(
+        name=spec.resource, primary_key="Id", write_disposition="merge", parallelized=True
+    )
     def resource(
         updated=dlt.sources.incremental(  # noqa: B008
             cursor,
@@ -1037,6 +1039,7 @@ def salesforce_source(
             primary_key="Id",
             write_disposition="merge",
             columns=lookups,
+            parallelized=True,
         )
         def resource() -> Iterator[Any]:
             if not conn.has(sobject):
@@ -1046,7 +1049,16 @@ def salesforce_source(
 
         return resource
 
+    record_types_read: list[list[dict[str, Any]]] = []  # read once per run (two resources)
+    record_types_lock = threading.Lock()
+
     def opportunity_record_types() -> list[dict[str, Any]]:
+        with record_types_lock:
+            if not record_types_read:
+                record_types_read.append(read_record_types())
+            return record_types_read[0]
+
+    def read_record_types() -> list[dict[str, Any]]:
         soql = (
             f"SELECT {', '.join(FIELDS['RecordType'])} FROM RecordType "
             "WHERE SobjectType = 'Opportunity'"
@@ -1065,7 +1077,9 @@ def salesforce_source(
             }
         ]
 
-    @dlt.resource(name="record_types", primary_key="Id", write_disposition="merge")
+    @dlt.resource(
+        name="record_types", primary_key="Id", write_disposition="merge", parallelized=True
+    )
     def record_types() -> Iterator[Any]:
         """Opportunity record types: the pipelines (one sales process each)."""
         yield from emit(SYSTEM, SPECS["record_types"], opportunity_record_types())
@@ -1074,6 +1088,7 @@ def salesforce_source(
         name="stage_picklist_values",
         primary_key=("RecordTypeId", "value"),
         write_disposition="merge",
+        parallelized=True,
     )
     def stage_picklist_values() -> Iterator[Any]:
         """StageName values of each record type's sales process (UI API), in sales order."""
@@ -1090,7 +1105,9 @@ def salesforce_source(
         soql = "SELECT ApiName FROM OpportunityStage WHERE IsClosed = true"
         return [row["ApiName"] for page in conn.query(soql) for row in page]
 
-    @dlt.resource(name="opportunities", primary_key="Id", write_disposition="merge")
+    @dlt.resource(
+        name="opportunities", primary_key="Id", write_disposition="merge", parallelized=True
+    )
     def opportunities(
         updated=dlt.sources.incremental(  # noqa: B008
             "SystemModstamp",

@@ -316,7 +316,7 @@ def stripe_source(
         older than the retention. The cursor is Stripe's clock when the run started reading.
         An object rejected at a run is read again by id at each run after it until it loads
         (its events stop when it stops changing)."""
-        state = dlt.current.resource_state()
+        state = dlt.current.resource_state(name)  # by name: a parallelized resource's thread
         cursor = state.get("events_cursor")
         rejected: set[str] = set()
         if cursor is None:
@@ -374,7 +374,7 @@ def stripe_source(
             complete_lists(client, [obj], name)
             yield obj
 
-    @dlt.resource(name="customers", primary_key="id", write_disposition="merge")
+    @dlt.resource(name="customers", primary_key="id", write_disposition="merge", parallelized=True)
     def customers() -> Iterator[Any]:
         def list_read() -> Iterator[Any]:
             # a list read reads every customer: in ranges every time
@@ -389,7 +389,7 @@ def stripe_source(
     ) -> Iterator[Any]:
         """Rows of a list of mutable objects, from the stored watermark: the creation time of
         the oldest object still changeable (or rejected) at the last run, else the newest."""
-        state = dlt.current.resource_state()
+        state = dlt.current.resource_state(name)
         watermark = state.get("reread_from_created")
         params = {"limit": limit, **params}
         if watermark is not None:
@@ -417,7 +417,13 @@ def stripe_source(
 
     # one level deeper than the source: a line's price.recurring.interval and
     # parent.subscription_item_details.proration stay columns
-    @dlt.resource(name="invoices", primary_key="id", write_disposition="merge", max_table_nesting=3)
+    @dlt.resource(
+        name="invoices",
+        primary_key="id",
+        write_disposition="merge",
+        max_table_nesting=3,
+        parallelized=True,
+    )
     def invoices() -> Iterator[Any]:
         yield from changed_or_listed(
             "invoices",
@@ -428,7 +434,11 @@ def stripe_source(
 
     # one level deeper than the source: an item's price.recurring.interval stays a column
     @dlt.resource(
-        name="subscriptions", primary_key="id", write_disposition="merge", max_table_nesting=3
+        name="subscriptions",
+        primary_key="id",
+        write_disposition="merge",
+        max_table_nesting=3,
+        parallelized=True,
     )
     def subscriptions() -> Iterator[Any]:
         # the list leaves out canceled subscriptions unless asked for every status
@@ -448,7 +458,7 @@ def stripe_source(
         incremental on `created` would filter out."""
 
         def list_read() -> Iterator[Any]:
-            state = dlt.current.resource_state()
+            state = dlt.current.resource_state(name)
             # the watermark dlt.sources.incremental kept before the events read
             legacy = state.get("incremental", {}).get("created", {}).get("last_value")
             newest = state.get("created_max", legacy)
@@ -465,7 +475,7 @@ def stripe_source(
             if newest is not None:
                 state["created_max"] = int(newest)
 
-        @dlt.resource(name=name, primary_key="id", write_disposition="merge")
+        @dlt.resource(name=name, primary_key="id", write_disposition="merge", parallelized=True)
         def rows() -> Iterator[Any]:
             yield from changed_or_listed(name, list_read)
 
@@ -477,6 +487,7 @@ def stripe_source(
         primary_key="id",
         write_disposition="merge",
         max_table_nesting=3,
+        parallelized=True,
     )
     def subscription_schedules() -> Iterator[Any]:
         yield from changed_or_listed(
@@ -488,7 +499,7 @@ def stripe_source(
             ),
         )
 
-    @dlt.resource(name="disputes", primary_key="id", write_disposition="merge")
+    @dlt.resource(name="disputes", primary_key="id", write_disposition="merge", parallelized=True)
     def disputes() -> Iterator[Any]:
         yield from changed_or_listed(
             "disputes",
@@ -497,7 +508,7 @@ def stripe_source(
             ),
         )
 
-    @dlt.resource(name="events", primary_key="id", write_disposition="merge")
+    @dlt.resource(name="events", primary_key="id", write_disposition="merge", parallelized=True)
     def events(
         created=dlt.sources.incremental(  # noqa: B008
             "created",

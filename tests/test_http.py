@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from types import SimpleNamespace
 
 import pytest
 from requests import Response
@@ -126,3 +127,21 @@ def test_an_endpoint_rate_gives_each_endpoint_its_own_limiter() -> None:
     assert (
         unpaced.endpoint_limiter(Request("GET", "https://api.example.test/v1/x").prepare()) is None
     )
+
+
+def test_network_seconds_count_overlapping_requests_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two requests on the wire side by side count their union as network time, and each its
+    own seconds as request time; a later request alone adds its own span."""
+    import pipelines.http as http
+
+    stats = http.RequestStats("test")
+    clock = iter([0.0, 0.5, 1.0, 2.0, 10.0, 11.0])  # sent, sent, answered, answered, ...
+    # the module's clock only (the time module itself stays as it is for everything else)
+    monkeypatch.setattr(http, "time", SimpleNamespace(monotonic=lambda: next(clock)))
+    first = stats.sent()
+    second = stats.sent()
+    stats.answered(first)  # 0.0 -> 1.0
+    stats.answered(second)  # 0.5 -> 2.0
+    stats.answered(stats.sent())  # 10.0 -> 11.0
+    assert stats.network_seconds == pytest.approx(2.0 + 1.0)
+    assert stats.request_seconds == pytest.approx(1.0 + 1.5 + 1.0)

@@ -464,7 +464,11 @@ def test_a_salesforce_query_page_pointing_to_itself_stops_the_run(
         server.add_fault(Fault(path_prefix=prefix, body=json.dumps(body), times=50, method="GET"))
         with pytest.raises(LoadError, match=rf"^{system}:.*paging does not advance"):
             load_system(system, duckdb_path)
-        assert sum(1 for _m, p, _q in server.request_log if p == f"/salesforce{stuck}") <= 2
+        # each query follows the stuck link at most twice; dlt's extract pool reads up to 5
+        # resources side by side, so up to 5 queries may reach it before the run stops (a
+        # loop would follow it until the fault's 50 answers ran out)
+        followed = sum(1 for _m, p, _q in server.request_log if p == f"/salesforce{stuck}")
+        assert followed <= 2 * 5
 
 
 def test_the_rest_api_lists_check_rows_before_their_incremental(
