@@ -290,3 +290,20 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWar
     # built once per session (not once per xdist worker); each worker gets its own copy
     work = built_once(tmp_path_factory, f"demo_warehouse-{DEMO_SEED}-{DEMO_DEALS}-{key}", build)
     yield DemoWarehouse(company, company.ground_truth(), work / "l2c.duckdb", work / "target")
+
+
+def only_systems(*names: str) -> Any:
+    """A module's autouse fixture: its dbt commands (also those of the jobs it starts) build
+    the registry of `names` only (L2C_DBT_SYSTEMS), without the other systems' empty staging
+    models and their tests (l2c.dbt_runner.with_systems_excluded). For modules whose companies
+    load only these systems and whose tests read nothing of the others. Usage, at module level:
+    `dbt_systems = only_systems("pipedrive", "stripe")`."""
+    from l2c.dbt_runner import DBT_SYSTEMS_ENV
+
+    @pytest.fixture(scope="module", autouse=True)
+    def dbt_systems() -> Iterator[None]:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(DBT_SYSTEMS_ENV, ",".join(names))
+            yield
+
+    return dbt_systems
