@@ -266,6 +266,19 @@ def built_once(
     return own
 
 
+def others_data_tests(loaded: list[str]) -> list[str]:
+    """dbt selectors of the data tests (raw checks and staging model tests) of every system
+    with a staging folder that is not in `loaded`."""
+    from l2c.dbt_runner import ROOT
+    from pipelines.manifest import systems
+
+    return [
+        f"path:models/staging/{name},resource_type:test"
+        for name in systems()
+        if name not in loaded and (ROOT / "models" / "staging" / name).is_dir()
+    ]
+
+
 @pytest.fixture(scope="session")
 def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWarehouse]:
     # local imports keep the fast unit tests independent of the loaders
@@ -282,6 +295,10 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWar
         args = ["build", *vars_of(company)]
         if select:
             args += ["--select", select, "--indirect-selection", "cautious"]
+        # every model of every registered system (the unit tests' parents), but not the data
+        # tests of the staging models and raw tables of the systems the company has no data
+        # in: on the same empty tables they run in test_dbt_fixture's full build
+        args += ["--exclude", *others_data_tests(["pipedrive", *company.config.crms, "stripe"])]
         with pytest.MonkeyPatch.context() as mp:
             mp.delenv(DBT_EXCLUDE_ENV, raising=False)  # the session's one run of the unit tests
             run_dbt(args, work / "l2c.duckdb", target_path=work / "target", quiet=True)
