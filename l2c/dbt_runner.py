@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from l2c.paths import is_checkout, project_dir
-from pipelines.manifest import dbt_registry
+from pipelines.manifest import dbt_registry, systems
 
 ROOT = project_dir()
 
@@ -111,6 +111,31 @@ def with_registry(args: Sequence[str]) -> list[str]:
     return [*args, "--vars", json.dumps({"l2c_systems": registry})]
 
 
+# dbt commands that select nodes (--select / --exclude)
+_SELECTING_COMMANDS = frozenset(
+    ("build", "run", "test", "seed", "compile", "ls", "list", "snapshot")
+)
+
+
+def with_systems_excluded(args: Sequence[str]) -> list[str]:
+    """`args` with the nodes of the systems L2C_DBT_SYSTEMS leaves out excluded: their raw
+    tables' source tests, their staging models and everything built on those alone (out of the
+    registry, nothing else reads them), so a build of a few systems builds no empty staging
+    model (and test) of the others. Unchanged without the variable, and for a --selector run
+    (a selector's parents are the registry's systems already)."""
+    args = list(args)
+    names = registry_systems()
+    if not names or not args or args[0] not in _SELECTING_COMMANDS or "--selector" in args:
+        return args
+    excluded = [f"source:{name}+" for name in systems() if name not in names]
+    if not excluded:
+        return args
+    if "--exclude" in args:
+        at = args.index("--exclude") + 1
+        return [*args[:at], *excluded, *args[at:]]
+    return [*args, "--exclude", *excluded]
+
+
 def dbt_command() -> list[str]:
     """The dbt of this Python: its console script beside the interpreter, else dbt's module."""
     script = Path(sys.executable).with_name("dbt")
@@ -182,7 +207,7 @@ def run_dbt(
 ) -> subprocess.CompletedProcess[str]:
     """`dbt <args>` with the project and profiles dirs of this repo; raises DbtError on failure
     with the tail of dbt's output. `on_line` gets each line of dbt's output as dbt prints it."""
-    full_args = with_registry(args)
+    full_args = with_systems_excluded(with_registry(args))
     command = [
         *dbt_command(),
         *full_args,

@@ -266,6 +266,19 @@ def built_once(
     return own
 
 
+def others_data_tests(loaded: list[str]) -> list[str]:
+    """dbt selectors of the data tests (raw checks and staging model tests) of every system
+    with a staging folder that is not in `loaded`."""
+    from l2c.dbt_runner import ROOT
+    from pipelines.manifest import systems
+
+    return [
+        f"path:models/staging/{name},resource_type:test"
+        for name in systems()
+        if name not in loaded and (ROOT / "models" / "staging" / name).is_dir()
+    ]
+
+
 @pytest.fixture(scope="session")
 def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWarehouse]:
     # local imports keep the fast unit tests independent of the loaders
@@ -282,6 +295,10 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWar
         args = ["build", *vars_of(company)]
         if select:
             args += ["--select", select, "--indirect-selection", "cautious"]
+        # every model of every registered system (the unit tests' parents), but not the data
+        # tests of the staging models and raw tables of the systems the company has no data
+        # in: on the same empty tables they run in test_dbt_fixture's full build
+        args += ["--exclude", *others_data_tests(["pipedrive", *company.config.crms, "stripe"])]
         with pytest.MonkeyPatch.context() as mp:
             mp.delenv(DBT_EXCLUDE_ENV, raising=False)  # the session's one run of the unit tests
             run_dbt(args, work / "l2c.duckdb", target_path=work / "target", quiet=True)
@@ -290,3 +307,20 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoWar
     # built once per session (not once per xdist worker); each worker gets its own copy
     work = built_once(tmp_path_factory, f"demo_warehouse-{DEMO_SEED}-{DEMO_DEALS}-{key}", build)
     yield DemoWarehouse(company, company.ground_truth(), work / "l2c.duckdb", work / "target")
+
+
+def only_systems(*names: str) -> Any:
+    """A module's autouse fixture: its dbt commands (also those of the jobs it starts) build
+    the registry of `names` only (L2C_DBT_SYSTEMS), without the other systems' empty staging
+    models and their tests (l2c.dbt_runner.with_systems_excluded). For modules whose companies
+    load only these systems and whose tests read nothing of the others. Usage, at module level:
+    `dbt_systems = only_systems("pipedrive", "stripe")`."""
+    from l2c.dbt_runner import DBT_SYSTEMS_ENV
+
+    @pytest.fixture(scope="module", autouse=True)
+    def dbt_systems() -> Iterator[None]:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(DBT_SYSTEMS_ENV, ",".join(names))
+            yield
+
+    return dbt_systems

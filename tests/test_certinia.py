@@ -28,6 +28,7 @@ import revenue_kpis
 from conftest import (
     ALLOWED_DBT_WARNINGS,
     dbt_warnings,
+    only_systems,
     query,
     serving,
     settled,
@@ -43,6 +44,9 @@ from l2c_demo.simulator import DemoCompany, SimConfig
 from l2c_demo.simulator.certinia import OBJECTS as CERTINIA_OBJECTS
 from pipelines.certinia import OBJECTS as LOADED
 from pipelines.load import LoadError, load_all, load_system
+
+# the company's systems only: no other system's empty staging models and tests
+dbt_systems = only_systems("pipedrive", "salesforce", "stripe", "certinia")
 
 Record = dict[str, Any]
 QUERY_PATH = "/salesforce/services/data/v62.0/query"

@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from l2c.dbt_runner import DBT_SYSTEMS_ENV, with_registry, with_systems_excluded
 from tests.fixtures.raw_fixture import build_raw_fixture
 from tests.test_dbt_fixture import PROJECT_DIR, _dbt_invoke
 
@@ -241,11 +242,20 @@ def _project_with_acme(root: Path) -> Path:
     return project
 
 
+# dbt builds the registry of the fixture's systems and acme (L2C_DBT_SYSTEMS, as `l2c dbt` and
+# the jobs run it for a deployment of these systems): not the other registered systems' empty
+# staging models and their tests
+SYSTEMS = "pipedrive,stripe,acme"
+
+
 def _build(project: Path, db_path: Path, target: Path, *select: str) -> dict[str, str]:
     # a partial build runs only the tests whose parents are all selected
     args = (
         ["build", "--indirect-selection", "cautious", "--select", *select] if select else ["build"]
     )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(DBT_SYSTEMS_ENV, SYSTEMS)
+        args = with_systems_excluded(with_registry(args))
     result = _dbt_invoke(db_path, args, target, project)
     statuses = {r.node.name: str(r.status) for r in result.result}
     failed = {name: s for name, s in statuses.items() if s in ("error", "fail")}

@@ -15,7 +15,7 @@ from typing import Any
 import lead_kpis
 import pytest
 import requests
-from conftest import query, serving, table_counts
+from conftest import only_systems, query, serving, table_counts
 
 from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
 from l2c_demo.fake_api import FakeApiServer, Fault
@@ -24,6 +24,9 @@ from l2c_demo.simulator import DemoCompany, SimConfig
 from l2c_demo.simulator.crms import CRMS
 from l2c_demo.simulator.render_oracle_cx import ORACLE_STAGES, OracleCxView, resource_id, ts
 from pipelines.load import LoadError, load_all, load_system
+
+# the company's systems only: no other system's empty staging models and tests
+dbt_systems = only_systems("pipedrive", "oracle_cx", "stripe")
 
 SYSTEM = "oracle_cx"
 API = f"/{SYSTEM}{BASE}"

@@ -188,6 +188,29 @@ def test_l2c_dbt_systems_narrows_the_registry_every_dbt_run_gets(
         with_registry(["build"])
 
 
+def test_l2c_dbt_systems_leaves_the_other_systems_nodes_out_of_selecting_commands(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from l2c.dbt_runner import with_systems_excluded
+    from pipelines.manifest import systems
+
+    monkeypatch.delenv(DBT_SYSTEMS_ENV, raising=False)
+    assert with_systems_excluded(["build"]) == ["build"]
+    monkeypatch.setenv(DBT_SYSTEMS_ENV, "pipedrive,stripe")
+    others = [f"source:{name}+" for name in systems() if name not in ("pipedrive", "stripe")]
+    assert "source:salesforce+" in others
+    assert with_systems_excluded(["build"]) == ["build", "--exclude", *others]
+    # added to a command's own exclusions; a selector (the registry's parents) and a command
+    # that selects nothing stay as they are
+    assert with_systems_excluded(["test", "--exclude", "tag:x", "--vars", "{}"]) == [
+        *("test", "--exclude", *others, "tag:x", "--vars", "{}")
+    ]
+    assert with_systems_excluded(["build", "--selector", "event_log"]) == [
+        *("build", "--selector", "event_log")
+    ]
+    assert with_systems_excluded(["source", "freshness"]) == ["source", "freshness"]
+
+
 def test_scheduled_builds_leave_unit_tests_out_unless_asked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

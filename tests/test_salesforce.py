@@ -18,7 +18,7 @@ import duckdb
 import lead_kpis
 import pytest
 import requests
-from conftest import query, serving, table_counts
+from conftest import only_systems, query, serving, table_counts
 
 from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
 from l2c_demo.fake_api import FakeApiServer, Fault
@@ -28,6 +28,9 @@ from l2c_demo.simulator.crms import salesforce_id
 from l2c_demo.simulator.render_salesforce import RECORD_TYPES, SalesforceView
 from l2c_demo.simulator.segments import BEST_CAMPAIGN, WORST_CAMPAIGN
 from pipelines.load import LoadError, load_all, load_system
+
+# the company's systems only: no other system's empty staging models and tests
+dbt_systems = only_systems("pipedrive", "salesforce", "stripe")
 
 API = "/services/data/v62.0"
 QUERY_PATH = f"/salesforce{API}/query"

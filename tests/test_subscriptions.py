@@ -37,13 +37,16 @@ from typing import Any
 import pytest
 import retention_kpis
 import revenue_kpis
-from conftest import query, serving, settled, vars_of
+from conftest import only_systems, query, serving, settled, vars_of
 from retention_kpis import Span
 from test_kpis_independent import Fx, _day, _round, _unix
 
 from l2c.dbt_runner import run_dbt
 from l2c_demo.simulator import DemoCompany, SimConfig
 from pipelines.load import load_all
+
+# the company's systems only: no other system's empty staging models and tests
+dbt_systems = only_systems("pipedrive", "stripe")
 
 Record = dict[str, Any]
 pytestmark = pytest.mark.slow

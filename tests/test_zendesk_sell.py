@@ -18,7 +18,7 @@ import lead_kpis
 import pytest
 import requests
 import retention_kpis
-from conftest import query, serving, settled, table_counts, vars_of
+from conftest import only_systems, query, serving, settled, table_counts, vars_of
 from test_kpis_independent import Fx, _round
 
 from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
@@ -31,6 +31,9 @@ from l2c_demo.simulator.render_zendesk_sell import UNQUALIFIED_REASONS
 from l2c_demo.simulator.state import deal_state
 from l2c_demo.zendesk_sell_schedule import history_config, run_history_loads
 from pipelines.load import LoadError, load_all, load_system, make_pipeline
+
+# the company's systems only: no other system's empty staging models and tests
+dbt_systems = only_systems("pipedrive", "zendesk_sell", "stripe")
 
 SYSTEM = "zendesk_sell"
 UNIT = CRMS[SYSTEM]
