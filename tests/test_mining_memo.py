@@ -9,7 +9,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from l2c.mining import marts, mine_variants, prepare_log
+from l2c.mining import check_conformance, marts, mine_variants, prepare_log
+from l2c.mining import conformance as conformance_module
 from l2c.mining.dfg import edge_table, endpoint_table, process_map, segmentations
 
 
@@ -100,3 +101,76 @@ def test_the_map_models_segment_the_cases_once(monkeypatch: pytest.MonkeyPatch) 
 
 def _regions(edges: pa.Table) -> set[str]:
     return set(edges.filter(pc.equal(edges["segment_type"], "region"))["segment_value"].to_pylist())
+
+
+def _conformance_inputs(con: duckdb.DuckDBPyConnection) -> tuple[duckdb.DuckDBPyRelation, ...]:
+    return (
+        con.table("event_log"),
+        con.table("ideal_path"),
+        con.table("cases"),
+        con.table("observable"),
+    )
+
+
+def test_the_conformance_models_check_the_cases_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """case_conformance, conformance_deviations and conformance_unobservable_steps share the
+    cases' paths and deviations (on any connection); the results equal a check of their own,
+    and changed cases are checked again."""
+    con = duckdb.connect()
+    _log(con)
+    con.execute(
+        "create table ideal_path as select * from (values ('*', 1, 'Deal Created', 'required'), "
+        "('*', 2, 'Quote Sent', 'required'), ('*', 3, 'Deal Won', 'required'), "
+        "('*', null, 'Deal Lost', 'exit')) as t(pipeline, position, activity, step_type)"
+    )
+    con.execute(
+        "create table cases as select 'c1' as case_id, 'default' as pipeline, "
+        "'erp' as source_system union all select 'c2', 'default', 'crm'"
+    )
+    con.execute(
+        "create table observable as select 'crm' as source_system, activity "
+        "from (values ('Deal Created'), ('Deal Won'), ('Deal Lost')) as t(activity)"
+    )
+    calls: list[str] = []
+    real_tables, real_deviations = marts.conformance_tables, conformance_module.with_deviations
+
+    def counted_tables(*args: object, **kwargs: object) -> object:
+        calls.append("tables")
+        return real_tables(*args, **kwargs)  # type: ignore[arg-type]
+
+    def counted_deviations(v: object, tables: conformance_module.ConformanceTables) -> object:
+        if tables.deviations is None:
+            calls.append("deviations")
+        return real_deviations(v, tables)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(marts, "conformance_tables", counted_tables)
+    monkeypatch.setattr(conformance_module, "with_deviations", counted_deviations)
+    unobservable = marts.unobservable(con, *_conformance_inputs(con)).fetchall()
+    other = con.cursor()  # another model's connection, same inputs
+    result = marts.conformance(other, *_conformance_inputs(other))
+    cases, deviations = result.cases.fetchall(), result.deviations.fetchall()
+    again = marts.conformance(con, *_conformance_inputs(con))
+    assert calls == ["tables", "deviations"]
+    assert sorted(again.cases.fetchall()) == sorted(cases)
+
+    alone = check_conformance(
+        mine_variants(prepare_log(con, con.table("event_log"))),
+        con.sql("select pipeline as path, position, activity, step_type from ideal_path"),
+        con.sql("select case_id, pipeline as path, source_system as system from cases"),
+        con.sql("select source_system as system, activity from observable"),
+    )
+    assert sorted(cases) == sorted(alone.cases.fetchall())
+    assert sorted(deviations) == sorted(alone.deviations.fetchall())
+    assert (
+        sorted(unobservable)
+        == sorted(alone.unobservable.fetchall())
+        == [("*", "crm", "Quote Sent", "required", 2)]
+    )
+    # erp declares nothing (sees every step): c1 skipped Quote Sent on its way to Deal Won
+    skipped = [row for row in deviations if row[2] == "skipped"]
+    assert [row[0] for row in skipped] == ["c1"]
+
+    calls.clear()
+    con.execute("update cases set pipeline = 'other' where case_id = 'c1'")
+    marts.conformance(con, *_conformance_inputs(con))
+    assert calls == ["tables", "deviations"]

@@ -40,6 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
+import pyarrow as pa
 
 from l2c.mining._sql import Source, register, temp_table
 from l2c.mining.variants import Variants
@@ -96,16 +97,26 @@ def _columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
     return [c.lower() for c in con.sql(f"select * from {name} limit 0").columns]
 
 
-@dataclass(frozen=True)
-class _Scopes:
-    ideal: str  # the validated ideal path
-    case_path: str  # case_id, variant_rank, path, system ('' = every activity observable)
-    scoped: str  # each (path, system) pair's steps: is_observable, effective step_type
+@dataclass
+class ConformanceTables:
+    """What every result of a conformance check is computed from, as Arrow tables, so that
+    the models of the same check share them (whatever connection each one runs on):
+
+    case_path: case_id, variant_rank, path, system ('' = every activity observable), per case
+    scoped: each (path, system) pair's steps: is_observable, effective step_type
+    deviations: per (path, system, variant_rank), its deviations and a row keeping its
+        furthest position (`with_deviations` computes it on first use)
+    """
+
+    case_path: pa.Table
+    scoped: pa.Table
+    deviations: pa.Table | None = None
 
 
-def _scopes(
+def conformance_tables(
     v: Variants, ideal_path: Source, case_paths: Source | None, observable: Source | None
-) -> _Scopes:
+) -> ConformanceTables:
+    """The cases' paths and each (path, system) pair's steps (no deviation computed yet)."""
     con = v.log.con
     ideal = _ideal_table(con, ideal_path)
     if case_paths is not None:
@@ -128,9 +139,7 @@ def _scopes(
         if observable is not None
         else "select null::varchar as system, null::varchar as activity where false",
     )
-    case_path = temp_table(
-        con,
-        "case_path",
+    case_path_table = con.sql(
         f"""
         with given as ({given}),
 
@@ -150,13 +159,12 @@ def _scopes(
             coalesce(k.system, '') as system
         from {v.traces} as t
         left join known as k on t.case_id = k.case_id
-        """,
-    )
+        """
+    ).to_arrow_table()
+    case_path = register(con, case_path_table)
     # the path of each (path, system) pair, with the steps the system cannot observe made
     # optional when required
-    scoped = temp_table(
-        con,
-        "scoped_ideal",
+    scoped = con.sql(
         f"""
         with scopes as (
             select distinct path, system from {case_path}
@@ -183,9 +191,12 @@ def _scopes(
                 else declared_step_type
             end as step_type
         from steps
-        """,
-    )
-    return _Scopes(ideal, case_path, scoped)
+        """
+    ).to_arrow_table()
+    con.unregister(case_path)
+    con.execute(f"drop table {ideal}")
+    con.execute(f"drop table {seen}")
+    return ConformanceTables(case_path_table, scoped)
 
 
 def _unobservable(v: Variants, scoped: str) -> duckdb.DuckDBPyRelation:
@@ -207,25 +218,27 @@ def unobservable_steps(
     """(path, source_system, activity, step_type, position): the steps of each path the cases
     of a system cannot observe, for the (path, system) pairs of the cases of `v`; the same
     arguments as check_conformance, without computing any deviation."""
-    return _unobservable(v, _scopes(v, ideal_path, case_paths, observable).scoped)
+    return unobservable_of(v, conformance_tables(v, ideal_path, case_paths, observable))
 
 
-def check_conformance(
-    v: Variants,
-    ideal_path: Source,
-    case_paths: Source | None = None,
-    observable: Source | None = None,
-) -> Conformance:
-    """Deviations of every case of `v` from `ideal_path`. `case_paths` (case_id, path[, system])
-    picks each case's path (cases without one, or whose path has no rows, use '*') and source
-    system; `observable` (system, activity) the activities each system can observe."""
-    con = v.log.con
-    scopes = _scopes(v, ideal_path, case_paths, observable)
-    case_path, scoped = scopes.case_path, scopes.scoped
-    deviations = temp_table(
-        con,
-        "deviations",
-        f"""
+def unobservable_of(v: Variants, tables: ConformanceTables) -> duckdb.DuckDBPyRelation:
+    """`unobservable_steps` from the tables of `conformance_tables`."""
+    return _unobservable(v, register(v.log.con, tables.scoped))
+
+
+def with_deviations(v: Variants, tables: ConformanceTables) -> ConformanceTables:
+    """`tables` with its deviations, computed unless it has them already."""
+    if tables.deviations is None:
+        con = v.log.con
+        case_path, scoped = register(con, tables.case_path), register(con, tables.scoped)
+        tables.deviations = con.sql(_deviations_query(v, case_path, scoped)).to_arrow_table()
+        con.unregister(case_path)
+        con.unregister(scoped)
+    return tables
+
+
+def _deviations_query(v: Variants, case_path: str, scoped: str) -> str:
+    return f"""
         with pairs as (
             select distinct path, system, variant_rank from {case_path}
         ),
@@ -317,8 +330,29 @@ def check_conformance(
         -- a row per (path, system, variant) keeps furthest_position for the cases
         select r.path, r.system, r.variant_rank, null, null, null, null, r.furthest_position
         from reached as r
-        """,
-    )
+        """
+
+
+def check_conformance(
+    v: Variants,
+    ideal_path: Source,
+    case_paths: Source | None = None,
+    observable: Source | None = None,
+) -> Conformance:
+    """Deviations of every case of `v` from `ideal_path`. `case_paths` (case_id, path[, system])
+    picks each case's path (cases without one, or whose path has no rows, use '*') and source
+    system; `observable` (system, activity) the activities each system can observe."""
+    return conformance_of(v, conformance_tables(v, ideal_path, case_paths, observable))
+
+
+def conformance_of(v: Variants, tables: ConformanceTables) -> Conformance:
+    """`check_conformance` from the tables of `conformance_tables` (its deviations computed
+    here unless they are there already)."""
+    con = v.log.con
+    with_deviations(v, tables)
+    assert tables.deviations is not None
+    case_path, scoped = register(con, tables.case_path), register(con, tables.scoped)
+    deviations = register(con, tables.deviations)
     cases = v.log.sql(
         f"""
         with per_pair as (

@@ -14,7 +14,13 @@ from typing import ParamSpec, TypeVar
 import duckdb
 import pyarrow as pa
 
-from l2c.mining.conformance import Conformance, check_conformance, unobservable_steps
+from l2c.mining.conformance import (
+    Conformance,
+    ConformanceTables,
+    conformance_of,
+    conformance_tables,
+    unobservable_of,
+)
 from l2c.mining.dfg import (
     ProcessMap,
     Segmentation,
@@ -80,6 +86,7 @@ def _plain_variants(
             cached = mine_variants(prepare_log(con, event_log, order="event_order"))
             _MEMO.clear()
             _SEGMENTS.clear()
+            _CONFORMANCE.clear()
             _MEMO[key] = cached
     log = cached.log
     # the same arrays, with views registered on this model's connection
@@ -191,6 +198,37 @@ def _conformance_args(
     )
 
 
+# The three conformance models check the same cases against the same path: the cases' paths,
+# each path's steps and the deviations per (path, system, variant) are computed once (keyed by
+# the log's memo key and a checksum of each input) and each model only shapes its own result.
+_CONFORMANCE: dict[tuple[object, ...], ConformanceTables] = {}
+
+
+def _checksum(rel: Rel) -> tuple[object, ...]:
+    row = rel.aggregate(f"count(*), sum(hash({', '.join(rel.columns)}))::hugeint").fetchone()
+    return (rel.sql_query(), *(row or ()))
+
+
+def _conformance_tables(
+    con: duckdb.DuckDBPyConnection,
+    event_log: Rel,
+    ideal_path: Rel,
+    cases: Rel,
+    observable: Rel | None,
+) -> tuple[Variants, ConformanceTables]:
+    log_key = _log_key(event_log)
+    v = _plain_variants(con, event_log, log_key)
+    args = _conformance_args(cases, ideal_path, observable)
+    key = (log_key, *(None if a is None else _checksum(a) for a in args))
+    with _MEMO_LOCK:
+        tables = _CONFORMANCE.get(key)
+        if tables is None:
+            tables = conformance_tables(v, *args)
+            _CONFORMANCE.clear()
+            _CONFORMANCE[key] = tables
+    return v, tables
+
+
 @_mining
 def unobservable(
     con: duckdb.DuckDBPyConnection,
@@ -200,9 +238,7 @@ def unobservable(
     observable: Rel,
 ) -> Rel:
     """The steps of each (path, system) pair of the cases that the system cannot observe."""
-    return unobservable_steps(
-        _variants(con, event_log, None), *_conformance_args(cases, ideal_path, observable)
-    )
+    return unobservable_of(*_conformance_tables(con, event_log, ideal_path, cases, observable))
 
 
 @_mining
@@ -216,6 +252,6 @@ def conformance(
     """The ideal_path seed's `pipeline` column is the path; a case's path is its pipeline and
     its system cases.source_system, whose observable activities are `observable`
     (int_observable_activities_resolved: source_system, activity)."""
-    return check_conformance(
-        _variants(con, event_log, None), *_conformance_args(cases, ideal_path, observable)
-    )
+    v, tables = _conformance_tables(con, event_log, ideal_path, cases, observable)
+    with _MEMO_LOCK:  # the deviations once, by the first of the models that needs them
+        return conformance_of(v, tables)
