@@ -413,12 +413,12 @@ def oracle_cx_source(
     # yields the page and consumed by the child transformers (keyed by (child, OptyId)).
     pending: dict[tuple[str, int], tuple[str, list[Any]]] = {}
 
+    def endpoint_rows(path: str) -> list[Any]:
+        """Every row of a child collection's own endpoint, page by page."""
+        return [row for page in _pages(client, path, {"onlyData": "true"}, limit) for row in page]
+
     def child_endpoint(number: str, child: str) -> list[Any]:
-        rows: list[Any] = []
-        path = f"/opportunities/{number}/child/{child}"
-        for page in _pages(client, path, {"onlyData": "true"}, limit):
-            rows.extend(page)
-        return rows
+        return endpoint_rows(f"/opportunities/{number}/child/{child}")
 
     # hand-written: its expanded children go to four transformers and a cut-short collection
     # is completed from its child endpoint, which rest_api's steps cannot express
@@ -509,11 +509,7 @@ def oracle_cx_source(
         collection = lead_pending.pop(lead["LeadId"], None)
         if isinstance(collection, dict) and not collection.get("hasMore"):
             return list(collection.get("items") or [])
-        rows: list[Any] = []
-        path = f"/leads/{lead['LeadId']}/child/{LEAD_CHILD}"
-        for page in _pages(client, path, {"onlyData": "true"}, limit):
-            rows.extend(page)
-        return rows
+        return endpoint_rows(f"/leads/{lead['LeadId']}/child/{LEAD_CHILD}")
 
     # the leads the incremental let through (a lead it filtered leaves its memberships as
     # they were stored); a re-read lead's memberships replace its stored ones (merge_key)
@@ -550,12 +546,11 @@ def oracle_cx_source(
         rows: list[Any] = []
         for method in _valid(method_page):
             path = f"/salesMethods/{method['SalesMethodId']}/child/SalesStage"
-            for page in _pages(client, path, {"onlyData": "true"}, limit):
-                rows.extend(
-                    {**r, "SalesMethodId": r.get("SalesMethodId", method["SalesMethodId"])}
-                    for r in page
-                    if isinstance(r, dict)
-                )
+            rows.extend(
+                {**r, "SalesMethodId": r.get("SalesMethodId", method["SalesMethodId"])}
+                for r in endpoint_rows(path)
+                if isinstance(r, dict)
+            )
         yield from emit(SPECS["sales_stages"], rows)
 
     return [
