@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import ParamSpec, TypeVar
 
 import duckdb
@@ -61,11 +61,16 @@ _MEMO: dict[tuple[object, ...], Variants] = {}
 _MEMO_LOCK = threading.Lock()
 
 
+def _checksum(rel: Rel, columns: Sequence[str] | None = None) -> tuple[object, ...]:
+    """What a memo is keyed by: the relation's query, its row count and the sum of its rows'
+    hashes (of `columns`, else of every column)."""
+    hashed = ", ".join(columns or rel.columns)
+    row = rel.aggregate(f"count(*), sum(hash({hashed}))::hugeint").fetchone()
+    return (rel.sql_query(), *(row or ()))
+
+
 def _log_key(event_log: Rel) -> tuple[object, ...]:
-    checksum = event_log.aggregate(
-        "count(*), sum(hash(case_id, activity, event_at, event_order))::hugeint"
-    ).fetchone()
-    return (event_log.sql_query(), *(checksum or ()))
+    return _checksum(event_log, ("case_id", "activity", "event_at", "event_order"))
 
 
 # The process map's edge and endpoint models segment the same cases the same way: the case
@@ -145,10 +150,7 @@ def _map_segments(
     log_key = _log_key(event_log)
     v = _plain_variants(con, event_log, log_key)
     attrs = cases.project(", ".join(["case_id", *MAP_SEGMENTS]))
-    checksum = attrs.aggregate(
-        f"count(*), sum(hash({', '.join(['case_id', *MAP_SEGMENTS])}))::hugeint"
-    ).fetchone()
-    key = (log_key, attrs.sql_query(), *(checksum or ()))
+    key = (log_key, *_checksum(attrs))
     with _MEMO_LOCK:
         segs = _SEGMENTS.get(key)
         if segs is None:
@@ -202,11 +204,6 @@ def _conformance_args(
 # each path's steps and the deviations per (path, system, variant) are computed once (keyed by
 # the log's memo key and a checksum of each input) and each model only shapes its own result.
 _CONFORMANCE: dict[tuple[object, ...], ConformanceTables] = {}
-
-
-def _checksum(rel: Rel) -> tuple[object, ...]:
-    row = rel.aggregate(f"count(*), sum(hash({', '.join(rel.columns)}))::hugeint").fetchone()
-    return (rel.sql_query(), *(row or ()))
 
 
 def _conformance_tables(
