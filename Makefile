@@ -14,7 +14,7 @@ SPARK_STAMP := $(SPARK_VENV)/.setup-stamp
 DEALS  ?= 3000
 SEED   ?= 42
 
-.PHONY: setup postgres-server demo refresh test lint sqlfluff pytest bench bench-api bench-mining bench-scale spark-check docs clean
+.PHONY: setup postgres-server demo refresh test lint sqlfluff pytest bench bench-api bench-dlt-floor bench-mining bench-scale spark-check docs clean
 
 setup: $(STAMP) postgres-server
 
@@ -65,6 +65,10 @@ bench: setup
 # Loads against fakes with a realistic latency and the vendors' rate limits (ARGS="--deals N")
 bench-api: setup
 	$(PY) -m bench.api $(ARGS)
+
+# dlt's own cost per run: each system's tables, one row each, no HTTP (ARGS="--systems stripe")
+bench-dlt-floor: setup
+	$(PY) -m bench.dlt_floor $(ARGS)
 
 # process mining vs pm4py on generated logs, e.g. ARGS="--events 100000 1000000"
 bench-mining: setup
