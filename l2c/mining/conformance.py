@@ -40,9 +40,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from l2c.mining._sql import Source, register, temp_table
+from l2c.mining.ordering import Ints
 from l2c.mining.variants import Variants
 
 DEVIATION_KINDS = ("skipped", "extra", "out_of_order", "repeated")
@@ -345,15 +348,43 @@ def check_conformance(
     return conformance_of(v, conformance_tables(v, ideal_path, case_paths, observable))
 
 
+def _pairs(tables: ConformanceTables) -> tuple[pa.Table, Ints]:
+    """The distinct (path, system, variant_rank) of the cases, numbered 0.. in a `pair`
+    column, and per case (in `case_path` order) the number of its pair. Every result
+    depends on the pair only: it is computed per pair, and the cases are joined to it on the
+    pair's number, not on three strings (at 1.43M cases, 2.3 CPU s against 0.5)."""
+    cp = tables.case_path
+    path = pc.dictionary_encode(cp["path"].combine_chunks())
+    system = pc.dictionary_encode(cp["system"].combine_chunks())
+    ranks = cp["variant_rank"].to_numpy().astype(np.int64)
+    n_systems, n_ranks = len(system.dictionary), int(ranks.max()) + 1 if len(ranks) else 1
+    key = path.indices.to_numpy(zero_copy_only=False).astype(np.int64) * n_systems
+    key += system.indices.to_numpy(zero_copy_only=False)
+    key *= n_ranks
+    key += ranks
+    distinct, pair_of_case = np.unique(key, return_inverse=True)
+    pairs = pa.table(
+        {
+            "pair": np.arange(len(distinct), dtype=np.int64),
+            "path": path.dictionary.take(pa.array(distinct // n_ranks // n_systems)),
+            "system": system.dictionary.take(pa.array(distinct // n_ranks % n_systems)),
+            "variant_rank": (distinct % n_ranks).astype(np.int32),
+        }
+    )
+    return pairs, pair_of_case.ravel().astype(np.int64)
+
+
 def conformance_of(v: Variants, tables: ConformanceTables) -> Conformance:
     """`check_conformance` from the tables of `conformance_tables` (its deviations computed
     here unless they are there already)."""
     con = v.log.con
     with_deviations(v, tables)
     assert tables.deviations is not None
-    case_path, scoped = register(con, tables.case_path), register(con, tables.scoped)
+    pairs_table, pair_of_case = _pairs(tables)
+    case_ids = tables.case_path["case_id"]
+    pairs, scoped = register(con, pairs_table), register(con, tables.scoped)
     deviations = register(con, tables.deviations)
-    cases = v.log.sql(
+    per_pair = con.sql(
         f"""
         with per_pair as (
             select
@@ -381,7 +412,7 @@ def conformance_of(v: Variants, tables: ConformanceTables) -> Conformance:
         )
 
         select
-            c.case_id,
+            c.pair,
             c.path,
             v.variant_id,
             coalesce(p.deviations_count, 0) = 0 as fits,
@@ -392,14 +423,14 @@ def conformance_of(v: Variants, tables: ConformanceTables) -> Conformance:
             cast(coalesce(p.repeated_count, 0) as integer) as repeated_count,
             p.furthest_position as furthest_ideal_position,
             coalesce(u.steps, []::varchar[]) as unobservable_steps
-        from {case_path} as c
+        from {pairs} as c
         inner join {v.table} as v on c.variant_rank = v.variant_rank
         left join per_pair as p
             on c.path = p.path and c.system = p.system and c.variant_rank = p.variant_rank
         left join unobservable as u on c.path = u.path and c.system = u.system
         """
-    )
-    case_deviations = v.log.sql(
+    ).to_arrow_table()
+    per_deviation = con.sql(
         f"""
         with numbered as (
             select
@@ -414,16 +445,31 @@ def conformance_of(v: Variants, tables: ConformanceTables) -> Conformance:
         )
 
         select
-            c.case_id,
+            c.pair,
             cast(n.deviation_no as integer) as deviation_no,
             n.deviation_kind,
             n.activity,
             cast(n.trace_position as integer) as trace_position,
             n.ideal_position,
             c.path
-        from {case_path} as c
+        from {pairs} as c
         inner join numbered as n
             on c.path = n.path and c.system = n.system and c.variant_rank = n.variant_rank
         """
+    ).to_arrow_table()
+    for name in (pairs, deviations):
+        con.unregister(name)
+    case_pairs = register(con, pa.table({"case_id": case_ids, "pair": pair_of_case}))
+    results = register(con, per_pair)
+    found = register(con, per_deviation)
+    return Conformance(
+        v.log.sql(
+            f"select c.case_id, r.* exclude (pair) from {case_pairs} as c "
+            f"inner join {results} as r on c.pair = r.pair"
+        ),
+        v.log.sql(
+            f"select c.case_id, d.* exclude (pair) from {case_pairs} as c "
+            f"inner join {found} as d on c.pair = d.pair"
+        ),
+        _unobservable(v, scoped),
     )
-    return Conformance(cases, case_deviations, _unobservable(v, scoped))

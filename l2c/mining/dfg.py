@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from l2c.mining._sql import Source, ident, register
-from l2c.mining.eventlog import EventLog
+from l2c.mining.eventlog import EventLog, case_rows
 from l2c.mining.ordering import Ints, edge_waits, endpoints, group_bounds, transitions
 from l2c.mining.variants import Variants
 
@@ -76,7 +76,7 @@ def segmentations(
     ).to_arrow_table()
     log.con.unregister(name)
     # each case of the log matched to its attribute row once, for every segmentation
-    row = pc.index_in(log.ordered.case_ids, value_set=attrs["case_id"].combine_chunks())
+    row = case_rows(log, attrs["case_id"])
     matched = row.is_valid().to_numpy(zero_copy_only=False)
     rows = row.drop_null().to_numpy()
     for seg in segments:
@@ -100,11 +100,12 @@ def _sorted(table: pa.Table, keys: list[tuple[str, str]]) -> pa.Table:
 
 
 def _edge_table(
-    log: EventLog, segs: list[Segmentation], min_transitions: int, bottlenecks: int
+    v: Variants, segs: list[Segmentation], min_transitions: int, bottlenecks: int
 ) -> pa.Table:
+    log = v.log
     names = pa.array(log.ordered.activities, pa.string())
     parts = []
-    shared = transitions(log.ordered)  # sorted once for every segmentation
+    shared = transitions(log.ordered, v.groups)  # sorted once for every segmentation
     for seg in segs:
         w = edge_waits(log.ordered, seg.group, shared)
         # bottleneck ranks per segment value, among edges with enough transitions: median
@@ -201,7 +202,7 @@ def process_map(
     segs = segmentations(log, cases, segments)
     return ProcessMap(
         log.con,
-        _edge_table(log, segs, int(min_transitions), int(bottlenecks)),
+        _edge_table(v, segs, int(min_transitions), int(bottlenecks)),
         _endpoint_table(log, segs),
     )
 
@@ -214,7 +215,7 @@ def edge_table(
     bottlenecks: int = 3,
 ) -> pa.Table:
     """`process_map(...).edges_table` alone, for `segmentations(...)` computed already."""
-    return _edge_table(v.log, segs, int(min_transitions), int(bottlenecks))
+    return _edge_table(v, segs, int(min_transitions), int(bottlenecks))
 
 
 def endpoint_table(v: Variants, segs: list[Segmentation]) -> pa.Table:

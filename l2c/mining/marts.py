@@ -7,6 +7,7 @@ The models stay thin (refs + config); the column choices they share live here.
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Callable, Sequence
 from typing import ParamSpec, TypeVar
@@ -61,12 +62,26 @@ _MEMO: dict[tuple[object, ...], Variants] = {}
 _MEMO_LOCK = threading.Lock()
 
 
+_ALIAS = re.compile(r"unnamed_relation_[0-9a-f]+")
+
+
+def _query_text(rel: Rel) -> str:
+    """The relation's query with DuckDB's generated subquery aliases numbered in order of
+    appearance: `project()` of a query relation (what dbt's ref() returns) names its subquery
+    `unnamed_relation_<random hex>`, a new name for each relation of the same query."""
+    names: dict[str, str] = {}
+    return _ALIAS.sub(
+        lambda m: names.setdefault(m.group(0), f"unnamed_relation_{len(names) + 1}"),
+        rel.sql_query(),
+    )
+
+
 def _checksum(rel: Rel, columns: Sequence[str] | None = None) -> tuple[object, ...]:
-    """What a memo is keyed by: the relation's query, its row count and the sum of its rows'
-    hashes (of `columns`, else of every column)."""
+    """What a memo is keyed by: the relation's query (`_query_text`), its row count and the
+    sum of its rows' hashes (of `columns`, else of every column)."""
     hashed = ", ".join(columns or rel.columns)
     row = rel.aggregate(f"count(*), sum(hash({hashed}))::hugeint").fetchone()
-    return (rel.sql_query(), *(row or ()))
+    return (_query_text(rel), *(row or ()))
 
 
 def _log_key(event_log: Rel) -> tuple[object, ...]:

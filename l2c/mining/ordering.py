@@ -392,20 +392,55 @@ class EdgeWaits:
     total: Floats
 
 
-def case_edges(log: OrderedLog) -> tuple[Ints, Ints]:
-    """The distinct (case, edge) pairs of the log's directly-follows transitions, an edge
-    a -> b as a * activities + b. The same for every grouping of cases (a case is in one
-    group), so the process map computes them once for all its segmentations."""
-    follows = log.follows
+def variant_edges(log: OrderedLog, groups: TraceGroups) -> tuple[Ints, Ints]:
+    """The distinct (sequence, edge) pairs, an edge a -> b as a * activities + b, sorted by
+    sequence: read off one case per sequence (`groups.first_case`), since cases with the
+    same sequence have the same edges. Which cases have an edge is then counted per
+    sequence (`_cases_per_edge`), not by deduplicating every case's transitions."""
     a_count = max(len(log.activities), 1)
-    edge = log.act[:-1][follows].astype(np.int64) * a_count + log.act[1:][follows]
-    case = log.case_of_event[:-1][follows].astype(np.int64)
+    traces = traces_of(log, groups.first_case)
+    offsets = traces.offsets.to_numpy().astype(np.int64)
+    codes = traces.values.to_numpy(zero_copy_only=False).astype(np.int64)
+    if len(codes) < 2:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    inner = np.ones(len(codes) - 1, dtype=bool)  # code i -> i + 1 within one sequence
+    inner[offsets[1:-1] - 1] = False
+    sequence = np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
+    edge = codes[:-1][inner] * a_count + codes[1:][inner]
     width = a_count * a_count
-    packed = np.sort(case * width + edge)  # plain values: NumPy's SIMD sort
-    distinct = np.ones(len(packed), dtype=bool)
-    distinct[1:] = packed[1:] != packed[:-1]
-    packed = packed[distinct]
+    packed = np.unique(sequence[:-1][inner] * width + edge)
     return packed // width, packed % width
+
+
+def _cases_per_edge(t: Transitions, case_group: Ints | None, n_groups: int, width: int) -> Ints:
+    """Per (group, edge) as group * width + edge: the cases of the group with the edge,
+    counted per sequence (`variant_edges`) from the cases per (group, sequence)."""
+    sequence_edge, edge = t.variant_edges
+    n_sequences = len(t.sequence_cases)
+    if case_group is None:
+        weights = t.sequence_cases[sequence_edge].astype(np.float64)
+        counted = np.bincount(edge, weights=weights, minlength=width)
+    else:
+        kept = case_group >= 0
+        per_pair = np.bincount(
+            case_group[kept] * n_sequences + t.case_sequence[kept],
+            minlength=n_groups * n_sequences,
+        )
+        pair = np.flatnonzero(per_pair)  # (group, sequence) pairs with cases
+        group, sequence = pair // n_sequences, pair % n_sequences
+        first = np.searchsorted(sequence_edge, np.arange(n_sequences + 1))
+        edges_of = (first[1:] - first[:-1])[sequence]
+        row = np.repeat(first[:-1][sequence], edges_of)
+        row += np.arange(len(row), dtype=np.int64) - np.repeat(
+            np.cumsum(edges_of) - edges_of, edges_of
+        )
+        counted = np.bincount(
+            np.repeat(group, edges_of) * width + edge[row],
+            weights=np.repeat(per_pair[pair], edges_of).astype(np.float64),
+            minlength=max(n_groups, 1) * width,
+        )
+    return np.rint(counted).astype(np.int64)  # sums of whole counts below 2**53: exact
 
 
 @dataclass(frozen=True)
@@ -414,16 +449,21 @@ class Transitions:
     every grouping of the cases: within each group the waits of an edge keep their sorted
     order, so a group's waits are a selection of these rows, not another sort.
     edge: a -> b as a * activities + b; wait_us: the wait in microseconds; case: the case of
-    each transition; pairs: the distinct (case, edge) pairs (`case_edges`)."""
+    each transition; case_sequence / sequence_cases: each case's sequence and each sequence's
+    case count (`TraceGroups`); variant_edges: the distinct (sequence, edge) pairs."""
 
     edge: Ints
     wait_us: Ints
     case: Ints
-    pairs: tuple[Ints, Ints]
+    case_sequence: Ints
+    sequence_cases: Ints
+    variant_edges: tuple[Ints, Ints]
 
 
-def transitions(log: OrderedLog) -> Transitions:
-    """The transitions of the log, sorted (see `Transitions`)."""
+def transitions(log: OrderedLog, groups: TraceGroups | None = None) -> Transitions:
+    """The transitions of the log, sorted (see `Transitions`); `groups`: `group_traces(log)`,
+    when the caller has it already."""
+    groups = group_traces(log) if groups is None else groups
     follows = log.follows
     a_count = max(len(log.activities), 1)
     edge = log.act[:-1][follows] * a_count
@@ -431,7 +471,6 @@ def transitions(log: OrderedLog) -> Transitions:
     wait = log.ts[1:][follows]
     wait -= log.ts[:-1][follows]
     case = log.case_of_event[:-1][follows]
-    pairs = case_edges(log)
     step = log.ts_step  # the waits in steps (seconds, say): far fewer bits to pack
     if step > 1:
         wait //= step
@@ -446,7 +485,7 @@ def transitions(log: OrderedLog) -> Transitions:
         edge, wait, case = (packing.field(packed, i) for i in range(3))
     if step > 1:
         wait *= step
-    return Transitions(edge, wait, case, pairs)
+    return Transitions(edge, wait, case, groups.variant, groups.cases, variant_edges(log, groups))
 
 
 # Up to this many groups, a group's rows are picked by a mask each; above, by one stable sort.
@@ -464,18 +503,13 @@ def edge_waits(
     t = transitions(log) if shared is None else shared
     a_count = max(len(log.activities), 1)
     width = a_count * a_count
-    pair_case, pair_edge = t.pairs
     if case_group is None:
         parts = [(0, t.edge, t.wait_us)]
-        cases_per_key = np.bincount(pair_edge, minlength=width)
+        cases_per_key = _cases_per_edge(t, None, 1, width)
     else:
         group = case_group[t.case]
         n_groups = int(case_group.max()) + 1 if len(case_group) else 0
-        pair_group = case_group[pair_case]
-        kept = pair_group >= 0
-        cases_per_key = np.bincount(
-            pair_group[kept] * width + pair_edge[kept], minlength=max(n_groups, 1) * width
-        )
+        cases_per_key = _cases_per_edge(t, case_group, n_groups, width)
         if n_groups <= _MASKED_GROUPS_MAX:
             picks = [np.flatnonzero(group == g) for g in range(n_groups)]
         else:

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from l2c.mining._sql import Source, register
-from l2c.mining.eventlog import EventLog
+from l2c.mining.eventlog import EventLog, case_rows
 from l2c.mining.ordering import (
     Floats,
     Ints,
@@ -94,7 +94,7 @@ def _case_facts(log: EventLog, cases: Source) -> CaseFacts:
         f"{value} as deal_value from {name}"
     ).to_arrow_table()
     con.unregister(name)
-    row = pc.index_in(log.ordered.case_ids, value_set=facts["case_id"].combine_chunks())
+    row = case_rows(log, facts["case_id"])
     deal_value = facts["deal_value"].combine_chunks().take(row)
     return CaseFacts(
         outcome=facts["outcome"].combine_chunks().take(row),
