@@ -28,6 +28,12 @@ def _log(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _ref(con: duckdb.DuckDBPyConnection, name: str) -> duckdb.DuckDBPyRelation:
+    """What dbt-duckdb's ref() gives a Python model: a new query relation each time (whose
+    projections DuckDB names `unnamed_relation_<random>`)."""
+    return con.query(f"select * from {name}")
+
+
 def _variants(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """case id -> variant id (md5 of the case's activity sequence)."""
     table = marts.case_variants(con, con.table("event_log"))
@@ -89,12 +95,15 @@ def test_the_map_models_segment_the_cases_once(monkeypatch: pytest.MonkeyPatch) 
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(marts, "segmentations", counted)
-    log, cases = con.table("event_log"), con.table("cases")
-    edges = marts.process_map_edges(con, log, cases, min_transitions=1, bottlenecks=1)
-    marts.process_map_endpoints(con, log, cases)
+    edges = marts.process_map_edges(
+        con, _ref(con, "event_log"), _ref(con, "cases"), min_transitions=1, bottlenecks=1
+    )
+    marts.process_map_endpoints(con.cursor(), _ref(con, "event_log"), _ref(con, "cases"))
     assert len(calls) == 1
     con.execute("update cases set region = 'EU' where case_id = 'c2'")
-    changed = marts.process_map_edges(con, log, cases, min_transitions=1, bottlenecks=1)
+    changed = marts.process_map_edges(
+        con, _ref(con, "event_log"), _ref(con, "cases"), min_transitions=1, bottlenecks=1
+    )
     assert len(calls) == 2
     assert _regions(edges) == {"EU", "US"} and _regions(changed) == {"EU"}
 
@@ -104,12 +113,7 @@ def _regions(edges: pa.Table) -> set[str]:
 
 
 def _conformance_inputs(con: duckdb.DuckDBPyConnection) -> tuple[duckdb.DuckDBPyRelation, ...]:
-    return (
-        con.table("event_log"),
-        con.table("ideal_path"),
-        con.table("cases"),
-        con.table("observable"),
-    )
+    return tuple(_ref(con, name) for name in ("event_log", "ideal_path", "cases", "observable"))
 
 
 def test_the_conformance_models_check_the_cases_once(monkeypatch: pytest.MonkeyPatch) -> None:
