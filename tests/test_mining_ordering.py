@@ -294,3 +294,18 @@ def test_prepare_log_reads_the_same_order_as_order_events(seed: int, tie_type: p
             for a, t in zip(log.act[events_of], log.ts[events_of], strict=True)
         ]
         assert got == expected[case]
+
+
+def test_small_pages_switches_allocators_only_while_mining() -> None:
+    """Inside `small_pages` Arrow allocates from the system pool and NumPy asks for no huge
+    pages; both are restored afterwards, even when the mining fails."""
+    from l2c.mining.ordering import small_pages
+
+    toggle = np._core.multiarray._set_madvise_hugepage  # type: ignore[attr-defined]
+    pool, huge = pa.default_memory_pool(), toggle(True)
+    with pytest.raises(RuntimeError), small_pages():
+        assert pa.default_memory_pool().backend_name == pa.system_memory_pool().backend_name
+        assert toggle(False) is False  # returns the setting it replaces: off inside
+        raise RuntimeError("mining failed")
+    assert pa.default_memory_pool().backend_name == pool.backend_name
+    assert toggle(huge) is True
