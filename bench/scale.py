@@ -381,11 +381,13 @@ def sort_seconds(db: Path, memory_limit: str, repeat: int = 2) -> tuple[float, f
         con.close()
 
 
-def mining_seconds(db: Path, target: Path, memory_limit: str) -> tuple[float, float]:
-    """Wall and CPU seconds of what the dbt Python process-mining models compute, run
-    here one after another as dbt runs them in one process (the log ordered once: the memo of
-    l2c.mining.marts), each result materialised as a temporary table; their inputs are the
-    built marts."""
+def mining_seconds(
+    db: Path, target: Path, memory_limit: str, repeat: int = 2
+) -> tuple[float, float]:
+    """Wall and CPU seconds (the fastest of `repeat`, as for the sort) of what the dbt Python
+    process-mining models compute, run here one after another as dbt runs them in one process
+    (the log ordered once: the memo of l2c.mining.marts, emptied before each run), each result
+    materialised as a temporary table; their inputs are the built marts."""
     config = {
         node["name"]: node["config"]
         for node in json.loads((target / "manifest.json").read_text())["nodes"].values()
@@ -394,13 +396,17 @@ def mining_seconds(db: Path, target: Path, memory_limit: str) -> tuple[float, fl
     con = connect(db, memory_limit)
     try:
         models = mining_models(con, config)
-        marts._MEMO.clear()  # a fair start: the log is not ordered yet
-        started, started_cpu = time.perf_counter(), time.process_time()
-        for result in (build_model() for build_model in models.values()):
-            con.register("mined", result)
-            con.execute("create or replace temp table mined_result as select * from mined")
-            con.unregister("mined")
-        return time.perf_counter() - started, time.process_time() - started_cpu
+        wall = cpu = float("inf")
+        for _ in range(repeat):
+            marts._MEMO.clear()  # a fair start: the log is not ordered yet
+            started, started_cpu = time.perf_counter(), time.process_time()
+            for result in (build_model() for build_model in models.values()):
+                con.register("mined", result)
+                con.execute("create or replace temp table mined_result as select * from mined")
+                con.unregister("mined")
+            wall = min(wall, time.perf_counter() - started)
+            cpu = min(cpu, time.process_time() - started_cpu)
+        return wall, cpu
     finally:
         marts._MEMO.clear()
         con.close()
@@ -611,8 +617,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"one sort of the {tiled['events']:,}-event log: {sort_wall:.2f} s, cpu {sort_cpu:.2f}"
             f" s; the mining models' work in one process: {mined_wall:.2f} s, cpu "
-            f"{mined_cpu:.2f} s ({mined_cpu / sort_cpu:.2f}x the sort's CPU); in the dbt build "
-            f"{mining_models:.1f} s (sum of the models' execution times)"
+            f"{mined_cpu:.2f} s ({mined_cpu / sort_cpu:.2f}x the sort's CPU; each the fastest of "
+            f"two runs); in the dbt build {mining_models:.1f} s (sum of the models' execution "
+            "times)"
         )
         if k == 1:
             base_counts = tiled
