@@ -8,12 +8,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import only_systems, query, serving, vars_of
 
 from bench.scale import id_stride, mart_counts, mining_models, mining_seconds, raw_tables, tile
 from l2c.dbt_runner import EVENT_LOG_BUILD, ROOT, run_dbt
 from l2c_demo.simulator import DemoCompany, SimConfig
 from pipelines.load import load_all
-from tests.conftest import only_systems, query, serving, vars_of
 
 # the company's systems only: no other system's empty staging models and tests
 dbt_systems = only_systems("pipedrive", "salesforce", "stripe")
