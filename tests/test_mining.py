@@ -812,3 +812,29 @@ def test_summary_lines_read_the_process_marts(con: duckdb.DuckDBPyConnection) ->
         "(529 transitions)",
     ]
     assert abbreviate(["Stage Entered: Demo"] * 3) == "Demo > Demo > Demo"
+
+
+def test_case_rows_match_each_case_to_the_first_row_of_its_id() -> None:
+    """`case_rows` (the DuckDB join that replaced pyarrow's index_in): per case of the log, in
+    its case order, the index of the first equal id, null where there is none; as index_in."""
+    import pyarrow.compute as pc
+
+    from l2c.mining.eventlog import case_rows
+
+    con = duckdb.connect()
+    log = prepare_log(
+        con,
+        con.sql(
+            "select * from (values ('c2', 'A', timestamp '2026-01-01', 1), "
+            "('c1', 'A', timestamp '2026-01-02', 1), ('c3', 'B', timestamp '2026-01-03', 1)) "
+            "as t(case_id, activity, event_at, event_order)"
+        ),
+    )
+    assert log.ordered.case_ids.to_pylist() == ["c1", "c2", "c3"]
+    ids = pa.chunked_array([["c3", "c1"], ["x", "c1", "c3"]])
+    assert case_rows(log, ids).to_pylist() == [1, None, 0]
+    assert (
+        case_rows(log, ids).to_pylist()
+        == pc.index_in(log.ordered.case_ids, value_set=ids.combine_chunks()).to_pylist()
+    )
+    assert case_rows(log, pa.array([], pa.string())).to_pylist() == [None, None, None]

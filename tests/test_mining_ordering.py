@@ -309,3 +309,27 @@ def test_small_pages_switches_allocators_only_while_mining() -> None:
         raise RuntimeError("mining failed")
     assert pa.default_memory_pool().backend_name == pool.backend_name
     assert toggle(huge) is True
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_cases_per_edge_and_group_equal_a_count_of_distinct_cases(seed: int) -> None:
+    """The cases of each (group, edge), counted per activity sequence (`variant_edges`), equal
+    the distinct cases of the group with that edge; -1 leaves a case out of every group."""
+    rows = random_rows(seed)
+    log = order_events(arrow(rows, pa.int64()))
+    expected = python_traces(rows)
+    r = random.Random(seed)
+    group_of = {case: r.choice([-1, 0, 1, 2, 2]) for case in expected}
+    per_case = np.array([group_of[c] for c in log.case_ids.to_pylist()], dtype=np.int64)
+    edge_cases: dict[tuple[int, str, str], set[str]] = defaultdict(set)
+    for case, events in expected.items():
+        for (a, _), (b, _) in pairwise(events):
+            if group_of[case] >= 0:
+                edge_cases[(group_of[case], a, b)].add(case)
+    names = log.activities
+    w = edge_waits(log, per_case)
+    got = {
+        (int(g), names[a], names[b]): int(c)
+        for g, a, b, c in zip(w.group, w.act, w.next_act, w.cases, strict=True)
+    }
+    assert got == {key: len(cases) for key, cases in edge_cases.items()}
