@@ -352,7 +352,8 @@ def _pairs(tables: ConformanceTables) -> tuple[pa.Table, Ints]:
     """The distinct (path, system, variant_rank) of the cases, numbered 0.. in a `pair`
     column, and per case (in `case_path` order) the number of its pair. Every result
     depends on the pair only: it is computed per pair, and the cases are joined to it on the
-    pair's number, not on three strings (at 1.43M cases, 2.3 CPU s against 0.5)."""
+    pair's number, not on three strings (at 1.43M cases, writing the case rows took 3.8 CPU s
+    joined on the strings, 1.2-2.1 on the number)."""
     cp = tables.case_path
     path = pc.dictionary_encode(cp["path"].combine_chunks())
     system = pc.dictionary_encode(cp["system"].combine_chunks())
