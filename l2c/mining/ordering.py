@@ -352,12 +352,19 @@ def group_traces(log: OrderedLog) -> TraceGroups:
     return TraceGroups(variant, np.concatenate(first_case), np.concatenate(counts))
 
 
+def ranges(starts: Ints, lengths: Ints) -> Ints:
+    """The indices of the ranges starts[i] : starts[i] + lengths[i], one after another."""
+    ends = np.cumsum(lengths)
+    return np.repeat(starts - (ends - lengths), lengths) + np.arange(
+        int(ends[-1]) if len(ends) else 0, dtype=np.int64
+    )
+
+
 def traces_of(log: OrderedLog, cases: Ints) -> pa.ListArray:
     """The activity-code sequence of each given case, as a list<int32> array."""
     lengths = log.lengths[cases]
     offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
-    within = np.arange(int(offsets[-1]), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
-    values = log.act[np.repeat(log.starts[cases], lengths) + within].astype(np.int32)
+    values = log.act[ranges(log.starts[cases], lengths)].astype(np.int32)
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))
 
 
@@ -437,12 +444,8 @@ def _cases_per_edge(t: Transitions, case_group: Ints | None, n_groups: int, widt
         group, sequence = pair // n_sequences, pair % n_sequences
         first = np.searchsorted(sequence_edge, np.arange(n_sequences + 1))
         edges_of = (first[1:] - first[:-1])[sequence]
-        row = np.repeat(first[:-1][sequence], edges_of)
-        row += np.arange(len(row), dtype=np.int64) - np.repeat(
-            np.cumsum(edges_of) - edges_of, edges_of
-        )
         counted = np.bincount(
-            np.repeat(group, edges_of) * width + edge[row],
+            np.repeat(group, edges_of) * width + edge[ranges(first[:-1][sequence], edges_of)],
             weights=np.repeat(per_pair[pair], edges_of).astype(np.float64),
             minlength=max(n_groups, 1) * width,
         )
