@@ -269,6 +269,15 @@ def parallel_pages(
                 future.cancel()
 
 
+def object_list(name: str, **hints: Any) -> Any:
+    """dlt.resource for one Stripe object list: merged on the object's id, and read beside the
+    other lists (dlt's parallelized resources: each list waits on the network, not on the
+    others)."""
+    return dlt.resource(
+        name=name, primary_key="id", write_disposition="merge", parallelized=True, **hints
+    )
+
+
 @dlt.source(name="stripe", max_table_nesting=2)
 def stripe_source(
     api_key: str = dlt.secrets.value,
@@ -374,7 +383,7 @@ def stripe_source(
             complete_lists(client, [obj], name)
             yield obj
 
-    @dlt.resource(name="customers", primary_key="id", write_disposition="merge", parallelized=True)
+    @object_list("customers")
     def customers() -> Iterator[Any]:
         def list_read() -> Iterator[Any]:
             # a list read reads every customer: in ranges every time
@@ -417,13 +426,7 @@ def stripe_source(
 
     # one level deeper than the source: a line's price.recurring.interval and
     # parent.subscription_item_details.proration stay columns
-    @dlt.resource(
-        name="invoices",
-        primary_key="id",
-        write_disposition="merge",
-        max_table_nesting=3,
-        parallelized=True,
-    )
+    @object_list("invoices", max_table_nesting=3)
     def invoices() -> Iterator[Any]:
         yield from changed_or_listed(
             "invoices",
@@ -433,13 +436,7 @@ def stripe_source(
         )
 
     # one level deeper than the source: an item's price.recurring.interval stays a column
-    @dlt.resource(
-        name="subscriptions",
-        primary_key="id",
-        write_disposition="merge",
-        max_table_nesting=3,
-        parallelized=True,
-    )
+    @object_list("subscriptions", max_table_nesting=3)
     def subscriptions() -> Iterator[Any]:
         # the list leaves out canceled subscriptions unless asked for every status
         yield from changed_or_listed(
@@ -475,20 +472,14 @@ def stripe_source(
             if newest is not None:
                 state["created_max"] = int(newest)
 
-        @dlt.resource(name=name, primary_key="id", write_disposition="merge", parallelized=True)
+        @object_list(name)
         def rows() -> Iterator[Any]:
             yield from changed_or_listed(name, list_read)
 
         return rows
 
     # phases[].items[] stays a table: one level deeper than the source
-    @dlt.resource(
-        name="subscription_schedules",
-        primary_key="id",
-        write_disposition="merge",
-        max_table_nesting=3,
-        parallelized=True,
-    )
+    @object_list("subscription_schedules", max_table_nesting=3)
     def subscription_schedules() -> Iterator[Any]:
         yield from changed_or_listed(
             "subscription_schedules",
@@ -499,7 +490,7 @@ def stripe_source(
             ),
         )
 
-    @dlt.resource(name="disputes", primary_key="id", write_disposition="merge", parallelized=True)
+    @object_list("disputes")
     def disputes() -> Iterator[Any]:
         yield from changed_or_listed(
             "disputes",
@@ -508,7 +499,7 @@ def stripe_source(
             ),
         )
 
-    @dlt.resource(name="events", primary_key="id", write_disposition="merge", parallelized=True)
+    @object_list("events")
     def events(
         created=dlt.sources.incremental(  # noqa: B008
             "created",
