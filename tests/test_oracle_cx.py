@@ -794,6 +794,17 @@ def test_lead_response_equals_a_recomputation_from_the_payloads(built: Built) ->
     assert expected[("all", "all")]["contacted_count"] > 50
 
 
+def _per_campaign(built: Built, columns: str, where: str) -> dict[str, tuple[int, int]]:
+    """campaign -> two `columns` of this system's campaign_performance rows matching `where`."""
+    rows = query(
+        built.db,
+        f"select campaign, {columns} from marts.campaign_performance "
+        f"where source_system = ? and {where}",
+        [SYSTEM],
+    )
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
 def test_opportunity_campaigns_reach_cases_and_campaign_performance(built: Built) -> None:
     view = built.company.oracle_cx_view()
     expected = primary_campaigns(view)
@@ -811,16 +822,7 @@ def test_opportunity_campaigns_reach_cases_and_campaign_performance(built: Built
         for row in built.company.ground_truth()["campaigns"]
         if row["crm"] == SYSTEM and row["campaign"] is not None
     }
-    mart = {
-        r[0]: (r[1], r[2])
-        for r in query(
-            built.db,
-            "select campaign, won_count, lost_count from marts.campaign_performance "
-            "where source_system = ? and campaign <> '(none)'",
-            [SYSTEM],
-        )
-    }
-    assert mart == truth
+    assert _per_campaign(built, "won_count, lost_count", "campaign <> '(none)'") == truth
     rates = {c: w / (w + lo) for c, (w, lo) in truth.items() if w + lo >= 5}
     assert max(rates.values()) - min(rates.values()) > 0.2
     # the leads of each campaign (their earliest LeadCampaigns membership) and how many of
@@ -830,15 +832,7 @@ def test_opportunity_campaigns_reach_cases_and_campaign_performance(built: Built
         for row in built.company.ground_truth()["campaigns"]
         if row["crm"] == SYSTEM
     }
-    leads_mart = {
-        r[0]: (r[1], r[2])
-        for r in query(
-            built.db,
-            "select campaign, leads_count, leads_converted from marts.campaign_performance "
-            "where source_system = ? and leads_count > 0",
-            [SYSTEM],
-        )
-    }
+    leads_mart = _per_campaign(built, "leads_count, leads_converted", "leads_count > 0")
     assert leads_mart == leads_truth and len(leads_truth) >= 4
 
 
